@@ -1,0 +1,268 @@
+"""Frozen settings read once from groupware.toml and GROUPWARE_* environment variables.
+
+To add a setting: a field with its default on the right dataclass below; `load` picks it
+up from `[section] key` and `GROUPWARE_SECTION_KEY` and checks its type by the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "GROUPWARE_"
+
+
+class ConfigError(Exception):
+    """A setting is missing, unknown or malformed; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A listening address, written "host:port" ("[::1]:port" for IPv6)."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ListenConfig:
+    """Where each service listens; a service whose key is absent (None) is not started."""
+
+    smtp: Endpoint | None = Endpoint("127.0.0.1", 2525)
+    submission: Endpoint | None = Endpoint("127.0.0.1", 2587)
+    submissions: Endpoint | None = Endpoint("127.0.0.1", 2465)
+    imap: Endpoint | None = Endpoint("127.0.0.1", 2143)
+    imaps: Endpoint | None = Endpoint("127.0.0.1", 2993)
+    pop3: Endpoint | None = Endpoint("127.0.0.1", 2110)
+    pop3s: Endpoint | None = Endpoint("127.0.0.1", 2995)
+    http: Endpoint | None = Endpoint("127.0.0.1", 8080)
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """Certificate and key; empty means data_dir/tls/cert.pem and key.pem."""
+
+    cert: Path = Path()
+    key: Path = Path()
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Login throttling (per account and per client IP) and the plaintext-auth policy."""
+
+    window: int = 900  # seconds over which failures are counted
+    max_failures: int = 5  # per account, within the window, before a lock-out
+    max_failures_per_ip: int = 20  # per client address, within the window
+    lockout: int = 900  # seconds an account or address stays locked
+    backoff_base: float = 0.5  # first failure delays the next answer this long…
+    backoff_max: float = 15.0  # …doubling per failure up to this
+    loopback_is_secure: bool = True  # plaintext AUTH allowed from 127.0.0.0/8 and ::1
+    min_password_length: int = 10
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "info"
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The web portal; an empty secret_key means one is kept in data_dir/web-secret."""
+
+    secret_key: str = ""
+    session_hours: int = 12
+    max_body_bytes: int = 64 * 1024 * 1024
+    threads: int = 8
+
+
+@dataclass(frozen=True)
+class Config:
+    hostname: str = "mail.example.test"
+    data_dir: Path = Path("./var")
+    database_url: str = ""  # "" means sqlite:///<data_dir>/groupware.db
+    listen: ListenConfig = field(default_factory=ListenConfig)
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    source: str = "defaults"  # where the settings came from, for messages
+
+    @property
+    def primary_domain(self) -> str:
+        """The hostname without its first label: mail.example.test → example.test."""
+        labels = self.hostname.split(".")
+        return ".".join(labels[1:]) if len(labels) > 2 else self.hostname
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "listen": ListenConfig,
+    "tls": TLSConfig,
+    "auth": AuthConfig,
+    "log": LogConfig,
+    "web": WebConfig,
+}
+
+
+def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the TOML file (if any), overlay GROUPWARE_* variables, validate, freeze."""
+    environ = os.environ if environ is None else environ
+    if path is None:
+        path = environ.get(ENV_PREFIX + "CONFIG") or None
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such configuration file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    listen_given = "listen" in raw
+    _overlay_environment(raw, environ)
+    return _build(raw, source, listen_given or "listen" in raw)
+
+
+def _overlay_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    top_keys = {f.name for f in dataclasses.fields(Config)} - set(SECTIONS) - {"source"}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        if name.startswith(ENV_PREFIX + "TEST_"):
+            continue  # the test suite's own switches
+        key = name[len(ENV_PREFIX) :].lower()
+        if key in top_keys:
+            raw[key] = value
+            continue
+        section, _, sub = key.partition("_")
+        if section not in SECTIONS or not sub:
+            raise ConfigError(f"environment {name}: unknown setting")
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{section}: must be a table")
+        table[sub] = value
+
+
+def _build(raw: dict[str, Any], source: str, listen_given: bool) -> Config:
+    values: dict[str, Any] = {"source": source}
+    for key, value in raw.items():
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: [{key}] must be a table")
+            values[key] = _build_section(key, SECTIONS[key], value, source, listen_given)
+        elif key in {"hostname", "database_url"}:
+            values[key] = _expect_str(key, value, source)
+        elif key == "data_dir":
+            values[key] = Path(_expect_str(key, value, source))
+        else:
+            raise ConfigError(f"{source}: unknown setting {key!r}")
+    config = Config(**values)
+    _check_hostname(config.hostname, source)
+    if not config.database_url:
+        config = dataclasses.replace(
+            config, database_url=f"sqlite:///{config.data_dir / 'groupware.db'}"
+        )
+    if config.tls.cert == Path():
+        config = dataclasses.replace(
+            config, tls=dataclasses.replace(config.tls, cert=config.data_dir / "tls" / "cert.pem")
+        )
+    if config.tls.key == Path():
+        config = dataclasses.replace(
+            config, tls=dataclasses.replace(config.tls, key=config.data_dir / "tls" / "key.pem")
+        )
+    if not config.database_url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(f"{source}: database_url: must be sqlite:/// or postgresql+psycopg://")
+    if config.log.level not in {"debug", "info", "warning", "error"}:
+        raise ConfigError(f"{source}: log.level: one of debug, info, warning, error")
+    return config
+
+
+def _build_section(
+    name: str, cls: type[Any], table: dict[str, Any], source: str, listen_given: bool
+) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    defaults = cls()
+    values: dict[str, Any] = {}
+    if name == "listen" and listen_given:
+        values = {key: None for key in fields}  # only the services named are started
+    for key, value in table.items():
+        if key not in fields:
+            raise ConfigError(f"{source}: unknown setting {name}.{key}")
+        where = f"{name}.{key}"
+        default = getattr(defaults, key)
+        if name == "listen":
+            values[key] = _parse_endpoint(where, value, source)
+        elif isinstance(default, bool):
+            values[key] = _expect_bool(where, value, source)
+        elif isinstance(default, int):
+            values[key] = _expect_number(where, value, source, int)
+        elif isinstance(default, float):
+            values[key] = _expect_number(where, value, source, float)
+        elif isinstance(default, Path):
+            values[key] = Path(_expect_str(where, value, source))
+        else:
+            values[key] = _expect_str(where, value, source)
+    return cls(**values)
+
+
+def _expect_str(where: str, value: Any, source: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{source}: {where}: expected a string, got {value!r}")
+    return value
+
+
+def _expect_bool(where: str, value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+        "0",
+        "false",
+        "no",
+        "off",
+    }:
+        return value.lower() in {"1", "true", "yes", "on"}
+    raise ConfigError(f"{source}: {where}: expected true or false, got {value!r}")
+
+
+def _expect_number(where: str, value: Any, source: str, kind: type[Any]) -> Any:
+    if isinstance(value, bool):
+        raise ConfigError(f"{source}: {where}: expected a number, got {value!r}")
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {where}: expected a number, got {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"{source}: {where}: must not be negative")
+    return number
+
+
+def _parse_endpoint(where: str, value: Any, source: str) -> Endpoint | None:
+    text = _expect_str(where, value, source).strip()
+    if not text:
+        return None
+    host, sep, port_text = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f'{source}: {where}: expected "host:port", got {text!r}')
+    return Endpoint(host, int(port_text))
+
+
+def _check_hostname(hostname: str, source: str) -> None:
+    labels = hostname.split(".")
+    if not hostname or any(
+        not label or len(label) > 63 or not label.replace("-", "").isalnum() for label in labels
+    ):
+        raise ConfigError(f"{source}: hostname: not a valid host name: {hostname!r}")

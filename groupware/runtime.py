@@ -1,0 +1,206 @@
+"""The composition root: builds the database, services and listeners from a Config, and
+runs them on one asyncio loop until a signal stops them.
+
+A new front door adds a `Listener` in `_listeners`; nothing else constructs services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from groupware import tlscerts
+from groupware.config import Config, Endpoint
+from groupware.errors import NotFound
+from groupware.services import Services, build_services
+from groupware.services.access import SYSTEM
+from groupware.services.passwords import generate_password
+from groupware.store import Database, migrate
+from groupware.web import create_app
+
+log = logging.getLogger(__name__)
+
+
+class Listener(Protocol):
+    """A front door the runtime starts and stops."""
+
+    name: str
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    config: Config
+    database: Database
+    services: Services
+
+    def close(self) -> None:
+        self.database.dispose()
+
+    def web_app(self) -> Any:
+        return create_app(self.config, self.services, web_secret(self.config))
+
+    def serve(self, ready: threading.Event | None = None) -> None:
+        """Run every configured listener until SIGINT/SIGTERM (or `stop()`)."""
+        asyncio.run(self._serve(ready))
+
+    def stop(self) -> None:
+        loop, event = getattr(self, "_loop", None), getattr(self, "_stopping", None)
+        if loop is not None and event is not None:
+            loop.call_soon_threadsafe(event.set)
+
+    async def _serve(self, ready: threading.Event | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._loop.add_signal_handler(sig, self._stopping.set)
+            except (ValueError, RuntimeError):  # not the main thread (tests)
+                pass
+        started: list[Listener] = []
+        try:
+            for listener in self._listeners():
+                await listener.start()
+                started.append(listener)
+            log.info("groupware ready on %s", self.config.hostname)
+            if ready is not None:
+                ready.set()
+            await self._stopping.wait()
+            log.info("stopping")
+        finally:
+            for listener in reversed(started):
+                await listener.stop()
+
+    def _listeners(self) -> list[Listener]:
+        listeners: list[Listener] = []
+        if self.config.listen.http is not None:
+            listeners.append(WebListener(self.web_app(), self.config.listen.http,
+                                         self.config.web.threads))
+        # Mail (SMTP, IMAP, POP3) and DAV listeners join here as their issues land.
+        return listeners
+
+
+class WebListener:
+    """The WSGI app on waitress (threads), run in a thread beside the asyncio loop."""
+
+    name = "http"
+
+    def __init__(self, app: Any, endpoint: Endpoint, threads: int) -> None:
+        from waitress.server import create_server
+
+        self.server = create_server(
+            app, host=endpoint.host, port=endpoint.port, threads=threads,
+            ident="groupware", clear_untrusted_proxy_headers=True,
+        )
+        self.port = self.server.effective_port
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except OSError:  # the socket closes under the loop at shutdown
+            pass
+
+    async def start(self) -> None:
+        self._thread.start()
+        log.info("http listening on %s:%s", self.server.effective_host, self.port)
+
+    async def stop(self) -> None:
+        self.server.close()
+        self.server.task_dispatcher.shutdown(timeout=5)
+        await asyncio.to_thread(self._thread.join, 5)
+
+
+def build(config: Config) -> Runtime:
+    """Everything the server needs, wired together; the database must be at head."""
+    database = Database(config.database_url)
+    return Runtime(config, database, build_services(config, database))
+
+
+def database_is_current(config: Config) -> bool:
+    return migrate.current_revision(config.database_url) == migrate.head_revision()
+
+
+def upgrade_database(config: Config) -> None:
+    _prepare_sqlite_dir(config)
+    migrate.upgrade(config.database_url)
+
+
+@dataclass(frozen=True)
+class InitReport:
+    domain: str
+    admin: str
+    domain_created: bool
+    admin_created: bool
+    generated_password: str | None
+    certificate_created: bool
+
+
+def initialise(
+    config: Config, *, admin_password: str | None = None, domain: str | None = None
+) -> InitReport:
+    """First-run setup, safe to repeat: folders, certificate, schema, domain, admin."""
+    for folder in (config.data_dir, config.data_dir / "blobs", config.data_dir / "spool"):
+        folder.mkdir(parents=True, exist_ok=True)
+    made_cert = tlscerts.ensure_certificate(config.tls.cert, config.tls.key, config.hostname)
+    web_secret(config)
+    upgrade_database(config)
+    runtime = build(config)
+    try:
+        services = runtime.services
+        domain_name = (domain or config.primary_domain).lower()
+        domain_created = not any(d.name == domain_name for d in services.directory.list_domains(SYSTEM))
+        if domain_created:
+            services.directory.add_domain(SYSTEM, domain_name)
+        admin = f"admin@{domain_name}"
+        try:
+            services.directory.get_user(SYSTEM, admin)
+            return InitReport(domain_name, admin, domain_created, False, None, made_cert)
+        except NotFound:
+            pass
+        generated = None if admin_password else generate_password()
+        services.directory.add_user(
+            SYSTEM, admin, admin_password or generated or "", display_name="Administrator"
+        )
+        services.roles.grant(SYSTEM, "admin", user=admin)
+        return InitReport(domain_name, admin, domain_created, True, generated, made_cert)
+    finally:
+        runtime.close()
+
+
+def web_secret(config: Config) -> str:
+    """The key that signs web sessions and CSRF tokens: configured, or kept in data_dir."""
+    if config.web.secret_key:
+        return config.web.secret_key
+    path = config.data_dir / "web-secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def _prepare_sqlite_dir(config: Config) -> None:
+    url = config.database_url
+    if url.startswith("sqlite:///") and url not in {"sqlite:///:memory:"}:
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+

@@ -1,0 +1,208 @@
+"""`authenticate(login, secret, service, peer_ip)`: the one login check of every protocol.
+
+Passwords are checked with argon2 outside any transaction; throttling and the audit
+entry of each attempt are written together afterwards. Web logins use the account
+password (then TOTP if enrolled); mail and DAV clients use app passwords, or the
+account password while no TOTP is enrolled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import pyotp
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from groupware.config import AuthConfig
+from groupware.errors import AuthFailed, InvalidInput, TryLater
+from groupware.model.base import utcnow
+from groupware.model.directory import AppPassword, User
+from groupware.services import access, audit
+from groupware.services.access import Principal
+from groupware.services.addresses import domain_of, normalize_address
+from groupware.services.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from groupware.services.throttle import Throttle, account_key, ip_key
+from groupware.store import Database
+
+WEB = "web"
+
+
+@dataclass(frozen=True)
+class Login:
+    """A successful check: the principal, and whether TOTP must still be asked (web only)."""
+
+    principal: Principal
+    totp_required: bool
+    app_password: str | None = None  # its name, when one was used
+
+
+def app_password_hash(secret: str) -> str:
+    """App passwords are long and random, so one SHA-256 suffices (and is cheap per request)."""
+    normalized = secret.replace("-", "").replace(" ", "").lower()
+    return hashlib.sha256(normalized.encode()).hexdigest()
+
+
+class Auth:
+    def __init__(self, database: Database, config: AuthConfig) -> None:
+        self._db = database
+        self.config = config
+        self.throttle = Throttle(config)
+
+    def authenticate(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
+        """Return a Login, or raise AuthFailed (wrong) or TryLater (locked out)."""
+        try:
+            address = normalize_address(login)
+        except InvalidInput:
+            address = login.strip().lower()[:320]
+        keys = [account_key(address), ip_key(peer_ip)]
+        now = utcnow()
+        origin = _Origin(service, peer_ip, address)
+        with self._db.read() as session:
+            lock = self.throttle.locked(session, keys, now)
+            account = _load_account(session, address)
+        if lock is not None:
+            wait = max(1.0, (lock.until - now).total_seconds())
+            self._audit_alone(origin, "login", "throttled", f"{lock.key} locked")
+            raise TryLater(f"too many failed logins: try again in {int(wait)} s", wait)
+
+        matched_app, password_ok = self._check_secret(account, secret, service)
+        ok = account is not None and account.active and (password_ok or matched_app is not None)
+        principal = None
+        with self._db.write() as session:
+            if account is None or not ok:
+                delay = self.throttle.failure(session, keys, now)
+                why = "disabled account" if account is not None and not account.active else ""
+                origin.record(session, "login", "failed", why)
+            else:
+                self.throttle.success(session, keys[0])
+                origin.record(
+                    session, "login", "ok", f"app password {matched_app[1]}" if matched_app else ""
+                )
+                if matched_app:
+                    row = session.get(AppPassword, matched_app[0])
+                    if row is not None:
+                        row.last_used_at = now
+                principal = access.load_principal(session, account.id)
+        if account is None or principal is None:
+            raise AuthFailed("authentication failed", delay)
+        if password_ok and needs_rehash(account.password_hash):
+            self._rehash(account.id, secret)
+        return Login(
+            principal.via(service, peer_ip),
+            totp_required=service == WEB and account.has_totp,
+            app_password=matched_app[1] if matched_app else None,
+        )
+
+    @staticmethod
+    def _check_secret(
+        account: _Account | None, secret: str, service: str
+    ) -> tuple[tuple[int, str] | None, bool]:
+        """(matching app password, account password right?) at constant-ish cost."""
+        if account is None:
+            verify_password(DUMMY_HASH, secret)  # as slow as a real check
+            return None, False
+        if service != WEB:
+            digest = app_password_hash(secret)
+            for app_id, name, stored in account.app_passwords:
+                if hmac.compare_digest(stored, digest):
+                    return (app_id, name), False
+        if service == WEB or not account.has_totp:
+            return None, verify_password(account.password_hash, secret)
+        # With TOTP enrolled, mail and DAV clients must use app passwords.
+        verify_password(DUMMY_HASH, secret)
+        return None, False
+
+    def verify_totp(self, principal: Principal, code: str) -> bool:
+        """Check a TOTP code (±1 step of clock drift); failures count like passwords."""
+        address = principal.address
+        keys = [account_key(address), ip_key(principal.peer_ip)]
+        now = utcnow()
+        with self._db.read() as session:
+            lock = self.throttle.locked(session, keys, now)
+            user = session.scalar(select(User).where(User.address == address))
+            secret = user.totp_secret if user is not None else None
+        origin = _Origin(principal.service, principal.peer_ip, address)
+        if lock is not None:
+            self._audit_alone(origin, "login.totp", "throttled", "locked")
+            return False
+        good = bool(secret) and pyotp.TOTP(secret or "").verify(code.strip(), valid_window=1)
+        with self._db.write() as session:
+            if not good:
+                self.throttle.failure(session, keys, now)
+            origin.record(session, "login.totp", "ok" if good else "failed")
+        return good
+
+    def principal(self, user_id: int) -> Principal | None:
+        """Reload a principal (web sessions do, per request, so revocations bite at once)."""
+        with self._db.read() as session:
+            return access.load_principal(session, user_id)
+
+    def password_changed_at(self, user_id: int) -> float | None:
+        with self._db.read() as session:
+            user = session.get(User, user_id)
+            return None if user is None else user.password_changed_at.timestamp()
+
+    def _audit_alone(self, origin: _Origin, action: str, outcome: str, detail: str) -> None:
+        with self._db.write() as session:
+            origin.record(session, action, outcome, detail)
+
+    def _rehash(self, user_id: int, password: str) -> None:
+        new_hash = hash_password(password)
+        with self._db.write() as session:
+            user = session.get(User, user_id)
+            if user is not None:
+                user.password_hash = new_hash
+
+
+@dataclass(frozen=True)
+class _Account:
+    """What a login check needs of a user, read before any slow hashing starts."""
+
+    id: int
+    password_hash: str
+    active: bool
+    has_totp: bool
+    app_passwords: tuple[tuple[int, str, str], ...]
+
+
+def _load_account(session: Session, address: str) -> _Account | None:
+    user = session.scalar(select(User).where(User.address == address))
+    if user is None:
+        return None
+    apps = session.execute(
+        select(AppPassword.id, AppPassword.name, AppPassword.secret_hash).where(
+            AppPassword.user_id == user.id
+        )
+    ).all()
+    return _Account(
+        user.id,
+        user.password_hash,
+        user.active,
+        user.totp_secret is not None,
+        tuple((a, n, h) for a, n, h in apps),
+    )
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where an attempt came from, for its audit entry."""
+
+    service: str
+    peer_ip: str
+    address: str
+
+    def record(self, session: Session, action: str, outcome: str, detail: str = "") -> None:
+        audit.record(
+            session,
+            self.address,
+            action,
+            outcome=outcome,
+            detail=detail,
+            target=self.address,
+            domain=domain_of(self.address) or None,
+            service=self.service,
+            peer_ip=self.peer_ip,
+        )

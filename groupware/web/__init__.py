@@ -1,0 +1,2 @@
+def create_app(*a, **k):  # replaced shortly
+    raise RuntimeError
