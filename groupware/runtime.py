@@ -7,12 +7,13 @@ A new front door adds a `Listener` in `_listeners`; nothing else constructs serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +33,7 @@ class Listener(Protocol):
     """A front door the runtime starts and stops."""
 
     name: str
+    port: int  # the bound port (useful when configured as 0)
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -42,6 +44,7 @@ class Runtime:
     config: Config
     database: Database
     services: Services
+    started: list[Listener] = field(default_factory=list)  # while serving
 
     def close(self) -> None:
         self.database.dispose()
@@ -62,11 +65,9 @@ class Runtime:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError, RuntimeError):  # not the main thread (tests)
                 self._loop.add_signal_handler(sig, self._stopping.set)
-            except (ValueError, RuntimeError):  # not the main thread (tests)
-                pass
-        started: list[Listener] = []
+        started = self.started
         try:
             for listener in self._listeners():
                 await listener.start()
@@ -79,12 +80,14 @@ class Runtime:
         finally:
             for listener in reversed(started):
                 await listener.stop()
+            started.clear()
 
     def _listeners(self) -> list[Listener]:
         listeners: list[Listener] = []
         if self.config.listen.http is not None:
-            listeners.append(WebListener(self.web_app(), self.config.listen.http,
-                                         self.config.web.threads))
+            listeners.append(
+                WebListener(self.web_app(), self.config.listen.http, self.config.web.threads)
+            )
         # Mail (SMTP, IMAP, POP3) and DAV listeners join here as their issues land.
         return listeners
 
@@ -98,25 +101,31 @@ class WebListener:
         from waitress.server import create_server
 
         self.server = create_server(
-            app, host=endpoint.host, port=endpoint.port, threads=threads,
-            ident="groupware", clear_untrusted_proxy_headers=True,
+            app,
+            host=endpoint.host,
+            port=endpoint.port,
+            threads=threads,
+            ident="groupware",
+            clear_untrusted_proxy_headers=True,
         )
         self.port = self.server.effective_port
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
 
     def _run(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the socket closes under the loop at shutdown
             self.server.run()
-        except OSError:  # the socket closes under the loop at shutdown
-            pass
 
     async def start(self) -> None:
         self._thread.start()
         log.info("http listening on %s:%s", self.server.effective_host, self.port)
 
     async def stop(self) -> None:
-        self.server.close()
-        self.server.task_dispatcher.shutdown(timeout=5)
+        from waitress import wasyncore
+
+        # Requests being served finish (up to 5 s); then the loop closes every channel
+        # itself (from its own thread, via the trigger), which empties its map and ends it.
+        await asyncio.to_thread(self.server.task_dispatcher.shutdown, True, 5)
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
         await asyncio.to_thread(self._thread.join, 5)
 
 
@@ -158,7 +167,8 @@ def initialise(
     try:
         services = runtime.services
         domain_name = (domain or config.primary_domain).lower()
-        domain_created = not any(d.name == domain_name for d in services.directory.list_domains(SYSTEM))
+        known = {d.name for d in services.directory.list_domains(SYSTEM)}
+        domain_created = domain_name not in known
         if domain_created:
             services.directory.add_domain(SYSTEM, domain_name)
         admin = f"admin@{domain_name}"
@@ -201,6 +211,3 @@ def _prepare_sqlite_dir(config: Config) -> None:
     url = config.database_url
     if url.startswith("sqlite:///") and url not in {"sqlite:///:memory:"}:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-
-
-

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from groupware import runtime as runtime_module
-from groupware.config import AuthConfig, Config, ListenConfig, TLSConfig
+from groupware.config import AuthConfig, Config, Endpoint, ListenConfig, TLSConfig
 from groupware.runtime import Runtime
 from groupware.services import Services
 
@@ -89,3 +92,56 @@ def runtime(config: Config) -> Iterator[Runtime]:
 @pytest.fixture
 def services(runtime: Runtime) -> Services:
     return runtime.services
+
+
+@dataclass
+class Served:
+    """A runtime serving on loopback in a background thread; `ports` by listener name."""
+
+    runtime: Runtime
+    ports: dict[str, int]
+
+    @property
+    def services(self) -> Services:
+        return self.runtime.services
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['http']}"
+
+
+@contextmanager
+def serving(config: Config) -> Iterator[Served]:
+    """Initialise, start every listener of `config` and stop them all afterwards."""
+    runtime_module.upgrade_database(config)
+    built = runtime_module.build(config)
+    ready = threading.Event()
+    thread = threading.Thread(target=built.serve, args=(ready,), name="server", daemon=True)
+    thread.start()
+    try:
+        if not ready.wait(30):
+            raise RuntimeError("server did not start")
+        yield Served(built, {listener.name: listener.port for listener in built.started})
+    finally:
+        built.stop()
+        thread.join(30)
+        built.close()
+        assert not thread.is_alive(), "server thread did not stop"
+
+
+def with_listeners(config: Config, **names: str) -> Config:
+    """`config` listening on 127.0.0.1, port 0 (any free one), for each service named."""
+    endpoints = {name: Endpoint("127.0.0.1", 0) for name in names}
+    return dataclasses.replace(config, listen=dataclasses.replace(config.listen, **endpoints))
+
+
+@pytest.fixture
+def web_server(config: Config) -> Iterator[Served]:
+    """The web portal on a free loopback port, with an initialised directory."""
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    with serving(with_listeners(config, http="on")) as served:
+        yield served
+
+
+ADMIN = "admin@example.test"
+ADMIN_PASSWORD = "Adm1n-Passw0rd"

@@ -124,8 +124,9 @@ class Groups:
     def get(self, actor: Principal, name: str, domain: str | None = None) -> GroupInfo:
         with self._db.read() as session:
             group, domain_name = self._managed(session, actor, name, domain)
+            group_name = group.name  # ORM objects expire when a read ends
         for info in self.list_all(actor, domain_name):
-            if info.name == group.name:
+            if info.name == group_name:
                 return info
         raise AssertionError("group vanished")  # pragma: no cover
 

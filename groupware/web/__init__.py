@@ -1,2 +1,96 @@
-def create_app(*a, **k):  # replaced shortly
-    raise RuntimeError
+"""The web portal's app factory: `create_app(config, services, secret_key)`.
+
+Blueprints hold the views (auth, account, admin); add one per area and register it
+below. Security headers, CSRF and the session cookie policy are set here, once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
+
+from groupware.config import Config
+from groupware.services import Services
+from groupware.web import account, admin, auth, errors
+from groupware.web.context import SERVICES_KEY, WebUser, load_web_user
+
+FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+
+
+class TLSAwareSessionInterface(SecureCookieSessionInterface):
+    """Marks the session cookie Secure whenever the request came over TLS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(request.is_secure) or super().get_cookie_secure(app)
+
+
+def create_app(config: Config, services: Services, secret_key: str) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(FRONTEND / "templates"),
+        static_folder=str(FRONTEND / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SECRET_KEY=secret_key,
+        SESSION_COOKIE_NAME="groupware_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.web.session_hours),
+        MAX_CONTENT_LENGTH=config.web.max_body_bytes,
+        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session that signs them
+        GROUPWARE_HOSTNAME=config.hostname,
+        GROUPWARE_BACKOFF_MAX=config.auth.backoff_max,
+    )
+    app.session_interface = TLSAwareSessionInterface()
+    app.extensions[SERVICES_KEY] = services
+    CSRFProtect(app)
+
+    login_manager = LoginManager(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = ""
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_web_user)
+
+    for blueprint in (auth.blueprint, account.blueprint, admin.blueprint):
+        app.register_blueprint(blueprint)
+    errors.register(app)
+
+    @app.get("/")
+    def index() -> Response:
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        user: WebUser = current_user
+        target = "admin.home" if user.principal.grants else "account.overview"
+        return redirect(url_for(target))
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return app

@@ -1,0 +1,116 @@
+"""A user's own account page: password, TOTP enrolment and app passwords.
+
+Every user reaches this, whatever their roles; it never shows anyone else's account.
+"""
+
+from __future__ import annotations
+
+import segno
+from flask import Blueprint, redirect, render_template, session, url_for
+from werkzeug.wrappers import Response
+
+from groupware.web.context import attempt, login_gate, principal, services
+from groupware.web.forms import ActionForm, AppPasswordForm, ChangePasswordForm, TotpForm
+
+blueprint = Blueprint("account", __name__, url_prefix="/account")
+
+
+@blueprint.before_request
+def _logged_in() -> Response | None:
+    return login_gate()
+
+
+@blueprint.get("")
+def overview() -> str:
+    me = principal()
+    svc = services()
+    new_secret = session.pop("new_app_password", None)
+    enrolment = session.get("totp_enrolment")
+    qr = segno.make(enrolment[1], error="m").svg_data_uri(scale=4) if enrolment else None
+    return render_template(
+        "account.html",
+        user=svc.directory.get_user(me, me.address),
+        app_passwords=svc.credentials.app_passwords(me, me.address),
+        new_secret=new_secret,
+        enrolment=enrolment,
+        qr=qr,
+        roles=me.roles(),
+        password_form=ChangePasswordForm(),
+        app_form=AppPasswordForm(),
+        totp_form=TotpForm(),
+        action=ActionForm(),
+    )
+
+
+@blueprint.post("/password")
+def change_password() -> Response:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        me = principal()
+        attempt(
+            lambda: services().directory.change_own_password(me, form.current.data, form.new.data),
+            "Password changed.",
+        )
+    return redirect(url_for("account.overview"))
+
+
+@blueprint.post("/app-passwords")
+def add_app_password() -> Response:
+    form = AppPasswordForm()
+    if form.validate_on_submit():
+        me = principal()
+        made = attempt(
+            lambda: services().credentials.add_app_password(me, me.address, form.name.data),
+            "App password created: copy it now, it will not be shown again.",
+        )
+        if made is not None:
+            session["new_app_password"] = [made[0].name, made[1]]
+    return redirect(url_for("account.overview"))
+
+
+@blueprint.post("/app-passwords/<name>/revoke")
+def revoke_app_password(name: str) -> Response:
+    if ActionForm().validate_on_submit():
+        me = principal()
+        attempt(
+            lambda: services().credentials.revoke_app_password(me, me.address, name),
+            f"App password {name} revoked.",
+        )
+    return redirect(url_for("account.overview"))
+
+
+@blueprint.post("/totp/begin")
+def begin_totp() -> Response:
+    if ActionForm().validate_on_submit():
+        enrolment = services().credentials.begin_totp(principal())
+        session["totp_enrolment"] = [enrolment.secret, enrolment.uri]
+    return redirect(url_for("account.overview"))
+
+
+@blueprint.post("/totp/confirm")
+def confirm_totp() -> Response:
+    form = TotpForm()
+    enrolment = session.get("totp_enrolment")
+    if form.validate_on_submit() and enrolment:
+        attempt(
+            lambda: services().credentials.confirm_totp(principal(), enrolment[0], form.code.data),
+            "Two-factor login is on: mail and calendar apps now need app passwords.",
+        )
+        if _enrolled():
+            session.pop("totp_enrolment", None)
+    return redirect(url_for("account.overview"))
+
+
+@blueprint.post("/totp/disable")
+def disable_totp() -> Response:
+    if ActionForm().validate_on_submit():
+        me = principal()
+        attempt(
+            lambda: services().credentials.disable_totp(me, me.address), "Two-factor login is off."
+        )
+    return redirect(url_for("account.overview"))
+
+
+def _enrolled() -> bool:
+    me = principal()
+    return services().directory.get_user(me, me.address).totp_enabled

@@ -1,0 +1,101 @@
+"""The web forms (Flask-WTF): each carries a CSRF token and checks its own fields.
+
+Services re-check everything that matters; these validators only give early messages.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+
+class ActionForm(FlaskForm):  # type: ignore[misc]
+    """A button that changes something: only the CSRF token."""
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    login = StringField("E-mail address", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class TotpForm(FlaskForm):  # type: ignore[misc]
+    code = StringField("Code from your authenticator", validators=[DataRequired(), Length(max=10)])
+
+
+class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
+    current = PasswordField("Current password", validators=[DataRequired()])
+    new = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
+
+
+class AppPasswordForm(FlaskForm):  # type: ignore[misc]
+    name = StringField("Name (e.g. phone)", validators=[DataRequired(), Length(max=100)])
+
+
+class DomainForm(FlaskForm):  # type: ignore[misc]
+    name = StringField("Domain", validators=[DataRequired(), Length(max=253)])
+
+
+class NewUserForm(FlaskForm):  # type: ignore[misc]
+    address = StringField("E-mail address", validators=[DataRequired(), Length(max=320)])
+    display_name = StringField("Display name", validators=[Optional(), Length(max=200)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    quota_mib = IntegerField(
+        "Quota (MiB, 0 = none)", default=0, validators=[Optional(), NumberRange(min=0)]
+    )
+
+
+class EditUserForm(FlaskForm):  # type: ignore[misc]
+    display_name = StringField("Display name", validators=[Optional(), Length(max=200)])
+    quota_mib = IntegerField("Quota (MiB, 0 = none)", validators=[Optional(), NumberRange(min=0)])
+    active = BooleanField("Active")
+
+
+class ResetPasswordForm(FlaskForm):  # type: ignore[misc]
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
+
+
+class AliasForm(FlaskForm):  # type: ignore[misc]
+    address = StringField(
+        "Alias (or @domain for a catch-all)", validators=[DataRequired(), Length(max=320)]
+    )
+    targets = TextAreaField("Deliver to (one address per line)", validators=[DataRequired()])
+
+
+class GroupForm(FlaskForm):  # type: ignore[misc]
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    domain = SelectField("Domain", choices=[])
+    address = StringField("Group address (optional)", validators=[Optional(), Length(max=320)])
+    members = TextAreaField("Members (one address per line)", validators=[Optional()])
+
+
+class MemberForm(FlaskForm):  # type: ignore[misc]
+    member = StringField("Member address", validators=[DataRequired(), Length(max=320)])
+
+
+class RoleForm(FlaskForm):  # type: ignore[misc]
+    name = StringField("Role name", validators=[DataRequired(), Length(max=64)])
+    description = StringField("Description", validators=[Optional(), Length(max=200)])
+    permissions = SelectMultipleField(
+        "Permissions",
+        choices=[],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+
+
+class GrantForm(FlaskForm):  # type: ignore[misc]
+    role = SelectField("Role", choices=[])
+    grantee_kind = SelectField("To a", choices=[SelectChoice("user"), SelectChoice("group")])
+    grantee = StringField("User address or group name", validators=[DataRequired()])
+    domain = SelectField("On", choices=[])

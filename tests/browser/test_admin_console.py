@@ -1,0 +1,166 @@
+"""The admin console in a real browser: an admin sets up a domain, a user, a group and a
+domain-admin grant; the domain-admin manages their domain and is refused on another;
+a user enrols TOTP and logs in with a code; a plain user sees only their account.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyotp
+from playwright.sync_api import Page, expect
+
+from groupware.services.access import SYSTEM
+from tests.conftest import ADMIN, ADMIN_PASSWORD, Served
+
+
+def log_in(page: Page, base: str, login: str, password: str) -> None:
+    page.goto(base + "/login")
+    page.fill("#login-form input[name=login]", login)
+    page.fill("#login-form input[name=password]", password)
+    page.click("#login-form button[type=submit]")
+
+
+def log_out(page: Page) -> None:
+    page.click("form.logout button")
+    expect(page.locator("#login-form")).to_be_visible()
+
+
+def submit(page: Page, form: str, **fields: str) -> None:
+    for name, value in fields.items():
+        selector = f"{form} [name={name}]"
+        if page.locator(selector).evaluate("e => e.tagName") == "SELECT":
+            page.select_option(selector, value)
+        else:
+            page.fill(selector, value)
+    page.click(f"{form} button[type=submit]")
+
+
+def test_admin_sets_up_and_domain_admin_is_confined(
+    web_server: Served, new_page, shots: Path
+) -> None:
+    base = web_server.base_url
+    page: Page = new_page()
+    log_in(page, base, ADMIN, ADMIN_PASSWORD)
+    expect(page).to_have_url(re.compile(r"/admin/users$"))
+
+    page.goto(base + "/admin/domains")
+    submit(page, "#domain-form", name="example.org")
+    expect(page.locator(".flash.ok")).to_contain_text("example.org added")
+    submit(page, "#domain-form", name="example.net")
+    expect(page.locator("#domains")).to_contain_text("example.net")
+    page.screenshot(path=shots / "domains.png", full_page=True)
+
+    page.goto(base + "/admin/users")
+    submit(page, "#user-form", address="alice@example.org", display_name="Alice Liddell",
+           password="Alice-pass-1234", quota_mib="500")
+    expect(page.locator("h1")).to_have_text("alice@example.org")
+    page.goto(base + "/admin/users")
+    submit(page, "#user-form", address="nina@example.net", password="Nina-pass-12345")
+    page.goto(base + "/admin/users")
+    expect(page.locator("#users")).to_contain_text("alice@example.org")
+    expect(page.locator("#users")).to_contain_text("500 MiB")
+
+    page.goto(base + "/admin/groups")
+    submit(page, "#group-form", name="team", domain="example.org",
+           address="team@example.org", members="alice@example.org")
+    expect(page.locator("#members")).to_contain_text("alice@example.org")
+    page.screenshot(path=shots / "group.png", full_page=True)
+
+    page.goto(base + "/admin/roles")
+    submit(page, "#grant-form", role="domain-admin", grantee_kind="user",
+           grantee="alice@example.org", domain="example.org")
+    expect(page.locator("#grants")).to_contain_text("alice@example.org")
+    expect(page.locator("#grants")).to_contain_text("example.org")
+    page.screenshot(path=shots / "roles.png", full_page=True)
+    log_out(page)
+
+    # The domain-admin of example.org …
+    log_in(page, base, "alice@example.org", "Alice-pass-1234")
+    expect(page).to_have_url(re.compile(r"/admin/users$"))
+    expect(page.locator("header nav")).not_to_contain_text("Roles")
+    expect(page.locator("#users")).not_to_contain_text("nina@example.net")
+    submit(page, "#user-form", address="bob@example.org", password="Bob-pass-123456")
+    expect(page.locator(".flash.ok")).to_contain_text("bob@example.org created")
+
+    # … is refused on example.net, clearly, and nothing is created there.
+    page.goto(base + "/admin/users")
+    submit(page, "#user-form", address="eve@example.net", password="Eve-pass-123456")
+    expect(page.locator("h1")).to_have_text("Not allowed")
+    expect(page.locator(".error-message")).to_contain_text(
+        "may not directory.users.manage on user eve@example.net in domain example.net"
+    )
+    page.screenshot(path=shots / "refused.png", full_page=True)
+    response = page.goto(base + "/admin/users/nina@example.net")
+    assert response is not None and response.status == 403
+    response = page.goto(base + "/admin/roles")
+    assert response is not None and response.status == 403
+    page.goto(base + "/admin/domains")
+    expect(page.locator("#domains")).not_to_contain_text("example.net")
+
+    users = web_server.services.directory.list_users(SYSTEM)
+    assert "eve@example.net" not in {u.address for u in users}
+    assert "bob@example.org" in {u.address for u in users}
+    refusals = [e for e in web_server.services.audit.entries(SYSTEM) if e.action == "user.add"]
+    assert {e.target for e in refusals} >= {"alice@example.org", "bob@example.org"}
+
+
+def test_totp_enrolment_and_login_with_code(web_server: Served, new_page, shots: Path) -> None:
+    base = web_server.base_url
+    web_server.services.directory.add_user(SYSTEM, "carol@example.test", "Carol-pass-1234")
+    page: Page = new_page()
+    log_in(page, base, "carol@example.test", "Carol-pass-1234")
+    expect(page).to_have_url(re.compile(r"/account$"))
+    expect(page.locator("header nav")).not_to_contain_text("Users")
+
+    page.click("#totp button[type=submit]")
+    secret = page.locator("#totp-secret").inner_text().strip()
+    expect(page.locator("img.qr")).to_be_visible()
+    page.screenshot(path=shots / "totp-enrol.png", full_page=True)
+    submit(page, "#totp-confirm", code=pyotp.TOTP(secret).now())
+    expect(page.locator(".flash.ok")).to_contain_text("Two-factor login is on")
+    log_out(page)
+
+    log_in(page, base, "carol@example.test", "Carol-pass-1234")
+    expect(page).to_have_url(re.compile(r"/login/totp$"))
+    submit(page, "#totp-form", code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    expect(page.locator(".flash.error")).to_contain_text("not right")
+    page.goto(base + "/account")  # not logged in by a wrong code
+    expect(page).to_have_url(re.compile(r"/login"))
+
+    log_in(page, base, "carol@example.test", "Carol-pass-1234")
+    submit(page, "#totp-form", code=pyotp.TOTP(secret).now())
+    expect(page).to_have_url(re.compile(r"/account$"))
+    expect(page.locator("#totp")).to_contain_text("On.")
+
+
+def test_user_sees_only_own_account_and_manages_app_passwords(
+    web_server: Served, new_page
+) -> None:
+    base = web_server.base_url
+    web_server.services.directory.add_user(SYSTEM, "dan@example.test", "Dan-pass-123456")
+    page: Page = new_page()
+    log_in(page, base, "dan@example.test", "Dan-pass-123456")
+    response = page.goto(base + "/admin/users")
+    assert response is not None and response.status == 403
+
+    page.goto(base + "/account")
+    submit(page, "#app-password-form", name="phone")
+    secret = page.locator("#new-app-password").inner_text().strip()
+    login = web_server.services.auth.authenticate("dan@example.test", secret, "imap", "127.0.0.1")
+    assert login.app_password == "phone"
+    page.reload()
+    expect(page.locator("#new-app-password")).to_have_count(0)  # shown once
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#app-passwords table button")
+    expect(page.locator(".flash.ok")).to_contain_text("revoked")
+
+    submit(page, "#password-form", current="Dan-pass-123456", new="Dan-new-pass-9876")
+    expect(page.locator(".flash.ok")).to_contain_text("Password changed")
+    # Sessions are tied to the password: this one ends with the change.
+    page.goto(base + "/account")
+    expect(page).to_have_url(re.compile(r"/login"))
+    log_in(page, base, "dan@example.test", "Dan-new-pass-9876")
+    expect(page).to_have_url(re.compile(r"/account$"))
