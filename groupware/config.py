@@ -7,6 +7,7 @@ up from `[section] key` and `GROUPWARE_SECTION_KEY` and checks its type by the d
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -79,6 +80,7 @@ class WebConfig:
     """The web portal; an empty secret_key means one is kept in data_dir/web-secret."""
 
     secret_key: str = ""
+    trusted_proxy: str = ""  # address of a reverse proxy whose X-Forwarded-* we believe
     session_hours: int = 12
     max_body_bytes: int = 64 * 1024 * 1024
     threads: int = 8
@@ -129,7 +131,9 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     listen_given = "listen" in raw
     _overlay_environment(raw, environ)
-    return _build(raw, source, listen_given or "listen" in raw)
+    # Only a [listen] table in the file means "exactly these"; GROUPWARE_LISTEN_* variables
+    # override single listeners and leave the others as they were.
+    return _build(raw, source, listen_given)
 
 
 def _overlay_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -244,6 +248,8 @@ def _expect_number(where: str, value: Any, source: str, kind: type[Any]) -> Any:
         number = kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: {where}: expected a number, got {value!r}") from None
+    if not math.isfinite(number) or (number != value and isinstance(value, float)):
+        raise ConfigError(f"{source}: {where}: expected a number, got {value!r}")
     if number < 0:
         raise ConfigError(f"{source}: {where}: must not be negative")
     return number
@@ -263,6 +269,7 @@ def _parse_endpoint(where: str, value: Any, source: str) -> Endpoint | None:
 def _check_hostname(hostname: str, source: str) -> None:
     labels = hostname.split(".")
     if not hostname or any(
-        not label or len(label) > 63 or not label.replace("-", "").isalnum() for label in labels
+        not label or len(label) > 63 or not label.isascii() or not label.replace("-", "").isalnum()
+        for label in labels
     ):
         raise ConfigError(f"{source}: hostname: not a valid host name: {hostname!r}")

@@ -36,6 +36,10 @@ class AuthFailed(GroupwareError):
         self.retry_after = retry_after
 
 
+class Unavailable(GroupwareError):
+    """A backing service (the database) cannot be reached or is not set up."""
+
+
 class TryLater(GroupwareError):
     """Temporarily refused (throttled, locked out, overloaded); retry after `retry_after` s."""
 

@@ -14,17 +14,17 @@ import secrets
 import signal
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from groupware import tlscerts
-from groupware.config import Config, Endpoint
+from groupware.config import Config, Endpoint, WebConfig
 from groupware.errors import NotFound
 from groupware.services import Services, build_services
 from groupware.services.access import SYSTEM
-from groupware.services.passwords import generate_password
+from groupware.services.addresses import normalize_domain
+from groupware.services.passwords import check_strength, generate_password
 from groupware.store import Database, migrate
-from groupware.web import create_app
+from groupware.store.database import sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class Runtime:
         self.database.dispose()
 
     def web_app(self) -> Any:
+        from groupware.web import create_app  # Flask loads only for `serve`, not every CLI call
+
         return create_app(self.config, self.services, web_secret(self.config))
 
     def serve(self, ready: threading.Event | None = None) -> None:
@@ -85,9 +87,7 @@ class Runtime:
     def _listeners(self) -> list[Listener]:
         listeners: list[Listener] = []
         if self.config.listen.http is not None:
-            listeners.append(
-                WebListener(self.web_app(), self.config.listen.http, self.config.web.threads)
-            )
+            listeners.append(WebListener(self.web_app(), self.config.listen.http, self.config.web))
         # Mail (SMTP, IMAP, POP3) and DAV listeners join here as their issues land.
         return listeners
 
@@ -97,16 +97,25 @@ class WebListener:
 
     name = "http"
 
-    def __init__(self, app: Any, endpoint: Endpoint, threads: int) -> None:
+    def __init__(self, app: Any, endpoint: Endpoint, web: WebConfig) -> None:
         from waitress.server import create_server
 
+        proxy: dict[str, Any] = {}
+        if web.trusted_proxy:
+            # Behind a TLS-terminating proxy: believe its word on scheme and client.
+            proxy = {
+                "trusted_proxy": web.trusted_proxy,
+                "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
+            }
         self.server = create_server(
             app,
             host=endpoint.host,
             port=endpoint.port,
-            threads=threads,
+            threads=web.threads,
             ident="groupware",
             clear_untrusted_proxy_headers=True,
+            max_request_body_size=web.max_body_bytes,
+            **proxy,
         )
         self.port = self.server.effective_port
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
@@ -157,7 +166,13 @@ class InitReport:
 def initialise(
     config: Config, *, admin_password: str | None = None, domain: str | None = None
 ) -> InitReport:
-    """First-run setup, safe to repeat: folders, certificate, schema, domain, admin."""
+    """First-run setup, safe to repeat: folders, certificate, schema, domain, admin.
+
+    Inputs are checked before anything is made, so a refused init leaves nothing behind.
+    """
+    domain_name = normalize_domain(domain or config.primary_domain)
+    if admin_password is not None:
+        check_strength(admin_password, config.auth.min_password_length)
     for folder in (config.data_dir, config.data_dir / "blobs", config.data_dir / "spool"):
         folder.mkdir(parents=True, exist_ok=True)
     made_cert = tlscerts.ensure_certificate(config.tls.cert, config.tls.key, config.hostname)
@@ -166,7 +181,6 @@ def initialise(
     runtime = build(config)
     try:
         services = runtime.services
-        domain_name = (domain or config.primary_domain).lower()
         known = {d.name for d in services.directory.list_domains(SYSTEM)}
         domain_created = domain_name not in known
         if domain_created:
@@ -208,6 +222,6 @@ def web_secret(config: Config) -> str:
 
 
 def _prepare_sqlite_dir(config: Config) -> None:
-    url = config.database_url
-    if url.startswith("sqlite:///") and url not in {"sqlite:///:memory:"}:
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(config.database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)

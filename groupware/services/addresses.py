@@ -10,10 +10,11 @@ import re
 
 from groupware.errors import InvalidInput
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# \Z, not $: "$" also matches before a trailing newline, which would let "a\n" through.
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 # RFC 5321 dot-atom local parts (quoted local parts are refused on purpose: no mail
 # system users pick them, and they complicate every lookup).
-_LOCALPART = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LOCALPART = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 MAX_ADDRESS = 254
 
 

@@ -12,7 +12,12 @@ from groupware.errors import AlreadyExists, InvalidInput
 from groupware.model.directory import Alias, AliasTarget, Domain, User
 from groupware.services import access, audit
 from groupware.services.access import Principal, Resource
-from groupware.services.addresses import domain_of, normalize_address, normalize_alias
+from groupware.services.addresses import (
+    domain_of,
+    normalize_address,
+    normalize_alias,
+    normalize_domain,
+)
 from groupware.store import Database
 from groupware.store.directory import address_taken, alias_by_address, domain_by_name
 
@@ -101,7 +106,7 @@ class Aliases:
         if visible is not None:
             query = query.where(Domain.name.in_(visible))
         if domain:
-            query = query.where(Domain.name == domain.lower())
+            query = query.where(Domain.name == normalize_domain(domain))
         grouped: dict[str, tuple[str, list[str], list[str]]] = {}
         with self._db.read() as session:
             for address, domain_name, local, external in session.execute(query):

@@ -23,7 +23,7 @@ from groupware.model.directory import AppPassword, User
 from groupware.services import access, audit
 from groupware.services.access import Principal
 from groupware.services.addresses import domain_of, normalize_address
-from groupware.services.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from groupware.services.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from groupware.services.throttle import Throttle, account_key, ip_key
 from groupware.store import Database
 
@@ -102,7 +102,7 @@ class Auth:
     ) -> tuple[tuple[int, str] | None, bool]:
         """(matching app password, account password right?) at constant-ish cost."""
         if account is None:
-            verify_password(DUMMY_HASH, secret)  # as slow as a real check
+            verify_password(dummy_hash(), secret)  # as slow as a real check
             return None, False
         if service != WEB:
             digest = app_password_hash(secret)
@@ -112,7 +112,7 @@ class Auth:
         if service == WEB or not account.has_totp:
             return None, verify_password(account.password_hash, secret)
         # With TOTP enrolled, mail and DAV clients must use app passwords.
-        verify_password(DUMMY_HASH, secret)
+        verify_password(dummy_hash(), secret)
         return None, False
 
     def verify_totp(self, principal: Principal, code: str) -> bool:
@@ -202,7 +202,15 @@ class _Origin:
             outcome=outcome,
             detail=detail,
             target=self.address,
-            domain=domain_of(self.address) or None,
+            domain=_audit_domain(self.address),
             service=self.service,
             peer_ip=self.peer_ip,
         )
+
+
+def _audit_domain(address: str) -> str | None:
+    """The domain of a well-formed login; None for garbage (which may not fit the column)."""
+    try:
+        return domain_of(normalize_address(address))
+    except InvalidInput:
+        return None

@@ -104,7 +104,7 @@ class Groups:
         if visible is not None:
             query = query.where(Domain.name.in_(visible))
         if domain:
-            query = query.where(Domain.name == domain.lower())
+            query = query.where(Domain.name == normalize_domain(domain))
         with self._db.read() as session:
             groups = session.execute(query).all()
             members: dict[int, list[str]] = {}

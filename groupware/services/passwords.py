@@ -6,6 +6,7 @@ upgrades stored hashes on the next successful login when the profile changes.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import string
 
@@ -16,9 +17,13 @@ from groupware.errors import InvalidInput
 
 _hasher = PasswordHasher()  # argon2id, t=3, m=64 MiB, p=4
 _ALPHABET = string.ascii_letters + string.digits
-# Hash of a random secret: verifying unknown logins against it costs the same time as a
-# real check, so response time does not reveal which accounts exist.
-DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash of a random secret: checking unknown logins against it costs as much as a
+    real check, so response time does not reveal which accounts exist."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -59,6 +60,13 @@ class Database:
         self._reader.dispose()
         if self._writer is not self._reader:
             self._writer.dispose()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a sqlite:/// URL, or None (in-memory, or not SQLite at all)."""
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return None
+    return Path(url.removeprefix("sqlite:///").partition("?")[0])
 
 
 def _sqlite_engine(url: str, begin: str, echo: bool) -> Engine:

@@ -40,7 +40,7 @@ def group_by_name(session: Session, name: str, domain: str | None) -> Group:
 
 
 def role_by_name(session: Session, name: str) -> Role:
-    role = session.scalar(select(Role).where(Role.name == name))
+    role = session.scalar(select(Role).where(Role.name == name.strip().lower()))
     if role is None:
         raise NotFound(f"unknown role: {name}")
     return role

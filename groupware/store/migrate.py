@@ -12,6 +12,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
+
+from groupware.errors import Unavailable
+from groupware.store.database import sqlite_path
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -33,12 +38,19 @@ def downgrade(url: str, revision: str) -> None:
 
 
 def current_revision(url: str) -> str | None:
-    from sqlalchemy import create_engine
+    """The database's revision; None for an empty (or absent SQLite) database.
 
+    Raises Unavailable when the database cannot be reached.
+    """
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return None  # not created yet: connecting would create an empty file
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        raise Unavailable(f"cannot reach the database: {exc.orig}") from None
     finally:
         engine.dispose()
 
