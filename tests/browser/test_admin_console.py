@@ -53,8 +53,14 @@ def test_admin_sets_up_and_domain_admin_is_confined(
     page.screenshot(path=shots / "domains.png", full_page=True)
 
     page.goto(base + "/admin/users")
-    submit(page, "#user-form", address="alice@example.org", display_name="Alice Liddell",
-           password="Alice-pass-1234", quota_mib="500")
+    submit(
+        page,
+        "#user-form",
+        address="alice@example.org",
+        display_name="Alice Liddell",
+        password="Alice-pass-1234",
+        quota_mib="500",
+    )
     expect(page.locator("h1")).to_have_text("alice@example.org")
     page.goto(base + "/admin/users")
     submit(page, "#user-form", address="nina@example.net", password="Nina-pass-12345")
@@ -63,14 +69,26 @@ def test_admin_sets_up_and_domain_admin_is_confined(
     expect(page.locator("#users")).to_contain_text("500 MiB")
 
     page.goto(base + "/admin/groups")
-    submit(page, "#group-form", name="team", domain="example.org",
-           address="team@example.org", members="alice@example.org")
+    submit(
+        page,
+        "#group-form",
+        name="team",
+        domain="example.org",
+        address="team@example.org",
+        members="alice@example.org",
+    )
     expect(page.locator("#members")).to_contain_text("alice@example.org")
     page.screenshot(path=shots / "group.png", full_page=True)
 
     page.goto(base + "/admin/roles")
-    submit(page, "#grant-form", role="domain-admin", grantee_kind="user",
-           grantee="alice@example.org", domain="example.org")
+    submit(
+        page,
+        "#grant-form",
+        role="domain-admin",
+        grantee_kind="user",
+        grantee="alice@example.org",
+        domain="example.org",
+    )
     expect(page.locator("#grants")).to_contain_text("alice@example.org")
     expect(page.locator("#grants")).to_contain_text("example.org")
     page.screenshot(path=shots / "roles.png", full_page=True)
@@ -135,9 +153,7 @@ def test_totp_enrolment_and_login_with_code(web_server: Served, new_page, shots:
     expect(page.locator("#totp")).to_contain_text("On.")
 
 
-def test_user_sees_only_own_account_and_manages_app_passwords(
-    web_server: Served, new_page
-) -> None:
+def test_user_sees_only_own_account_and_manages_app_passwords(web_server: Served, new_page) -> None:
     base = web_server.base_url
     web_server.services.directory.add_user(SYSTEM, "dan@example.test", "Dan-pass-123456")
     page: Page = new_page()

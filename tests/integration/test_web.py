@@ -55,7 +55,7 @@ class Browser:
 
 def raw_set_cookie(base: str, path: str, headers: dict[str, str] | None = None) -> str:
     req = urllib.request.Request(base + path, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=30) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(req, timeout=30) as response:
         return ", ".join(response.headers.get_all("Set-Cookie") or [])
 
 
@@ -92,17 +92,30 @@ def test_forms_without_csrf_token_are_refused(web_server: Served) -> None:
     assert client.log_in(ADMIN, ADMIN_PASSWORD)[0] == 200
     status, _, _ = client.request("/admin/domains", {"name": "forged.example"})
     assert status == 400
-    assert "forged.example" not in {d.name for d in web_server.services.directory.list_domains(SYSTEM)}
+    assert "forged.example" not in {
+        d.name for d in web_server.services.directory.list_domains(SYSTEM)
+    }
     token = client.csrf("/admin/domains")
-    status, _, body = client.request("/admin/domains", {"csrf_token": token, "name": "real.example"})
+    status, _, body = client.request(
+        "/admin/domains", {"csrf_token": token, "name": "real.example"}
+    )
     assert status == 200 and "real.example added" in body
 
 
 def test_pages_have_no_inline_script_or_style(web_server: Served) -> None:
     client = Browser(web_server.base_url)
     assert client.log_in(ADMIN, ADMIN_PASSWORD)[0] == 200
-    for path in ["/login", "/account", "/admin/domains", "/admin/users", "/admin/aliases",
-                 "/admin/groups", "/admin/roles", "/admin/audit", f"/admin/users/{ADMIN}"]:
+    for path in [
+        "/login",
+        "/account",
+        "/admin/domains",
+        "/admin/users",
+        "/admin/aliases",
+        "/admin/groups",
+        "/admin/roles",
+        "/admin/audit",
+        f"/admin/users/{ADMIN}",
+    ]:
         status, _, body = client.request(path)
         assert status == 200, path
         assert not re.search(r"<script(?![^>]*\bsrc=)", body), path
