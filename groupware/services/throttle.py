@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from groupware.config import AuthConfig
@@ -63,11 +64,8 @@ class Throttle:
         window = timedelta(seconds=self.config.window)
         worst = 0
         for key in keys:
-            row = session.get(LoginThrottle, key)
-            if row is None:
-                row = LoginThrottle(key=key, failures=0, window_start=now, last_failure_at=now)
-                session.add(row)
-            elif now - row.window_start > window:
+            row = self._locked_row(session, key, now)
+            if now - row.window_start > window:
                 row.failures, row.window_start, row.locked_until = 0, now, None
             row.failures += 1
             row.last_failure_at = now
@@ -77,6 +75,24 @@ class Throttle:
         if self.config.backoff_base <= 0:
             return 0.0
         return float(min(self.config.backoff_max, self.config.backoff_base * 2 ** (worst - 1)))
+
+    @staticmethod
+    def _locked_row(session: Session, key: str, now: datetime) -> LoginThrottle:
+        """The key's row, created if absent, locked until commit (FOR UPDATE on PostgreSQL)
+        so that concurrent failures neither collide on insert nor lose each other's count."""
+        row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+        if row is not None:
+            return row
+        try:
+            with session.begin_nested():
+                session.add(
+                    LoginThrottle(key=key, failures=0, window_start=now, last_failure_at=now)
+                )
+        except IntegrityError:  # another attempt inserted it first: use theirs
+            pass
+        row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+        assert row is not None
+        return row
 
     def success(self, session: Session, account: str) -> None:
         """A right password clears the account's count; the address keeps its own."""

@@ -6,10 +6,12 @@ below. Security headers, CSRF and the session cookie policy are set here, once.
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, redirect, request, url_for
+from flask import Flask, g, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
@@ -20,6 +22,7 @@ from groupware.services import Services
 from groupware.web import account, admin, auth, errors
 from groupware.web.context import SERVICES_KEY, WebUser, load_web_user
 
+access_log = logging.getLogger("groupware.web.access")
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -83,8 +86,24 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
         target = "admin.home" if user.principal.grants else "account.overview"
         return redirect(url_for(target))
 
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.monotonic()
+
     @app.after_request
     def security_headers(response: Response) -> Response:
+        if request.endpoint != "static":
+            elapsed = (time.monotonic() - g.get("started", time.monotonic())) * 1000
+            who = current_user.address if current_user.is_authenticated else "-"
+            access_log.info(
+                "%s %s %s %s %s %.1fms",
+                request.remote_addr,
+                who,
+                request.method,
+                request.path,
+                response.status_code,
+                elapsed,
+            )
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-27 01:16:20.709186
 
 Also seeds the built-in roles admin, domain-admin and user (services/access.py
-holds the same sets; tests/unit/test_access.py checks that they agree).
+holds the same sets; tests/unit/test_access_matrix.py checks that they agree).
 """
 
 from collections.abc import Sequence
