@@ -39,6 +39,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     quota_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # 0 = unlimited
     totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The last TOTP time step accepted: a code is good once (RFC 6238 §5.2).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

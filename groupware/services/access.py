@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from groupware.errors import PermissionDenied
@@ -152,19 +152,64 @@ def domains_with(principal: Principal, permission: str) -> set[str] | None:
     return domains
 
 
+def outranks(actor: Principal, grants: tuple[Grant, ...]) -> bool:
+    """True when the actor holds every permission of `grants` at least as widely.
+
+    Taking over an account or a group (a password reset, a new member) would hand the
+    actor whatever that account or group holds; this rule makes such a takeover gain
+    nothing, so a domain-admin cannot become an admin through one.
+    """
+    if any(WILDCARD in g.permissions and g.domain is None for g in actor.grants):
+        return True
+    for grant in grants:
+        for permission in grant.permissions:
+            if permission == WILDCARD:
+                return False
+            scope = domains_with(actor, permission)
+            if scope is None:
+                continue
+            if grant.domain is None or permission in GLOBAL_ONLY or grant.domain not in scope:
+                return False
+    return True
+
+
+def require_outranks(actor: Principal, target: str, grants: tuple[Grant, ...]) -> None:
+    if not outranks(actor, grants):
+        held = ", ".join(
+            sorted({g.role if g.domain is None else f"{g.role}@{g.domain}" for g in grants})
+        )
+        raise PermissionDenied(
+            f"permission denied: {actor.address} may not manage {target}, "
+            f"which holds roles beyond the actor's ({held})"
+        )
+
+
+def grants_of_user(session: Session, user_id: int) -> tuple[Grant, ...]:
+    """Every grant a user holds, directly or through a group (active or not)."""
+    via_group = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+    return _grants(session, (RoleGrant.user_id == user_id) | RoleGrant.group_id.in_(via_group))
+
+
+def grants_of_group(session: Session, group_id: int) -> tuple[Grant, ...]:
+    return _grants(session, RoleGrant.group_id == group_id)
+
+
 def load_principal(session: Session, user_id: int) -> Principal | None:
     """The principal of an active user with all grants, direct and through groups."""
     user = session.get(User, user_id)
     if user is None or not user.active:
         return None
-    via_group = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+    return Principal(user.id, user.address, grants_of_user(session, user_id))
+
+
+def _grants(session: Session, condition: ColumnElement[bool]) -> tuple[Grant, ...]:
     rows = session.execute(
         select(Role.name, RolePermission.permission, Domain.name)
         .select_from(RoleGrant)
         .join(Role, Role.id == RoleGrant.role_id)
         .join(RolePermission, RolePermission.role_id == Role.id)
         .outerjoin(Domain, Domain.id == RoleGrant.domain_id)
-        .where((RoleGrant.user_id == user_id) | RoleGrant.group_id.in_(via_group))
+        .where(condition)
     ).all()
     collected: dict[tuple[str, str | None], set[str]] = {}
     for role, permission, domain in rows:
@@ -175,4 +220,4 @@ def load_principal(session: Session, user_id: int) -> Principal | None:
             collected.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
         )
     )
-    return Principal(user.id, user.address, grants)
+    return grants

@@ -12,8 +12,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-import pyotp
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from groupware.config import AuthConfig
@@ -25,6 +24,7 @@ from groupware.services.access import Principal
 from groupware.services.addresses import domain_of, normalize_address
 from groupware.services.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from groupware.services.throttle import Throttle, account_key, ip_key
+from groupware.services.totp import matching_step
 from groupware.store import Database
 
 WEB = "web"
@@ -116,7 +116,8 @@ class Auth:
         return None, False
 
     def verify_totp(self, principal: Principal, code: str) -> bool:
-        """Check a TOTP code (±1 step of clock drift); failures count like passwords."""
+        """Check a TOTP code (±1 step of clock drift), each code good once; failures count
+        like wrong passwords."""
         address = principal.address
         keys = [account_key(address), ip_key(principal.peer_ip)]
         now = utcnow()
@@ -128,8 +129,9 @@ class Auth:
         if lock is not None:
             self._audit_alone(origin, "login.totp", "throttled", "locked")
             return False
-        good = bool(secret) and pyotp.TOTP(secret or "").verify(code.strip(), valid_window=1)
+        step = matching_step(secret, code, now) if secret else None
         with self._db.write() as session:
+            good = step is not None and _use_step(session, address, step)
             if not good:
                 self.throttle.failure(session, keys, now)
             origin.record(session, "login.totp", "ok" if good else "failed")
@@ -155,6 +157,18 @@ class Auth:
             user = session.get(User, user_id)
             if user is not None:
                 user.password_hash = new_hash
+
+
+def _use_step(session: Session, address: str, step: int) -> bool:
+    """Record `step` as used, unless it (or a later one) was used already: one statement,
+    so two logins racing with the same code cannot both pass."""
+    result = session.execute(
+        update(User)
+        .where(User.address == address)
+        .where((User.totp_last_step.is_(None)) | (User.totp_last_step < step))
+        .values(totp_last_step=step)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,16 @@ import pyotp
 from sqlalchemy import delete, select
 
 from groupware.errors import AlreadyExists, InvalidInput, NotFound
+from groupware.model.base import utcnow
 from groupware.model.directory import AppPassword
-from groupware.services import access, audit
+from groupware.services import audit
 from groupware.services.access import Principal
 from groupware.services.addresses import domain_of, normalize_address
 from groupware.services.auth import app_password_hash
-from groupware.services.directory import user_resource
+from groupware.services.directory import managed_user
 from groupware.services.passwords import generate_app_password
+from groupware.services.totp import matching_step
 from groupware.store import Database
-from groupware.store.directory import user_by_address
 
 MAX_APP_PASSWORDS = 50
 
@@ -54,8 +55,7 @@ class Credentials:
             raise InvalidInput("an app password needs a name of 1 to 100 characters")
         secret = generate_app_password()
         with self._db.write() as session:
-            user = user_by_address(session, address)
-            access.require(actor, "account.manage", user_resource(user))
+            user = managed_user(session, actor, address, "account.manage")
             existing = session.scalars(
                 select(AppPassword.name).where(AppPassword.user_id == user.id)
             ).all()
@@ -79,8 +79,7 @@ class Credentials:
     def app_passwords(self, actor: Principal, address: str) -> list[AppPasswordInfo]:
         address = normalize_address(address)
         with self._db.read() as session:
-            user = user_by_address(session, address)
-            access.require(actor, "account.manage", user_resource(user))
+            user = managed_user(session, actor, address, "account.manage")
             rows = session.scalars(
                 select(AppPassword).where(AppPassword.user_id == user.id).order_by(AppPassword.name)
             )
@@ -89,8 +88,7 @@ class Credentials:
     def revoke_app_password(self, actor: Principal, address: str, name: str) -> None:
         address = normalize_address(address)
         with self._db.write() as session:
-            user = user_by_address(session, address)
-            access.require(actor, "account.manage", user_resource(user))
+            user = managed_user(session, actor, address, "account.manage")
             result = session.execute(
                 delete(AppPassword).where(
                     AppPassword.user_id == user.id, AppPassword.name == name.strip()
@@ -115,12 +113,13 @@ class Credentials:
 
     def confirm_totp(self, actor: Principal, secret: str, code: str) -> None:
         """Store the secret once a code made from it checks out."""
-        if not pyotp.TOTP(secret).verify(code.strip(), valid_window=1):
+        step = matching_step(secret, code, utcnow())
+        if step is None:
             raise InvalidInput("that code does not match: check the authenticator's clock")
         with self._db.write() as session:
-            user = user_by_address(session, actor.address)
-            access.require(actor, "account.manage", user_resource(user))
+            user = managed_user(session, actor, actor.address, "account.manage")
             user.totp_secret = secret
+            user.totp_last_step = step  # the enrolment code cannot log in again
             audit.record(
                 session, actor, "totp.enrol", target=user.address, domain=domain_of(user.address)
             )
@@ -128,9 +127,6 @@ class Credentials:
     def disable_totp(self, actor: Principal, address: str) -> None:
         address = normalize_address(address)
         with self._db.write() as session:
-            user = user_by_address(session, address)
-            resource = user_resource(user)
-            if not access.can(actor, "account.manage", resource):
-                access.require(actor, "directory.users.manage", resource)
+            user = managed_user(session, actor, address, "account.manage")
             user.totp_secret = None
             audit.record(session, actor, "totp.disable", target=address, domain=domain_of(address))

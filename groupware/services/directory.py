@@ -151,11 +151,7 @@ class Directory:
     def get_user(self, actor: Principal, address: str) -> UserInfo:
         address = normalize_address(address)
         with self._db.read() as session:
-            user = user_by_address(session, address)
-            resource = user_resource(user)
-            if not access.can(actor, "account.manage", resource):
-                access.require(actor, "directory.users.manage", resource)
-            return _user_info(user)
+            return _user_info(managed_user(session, actor, address, "account.manage"))
 
     def list_users(self, actor: Principal, domain: str | None = None) -> list[UserInfo]:
         """The users the actor may manage, optionally of one domain."""
@@ -179,8 +175,7 @@ class Directory:
     ) -> UserInfo:
         address = normalize_address(address)
         with self._db.write() as session:
-            user = user_by_address(session, address)
-            access.require(actor, "directory.users.manage", user_resource(user))
+            user = managed_user(session, actor, address)
             changes = []
             if display_name is not None:
                 user.display_name = _clean_display_name(display_name)
@@ -210,8 +205,7 @@ class Directory:
         check_strength(password, self.min_password_length)
         password_hash = hash_password(password)
         with self._db.write() as session:
-            user = user_by_address(session, address)
-            access.require(actor, "directory.users.manage", user_resource(user))
+            user = managed_user(session, actor, address)
             _store_password(session, user, password_hash)
             audit.record(
                 session, actor, "user.password.reset", target=address, domain=domain_of(address)
@@ -238,8 +232,7 @@ class Directory:
     def remove_user(self, actor: Principal, address: str) -> None:
         address = normalize_address(address)
         with self._db.write() as session:
-            user = user_by_address(session, address)
-            access.require(actor, "directory.users.manage", user_resource(user))
+            user = managed_user(session, actor, address)
             if user.id == actor.user_id:
                 raise InvalidInput("you cannot remove your own account")
             # Alias targets, memberships, grants and app passwords go by ON DELETE CASCADE;
@@ -252,6 +245,26 @@ class Directory:
                 execution_options={"synchronize_session": False},
             )
             audit.record(session, actor, "user.remove", target=address, domain=domain_of(address))
+
+
+def managed_user(session: Session, actor: Principal, address: str, own: str | None = None) -> User:
+    """The user at `address`, once the actor may manage it.
+
+    Owners pass with the `own` permission (e.g. account.manage); others need
+    directory.users.manage on the address's domain, checked before the lookup so that a
+    refusal does not reveal whether the account exists, and must outrank the roles the
+    user holds (access.outranks), so that no one takes over a more powerful account.
+    """
+    if own is not None and address == actor.address:
+        user = user_by_address(session, address)
+        access.require(actor, own, user_resource(user))
+        return user
+    domain = domain_of(address)
+    access.require(actor, "directory.users.manage", Resource("user", address, domain))
+    user = user_by_address(session, address)
+    if user.id != actor.user_id:
+        access.require_outranks(actor, f"user {address}", access.grants_of_user(session, user.id))
+    return user
 
 
 def _store_password(session: Session, user: User, password_hash: str) -> None:

@@ -82,7 +82,7 @@ class Groups:
             session.flush()
             for member in wanted:
                 session.add(
-                    GroupMember(group_id=group.id, user_id=user_by_address(session, member).id)
+                    GroupMember(group_id=group.id, user_id=_member(session, actor, member).id)
                 )
             audit.record(
                 session,
@@ -135,8 +135,8 @@ class Groups:
     ) -> None:
         member = normalize_address(member)
         with self._db.write() as session:
-            group, domain_name = self._managed(session, actor, name, domain)
-            user = user_by_address(session, member)
+            group, domain_name = self._changeable(session, actor, name, domain)
+            user = _member(session, actor, member)
             if session.get(GroupMember, (group.id, user.id)) is not None:
                 raise AlreadyExists(f"{member} is already a member of {group.name}")
             session.add(GroupMember(group_id=group.id, user_id=user.id))
@@ -154,7 +154,7 @@ class Groups:
     ) -> None:
         member = normalize_address(member)
         with self._db.write() as session:
-            group, domain_name = self._managed(session, actor, name, domain)
+            group, domain_name = self._changeable(session, actor, name, domain)
             user = user_by_address(session, member)
             removed = session.execute(
                 delete(GroupMember).where(
@@ -174,9 +174,20 @@ class Groups:
 
     def remove(self, actor: Principal, name: str, domain: str | None = None) -> None:
         with self._db.write() as session:
-            group, domain_name = self._managed(session, actor, name, domain)
+            group, domain_name = self._changeable(session, actor, name, domain)
             session.delete(group)
             audit.record(session, actor, "group.remove", target=group.name, domain=domain_name)
+
+    @classmethod
+    def _changeable(
+        cls, session: Session, actor: Principal, name: str, domain: str | None
+    ) -> tuple[Group, str]:
+        """`_managed`, and the actor outranks the group's roles: changing who is in a
+        group that holds roles must not hand the actor more than it already holds."""
+        group, domain_name = cls._managed(session, actor, name, domain)
+        grants = access.grants_of_group(session, group.id)
+        access.require_outranks(actor, f"group {group.name}@{domain_name}", grants)
+        return group, domain_name
 
     @staticmethod
     def _managed(
@@ -186,3 +197,10 @@ class Groups:
         domain_name = session.get(Domain, group.domain_id).name  # type: ignore[union-attr]
         access.require(actor, "directory.groups.manage", group_resource(group.name, domain_name))
         return group, domain_name
+
+
+def _member(session: Session, actor: Principal, address: str) -> User:
+    """A user to put in a group: only from domains where the actor manages groups, checked
+    before the lookup so that the refusal reveals nothing of other domains."""
+    access.require(actor, "directory.groups.manage", Resource("user", address, domain_of(address)))
+    return user_by_address(session, address)

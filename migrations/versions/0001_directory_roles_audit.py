@@ -133,6 +133,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("quota_bytes", sa.BigInteger(), nullable=False),
         sa.Column("totp_secret", sa.String(length=64), nullable=True),
+        sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
         sa.Column("created_at", groupware.model.base.UTCDateTime(), nullable=False),
         sa.Column("password_changed_at", groupware.model.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(

@@ -6,6 +6,7 @@ a user enrols TOTP and logs in with a code; a plain user sees only their account
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pyotp
@@ -142,13 +143,17 @@ def test_totp_enrolment_and_login_with_code(web_server: Served, new_page, shots:
 
     log_in(page, base, "carol@example.test", "Carol-pass-1234")
     expect(page).to_have_url(re.compile(r"/login/totp$"))
-    submit(page, "#totp-form", code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    valid = {pyotp.TOTP(secret).at(time.time() + step * 30) for step in (-1, 0, 1, 2)}
+    submit(
+        page, "#totp-form", code=next(c for c in ("000000", "111111", "222222") if c not in valid)
+    )
     expect(page.locator(".flash.error")).to_contain_text("not right")
     page.goto(base + "/account")  # not logged in by a wrong code
     expect(page).to_have_url(re.compile(r"/login"))
 
     log_in(page, base, "carol@example.test", "Carol-pass-1234")
-    submit(page, "#totp-form", code=pyotp.TOTP(secret).now())
+    # The enrolment spent this step's code; the next step's is accepted (one step of drift).
+    submit(page, "#totp-form", code=pyotp.TOTP(secret).at(time.time() + 30))
     expect(page).to_have_url(re.compile(r"/account$"))
     expect(page.locator("#totp")).to_contain_text("On.")
 

@@ -44,6 +44,12 @@ def logins(services: Services, target: str = ALICE) -> list[AuditRecord]:
     return [e for e in reversed(entries) if e.action.startswith("login") and e.target == target]
 
 
+def next_totp(secret: str) -> str:
+    """The code of the next time step: valid now (one step of drift is allowed) and not
+    the step an enrolment just used, since each step logs in only once."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
+
+
 def wrong_totp(secret: str) -> str:
     """A six-digit code that is not valid now, nor one step either side."""
     totp = pyotp.TOTP(secret)
@@ -185,12 +191,18 @@ def test_totp(services: Services) -> None:
     assert services.auth.authenticate(ALICE, app_secret, "imap", IP).app_password == "laptop"
     web = services.auth.authenticate(ALICE, PASSWORD, "web", IP)
     assert web.totp_required is True
-    assert services.auth.verify_totp(web.principal, pyotp.TOTP(enrolment.secret).now())
+    # The enrolment's own code is spent; the next step's code works once, then never.
+    assert not services.auth.verify_totp(web.principal, pyotp.TOTP(enrolment.secret).now())
+    code = next_totp(enrolment.secret)
+    assert services.auth.verify_totp(web.principal, code)
+    assert not services.auth.verify_totp(web.principal, code)
     assert not services.auth.verify_totp(web.principal, wrong_totp(enrolment.secret))
     assert not services.auth.verify_totp(web.principal, "")
-    totp_entries = [(e.action, e.outcome, e.service) for e in logins(services)][-3:]
+    totp_entries = [(e.action, e.outcome, e.service) for e in logins(services)][-5:]
     assert totp_entries == [
+        ("login.totp", "failed", "web"),
         ("login.totp", "ok", "web"),
+        ("login.totp", "failed", "web"),
         ("login.totp", "failed", "web"),
         ("login.totp", "failed", "web"),
     ]
@@ -357,7 +369,7 @@ def test_totp_failures_count_towards_the_lock(make_runtime: Callable[..., Runtim
     assert not services.auth.verify_totp(web.principal, wrong)
     assert not services.auth.verify_totp(web.principal, wrong)
     # Locked now: even the right code is refused, and so is the password.
-    assert not services.auth.verify_totp(web.principal, pyotp.TOTP(enrolment.secret).now())
+    assert not services.auth.verify_totp(web.principal, next_totp(enrolment.secret))
     with pytest.raises(TryLater):
         services.auth.authenticate(ALICE, PASSWORD, "web", IP)
     outcomes = [(e.action, e.outcome) for e in logins(services)]

@@ -553,27 +553,57 @@ def test_domain_admin_manages_its_domain_only(services: Services) -> None:
     assert snapshot(services) == before
 
 
-# A domain-admin manages every account of its domain, including accounts that hold more
-# than it does; resetting such an account's password, or joining a group that holds a
-# global grant, turns a domain-admin into a global admin. The services do not prevent it
-# yet; these tests describe the intended refusal (a policy decision for the lead).
-ESCALATION = "domain-admin can take over accounts and groups holding more than it holds"
+# A domain-admin manages every account of its domain, but not one that holds more than
+# it does: resetting such an account's password, or joining a group that holds a global
+# grant, would turn a domain-admin into a global admin (access.outranks).
 
 
-@pytest.mark.xfail(strict=True, reason=ESCALATION)
-def test_domain_admin_cannot_reset_a_global_admins_password(services: Services) -> None:
+def test_domain_admin_cannot_take_over_a_global_admins_account(services: Services) -> None:
     s = seed(services)
-    with pytest.raises(PermissionDenied):
-        services.directory.set_password(s.domain_admin, "admin@example.org", NEW_PASSWORD)
+    before = snapshot(services)
+    directory, credentials = services.directory, services.credentials
+    takeovers: list[Callable[[], object]] = [
+        lambda: directory.set_password(s.domain_admin, "admin@example.org", NEW_PASSWORD),
+        lambda: directory.update_user(s.domain_admin, "admin@example.org", active=False),
+        lambda: directory.remove_user(s.domain_admin, "admin@example.org"),
+        lambda: credentials.add_app_password(s.domain_admin, "admin@example.org", "mine"),
+        lambda: credentials.disable_totp(s.domain_admin, "admin@example.org"),
+    ]
+    for takeover in takeovers:
+        with pytest.raises(PermissionDenied, match="holds roles beyond the actor's"):
+            takeover()
+    assert snapshot(services) == before
+    # Plain accounts of the domain stay the domain-admin's to manage; admins manage all.
+    directory.set_password(s.domain_admin, "alice@example.org", NEW_PASSWORD)
+    directory.set_password(s.admin, "da@example.org", NEW_PASSWORD)
 
 
-@pytest.mark.xfail(strict=True, reason=ESCALATION)
 def test_domain_admin_cannot_join_a_group_holding_a_global_grant(services: Services) -> None:
     s = seed(services)
     services.groups.add(s.admin, "admins", domain=ORG)
     services.roles.grant(s.admin, "admin", group="admins")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="group admins@example.org"):
         services.groups.add_member(s.domain_admin, "admins", "da@example.org")
+    with pytest.raises(PermissionDenied):
+        services.groups.remove(s.domain_admin, "admins")
+    # A group holding only what the domain-admin holds is fine.
+    services.groups.add(s.admin, "helpers", domain=ORG)
+    services.roles.grant(s.admin, "domain-admin", group="helpers", domain=ORG)
+    services.groups.add_member(s.domain_admin, "helpers", "alice@example.org")
+
+
+def test_refusals_do_not_reveal_which_accounts_exist_elsewhere(services: Services) -> None:
+    s = seed(services)
+    for address in ("bob@example.net", "ghost@example.net"):
+        with pytest.raises(PermissionDenied):
+            services.directory.get_user(s.domain_admin, address)
+        with pytest.raises(PermissionDenied):
+            services.directory.set_password(s.domain_admin, address, NEW_PASSWORD)
+        with pytest.raises(PermissionDenied):
+            services.directory.get_user(s.alice, address)
+    services.groups.add(s.admin, "org-team", domain=ORG)
+    with pytest.raises(PermissionDenied):
+        services.groups.add_member(s.domain_admin, "org-team", "bob@example.net")
 
 
 # -- what a plain user may do ------------------------------------------------------------

@@ -284,3 +284,38 @@ def test_builtin_roles_are_as_the_issue_says() -> None:
     assert access.BUILTIN_ROLES[access.IMPLICIT_ROLE] == OWN
     for permissions in access.BUILTIN_ROLES.values():
         assert permissions <= ALL | {"*"}
+
+
+# -- outranks: who may take over whose account or group -----------------------------------
+
+OUTRANKS = [
+    # (actor, target grants, expected)
+    ("admin", (Grant("admin", frozenset({"*"}), None),), True),
+    ("admin", (Grant("reader", frozenset({"mail.read"}), None),), True),
+    ("domain-admin", (), True),
+    ("domain-admin", (Grant("domain-admin", DOMAIN_ADMIN, ORG),), True),
+    ("domain-admin", (Grant("domain-admin", DOMAIN_ADMIN, NET),), False),
+    ("domain-admin", (Grant("domain-admin", DOMAIN_ADMIN, None),), False),
+    ("domain-admin", (Grant("admin", frozenset({"*"}), None),), False),
+    ("domain-admin", (Grant("org-all", frozenset({"*"}), ORG),), False),
+    ("domain-admin", (Grant("sender", SENDER, ORG),), False),
+    ("sender-global", (Grant("sender", SENDER, ORG),), True),
+    ("sender-org", (Grant("sender", SENDER, None),), False),
+    ("wildcard-org", (Grant("admin", frozenset({"*"}), None),), False),
+    ("wildcard-org", (Grant("domain-admin", DOMAIN_ADMIN, ORG),), True),
+    ("wildcard-org", (Grant("roles", frozenset({"directory.roles.manage"}), ORG),), False),
+]
+
+
+@pytest.mark.parametrize(("actor", "grants", "expected"), OUTRANKS)
+def test_outranks(actor: str, grants: tuple[Grant, ...], expected: bool) -> None:
+    assert access.outranks(PRINCIPALS[actor], grants) is expected
+
+
+def test_require_outranks_names_what_the_target_holds() -> None:
+    with pytest.raises(PermissionDenied, match=r"user admin@example\.org.*\(admin\)"):
+        access.require_outranks(
+            PRINCIPALS["domain-admin"],
+            "user admin@example.org",
+            (Grant("admin", frozenset({"*"}), None),),
+        )
