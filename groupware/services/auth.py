@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -114,6 +115,18 @@ class Auth:
         # With TOTP enrolled, mail and DAV clients must use app passwords.
         verify_password(dummy_hash(), secret)
         return None, False
+
+    def plaintext_allowed(self, peer_ip: str, tls: bool) -> bool:
+        """May a password cross this connection? Over TLS, yes; in clear, only from
+        loopback (as Dovecot does), and not even then with auth.loopback_is_secure off."""
+        if tls:
+            return True
+        if not self.config.loopback_is_secure:
+            return False
+        try:
+            return ipaddress.ip_address(peer_ip).is_loopback
+        except ValueError:
+            return False
 
     def verify_totp(self, principal: Principal, code: str) -> bool:
         """Check a TOTP code (±1 step of clock drift), each code good once; failures count

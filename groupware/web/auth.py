@@ -33,6 +33,9 @@ PENDING_TOTP_SECONDS = 300
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
+    if not services().auth.plaintext_allowed(peer_ip(), request.is_secure):
+        message = "Passwords are only accepted over HTTPS here: use the https:// address."
+        return render_template("error.html", title="HTTPS required", message=message), 403
     if not form.validate_on_submit():
         return render_template("login.html", form=form)
     try:

@@ -9,7 +9,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.cookiejar import CookieJar
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import pytest
@@ -20,12 +20,18 @@ from groupware.services.access import SYSTEM
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 
 
+class _ProxiedTLSPolicy(DefaultCookiePolicy):
+    def return_ok_secure(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        return True
+
+
 class Browser:
     """A cookie-keeping HTTP client that returns (status, headers, body) for any status."""
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.jar = CookieJar()
+        # The test talks plain HTTP to what a TLS proxy would front: send Secure cookies too.
+        self.jar = CookieJar(policy=_ProxiedTLSPolicy())
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     def request(
@@ -154,3 +160,38 @@ def test_plain_user_is_refused_the_admin_console(web_server: Served) -> None:
         assert "administrative role" in body
     status, _, body = client.request("/account")
     assert status == 200 and "ursula@example.test" in body
+
+
+def test_passwords_only_cross_tls_unless_loopback_is_trusted(
+    tmp_path: Path, database_url: str
+) -> None:
+    config = make_config(tmp_path, database_url, loopback_is_secure=False)
+    config = dataclasses.replace(
+        config, web=dataclasses.replace(config.web, trusted_proxy="127.0.0.1")
+    )
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    with serving(with_listeners(config, http="on")) as served:
+        client = Browser(served.base_url)
+        status, _, body = client.request("/login")
+        assert status == 403 and "only accepted over HTTPS" in body
+        assert served.services.auth.plaintext_allowed("127.0.0.1", tls=True)
+        assert not served.services.auth.plaintext_allowed("127.0.0.1", tls=False)
+        # Through the TLS-terminating proxy the same login goes through.
+        https = {"X-Forwarded-Proto": "https"}
+        _, _, page = client.request("/login", headers=https)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token is not None
+        form = {"csrf_token": token.group(1), "login": ADMIN, "password": ADMIN_PASSWORD}
+        # Over HTTPS, Flask-WTF also wants a same-origin Referer, as browsers send.
+        referer = served.base_url.replace("http://", "https://") + "/login"
+        status, _, body = client.request("/login", form, headers={**https, "Referer": referer})
+        assert status == 200 and "Log out" in body
+
+
+def test_loopback_may_log_in_in_clear_by_default(web_server: Served) -> None:
+    auth = web_server.services.auth
+    assert auth.plaintext_allowed("127.0.0.1", tls=False)
+    assert auth.plaintext_allowed("::1", tls=False)
+    assert not auth.plaintext_allowed("192.0.2.10", tls=False)
+    assert not auth.plaintext_allowed("not an address", tls=False)
+    assert auth.plaintext_allowed("192.0.2.10", tls=True)
