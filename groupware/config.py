@@ -70,6 +70,29 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    """Where message bytes live: "files" under data_dir/blobs, or "database" (for several
+    nodes on one PostgreSQL with no shared disk)."""
+
+    blobs: str = "files"
+
+
+@dataclass(frozen=True)
+class OutboundConfig:
+    """The outbound queue. `transport` routes domains to fixed hosts, overriding MX:
+    "example.net=10.0.0.5:25, *=smarthost.example:587" ("*" is every other domain)."""
+
+    transport: str = ""
+    retry_for: int = 5 * 24 * 3600  # seconds before a message bounces as undeliverable
+    first_retry: int = 60  # seconds after the first temporary failure, then doubling…
+    max_retry_interval: int = 4 * 3600  # …up to this
+    concurrency: int = 8  # connections at once
+    nameservers: str = ""  # "host:port, …" instead of the system's resolvers
+    connect_timeout: int = 30
+    poll_interval: float = 2.0  # seconds between looks at the queue
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
     json: bool = False
@@ -96,6 +119,8 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     log: LogConfig = field(default_factory=LogConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    outbound: OutboundConfig = field(default_factory=OutboundConfig)
     source: str = "defaults"  # where the settings came from, for messages
 
     @property
@@ -111,6 +136,8 @@ SECTIONS: dict[str, type[Any]] = {
     "auth": AuthConfig,
     "log": LogConfig,
     "web": WebConfig,
+    "store": StoreConfig,
+    "outbound": OutboundConfig,
 }
 
 
@@ -185,6 +212,9 @@ def _build(raw: dict[str, Any], source: str, listen_given: bool) -> Config:
         )
     if not config.database_url.startswith(("sqlite:", "postgresql")):
         raise ConfigError(f"{source}: database_url: must be sqlite:/// or postgresql+psycopg://")
+    parse_transport(config.outbound.transport, source)
+    if config.store.blobs not in {"files", "database"}:
+        raise ConfigError(f"{source}: store.blobs: one of files, database")
     if config.log.level not in {"debug", "info", "warning", "error"}:
         raise ConfigError(f"{source}: log.level: one of debug, info, warning, error")
     return config
@@ -273,3 +303,17 @@ def _check_hostname(hostname: str, source: str) -> None:
         for label in labels
     ):
         raise ConfigError(f"{source}: hostname: not a valid host name: {hostname!r}")
+
+
+def parse_transport(text: str, source: str = "config") -> dict[str, Endpoint]:
+    """outbound.transport as {domain or "*": Endpoint}; errors name the bad entry."""
+    routes: dict[str, Endpoint] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        domain, sep, target = entry.partition("=")
+        endpoint = _parse_endpoint("outbound.transport", target, source) if sep else None
+        if not domain.strip() or endpoint is None:
+            raise ConfigError(
+                f"{source}: outbound.transport: expected domain=host:port, got {entry!r}"
+            )
+        routes[domain.strip().lower()] = endpoint
+    return routes

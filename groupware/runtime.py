@@ -12,11 +12,13 @@ import logging
 import os
 import secrets
 import signal
+import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from groupware import tlscerts
+from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint, WebConfig
 from groupware.errors import NotFound
 from groupware.services import Services, build_services
@@ -45,9 +47,17 @@ class Runtime:
     database: Database
     services: Services
     started: list[Listener] = field(default_factory=list)  # while serving
+    blocking: Blocking = field(default_factory=lambda: Blocking(16))
+    _tls: ssl.SSLContext | None = None
 
     def close(self) -> None:
+        self.blocking.shutdown()
         self.database.dispose()
+
+    def tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = tlscerts.server_context(self.config.tls.cert, self.config.tls.key)
+        return self._tls
 
     def web_app(self) -> Any:
         from groupware.web import create_app  # Flask loads only for `serve`, not every CLI call
@@ -85,10 +95,33 @@ class Runtime:
             started.clear()
 
     def _listeners(self) -> list[Listener]:
+        from groupware.protocols.smtp.server import SMTPListener
+
         listeners: list[Listener] = []
+        listen = self.config.listen
+        for name in ("smtp", "submission", "submissions"):
+            endpoint = getattr(listen, name)
+            if endpoint is not None:
+                listeners.append(
+                    SMTPListener(
+                        name,
+                        endpoint,
+                        self.config,
+                        self.services,
+                        self.blocking,
+                        self.tls_context(),
+                    )
+                )
         if self.config.listen.http is not None:
             listeners.append(WebListener(self.web_app(), self.config.listen.http, self.config.web))
-        # Mail (SMTP, IMAP, POP3) and DAV listeners join here as their issues land.
+        from groupware.outbound.worker import OutboundWorker
+
+        listeners.append(
+            OutboundWorker(
+                self.config, self.services, self.blocking, self.config.outbound.poll_interval
+            )
+        )
+        # IMAP, POP3 and DAV listeners join here as their issues land.
         return listeners
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import ssl
 from pathlib import Path
 
 from cryptography import x509
@@ -59,3 +60,11 @@ def ensure_certificate(cert_path: Path, key_path: Path, hostname: str) -> bool:
         handle.write(key_bytes)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return True
+
+
+def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
+    """The TLS context every listener shares: TLS 1.2 or newer, the configured pair."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_path, key_path)
+    return context

@@ -20,14 +20,31 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from groupware import runtime as runtime_module
-from groupware.config import AuthConfig, Config, Endpoint, ListenConfig, TLSConfig
+from groupware.config import (
+    AuthConfig,
+    Config,
+    Endpoint,
+    ListenConfig,
+    OutboundConfig,
+    TLSConfig,
+)
 from groupware.runtime import Runtime
 from groupware.services import Services
+from tests.dnsserver import DNSServer
 
 POSTGRES_URL = os.environ.get(
     "GROUPWARE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 POSTGRES_ENABLED = os.environ.get("GROUPWARE_TEST_POSTGRES", "on") != "off"
+# Every server under test asks this loopback DNS server (and nothing else): tests add the
+# records they need with TEST_DNS.add(name, type, values).
+TEST_DNS = DNSServer()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_dns() -> Iterator[DNSServer]:
+    with TEST_DNS:
+        yield TEST_DNS
 
 
 def postgres_schema_url(schema: str) -> str:
@@ -39,6 +56,16 @@ def postgres_schema_url(schema: str) -> str:
 @pytest.fixture
 def postgres_schema() -> Iterator[str]:
     """A fresh schema on the test PostgreSQL, dropped afterwards; yields its URL."""
+    yield from _schema()
+
+
+@pytest.fixture
+def postgres_schema_2() -> Iterator[str]:
+    """A second schema, for tests that run two servers."""
+    yield from _schema()
+
+
+def _schema() -> Iterator[str]:
     if not POSTGRES_ENABLED:
         pytest.skip("GROUPWARE_TEST_POSTGRES=off")
     schema = "t_" + uuid.uuid4().hex[:12]
@@ -70,6 +97,13 @@ def make_config(tmp_path: Path, database_url: str, **auth: object) -> Config:
         listen=ListenConfig(**no_listeners),  # type: ignore[arg-type]
         auth=dataclasses.replace(AuthConfig(backoff_base=0.0), **auth),  # type: ignore[arg-type]
         tls=TLSConfig(cert=tmp_path / "var/tls/cert.pem", key=tmp_path / "var/tls/key.pem"),
+        # Nothing leaves the machine: other domains go to a closed loopback port.
+        outbound=OutboundConfig(
+            transport="*=127.0.0.1:9",
+            first_retry=1,
+            poll_interval=0.2,
+            nameservers=TEST_DNS.address,
+        ),
         source="tests",
     )
 

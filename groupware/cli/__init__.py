@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import NoReturn, TypeAlias
 
 from groupware import logs, runtime
-from groupware.cli import access, directory, terminal
+from groupware.cli import access, directory, mail, terminal
 from groupware.cli.terminal import CommandFailed
 from groupware.config import Config, ConfigError
 from groupware.config import load as load_config
@@ -155,6 +155,18 @@ def build_parser() -> Parser:
     command(domain, "add", directory.cmd_domain_add, "host a new domain", "name")
     command(domain, "list", directory.cmd_domain_list, "list the hosted domains")
     command(domain, "remove", directory.cmd_domain_remove, "remove an empty domain", "name")
+    command(domain, "rotate-dkim", mail.cmd_domain_rotate_dkim, "new DKIM key", "name")
+
+    command(nouns, "dns", mail.cmd_dns, "the DNS records a domain needs", "domain")
+
+    queue = noun("queue", "the outbound mail queue")
+    command(queue, "list", mail.cmd_queue_list, "every queued recipient")
+    for verb, run, text in (
+        ("show", mail.cmd_queue_show, "one queued message"),
+        ("retry", mail.cmd_queue_retry, "try again now"),
+        ("delete", mail.cmd_queue_delete, "drop without a bounce"),
+    ):
+        command(queue, verb, run, text).add_argument("id", type=int)
 
     user = noun("user", "user accounts")
     add = command(user, "add", directory.cmd_user_add, "create an account", "address")

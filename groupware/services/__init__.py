@@ -11,10 +11,19 @@ from groupware.services.aliases import Aliases
 from groupware.services.audit import Audit
 from groupware.services.auth import Auth
 from groupware.services.credentials import Credentials
+from groupware.services.delivery import LocalDelivery
 from groupware.services.directory import Directory
+from groupware.services.dkimkeys import DkimKeys
+from groupware.services.events import EventHub
 from groupware.services.groups import Groups
+from groupware.services.mail import Messages
+from groupware.services.mailboxes import Mailboxes
+from groupware.services.queue import OutboundQueue
+from groupware.services.resolver import Resolver
 from groupware.services.roles import Roles
+from groupware.services.submission import Submission
 from groupware.store import Database
+from groupware.store.blobs import BlobStore, DatabaseBlobStore, FileBlobStore
 
 
 @dataclass(frozen=True)
@@ -26,15 +35,49 @@ class Services:
     credentials: Credentials
     auth: Auth
     audit: Audit
+    events: EventHub
+    mailboxes: Mailboxes
+    messages: Messages
+    delivery: LocalDelivery
+    submission: Submission
+    queue: OutboundQueue
+    resolver: Resolver
+    dkim: DkimKeys
 
 
 def build_services(config: Config, database: Database) -> Services:
+    events = EventHub()
+    blobs: BlobStore = (
+        DatabaseBlobStore()
+        if config.store.blobs == "database"
+        else FileBlobStore(config.data_dir / "blobs")
+    )
+    mailboxes = Mailboxes(database, blobs, events)
+    messages = Messages(database, blobs, events)
+    directory = Directory(database, config.auth.min_password_length)
+    directory.on_user_created.append(mailboxes.ensure_defaults)
+    dkim = DkimKeys(database, config.hostname)
+    directory.on_domain_added.append(dkim.ensure)
     return Services(
-        directory=Directory(database, config.auth.min_password_length),
+        directory=directory,
         aliases=Aliases(database),
         groups=Groups(database),
         roles=Roles(database),
         credentials=Credentials(database, issuer=config.hostname),
         auth=Auth(database, config.auth),
         audit=Audit(database),
+        events=events,
+        mailboxes=mailboxes,
+        messages=messages,
+        delivery=LocalDelivery(database, mailboxes, messages),
+        submission=Submission(database),
+        queue=OutboundQueue(database, blobs, config.outbound),
+        resolver=_resolver(config),
+        dkim=dkim,
     )
+
+
+def _resolver(config: Config) -> Resolver:
+    """The configured nameservers, else the system's (/etc/resolv.conf)."""
+    listed = [n.strip() for n in config.outbound.nameservers.split(",") if n.strip()]
+    return Resolver(listed or None)

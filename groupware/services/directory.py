@@ -6,6 +6,7 @@ the rows and writes the audit entry in one transaction, and returns frozen DTOs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,6 +70,8 @@ class Directory:
     def __init__(self, database: Database, min_password_length: int = 10) -> None:
         self._db = database
         self.min_password_length = min_password_length
+        self.on_user_created: list[Callable[[int], None]] = []
+        self.on_domain_added: list[Callable[[str], None]] = []
 
     # -- domains -------------------------------------------------------------------------
 
@@ -82,7 +85,10 @@ class Directory:
             session.add(domain)
             audit.record(session, actor, "domain.add", target=name, domain=name)
             session.flush()
-            return DomainInfo(domain.name, 0, domain.created_at)
+            info = DomainInfo(domain.name, 0, domain.created_at)
+        for hook in self.on_domain_added:
+            hook(info.name)  # after commit: e.g. its DKIM key
+        return info
 
     def list_domains(self, actor: Principal) -> list[DomainInfo]:
         """Every domain where the actor manages users (all of them for admins)."""
@@ -146,7 +152,10 @@ class Directory:
             session.add(user)
             audit.record(session, actor, "user.add", target=address, domain=domain_name)
             session.flush()
-            return _user_info(user)
+            created = _user_info(user)
+        for hook in self.on_user_created:
+            hook(created.id)  # after commit: e.g. the default mailboxes
+        return created
 
     def get_user(self, actor: Principal, address: str) -> UserInfo:
         address = normalize_address(address)

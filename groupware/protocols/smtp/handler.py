@@ -1,0 +1,239 @@
+"""aiosmtpd hooks turned into service calls: who may send, to whom, and storing DATA.
+
+One handler serves one listener kind ("mx", "submission"); the policy differences
+between them are the few `self.kind` tests below. Replies come from statuses.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from groupware.blocking import Blocking
+from groupware.errors import GroupwareError
+from groupware.protocols.smtp import statuses
+from groupware.services import Services
+from groupware.services.addresses import normalize_address
+from groupware.services.auth import Login
+from groupware.services.delivery import DeliveryReport, MailboxDisabled, Resolved
+from groupware.services.mailauth import AuthVerdict, PublicSuffixList, verify_inbound
+
+log = logging.getLogger(__name__)
+
+# RFC 5321 §2.3.8: lines end in CRLF; a bare CR or LF is how SMTP smuggling (2023) slips
+# a second message past a filter, so such messages are refused outright.
+BARE_LINE_ENDING = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+LONG_LINE = re.compile(rb"[^\r\n]{999,}")  # RFC 5321 §4.5.3.1.6: 998 plus CRLF
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_recipients: int = 100
+    max_message_bytes: int = 50 * 1024 * 1024
+
+
+class SMTPHandler:
+    def __init__(
+        self,
+        kind: str,
+        hostname: str,
+        services: Services,
+        blocking: Blocking,
+        spool: Path,
+        limits: Limits,
+    ) -> None:
+        self.kind = kind
+        self.hostname = hostname
+        self.services = services
+        self.blocking = blocking
+        self.spool = spool
+        self.limits = limits
+        self._suffixes: PublicSuffixList | Literal[False] | None = None  # loaded once
+
+    # RFC 5321 §4.1.1.1 EHLO; RFC 2920 PIPELINING, RFC 2034 ENHANCEDSTATUSCODES
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        extras = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES"]
+        offered = [r for r in responses[1:] if not (self.kind == "mx" and r.startswith("250-AUTH"))]
+        return [responses[0], *extras, *offered]
+
+    # RFC 5321 §4.1.1.2 MAIL
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        login: Login | None = session.auth_data if session.authenticated else None
+        if self.kind == "submission" and login is None:
+            return statuses.AUTH_REQUIRED
+        if address:
+            try:
+                normalize_address(address)
+            except GroupwareError:
+                return statuses.BAD_SENDER
+        if login is not None and not await self._may_send_as(login, address):
+            return statuses.SENDER_NOT_OWNED
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        envelope.resolved = []
+        return statuses.OK_SENDER
+
+    async def _may_send_as(self, login: Login, address: str) -> bool:
+        """An authenticated sender uses an address it owns (never the null sender)."""
+        if not address:
+            return False
+        allowed: bool = await self.blocking.call(
+            self.services.submission.may_send_as, login.principal, address
+        )
+        return allowed
+
+    # RFC 5321 §4.1.1.3 RCPT
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.limits.max_recipients:
+            return statuses.TOO_MANY_RECIPIENTS
+        try:
+            resolved: Resolved = await self.blocking.call(self.services.delivery.resolve, address)
+        except MailboxDisabled:
+            return statuses.MAILBOX_DISABLED
+        except GroupwareError as error:
+            return statuses.reply_for(error)
+        if not resolved.hosted and not session.authenticated:
+            return statuses.RELAY_DENIED
+        full = await self.blocking.call(self.services.delivery.full_mailboxes, resolved)
+        if full and len(full) == len(resolved.local) and not resolved.external:
+            return statuses.MAILBOX_FULL
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        envelope.resolved.append(resolved)
+        return statuses.OK_RECIPIENT
+
+    # RFC 5321 §4.1.1.4 DATA
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content: bytes = envelope.original_content or b""
+        if BARE_LINE_ENDING.search(content):
+            return statuses.BARE_LINE_ENDING
+        if LONG_LINE.search(content):
+            return statuses.LINE_TOO_LONG
+        if not envelope.resolved:
+            return statuses.NO_RECIPIENTS
+        queue_id = secrets.token_hex(6)
+        received = self._received(session, envelope, queue_id)
+        if not session.authenticated:
+            verdict = await self.blocking.call(self._verify, session, envelope, content)
+            if verdict.reject:
+                return statuses.DMARC_REJECT
+            content = strip_own_results(content, self.hostname)
+            received = verdict.authentication_results_header() + received
+        try:
+            report = await self.blocking.call(
+                self._store, received + content, envelope.mail_from, list(envelope.resolved)
+            )
+        except GroupwareError as error:
+            log.warning("delivery %s failed: %s", queue_id, error)
+            return statuses.reply_for(error)
+        except Exception:
+            log.exception("delivery %s failed", queue_id)
+            return statuses.LOCAL_ERROR
+        if report.over_quota and not report.delivered:
+            return statuses.MAILBOX_FULL
+        if report.over_quota:
+            # deviation(RFC 5321 §6.1): partly refused recipients need a DSN, which comes
+            # with the outbound queue; until then they are logged.
+            log.warning(
+                "message %s not delivered to %s: mailbox full",
+                queue_id,
+                ", ".join(report.over_quota),
+            )
+        log.info(
+            "message %s from <%s> delivered to %d mailbox(es)",
+            queue_id,
+            envelope.mail_from,
+            len(report.delivered),
+        )
+        return f"250 2.0.0 OK: queued as {queue_id}"
+
+    def _store(self, data: bytes, mail_from: str, recipients: list[Resolved]) -> DeliveryReport:
+        """Spool to disk; deliver locally and queue the rest (each durable before this
+        returns); remove the spool file."""
+        self.spool.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.spool, prefix="smtp-")
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            local = [r for r in recipients if r.hosted]
+            report = self.services.delivery.deliver(path, local)
+            remote = [r.address for r in recipients if not r.hosted]
+            # deviation(issue 3): alias forwards keep the original sender until SRS lands.
+            remote += list(report.forwards)
+            if remote:
+                self._sign(path, mail_from)
+                self.services.queue.enqueue(path, mail_from, remote)
+            return report
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _verify(self, session: Any, envelope: Any, content: bytes) -> AuthVerdict:
+        """SPF, DKIM and DMARC of mail from outside (RFC 7208, 6376, 7489)."""
+        if self._suffixes is None:
+            self._suffixes = PublicSuffixList.load() or False
+        return verify_inbound(
+            content,
+            client_ip=session.peer[0] if session.peer else "",
+            helo=session.host_name or "",
+            mail_from=envelope.mail_from or "",
+            resolver=self.services.resolver,
+            hostname=self.hostname,
+            suffixes=self._suffixes or None,
+        )
+
+    def _sign(self, path: Path, mail_from: str) -> None:
+        """DKIM-sign mail leaving for other domains with the sender domain's key."""
+        if not mail_from:
+            return
+        data = path.read_bytes()
+        header = self.services.dkim.signature(data, mail_from.rpartition("@")[2].lower())
+        if header:
+            path.write_bytes(header + data)
+
+    def _received(self, session: Any, envelope: Any, queue_id: str) -> bytes:
+        """RFC 5321 §4.4 trace header (and RFC 3848 protocol names)."""
+        peer = session.peer[0] if session.peer else "unknown"
+        helo = _clean(session.host_name or "unknown")
+        protocol = "ESMTP"
+        if session.ssl is not None:
+            protocol += "S"
+        if session.authenticated:
+            protocol += "A"
+        recipient = f"\r\n\tfor <{envelope.rcpt_tos[0]}>" if len(envelope.rcpt_tos) == 1 else ""
+        return (
+            f"Received: from {helo} ([{peer}])\r\n\tby {self.hostname} (groupware) with "
+            f"{protocol} id {queue_id}{recipient};\r\n\t{format_datetime(datetime.now(UTC))}\r\n"
+        ).encode()
+
+
+def strip_own_results(content: bytes, hostname: str) -> bytes:
+    """Drop Authentication-Results fields claiming to be ours (RFC 8601 §5): only we
+    may vouch for checks done here."""
+    end = content.find(b"\r\n\r\n")
+    head, body = (content[: end + 2], content[end + 2 :]) if end >= 0 else (content, b"")
+    fields = re.split(rb"\r\n(?![ \t])", head)
+    mine = re.compile(
+        rb"^authentication-results:\s*" + re.escape(hostname.encode()) + rb"\b", re.IGNORECASE
+    )
+    kept = [f for f in fields if not mine.match(f)]
+    return b"\r\n".join(kept) + body if kept != fields else content
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.\-:\[\]_]", "?", text)[:255]

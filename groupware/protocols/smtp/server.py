@@ -1,0 +1,159 @@
+"""SMTP listeners on the runtime's event loop: MX, submission (STARTTLS) and submissions
+(implicit TLS), each an aiosmtpd protocol per connection with our authentication.
+
+Authentication goes through services.auth off the loop; plaintext AUTH is refused
+before TLS except from loopback (auth.loopback_is_secure), as Dovecot does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import ssl
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult
+
+from groupware.blocking import Blocking
+from groupware.config import Config, Endpoint
+from groupware.errors import AuthFailed, TryLater
+from groupware.protocols.smtp import statuses
+from groupware.protocols.smtp.handler import Limits, SMTPHandler
+from groupware.services import Services
+
+MECHANISMS = ("PLAIN", "LOGIN")
+
+
+class GroupwareSMTP(SMTP):
+    """aiosmtpd's protocol with AUTH checked by services.auth (never on the loop)."""
+
+    def __init__(self, handler: SMTPHandler, *, loopback_is_secure: bool, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._loopback_is_secure = loopback_is_secure
+        self._groupware = handler
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        peer = transport.get_extra_info("peername")
+        ip = peer[0] if peer else ""
+        # Per connection: AUTH in clear only where the auth service allows it.
+        tls = transport.get_extra_info("sslcontext") is not None
+        self._auth_require_tls = not self._groupware.services.auth.plaintext_allowed(ip, tls)
+
+    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
+        # RFC 4616: [authzid] NUL authcid NUL passwd, with SASL-IR or after a challenge
+        response = await self.challenge_auth("") if len(args) == 1 else _b64(args[1])
+        if response is MISSING:  # the client gave up; aiosmtpd has answered already
+            return AuthResult(success=False)
+        if not isinstance(response, bytes):
+            await self.push("501 5.5.2 Cannot decode the PLAIN response")
+            return AuthResult(success=False, handled=True)
+        parts = response.split(b"\x00")
+        if len(parts) != 3:
+            await self.push("501 5.5.2 Cannot split the PLAIN response")
+            return AuthResult(success=False, handled=True)
+        return await self._check(parts[1], parts[2])
+
+    async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:
+        login = _b64(args[1]) if len(args) > 1 else await self.challenge_auth("Username:")
+        if login is None:
+            await self.push("501 5.5.2 Cannot decode the LOGIN response")
+            return AuthResult(success=False, handled=True)
+        if not isinstance(login, bytes):
+            return AuthResult(success=False)
+        password = await self.challenge_auth("Password:")
+        if not isinstance(password, bytes):
+            return AuthResult(success=False)
+        return await self._check(login, password)
+
+    async def _check(self, login: bytes, password: bytes) -> AuthResult:
+        services = self._groupware.services
+        peer = self.session.peer[0] if self.session and self.session.peer else ""
+        try:
+            result = await self._groupware.blocking.call(
+                services.auth.authenticate,
+                login.decode("utf-8", "replace"),
+                password.decode("utf-8", "replace"),
+                "smtp",
+                peer,
+            )
+        except TryLater:
+            return AuthResult(success=False, handled=False, message=statuses.AUTH_THROTTLED)
+        except AuthFailed as failure:
+            await asyncio.sleep(failure.retry_after)  # the throttle's back-off, off the loop
+            return AuthResult(success=False, handled=False, message=statuses.AUTH_INVALID)
+        return AuthResult(success=True, auth_data=result)
+
+
+def _b64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text.encode(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+class SMTPListener:
+    """One SMTP port: MX ("smtp"), "submission" or "submissions"."""
+
+    def __init__(
+        self,
+        name: str,
+        endpoint: Endpoint,
+        config: Config,
+        services: Services,
+        blocking: Blocking,
+        tls: ssl.SSLContext,
+    ) -> None:
+        self.name = name
+        self.endpoint = endpoint
+        self.port = endpoint.port
+        kind = "mx" if name == "smtp" else "submission"
+        self.handler = SMTPHandler(
+            kind,
+            config.hostname,
+            services,
+            blocking,
+            Path(config.data_dir) / "spool",
+            Limits(),
+        )
+        self._config = config
+        self._tls = tls
+        self._server: asyncio.Server | None = None
+
+    def _protocol(self) -> GroupwareSMTP:
+        implicit = self.name == "submissions"
+        return GroupwareSMTP(
+            self.handler,
+            loopback_is_secure=self._config.auth.loopback_is_secure,
+            hostname=self._config.hostname,
+            ident="groupware ESMTP",
+            data_size_limit=self.handler.limits.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            tls_context=None if implicit else self._tls,
+            # Not require_starttls: loopback may submit in clear (auth.loopback_is_secure);
+            # elsewhere AUTH needs TLS and MAIL needs AUTH, which comes to the same.
+            require_starttls=False,
+            auth_required=self.handler.kind == "submission",
+            auth_require_tls=True,
+            # MX takes no logins: users submit on 587/465.
+            auth_exclude_mechanism=[] if self.handler.kind == "submission" else MECHANISMS,
+            timeout=300,
+        )
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._protocol,
+            host=self.endpoint.host,
+            port=self.endpoint.port,
+            ssl=self._tls if self.name == "submissions" else None,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()

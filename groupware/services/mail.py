@@ -1,0 +1,434 @@
+"""Messages in mailboxes: append and deliver (from a spooled file), flags and keywords,
+expunge with tombstones, copy and move, and the index a selected mailbox starts from.
+
+UIDs and MODSEQs are allocated in the transaction of the row they go on; quota is checked
+and usage kept exact in it too; events are published after it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from groupware.errors import InvalidInput, NotFound, QuotaExceeded
+from groupware.mime.parse import ParsedMessage, parse_message
+from groupware.model.base import utcnow
+from groupware.model.directory import User
+from groupware.model.mail import Mailbox, Message, MessageText, Tombstone
+from groupware.services.access import Principal
+from groupware.services.events import EventHub, Expunged, FlagsChanged, MailboxEvent, MessageAdded
+from groupware.services.mailboxes import normalize_name, own_mailboxes
+from groupware.store import Database
+from groupware.store.blobs import BlobStore, StoredBlob
+from groupware.store.mail import (
+    DELETED,
+    SEEN,
+    add_usage,
+    bump_modseq,
+    flag_bits,
+    flag_names,
+    mailbox_by_name,
+    usage,
+)
+
+MAX_KEYWORDS = 100
+
+
+@dataclass(frozen=True)
+class Appended:
+    mailbox_id: int
+    uidvalidity: int
+    uid: int
+    modseq: int
+
+
+@dataclass(frozen=True)
+class MessageState:
+    """What a selected mailbox keeps per message: enough for SELECT, FETCH FLAGS, SEARCH."""
+
+    uid: int
+    modseq: int
+    flags: frozenset[str]
+    size: int
+    internal_date: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One recipient mailbox of a delivery, and the flags the message gets there."""
+
+    user_id: int
+    mailbox: str
+    flags: frozenset[str] = frozenset()
+
+
+class Messages:
+    def __init__(self, database: Database, blobs: BlobStore, events: EventHub) -> None:
+        self._db = database
+        self._blobs = blobs
+        self._events = events
+
+    # -- adding ------------------------------------------------------------------------
+
+    def append(
+        self,
+        actor: Principal,
+        mailbox: str,
+        spool: Path,
+        flags: Iterable[str] = (),
+        internal_date: datetime | None = None,
+    ) -> Appended:
+        """RFC 3501 §6.3.11 APPEND, from a file already spooled to disk."""
+        user_id = own_mailboxes(actor)
+        [appended] = self.deliver(
+            spool,
+            [Delivery(user_id, normalize_name(mailbox), _check_flags(flags))],
+            internal_date=internal_date,
+        )
+        return appended
+
+    def deliver(
+        self,
+        spool: Path,
+        targets: Sequence[Delivery],
+        internal_date: datetime | None = None,
+        parsed: ParsedMessage | None = None,
+    ) -> list[Appended]:
+        """Store one message in each target mailbox: one blob, one transaction, durable
+        (blob fsynced, rows committed) before this returns. Refused whole on any quota."""
+        if parsed is None:
+            parsed = parse_message(spool.read_bytes())  # parse once, at the door
+        when = internal_date or utcnow()
+        with self._blobs.stored(spool) as blob, self._db.write() as session:
+            blob.record(session)
+            results = [_insert(session, blob, parsed, target, when) for target in targets]
+        self._events.publish(
+            *(
+                MessageAdded(t.user_id, r.mailbox_id, r.uid, r.modseq)
+                for t, r in zip(targets, results, strict=True)
+            )
+        )
+        return results
+
+    # -- reading -----------------------------------------------------------------------
+
+    def index(self, actor: Principal, mailbox: str) -> tuple[int, list[MessageState]]:
+        """(mailbox id, every message's state in UID order): a selected view's start."""
+        user_id = own_mailboxes(actor)
+        with self._db.read() as session:
+            box = mailbox_by_name(session, user_id, normalize_name(mailbox))
+            rows = session.execute(
+                select(
+                    Message.uid,
+                    Message.modseq,
+                    Message.flags,
+                    Message.keywords,
+                    Message.size,
+                    Message.internal_date,
+                )
+                .where(Message.mailbox_id == box.id)
+                .order_by(Message.uid)
+            )
+            return box.id, [
+                MessageState(uid, modseq, flag_names(bits, kw), size, date)
+                for uid, modseq, bits, kw, size, date in rows
+            ]
+
+    def read(self, actor: Principal, mailbox: str, uid: int) -> bytes:
+        """The raw bytes of one message (callers stream big ones with `open_blob`)."""
+        user_id = own_mailboxes(actor)
+        with self._db.read() as session:
+            box = mailbox_by_name(session, user_id, normalize_name(mailbox))
+            blob_id = session.scalar(
+                select(Message.blob_id).where(Message.mailbox_id == box.id, Message.uid == uid)
+            )
+            if blob_id is None:
+                raise NotFound(f"no message with UID {uid}")
+            with self._blobs.open(session, blob_id) as handle:
+                return handle.read()
+
+    # -- changing ----------------------------------------------------------------------
+
+    def store_flags(
+        self,
+        actor: Principal,
+        mailbox: str,
+        uids: Sequence[int],
+        mode: str,
+        flags: Iterable[str],
+        unchanged_since: int | None = None,
+    ) -> tuple[list[MessageState], list[int]]:
+        """RFC 3501 §6.4.6 STORE (mode "add", "remove" or "replace"), RFC 7162 §3.1.3
+        UNCHANGEDSINCE: returns (changed states, UIDs refused as modified since)."""
+        if mode not in {"add", "remove", "replace"}:
+            raise InvalidInput(f"unknown flag mode {mode!r}")
+        user_id = own_mailboxes(actor)
+        wanted = _check_flags(flags)
+        bits, keywords = flag_bits(wanted)
+        wanted_keywords = set(keywords.split())
+        changed: list[MessageState] = []
+        refused: list[int] = []
+        with self._db.write() as session:
+            box = mailbox_by_name(session, user_id, normalize_name(mailbox), lock=True)
+            rows = session.scalars(
+                select(Message)
+                .where(Message.mailbox_id == box.id, Message.uid.in_(uids))
+                .order_by(Message.uid)
+            ).all()
+            modseq = None
+            for row in rows:
+                if unchanged_since is not None and row.modseq > unchanged_since:
+                    refused.append(row.uid)
+                    continue
+                new_bits, new_keywords = _apply(
+                    mode, row.flags, set(row.keywords.split()), bits, wanted_keywords
+                )
+                if (new_bits, new_keywords) == (row.flags, set(row.keywords.split())):
+                    continue
+                if len(new_keywords) > MAX_KEYWORDS:
+                    raise InvalidInput(f"at most {MAX_KEYWORDS} keywords per message")
+                modseq = modseq or bump_modseq(session, box)
+                box.unseen += _unseen(new_bits) - _unseen(row.flags)
+                row.flags = new_bits
+                row.keywords = f" {' '.join(sorted(new_keywords))} " if new_keywords else ""
+                row.modseq = modseq
+                changed.append(
+                    MessageState(
+                        row.uid,
+                        modseq,
+                        flag_names(row.flags, row.keywords),
+                        row.size,
+                        row.internal_date,
+                    )
+                )
+            box_id = box.id
+        if changed:
+            self._events.publish(
+                FlagsChanged(user_id, box_id, tuple((c.uid, c.modseq, c.flags) for c in changed))
+            )
+        return changed, refused
+
+    def expunge(
+        self, actor: Principal, mailbox: str, uids: Sequence[int] | None = None
+    ) -> list[int]:
+        """RFC 3501 §6.4.3 EXPUNGE (RFC 4315 UID EXPUNGE with `uids`): remove the messages
+        flagged \\Deleted, leaving tombstones; returns the UIDs removed."""
+        user_id = own_mailboxes(actor)
+        with self._db.write() as session:
+            box = mailbox_by_name(session, user_id, normalize_name(mailbox), lock=True)
+            query = select(Message).where(
+                Message.mailbox_id == box.id, Message.flags.op("&")(DELETED) != 0
+            )
+            if uids is not None:
+                query = query.where(Message.uid.in_(uids))
+            rows = session.scalars(query.order_by(Message.uid)).all()
+            gone, blob_ids = _remove(session, user_id, box, rows)
+            event = Expunged(user_id, box.id, tuple(gone), box.highestmodseq) if gone else None
+        if event is not None:
+            self._events.publish(event)
+            self._blobs.collect(self._db, blob_ids)
+        return gone
+
+    def copy(
+        self, actor: Principal, source: str, uids: Sequence[int], target: str, *, move: bool = False
+    ) -> tuple[int, list[tuple[int, int]]]:
+        """RFC 3501 §6.4.7 COPY and RFC 6851 MOVE: (target UIDVALIDITY, [(old, new UID)])
+        for RFC 4315 COPYUID. The copies share the blob; quota counts each copy."""
+        user_id = own_mailboxes(actor)
+        events: list[MailboxEvent] = []
+        with self._db.write() as session:
+            src = mailbox_by_name(session, user_id, normalize_name(source), lock=True)
+            dst = mailbox_by_name(session, user_id, normalize_name(target), lock=True)
+            rows = session.scalars(
+                select(Message)
+                .where(Message.mailbox_id == src.id, Message.uid.in_(uids))
+                .order_by(Message.uid)
+            ).all()
+            if not move:  # a move changes no usage; a copy counts again
+                _charge(session, user_id, sum(r.size for r in rows))
+                add_usage(session, user_id, sum(r.size for r in rows), len(rows))
+            modseq = bump_modseq(session, dst) if rows else dst.highestmodseq
+            pairs = []
+            for row in rows:
+                new = _clone(session, row, dst, modseq)
+                pairs.append((row.uid, new.uid))
+                events.append(MessageAdded(user_id, dst.id, new.uid, modseq))
+            if move and rows:
+                _remove(session, user_id, src, rows, charge=False)
+                events.append(
+                    Expunged(user_id, src.id, tuple(r.uid for r in rows), src.highestmodseq)
+                )
+            uidvalidity = dst.uidvalidity
+        self._events.publish(*events)
+        return uidvalidity, pairs
+
+    def changes_since(
+        self, actor: Principal, mailbox: str, modseq: int
+    ) -> tuple[list[MessageState], list[int]]:
+        """RFC 7162: messages changed after `modseq`, and UIDs expunged after it."""
+        user_id = own_mailboxes(actor)
+        with self._db.read() as session:
+            box = mailbox_by_name(session, user_id, normalize_name(mailbox))
+            rows = session.execute(
+                select(
+                    Message.uid,
+                    Message.modseq,
+                    Message.flags,
+                    Message.keywords,
+                    Message.size,
+                    Message.internal_date,
+                )
+                .where(Message.mailbox_id == box.id, Message.modseq > modseq)
+                .order_by(Message.uid)
+            )
+            changed = [MessageState(u, m, flag_names(b, k), s, d) for u, m, b, k, s, d in rows]
+            vanished = list(
+                session.scalars(
+                    select(Tombstone.uid)
+                    .where(Tombstone.mailbox_id == box.id, Tombstone.modseq > modseq)
+                    .order_by(Tombstone.uid)
+                )
+            )
+        return changed, vanished
+
+
+def _check_flags(flags: Iterable[str]) -> frozenset[str]:
+    result = frozenset(flags)
+    for flag in result:
+        if flag.startswith("\\"):
+            if flag_bits(frozenset({flag}))[0] == 0:
+                raise InvalidInput(f"unknown system flag {flag}")
+        elif not flag or any(ch in flag for ch in ' (){%*"\\]') or not flag.isprintable():
+            raise InvalidInput(f"not a valid keyword: {flag!r}")
+    return result
+
+
+def _apply(
+    mode: str, bits: int, keywords: set[str], add_bits: int, add_keywords: set[str]
+) -> tuple[int, set[str]]:
+    if mode == "add":
+        return bits | add_bits, keywords | add_keywords
+    if mode == "remove":
+        return bits & ~add_bits, keywords - add_keywords
+    return add_bits, set(add_keywords)
+
+
+def _unseen(bits: int) -> int:
+    return 0 if bits & SEEN else 1
+
+
+def _charge(session: Session, user_id: int, size: int) -> None:
+    """Check the quota for `size` more bytes and count them (exact, in this transaction)."""
+    if size <= 0:
+        return
+    limit = session.scalar(select(User.quota_bytes).where(User.id == user_id)) or 0
+    used, _ = usage(session, user_id, lock=True)
+    if limit and used + size > limit:
+        raise QuotaExceeded(f"over quota: {used + size} of {limit} bytes")
+
+
+def _insert(
+    session: Session, blob: StoredBlob, parsed: ParsedMessage, target: Delivery, when: datetime
+) -> Appended:
+    box = mailbox_by_name(session, target.user_id, target.mailbox, lock=True)
+    _charge(session, target.user_id, blob.size)
+    bits, keywords = flag_bits(target.flags)
+    modseq = bump_modseq(session, box)
+    uid = box.uidnext
+    box.uidnext += 1
+    message = Message(
+        mailbox_id=box.id,
+        uid=uid,
+        modseq=modseq,
+        flags=bits,
+        keywords=keywords,
+        internal_date=when,
+        size=blob.size,
+        blob_id=blob.id,
+        sent_date=parsed.sent_date,
+        subject=parsed.subject[:2000],
+        from_=_addresses(parsed.from_),
+        to=_addresses(parsed.to),
+        cc=_addresses(parsed.cc),
+        bcc=_addresses(parsed.bcc),
+        message_id=parsed.message_id,
+        parsed=parsed.to_json(),
+    )
+    session.add(message)
+    session.flush()
+    session.add(MessageText(message_id=message.id, headers=parsed.headers, body=parsed.text))
+    _count_in(session, target.user_id, box, blob.size, bits)
+    return Appended(box.id, box.uidvalidity, uid, modseq)
+
+
+def _clone(session: Session, row: Message, dst: Mailbox, modseq: int) -> Message:
+    text = session.get(MessageText, row.id)
+    new = Message(
+        mailbox_id=dst.id,
+        uid=dst.uidnext,
+        modseq=modseq,
+        flags=row.flags,
+        keywords=row.keywords,
+        internal_date=row.internal_date,
+        size=row.size,
+        blob_id=row.blob_id,
+        sent_date=row.sent_date,
+        subject=row.subject,
+        from_=row.from_,
+        to=row.to,
+        cc=row.cc,
+        bcc=row.bcc,
+        message_id=row.message_id,
+        parsed=row.parsed,
+    )
+    dst.uidnext += 1
+    session.add(new)
+    session.flush()
+    if text is not None:
+        session.add(MessageText(message_id=new.id, headers=text.headers, body=text.body))
+    _count_in(session, None, dst, row.size, row.flags)
+    return new
+
+
+def _count_in(session: Session, user_id: int | None, box: Mailbox, size: int, bits: int) -> None:
+    box.messages += 1
+    box.size += size
+    box.unseen += _unseen(bits)
+    if user_id is not None:
+        add_usage(session, user_id, size, 1)
+
+
+def _remove(
+    session: Session, user_id: int, box: Mailbox, rows: Sequence[Message], charge: bool = True
+) -> tuple[list[int], set[str]]:
+    """Delete rows, leave tombstones at one new MODSEQ, keep counters and usage exact."""
+    if not rows:
+        return [], set()
+    modseq = bump_modseq(session, box)
+    uids = [r.uid for r in rows]
+    size = sum(r.size for r in rows)
+    box.messages -= len(rows)
+    box.size -= size
+    box.unseen -= sum(_unseen(r.flags) for r in rows)
+    session.add_all(Tombstone(mailbox_id=box.id, uid=uid, modseq=modseq) for uid in uids)
+    session.execute(delete(Message).where(Message.id.in_([r.id for r in rows])))
+    if charge:
+        add_usage(session, user_id, -size, -len(rows))
+    return uids, {r.blob_id for r in rows}
+
+
+def _addresses(addresses: Iterable[object]) -> str:
+    """ "Name <mailbox@host>, …" for sorting and substring search."""
+    parts = []
+    for address in addresses:
+        name = getattr(address, "name", None)
+        mailbox, host = getattr(address, "mailbox", None), getattr(address, "host", None)
+        if mailbox is None or host is None:
+            continue  # group start/end markers
+        parts.append(f"{name} <{mailbox}@{host}>" if name else f"{mailbox}@{host}")
+    return ", ".join(parts)

@@ -1,0 +1,132 @@
+"""Set-based queries of the mail store shared by the mailbox and message services:
+lookups, UID/MODSEQ allocation, counters and quota usage, each inside the caller's
+transaction. Flag bits and keyword encoding live here too, as the rows store them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from groupware.errors import NotFound
+from groupware.model.mail import Counter, Mailbox, MailUsage, Message
+
+SYSTEM_FLAGS = {"\\Seen": 1, "\\Answered": 2, "\\Flagged": 4, "\\Deleted": 8, "\\Draft": 16}
+SEEN = SYSTEM_FLAGS["\\Seen"]
+DELETED = SYSTEM_FLAGS["\\Deleted"]
+
+
+def flag_bits(flags: frozenset[str]) -> tuple[int, str]:
+    """(system flag bits, padded keyword text) for a set of flag names."""
+    bits = 0
+    keywords = []
+    for flag in flags:
+        system = _system_flag(flag)
+        if system is not None:
+            bits |= SYSTEM_FLAGS[system]
+        else:
+            keywords.append(flag)
+    return bits, encode_keywords(keywords)
+
+
+def flag_names(bits: int, keywords: str) -> frozenset[str]:
+    names = {name for name, bit in SYSTEM_FLAGS.items() if bits & bit}
+    return frozenset(names | set(keywords.split()))
+
+
+def encode_keywords(keywords: list[str] | set[str]) -> str:
+    """ " a b " — padded so that a keyword search is LIKE '% a %'."""
+    return f" {' '.join(sorted(set(keywords)))} " if keywords else ""
+
+
+def _system_flag(flag: str) -> str | None:
+    for name in SYSTEM_FLAGS:
+        if flag.lower() == name.lower():
+            return name
+    return None
+
+
+def mailbox_by_name(session: Session, user_id: int, name: str, *, lock: bool = False) -> Mailbox:
+    query = select(Mailbox).where(Mailbox.user_id == user_id, Mailbox.name == name)
+    if lock:
+        query = query.with_for_update()
+    mailbox = session.scalar(query)
+    if mailbox is None:
+        raise NotFound(f"no mailbox named {name!r}")
+    return mailbox
+
+
+def next_counter(session: Session, name: str, start: int) -> int:
+    """Increment a server-wide counter (created at `start`) and return its new value."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(Counter)
+        .values(name=name, value=start)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    return int(
+        session.execute(
+            update(Counter)
+            .where(Counter.name == name)
+            .values(value=Counter.value + 1)
+            .returning(Counter.value)
+        ).scalar_one()
+    )
+
+
+def new_uidvalidity(session: Session) -> int:
+    """Never the same twice on this server, even for a mailbox deleted and made again.
+
+    Starts near the current time (so a restored database keeps moving forward) and stays
+    below 2^32 (RFC 3501 §2.3.1.1: nz-number).
+    """
+    return next_counter(session, "uidvalidity", int(time.time()) % (2**31))
+
+
+def bump_modseq(session: Session, mailbox: Mailbox) -> int:
+    """The next MODSEQ of the mailbox (RFC 7162: strictly increasing per mailbox)."""
+    mailbox.highestmodseq += 1
+    session.flush()
+    return mailbox.highestmodseq
+
+
+def add_usage(session: Session, user_id: int, size: int, count: int) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(MailUsage)
+        .values(user_id=user_id, bytes=0, messages=0)
+        .on_conflict_do_nothing(index_elements=["user_id"])
+    )
+    session.execute(
+        update(MailUsage)
+        .where(MailUsage.user_id == user_id)
+        .values(bytes=MailUsage.bytes + size, messages=MailUsage.messages + count)
+    )
+
+
+def usage(session: Session, user_id: int, *, lock: bool = False) -> tuple[int, int]:
+    """(bytes, messages) the user stores now."""
+    query = select(MailUsage.bytes, MailUsage.messages).where(MailUsage.user_id == user_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.execute(query).first()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def recount(session: Session, mailbox_id: int) -> tuple[int, int, int]:
+    """(messages, unseen, bytes) computed from the rows, to check the kept counters."""
+    unseen = case((Message.flags.op("&")(SEEN) == 0, 1), else_=0)
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(unseen), 0),
+            func.coalesce(func.sum(Message.size), 0),
+        ).where(Message.mailbox_id == mailbox_id)
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
