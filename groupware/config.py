@@ -78,6 +78,16 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class SMTPConfig:
+    """Limits of the SMTP listeners; past max_connections a client gets 421 and goes."""
+
+    max_message_bytes: int = 50 * 1024 * 1024
+    max_recipients: int = 100
+    max_connections: int = 500
+    max_connections_per_ip: int = 20
+
+
+@dataclass(frozen=True)
 class OutboundConfig:
     """The outbound queue. `transport` routes domains to fixed hosts, overriding MX:
     "example.net=10.0.0.5:25, *=smarthost.example:587" ("*" is every other domain)."""
@@ -121,6 +131,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
+    smtp: SMTPConfig = field(default_factory=SMTPConfig)
     source: str = "defaults"  # where the settings came from, for messages
 
     @property
@@ -138,6 +149,7 @@ SECTIONS: dict[str, type[Any]] = {
     "web": WebConfig,
     "store": StoreConfig,
     "outbound": OutboundConfig,
+    "smtp": SMTPConfig,
 }
 
 

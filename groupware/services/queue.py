@@ -95,8 +95,11 @@ class OutboundQueue:
         *,
         envid: str | None = None,
         headers_only: bool = False,
+        notify: dict[str, str] | None = None,
     ) -> int:
-        """Store the message durably for `recipients`; returns the queue id."""
+        """Store the message durably for `recipients`; returns the queue id. `notify` is
+        RFC 3461 NOTIFY per recipient ("NEVER" or e.g. "FAILURE,DELAY")."""
+        notify = notify or {}
         now = utcnow()
         with self._blobs.stored(spool) as blob, self._db.write() as session:
             blob.record(session)
@@ -112,7 +115,11 @@ class OutboundQueue:
             session.flush()
             session.add_all(
                 OutboundRecipient(
-                    message_id=message.id, address=r, domain=domain_of(r), next_attempt_at=now
+                    message_id=message.id,
+                    address=r,
+                    domain=domain_of(r),
+                    next_attempt_at=now,
+                    notify=notify.get(r, "")[:40],
                 )
                 for r in sorted(set(recipients))
             )
@@ -197,7 +204,12 @@ class OutboundQueue:
                     OutboundRecipient.last_reply,
                 )
                 .join(OutboundRecipient, OutboundRecipient.message_id == OutboundMessage.id)
-                .where(OutboundRecipient.state == "failed", OutboundRecipient.reported.is_(False))
+                .where(
+                    OutboundRecipient.state == "failed",
+                    OutboundRecipient.reported.is_(False),
+                    # RFC 3461 §4.1: a failure is reported unless NOTIFY leaves it out
+                    (OutboundRecipient.notify == "") | OutboundRecipient.notify.contains("FAILURE"),
+                )
                 .order_by(OutboundMessage.id)
             ).all()
         bounces: dict[int, Bounce] = {}
@@ -218,9 +230,23 @@ class OutboundQueue:
                 .values(reported=True)
             )
 
+    @staticmethod
+    def _settle_unreported(session: Session) -> None:
+        """Failures whose sender asked for no report count as reported."""
+        session.execute(
+            update(OutboundRecipient)
+            .where(
+                OutboundRecipient.state == "failed",
+                OutboundRecipient.notify != "",
+                ~OutboundRecipient.notify.contains("FAILURE"),
+            )
+            .values(reported=True)
+        )
+
     def sweep(self) -> int:
         """Remove messages whose recipients are all done; collect their blobs."""
         with self._db.write() as session:
+            self._settle_unreported(session)
             open_ids = select(OutboundRecipient.message_id).where(
                 (OutboundRecipient.state == "queued")
                 | ((OutboundRecipient.state == "failed") & OutboundRecipient.reported.is_(False))

@@ -174,3 +174,38 @@ def test_recipient_down_is_retried_then_delivered(pair: dict) -> None:
             wait_for(lambda: len(inbox(net, "user@example.net")) == 1)
         wait_for(lambda: org.services.queue.list_all(SYSTEM) == [])
     assert inbox(org, "user@example.org") == []  # no bounce
+
+
+def submit_with(
+    served: Served, recipient: str, subject: str, mail_options: list[str], rcpt_options: list[str]
+) -> None:
+    with smtplib.SMTP("127.0.0.1", served.ports["submission"], timeout=30) as client:
+        client.login("user@example.org", PASSWORD)
+        assert client.has_extn("dsn")
+        client.sendmail(
+            "user@example.org",
+            [recipient],
+            f"From: user@example.org\r\nSubject: {subject}\r\n\r\nbody text\r\n",
+            mail_options=mail_options,
+            rcpt_options=rcpt_options,
+        )
+
+
+def test_dsn_parameters_shape_the_bounce(pair: dict) -> None:
+    """RFC 3461: NOTIFY=NEVER asks for no report; RET=HDRS returns only the headers;
+    ENVID comes back as Original-Envelope-Id."""
+    with ExitStack() as stack:
+        org = stack.enter_context(serving(pair["org"]))
+        stack.enter_context(serving(pair["net"]))
+        submit_with(org, "nobody@example.net", "silent", [], ["NOTIFY=NEVER"])
+        submit_with(
+            org, "ghost@example.net", "headers", ["RET=HDRS", "ENVID=QUEUE42"], ["NOTIFY=FAILURE"]
+        )
+        wait_for(lambda: len(inbox(org, "user@example.org")) == 1)
+        wait_for(lambda: org.services.queue.list_all(SYSTEM) == [])
+        [report] = inbox(org, "user@example.org")
+        assert b"Final-Recipient: rfc822; ghost@example.net" in report
+        assert b"nobody@example.net" not in report
+        assert b"Original-Envelope-Id: QUEUE42" in report
+        assert b"Content-Type: text/rfc822-headers" in report
+        assert b"Subject: headers" in report and b"body text" not in report

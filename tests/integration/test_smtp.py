@@ -233,3 +233,29 @@ def test_quota_full_mailbox_refused_at_rcpt(server: Served, tmp_path: Path) -> N
         with pytest.raises(smtplib.SMTPDataError) as refused:
             client.sendmail("someone@elsewhere.example", ["full@example.test"], BODY * 3)
         assert refused.value.smtp_code == 452
+
+
+def test_connection_and_recipient_limits(tmp_path: Path, database_url: str) -> None:
+    config = make_config(tmp_path, database_url)
+    config = dataclasses.replace(
+        config,
+        smtp=dataclasses.replace(config.smtp, max_connections_per_ip=2, max_recipients=2),
+    )
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    with serving(with_listeners(config, smtp="on")) as served:
+        served.services.directory.add_user(SYSTEM, "alice@example.test", PASSWORD)
+        port = served.ports["smtp"]
+        first = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        second = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as third:
+                assert third.makefile("rb").readline().startswith(b"421 4.7.0")
+            first.ehlo("one")
+            first.mail("a@elsewhere.example")
+            assert first.rcpt("alice@example.test")[0] == 250
+            assert first.rcpt("alice+b@example.test")[0] == 250
+            code, message = first.rcpt("alice+c@example.test")
+            assert (code, message[:5]) == (452, b"4.5.3")
+        finally:
+            first.close()
+            second.close()

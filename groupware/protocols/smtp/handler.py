@@ -63,7 +63,7 @@ class SMTPHandler:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
-        extras = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES"]
+        extras = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-DSN"]
         offered = [r for r in responses[1:] if not (self.kind == "mx" and r.startswith("250-AUTH"))]
         return [responses[0], *extras, *offered]
 
@@ -84,6 +84,11 @@ class SMTPHandler:
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         envelope.resolved = []
+        envelope.notify = {}
+        # RFC 3461 §4.3-4.4 (deviation: aiosmtpd upper-cases the options, so ENVID's
+        # case is not kept).
+        envelope.dsn_ret_headers = _option(options, "RET") == "HDRS"
+        envelope.dsn_envid = _option(options, "ENVID")
         return statuses.OK_SENDER
 
     async def _may_send_as(self, login: Login, address: str) -> bool:
@@ -114,6 +119,9 @@ class SMTPHandler:
             return statuses.MAILBOX_FULL
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
+        notify = _option(options, "NOTIFY")
+        if notify is not None:  # RFC 3461 §4.1: NEVER, or some of SUCCESS,FAILURE,DELAY
+            envelope.notify[resolved.address] = notify
         envelope.resolved.append(resolved)
         return statuses.OK_RECIPIENT
 
@@ -136,7 +144,7 @@ class SMTPHandler:
             received = verdict.authentication_results_header() + received
         try:
             report = await self.blocking.call(
-                self._store, received + content, envelope.mail_from, list(envelope.resolved)
+                self._store, received + content, envelope, list(envelope.resolved)
             )
         except GroupwareError as error:
             log.warning("delivery %s failed: %s", queue_id, error)
@@ -162,7 +170,7 @@ class SMTPHandler:
         )
         return f"250 2.0.0 OK: queued as {queue_id}"
 
-    def _store(self, data: bytes, mail_from: str, recipients: list[Resolved]) -> DeliveryReport:
+    def _store(self, data: bytes, envelope: Any, recipients: list[Resolved]) -> DeliveryReport:
         """Spool to disk; deliver locally and queue the rest (each durable before this
         returns); remove the spool file."""
         self.spool.mkdir(parents=True, exist_ok=True)
@@ -177,8 +185,16 @@ class SMTPHandler:
             # deviation(issue 3): alias forwards keep the original sender until SRS lands.
             remote += list(report.forwards)
             if remote:
+                mail_from = envelope.mail_from or ""
                 self._sign(path, mail_from)
-                self.services.queue.enqueue(path, mail_from, remote)
+                self.services.queue.enqueue(
+                    path,
+                    mail_from,
+                    remote,
+                    envid=envelope.dsn_envid,
+                    headers_only=envelope.dsn_ret_headers,
+                    notify=envelope.notify,
+                )
             return report
         finally:
             path.unlink(missing_ok=True)
@@ -220,6 +236,15 @@ class SMTPHandler:
             f"Received: from {helo} ([{peer}])\r\n\tby {self.hostname} (groupware) with "
             f"{protocol} id {queue_id}{recipient};\r\n\t{format_datetime(datetime.now(UTC))}\r\n"
         ).encode()
+
+
+def _option(options: list[str], name: str) -> str | None:
+    """The value of NAME=value among MAIL/RCPT options (already upper-cased)."""
+    for option in options:
+        key, _, value = option.partition("=")
+        if key.upper() == name:
+            return value
+    return None
 
 
 def strip_own_results(content: bytes, hostname: str) -> bytes:

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import ssl
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +27,70 @@ from groupware.services import Services
 MECHANISMS = ("PLAIN", "LOGIN")
 
 
-class GroupwareSMTP(SMTP):
-    """aiosmtpd's protocol with AUTH checked by services.auth (never on the loop)."""
+class ConnectionLimits:
+    """Connections open now, in all and per client address, shared by a listener's
+    connections (all on one event loop, so no lock is needed)."""
 
-    def __init__(self, handler: SMTPHandler, *, loopback_is_secure: bool, **kwargs: Any) -> None:
+    def __init__(self, total: int, per_ip: int) -> None:
+        self.total, self.per_ip = total, per_ip
+        self.open: Counter[str] = Counter()
+
+    def admit(self, ip: str) -> bool:
+        if sum(self.open.values()) >= self.total or self.open[ip] >= self.per_ip:
+            return False
+        self.open[ip] += 1
+        return True
+
+    def release(self, ip: str) -> None:
+        self.open[ip] -= 1
+        if self.open[ip] <= 0:
+            del self.open[ip]
+
+
+DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})  # RFC 3461 §4
+
+
+class GroupwareSMTP(SMTP):
+    """aiosmtpd's protocol with AUTH checked by services.auth (never on the loop), RFC 3461
+    parameters let through to the handler, and a 421 past the connection limits."""
+
+    def __init__(self, handler: SMTPHandler, *, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
-        self._loopback_is_secure = loopback_is_secure
         self._groupware = handler
+        self._limits = limits
+        self._ip = ""
+        self._admitted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         peer = transport.get_extra_info("peername")
-        ip = peer[0] if peer else ""
+        self._ip = peer[0] if peer else ""
+        self._admitted = self._limits.admit(self._ip)
         # Per connection: AUTH in clear only where the auth service allows it.
         tls = transport.get_extra_info("sslcontext") is not None
-        self._auth_require_tls = not self._groupware.services.auth.plaintext_allowed(ip, tls)
+        self._auth_require_tls = not self._groupware.services.auth.plaintext_allowed(self._ip, tls)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._admitted:
+            self._limits.release(self._ip)
+            self._admitted = False
+        super().connection_lost(error)
+
+    async def _handle_client(self) -> None:
+        if not self._admitted:  # RFC 5321 §3.8: 421 and close
+            await self.push("421 4.7.0 Too many connections; try again later")
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
+
+    def _getparams(self, params: Any) -> dict[str, str | bool] | None:
+        """Parameters minus RFC 3461's, which the handler reads from the options itself."""
+        result: dict[str, str | bool] | None = super()._getparams(params)
+        if result is not None:
+            for name in DSN_PARAMETERS:
+                result.pop(name, None)
+        return result
 
     async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
         # RFC 4616: [authzid] NUL authcid NUL passwd, with SASL-IR or after a challenge
@@ -116,7 +166,10 @@ class SMTPListener:
             services,
             blocking,
             Path(config.data_dir) / "spool",
-            Limits(),
+            Limits(config.smtp.max_recipients, config.smtp.max_message_bytes),
+        )
+        self.limits = ConnectionLimits(
+            config.smtp.max_connections, config.smtp.max_connections_per_ip
         )
         self._config = config
         self._tls = tls
@@ -126,7 +179,7 @@ class SMTPListener:
         implicit = self.name == "submissions"
         return GroupwareSMTP(
             self.handler,
-            loopback_is_secure=self._config.auth.loopback_is_secure,
+            limits=self.limits,
             hostname=self._config.hostname,
             ident="groupware ESMTP",
             data_size_limit=self.handler.limits.max_message_bytes,
