@@ -43,3 +43,5 @@ def configure(config: LogConfig) -> None:
     root.handlers[:] = [handler]
     root.setLevel(config.level.upper())
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # aiosmtpd logs every SMTP command (with addresses) at INFO: ours say what matters.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)

@@ -52,6 +52,7 @@ class Runtime:
 
     def close(self) -> None:
         self.blocking.shutdown()
+        self.services.messages.close()
         self.database.dispose()
 
     def tls_context(self) -> ssl.SSLContext:
@@ -80,6 +81,12 @@ class Runtime:
             with contextlib.suppress(ValueError, RuntimeError):  # not the main thread (tests)
                 self._loop.add_signal_handler(sig, self._stopping.set)
         started = self.started
+        # Before any listener: nothing in the spool can belong to a live connection yet.
+        removed = await asyncio.to_thread(
+            self.services.messages.recover, self.config.data_dir / "spool"
+        )
+        if removed:
+            log.info("removed %d files left by an earlier crash", removed)
         try:
             for listener in self._listeners():
                 await listener.start()

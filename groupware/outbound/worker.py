@@ -144,7 +144,11 @@ class OutboundWorker:
                 log.warning("bounce to <%s> dropped: no such local recipient", sender)
                 return
             if recipient.hosted:
-                delivery.deliver(path, [recipient])
+                # A forwarded message's bounce: its SRS sender leads on to the original.
+                delivered = delivery.deliver(path, [recipient])
+                onward = [forward.target for forward in delivered.forwards]
+                if onward:
+                    self.services.queue.enqueue(path, "", onward)
             else:
                 self.services.queue.enqueue(path, "", [sender])
         finally:

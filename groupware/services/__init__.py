@@ -21,9 +21,13 @@ from groupware.services.mailboxes import Mailboxes
 from groupware.services.queue import OutboundQueue
 from groupware.services.resolver import Resolver
 from groupware.services.roles import Roles
+from groupware.services.rules import Rules
+from groupware.services.srs import Srs
 from groupware.services.submission import Submission
+from groupware.services.vacation import Vacation
 from groupware.store import Database
 from groupware.store.blobs import BlobStore, DatabaseBlobStore, FileBlobStore
+from groupware.store.groupcommit import GroupCommit
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class Services:
     mailboxes: Mailboxes
     messages: Messages
     delivery: LocalDelivery
+    rules: Rules
+    vacation: Vacation
+    srs: Srs
     submission: Submission
     queue: OutboundQueue
     resolver: Resolver
@@ -53,11 +60,16 @@ def build_services(config: Config, database: Database) -> Services:
         else FileBlobStore(config.data_dir / "blobs")
     )
     mailboxes = Mailboxes(database, blobs, events)
-    messages = Messages(database, blobs, events)
+    messages = Messages(database, blobs, events, GroupCommit(database))
     directory = Directory(database, config.auth.min_password_length)
     directory.on_user_created.append(mailboxes.ensure_defaults)
     dkim = DkimKeys(database, config.hostname)
     directory.on_domain_added.append(dkim.ensure)
+    queue = OutboundQueue(database, blobs, config.outbound)
+    rules = Rules(database)
+    vacation = Vacation(database, queue, dkim)
+    srs = Srs(database)
+    delivery = LocalDelivery(database, mailboxes, messages, rules=rules, vacation=vacation, srs=srs)
     return Services(
         directory=directory,
         aliases=Aliases(database),
@@ -69,9 +81,12 @@ def build_services(config: Config, database: Database) -> Services:
         events=events,
         mailboxes=mailboxes,
         messages=messages,
-        delivery=LocalDelivery(database, mailboxes, messages),
+        delivery=delivery,
+        rules=rules,
+        vacation=vacation,
+        srs=srs,
         submission=Submission(database),
-        queue=OutboundQueue(database, blobs, config.outbound),
+        queue=queue,
         resolver=_resolver(config),
         dkim=dkim,
     )

@@ -1,25 +1,35 @@
-"""Local delivery: which mailboxes an address reaches, and storing a message in them.
+"""Local delivery: which mailboxes an address reaches, and storing a message in them as
+each user's rules say, with forwards reported back and vacation replies sent after.
 
-An address resolves, in order, to a user, a user by plus-addressing (user+tag@), an
-alias (local users and external addresses), a group address (every member), or the
-domain's catch-all alias. Extend `resolve` for new kinds of addresses.
+An address resolves, in order, to the original sender behind one of our SRS addresses, a
+user, a user by plus-addressing (user+tag@), an alias (local users and external
+addresses), a group address (every member), or the domain's catch-all alias. Extend
+`resolve` for new kinds of addresses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from groupware.errors import InvalidInput, NotFound, QuotaExceeded
+from groupware.mime.parse import ParsedMessage, parse_message
 from groupware.model.directory import Alias, AliasTarget, Domain, Group, GroupMember, User
-from groupware.model.mail import MailUsage
-from groupware.services.addresses import domain_of, normalize_address
+from groupware.model.mail import Mailbox, MailUsage
+from groupware.services.addresses import domain_of, normalize_address, normalize_domain
 from groupware.services.mail import Appended, Delivery, Messages
 from groupware.services.mailboxes import INBOX, Mailboxes
+from groupware.services.rules import Outcome, Rules
+from groupware.services.srs import Srs, is_srs
+from groupware.services.vacation import Vacation
 from groupware.store import Database
+
+log = logging.getLogger(__name__)
 
 _Found = tuple[tuple[tuple[int, str], ...], tuple[str, ...]]  # (local users, external)
 
@@ -39,17 +49,48 @@ class Resolved:
 
 
 @dataclass(frozen=True)
+class Forward:
+    """A copy for the outbound queue: `target`, on behalf of `recipient` (the alias, SRS
+    address or user whose rule forwards), whose domain the rewritten sender takes (SRS)."""
+
+    recipient: str
+    target: str
+
+
+@dataclass(frozen=True)
 class DeliveryReport:
     delivered: tuple[Appended, ...] = ()
     over_quota: tuple[str, ...] = ()  # user addresses whose quota refused the message
-    forwards: tuple[str, ...] = field(default=())  # external targets, for the outbound queue
+    forwards: tuple[Forward, ...] = ()  # for the outbound queue, one per target
+    discarded: tuple[str, ...] = ()  # user addresses whose rules dropped the message
+    replied: tuple[str, ...] = ()  # user addresses whose vacation answered it
+
+    @property
+    def accepted(self) -> bool:
+        """Some user took the message (stored, or discarded by their own rule)."""
+        return bool(self.delivered or self.discarded)
+
+
+_AS_IS = Outcome()  # no rules: INBOX, no flags
 
 
 class LocalDelivery:
-    def __init__(self, database: Database, mailboxes: Mailboxes, messages: Messages) -> None:
+    def __init__(
+        self,
+        database: Database,
+        mailboxes: Mailboxes,
+        messages: Messages,
+        *,
+        rules: Rules,
+        vacation: Vacation,
+        srs: Srs,
+    ) -> None:
         self._db = database
         self._mailboxes = mailboxes
         self._messages = messages
+        self._rules = rules
+        self._vacation = vacation
+        self._srs = srs
 
     def hosts(self, domain: str) -> bool:
         with self._db.read() as session:
@@ -58,8 +99,15 @@ class LocalDelivery:
     def resolve(self, address: str) -> Resolved:
         """Resolve a recipient of a hosted domain; NotFound when nothing answers to it.
 
-        A domain we do not host resolves to a remote recipient (is_remote).
+        A domain we do not host resolves to a remote recipient (is_remote). An SRS address
+        of ours with a good hash resolves to the original sender as its external target, so
+        bounces of forwarded mail find their way back (the SRS local part may exceed 64
+        characters, so it is read before the address is normalised).
         """
+        if is_srs(address):
+            found_srs = self._srs_sender(address)
+            if found_srs is not None:
+                return found_srs
         try:
             address = normalize_address(address)
         except InvalidInput:
@@ -97,30 +145,112 @@ class LocalDelivery:
             )
             return [address for (address,) in rows]
 
-    def deliver(self, spool: Path, recipients: list[Resolved]) -> DeliveryReport:
-        """Store the message in the INBOX of every local user reached (once per user),
-        skipping users whose quota it would exceed; external targets are reported back."""
+    def deliver(
+        self, spool: Path, recipients: list[Resolved], mail_from: str = ""
+    ) -> DeliveryReport:
+        """Store the message once per local user reached, where that user's rules put it,
+        skipping users whose quota it would exceed; report forwards (aliases' and rules')
+        back for the outbound queue; then send vacation replies to `mail_from`, the
+        envelope sender ("" for a bounce, which is never answered)."""
         users: dict[int, str] = {}
+        reached: dict[int, set[str]] = {}  # user id → recipient addresses that led there
+        forwards: dict[str, Forward] = {}  # by target: one copy each
         for recipient in recipients:
-            users.update(dict(recipient.local))
-        forwards = tuple(sorted({a for r in recipients for a in r.external}))
-        delivered: list[Appended] = []
-        over: list[str] = []
+            for user_id, address in recipient.local:
+                users.setdefault(user_id, address)
+                reached.setdefault(user_id, set()).add(recipient.address)
+            for target in recipient.external:
+                forwards.setdefault(target, Forward(recipient.address, target))
+        if not users:
+            return DeliveryReport(forwards=tuple(forwards.values()))
+        parsed = parse_message(spool.read_bytes())  # once: rules, store and replies read it
+        outcomes = self._rules.evaluate_many(list(users), parsed, parsed.size)
+        targets = []
         for user_id in users:
-            self._mailboxes.ensure_defaults_if_new(user_id)
-        # One transaction for all when they all have room (the common case); otherwise
-        # each user alone, so that one full mailbox does not refuse the others.
-        targets = [Delivery(user_id, INBOX) for user_id in users]
+            outcome = outcomes.get(user_id, _AS_IS)
+            if not outcome.discard:
+                self._mailboxes.ensure_defaults_if_new(user_id)
+                targets.append(Delivery(user_id, outcome.mailbox, outcome.flags))
+        delivered, over = self._store(spool, self._existing(targets), parsed)
+        for user_id, outcome in outcomes.items():
+            if user_id not in over:  # a refused message is not forwarded either
+                for target in outcome.forwards:
+                    forwards.setdefault(target, Forward(users[user_id], target))
+        discarded = [users[u] for u, o in outcomes.items() if o.discard]
+        accepted = {u: reached[u] for u in users if u not in over and users[u] not in discarded}
+        replied = self._vacation.maybe_reply(self, spool.parent, mail_from, parsed, accepted)
+        return DeliveryReport(
+            tuple(delivered),
+            tuple(users[u] for u in over),
+            tuple(forwards.values()),
+            tuple(discarded),
+            tuple(replied),
+        )
+
+    def _store(
+        self, spool: Path, targets: list[Delivery], parsed: ParsedMessage
+    ) -> tuple[list[Appended], list[int]]:
+        """(stored, ids of users over quota). One transaction for all when they all have
+        room (the common case); otherwise each user alone, so that one full mailbox does
+        not refuse the others."""
+        if not targets:
+            return [], []
         try:
-            if targets:
-                delivered = self._messages.deliver(spool, targets)
-        except QuotaExceeded:
-            for target in targets:
+            return self._messages.deliver(spool, targets, parsed=parsed), []
+        except (QuotaExceeded, NotFound):
+            pass
+        delivered: list[Appended] = []
+        over: list[int] = []
+        for target in targets:
+            try:
                 try:
-                    delivered += self._messages.deliver(spool, [target])
-                except QuotaExceeded:
-                    over.append(users[target.user_id])
-        return DeliveryReport(tuple(delivered), tuple(over), forwards)
+                    delivered += self._messages.deliver(spool, [target], parsed=parsed)
+                except NotFound:  # the rule's mailbox went away since `_existing`
+                    inbox = dataclasses.replace(target, mailbox=INBOX)
+                    delivered += self._messages.deliver(spool, [inbox], parsed=parsed)
+            except QuotaExceeded:
+                over.append(target.user_id)
+        return delivered, over
+
+    def _existing(self, targets: list[Delivery]) -> list[Delivery]:
+        """`targets`, with a mailbox that does not exist (any more) replaced by INBOX."""
+        elsewhere = [t for t in targets if t.mailbox != INBOX]
+        if not elsewhere:
+            return targets
+        with self._db.read() as session:
+            found = set(
+                session.execute(
+                    select(Mailbox.user_id, Mailbox.name).where(
+                        Mailbox.user_id.in_(sorted({t.user_id for t in elsewhere})),
+                        Mailbox.name.in_(sorted({t.mailbox for t in elsewhere})),
+                    )
+                ).tuples()
+            )
+        result = []
+        for target in targets:
+            if target.mailbox != INBOX and (target.user_id, target.mailbox) not in found:
+                log.warning(
+                    "rule mailbox %r of user %d is missing: delivered to INBOX",
+                    target.mailbox,
+                    target.user_id,
+                )
+                target = dataclasses.replace(target, mailbox=INBOX)
+            result.append(target)
+        return result
+
+    def _srs_sender(self, address: str) -> Resolved | None:
+        """The original sender behind an SRS address of a hosted domain, if it checks out."""
+        try:
+            domain = normalize_domain(address.rpartition("@")[2])
+        except InvalidInput:
+            return None
+        if not self.hosts(domain):
+            return None
+        original = self._srs.reverse(address)
+        if original is None:
+            log.info("SRS address %s refused: bad hash or too old", address)
+            return None
+        return Resolved(address, True, (), (original,))
 
 
 def _resolve(session: Session, address: str) -> _Found | None:

@@ -25,6 +25,7 @@ from groupware.services.events import EventHub, Expunged, FlagsChanged, MailboxE
 from groupware.services.mailboxes import normalize_name, own_mailboxes
 from groupware.store import Database
 from groupware.store.blobs import BlobStore, StoredBlob
+from groupware.store.groupcommit import GroupCommit
 from groupware.store.mail import (
     DELETED,
     SEEN,
@@ -68,10 +69,13 @@ class Delivery:
 
 
 class Messages:
-    def __init__(self, database: Database, blobs: BlobStore, events: EventHub) -> None:
+    def __init__(
+        self, database: Database, blobs: BlobStore, events: EventHub, commit: GroupCommit
+    ) -> None:
         self._db = database
         self._blobs = blobs
         self._events = events
+        self._commit = commit
 
     # -- adding ------------------------------------------------------------------------
 
@@ -104,9 +108,22 @@ class Messages:
         if parsed is None:
             parsed = parse_message(spool.read_bytes())  # parse once, at the door
         when = internal_date or utcnow()
-        with self._blobs.stored(spool) as blob, self._db.write() as session:
-            blob.record(session)
-            results = [_insert(session, blob, parsed, target, when) for target in targets]
+        message = parsed
+
+        with self._blobs.stored(spool) as blob:
+
+            def store(session: Session) -> list[Appended]:
+                blob.record(session)
+                # Mailboxes are locked in one order everywhere, so two deliveries to
+                # the same users never wait on each other crosswise (deadlock).
+                ordered = sorted(
+                    range(len(targets)), key=lambda i: (targets[i].user_id, targets[i].mailbox)
+                )
+                stored = {i: _insert(session, blob, message, targets[i], when) for i in ordered}
+                return [stored[i] for i in range(len(targets))]
+
+            # Committed with whatever else is being stored now: one fsync for the batch.
+            results = self._commit.run(store)
         self._events.publish(
             *(
                 MessageAdded(t.user_id, r.mailbox_id, r.uid, r.modseq)
@@ -114,6 +131,21 @@ class Messages:
             )
         )
         return results
+
+    def recover(self, spool: Path) -> int:
+        """After a crash: empty the spool folder (nothing there was ever answered 250) and
+        remove blob files no row names. Returns how many files went."""
+        removed = 0
+        if spool.is_dir():
+            for leftover in spool.iterdir():
+                if leftover.is_file():
+                    leftover.unlink(missing_ok=True)
+                    removed += 1
+        return removed + self._blobs.sweep(self._db, older_than=3600)
+
+    def close(self) -> None:
+        """Stop the group-commit thread (after the batch in progress)."""
+        self._commit.close()
 
     # -- reading -----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,9 @@ class BlobStore(Protocol):
     def collect(self, database: Database, blob_ids: set[str]) -> int:
         """Remove the blobs no message refers to any more; returns how many went."""
 
+    def sweep(self, database: Database, older_than: float) -> int:
+        """Remove what a crash left: files with no row, half-written temp files."""
+
 
 class FileBlobStore:
     """Blobs as files under `root`/ab/<sha256>, one directory per first byte."""
@@ -115,6 +119,25 @@ class FileBlobStore:
                     removed += 1
         return removed
 
+    def sweep(self, database: Database, older_than: float = 3600) -> int:
+        """Files (and temp files) older than `older_than` seconds that no blob row names:
+        left by a crash between the fsync and the commit. Checked under the shard lock."""
+        removed = 0
+        cutoff = time.time() - older_than
+        for shard in sorted(p for p in self.root.glob("??") if p.is_dir()):
+            candidates = [
+                p for p in shard.iterdir() if p.name != ".lock" and p.stat().st_mtime < cutoff
+            ]
+            if not candidates:
+                continue
+            with self._shard_lock(shard.name + "0" * 62), database.read() as session:
+                known = set(session.scalars(select(Blob.id).where(Blob.id.startswith(shard.name))))
+                for path in candidates:
+                    if path.name.startswith(".tmp-") or path.name not in known:
+                        path.unlink(missing_ok=True)
+                        removed += 1
+        return removed
+
 
 class DatabaseBlobStore:
     """Blobs in the blobs table itself: nodes sharing one PostgreSQL need no shared disk."""
@@ -127,6 +150,9 @@ class DatabaseBlobStore:
     def open(self, session: Session, blob_id: str) -> BinaryIO:
         data = session.scalar(select(Blob.data).where(Blob.id == blob_id))
         return io.BytesIO(data or b"")
+
+    def sweep(self, database: Database, older_than: float = 3600) -> int:
+        return 0  # rows and bytes commit together: nothing can be left behind
 
     def collect(self, database: Database, blob_ids: set[str]) -> int:
         with database.write() as session:

@@ -21,17 +21,27 @@ from groupware.blocking import Blocking
 from groupware.errors import GroupwareError
 from groupware.protocols.smtp import statuses
 from groupware.services import Services
-from groupware.services.addresses import normalize_address
+from groupware.services.addresses import domain_of, normalize_address
 from groupware.services.auth import Login
-from groupware.services.delivery import DeliveryReport, MailboxDisabled, Resolved
+from groupware.services.delivery import DeliveryReport, Forward, MailboxDisabled, Resolved
 from groupware.services.mailauth import AuthVerdict, PublicSuffixList, verify_inbound
 
 log = logging.getLogger(__name__)
 
-# RFC 5321 §2.3.8: lines end in CRLF; a bare CR or LF is how SMTP smuggling (2023) slips
-# a second message past a filter, so such messages are refused outright.
-BARE_LINE_ENDING = re.compile(rb"\r(?!\n)|(?<!\r)\n")
-LONG_LINE = re.compile(rb"[^\r\n]{999,}")  # RFC 5321 §4.5.3.1.6: 998 plus CRLF
+MAX_LINE = 998  # RFC 5321 §4.5.3.1.6: 998 octets plus CRLF
+# aiosmtpd hands MAIL FROM:<> over as "<>" and needs envelope.mail_from truthy for RCPT.
+NULL_SENDER = "<>"
+
+
+def has_bare_line_ending(content: bytes) -> bool:
+    """RFC 5321 §2.3.8: lines end in CRLF; a bare CR or LF is how SMTP smuggling (2023)
+    slips a second message past a filter, so such messages are refused outright."""
+    pairs = content.count(b"\r\n")
+    return content.count(b"\r") != pairs or content.count(b"\n") != pairs
+
+
+def has_long_line(content: bytes) -> bool:
+    return len(content) > MAX_LINE and max(map(len, content.split(b"\r\n"))) > MAX_LINE
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ class SMTPHandler:
         login: Login | None = session.auth_data if session.authenticated else None
         if self.kind == "submission" and login is None:
             return statuses.AUTH_REQUIRED
-        if address:
+        if address and address != NULL_SENDER:
             try:
                 normalize_address(address)
             except GroupwareError:
@@ -93,7 +103,7 @@ class SMTPHandler:
 
     async def _may_send_as(self, login: Login, address: str) -> bool:
         """An authenticated sender uses an address it owns (never the null sender)."""
-        if not address:
+        if not address or address == NULL_SENDER:
             return False
         allowed: bool = await self.blocking.call(
             self.services.submission.may_send_as, login.principal, address
@@ -128,9 +138,9 @@ class SMTPHandler:
     # RFC 5321 §4.1.1.4 DATA
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content: bytes = envelope.original_content or b""
-        if BARE_LINE_ENDING.search(content):
+        if has_bare_line_ending(content):
             return statuses.BARE_LINE_ENDING
-        if LONG_LINE.search(content):
+        if has_long_line(content):
             return statuses.LINE_TOO_LONG
         if not envelope.resolved:
             return statuses.NO_RECIPIENTS
@@ -152,7 +162,7 @@ class SMTPHandler:
         except Exception:
             log.exception("delivery %s failed", queue_id)
             return statuses.LOCAL_ERROR
-        if report.over_quota and not report.delivered:
+        if report.over_quota and not report.accepted:
             return statuses.MAILBOX_FULL
         if report.over_quota:
             # deviation(RFC 5321 §6.1): partly refused recipients need a DSN, which comes
@@ -176,28 +186,47 @@ class SMTPHandler:
         self.spool.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self.spool, prefix="smtp-")
         path = Path(name)
+        mail_from = reverse_path(envelope)
+        dsn = {"envid": envelope.dsn_envid, "headers_only": envelope.dsn_ret_headers}
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             local = [r for r in recipients if r.hosted]
-            report = self.services.delivery.deliver(path, local)
+            report = self.services.delivery.deliver(path, local, mail_from=mail_from)
             remote = [r.address for r in recipients if not r.hosted]
-            # deviation(issue 3): alias forwards keep the original sender until SRS lands.
-            remote += list(report.forwards)
             if remote:
-                mail_from = envelope.mail_from or ""
                 self._sign(path, mail_from)
-                self.services.queue.enqueue(
-                    path,
-                    mail_from,
-                    remote,
-                    envid=envelope.dsn_envid,
-                    headers_only=envelope.dsn_ret_headers,
-                    notify=envelope.notify,
-                )
+                self.services.queue.enqueue(path, mail_from, remote, notify=envelope.notify, **dsn)
+            self._forward(path, data, mail_from, report.forwards, envelope.notify, dsn)
             return report
         finally:
             path.unlink(missing_ok=True)
+
+    def _forward(
+        self,
+        path: Path,
+        data: bytes,
+        mail_from: str,
+        forwards: tuple[Forward, ...],
+        notify: dict[str, str],
+        dsn: dict[str, Any],
+    ) -> None:
+        """Queue forwarded copies with an SRS sender of the forwarding address's domain, so
+        SPF passes at the destination and bounces come back (delivery.resolve reverses it).
+        Each copy names its forwarders in Delivered-To, which rules read to stop loops."""
+        groups: dict[str, list[Forward]] = {}
+        for forward in forwards:
+            sender = self.services.srs.forward_sender(mail_from, domain_of(forward.recipient))
+            groups.setdefault(sender, []).append(forward)
+        for sender, group in groups.items():
+            forwarders = dict.fromkeys(f.recipient for f in group)
+            marks = "".join(f"Delivered-To: {r}\r\n" for r in forwarders)
+            path.write_bytes(marks.encode() + data)
+            self._sign(path, sender)
+            # RFC 3461 §6.2: a forwarded copy keeps the NOTIFY of the address it came to.
+            kept = {f.target: notify[f.recipient] for f in group if f.recipient in notify}
+            targets = [f.target for f in group]
+            self.services.queue.enqueue(path, sender, targets, notify=kept, **dsn)
 
     def _verify(self, session: Any, envelope: Any, content: bytes) -> AuthVerdict:
         """SPF, DKIM and DMARC of mail from outside (RFC 7208, 6376, 7489)."""
@@ -207,7 +236,7 @@ class SMTPHandler:
             content,
             client_ip=session.peer[0] if session.peer else "",
             helo=session.host_name or "",
-            mail_from=envelope.mail_from or "",
+            mail_from=reverse_path(envelope),
             resolver=self.services.resolver,
             hostname=self.hostname,
             suffixes=self._suffixes or None,
@@ -245,6 +274,12 @@ def _option(options: list[str], name: str) -> str | None:
         if key.upper() == name:
             return value
     return None
+
+
+def reverse_path(envelope: Any) -> str:
+    """The envelope sender, "" for the null reverse-path (a bounce, RFC 5321 §4.5.5)."""
+    mail_from: str = envelope.mail_from or ""
+    return "" if mail_from == NULL_SENDER else mail_from
 
 
 def strip_own_results(content: bytes, hostname: str) -> bytes:

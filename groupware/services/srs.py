@@ -1,0 +1,155 @@
+"""The Sender Rewriting Scheme: the envelope sender of mail we forward, rewritten into our
+domain so SPF passes at the destination, and read back when a bounce comes home. The
+format is libsrs2's (see `forward_sender`); `Srs` keeps the key, shared by every node.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from groupware.model.delivery import ServerSecret
+from groupware.store import Database
+
+MAX_AGE_DAYS = 21  # how long a bounce may take to come back
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32
+_DAY = 86400
+
+
+def forward_sender(
+    mail_from: str, local_domain: str, secret: bytes, now: float | None = None
+) -> str:
+    """The envelope sender to use when forwarding mail from `mail_from` via `local_domain`:
+
+        SRS0=HHHH=TT=orig-domain=orig-local@local_domain
+        SRS1=HHHH=first-forwarder==HHHH=TT=orig-domain=orig-local@local_domain
+
+    HHHH is the first 4 base32 characters of HMAC-SHA256(key, the lower-cased fields
+    joined by "=": a domain holds no "=", so no field can borrow from the next); TT the
+    day number mod 1024 in 2 base32 characters. An SRS0 address from another forwarder
+    is wrapped as SRS1 (a bounce then goes straight back to that first forwarder, which
+    checks its own hash and age); an SRS1 keeps its first forwarder and gets our hash.
+    The null sender, and senders of `local_domain` itself, stay as they are.
+    """
+    if not mail_from:
+        return ""  # a bounce stays a bounce (RFC 5321 §4.5.5)
+    local, at, domain = mail_from.rpartition("@")
+    if not at or not local:
+        return mail_from
+    local_domain = local_domain.lower()
+    if domain.lower() == local_domain:
+        return mail_from  # ours already: SPF passes as it is
+    kind = local[:5].upper()
+    if kind == "SRS0=":  # someone else's rewrite: point bounces straight back to them
+        opaque = local[4:]  # "=HHHH=TT=domain=local"
+        return f"SRS1={_hash(secret, domain, opaque)}={domain}={opaque}@{local_domain}"
+    if kind == "SRS1=":
+        parts = local[5:].split("=", 2)
+        if len(parts) == 3 and parts[1] and parts[2].startswith("="):
+            first, opaque = parts[1], parts[2]
+            return f"SRS1={_hash(secret, first, opaque)}={first}={opaque}@{local_domain}"
+    stamp = _stamp(now)
+    return f"SRS0={_hash(secret, stamp, domain, local)}={stamp}={domain}={local}@{local_domain}"
+
+
+def reverse(address: str, secret: bytes, now: float | None = None) -> str | None:
+    """The address an SRS address of ours stands for, or None: not SRS, forged, too old."""
+    local, at, _domain = address.rpartition("@")
+    kind = local[:5].upper()
+    if not at:
+        return None
+    if kind == "SRS0=":
+        parts = local[5:].split("=", 3)
+        if len(parts) != 4 or not all(parts):
+            return None
+        given, stamp, orig_domain, orig_local = parts
+        if not _same(given, _hash(secret, stamp, orig_domain, orig_local)):
+            return None
+        if not _fresh(stamp, now):
+            return None
+        return f"{orig_local}@{orig_domain}"
+    if kind == "SRS1=":
+        parts = local[5:].split("=", 2)
+        if len(parts) != 3 or not parts[1] or not parts[2].startswith("="):
+            return None
+        given, first, opaque = parts
+        if not _same(given, _hash(secret, first, opaque)):
+            return None
+        return f"SRS0{opaque}@{first}"  # the first forwarder checks its own hash and age
+    return None
+
+
+def is_srs(address: str) -> bool:
+    return address[:5].upper() in {"SRS0=", "SRS1="}
+
+
+def _hash(secret: bytes, *fields: str) -> str:
+    message = "=".join(fields).lower().encode("utf-8", "surrogateescape")
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
+    return base64.b32encode(digest).decode("ascii")[:4]
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.upper().encode(), expected.encode())
+
+
+def _day(now: float | None) -> int:
+    return int((time.time() if now is None else now) // _DAY)
+
+
+def _stamp(now: float | None) -> str:
+    day = _day(now) % 1024
+    return _ALPHABET[day >> 5] + _ALPHABET[day & 31]
+
+
+def _fresh(stamp: str, now: float | None) -> bool:
+    stamp = stamp.upper()
+    if len(stamp) != 2 or any(ch not in _ALPHABET for ch in stamp):
+        return False
+    then = _ALPHABET.index(stamp[0]) << 5 | _ALPHABET.index(stamp[1])
+    return (_day(now) - then) % 1024 <= MAX_AGE_DAYS
+
+
+class Srs:
+    """SRS with the server's key, made at first use and kept in `server_secrets`."""
+
+    NAME = "srs"
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._secret: bytes | None = None
+
+    @property
+    def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = self._load()
+        return self._secret
+
+    def forward_sender(self, mail_from: str, local_domain: str) -> str:
+        return forward_sender(mail_from, local_domain, self.secret)
+
+    def reverse(self, address: str) -> str | None:
+        return reverse(address, self.secret) if is_srs(address) else None
+
+    def _load(self) -> bytes:
+        with self._db.read() as session:
+            value = session.scalar(select(ServerSecret.value).where(ServerSecret.name == self.NAME))
+        if value is None:
+            try:
+                with self._db.write() as session:
+                    session.add(ServerSecret(name=self.NAME, value=secrets.token_urlsafe(32)))
+            except IntegrityError:
+                pass  # another node made it first: use theirs
+            with self._db.read() as session:
+                value = session.scalar(
+                    select(ServerSecret.value).where(ServerSecret.name == self.NAME)
+                )
+        if value is None:
+            raise RuntimeError("the SRS key could not be stored")
+        return value.encode("ascii")

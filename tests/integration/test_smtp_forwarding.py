@@ -1,0 +1,81 @@
+"""Forwarding, rules and the vacation reply over real SMTP (smtplib against the MX): an
+alias's external copy leaves with an SRS sender of our domain, a bounce to that address
+reaches the original sender, a forged one is refused, and a user's forward rule and
+auto-reply are queued (the reply with the null sender).
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from groupware import runtime as runtime_module
+from groupware.services.access import SYSTEM
+from groupware.services.queue import QueuedMessage
+from groupware.services.rulespec import Action, RuleSpec
+from groupware.services.vacation import VacationSettings
+from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
+
+CAROL = "carol@elsewhere.example"
+BODY = (
+    b"From: Carol <carol@elsewhere.example>\r\nTo: bob@example.test, fwd@example.test\r\n"
+    b"Subject: Plans\r\nMessage-ID: <plans@elsewhere.example>\r\n\r\nHi.\r\n"
+)
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[Served]:
+    config = make_config(tmp_path, database_url)
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    with serving(with_listeners(config, smtp="on")) as served:
+        served.services.directory.add_user(SYSTEM, "bob@example.test", "Bob-pass-1234")
+        served.services.aliases.add(
+            SYSTEM, "fwd@example.test", ["bob@example.test", "bob@home.example"]
+        )
+        yield served
+
+
+def send(served: Served, mail_from: str, rcpts: list[str], body: bytes = BODY) -> dict:
+    with smtplib.SMTP("127.0.0.1", served.ports["smtp"], timeout=30) as client:
+        return client.sendmail(mail_from, rcpts, body)
+
+
+def queued(served: Served) -> list[QueuedMessage]:
+    return served.services.queue.list_all(SYSTEM)
+
+
+def test_alias_forward_gets_an_srs_sender_and_bounces_come_back(server: Served) -> None:
+    assert send(server, CAROL, ["fwd@example.test"]) == {}
+    [copy] = queued(server)
+    assert copy.mail_from.startswith("SRS0=") and copy.mail_from.endswith("@example.test")
+    assert [r.address for r in copy.recipients] == ["bob@home.example"]
+    assert server.services.srs.reverse(copy.mail_from) == CAROL
+    # The remote side bounces to the SRS address: it goes on to Carol, still a bounce.
+    assert send(server, "", [copy.mail_from], b"Subject: failed\r\n\r\nsorry\r\n") == {}
+    bounce = [m for m in queued(server) if m.id != copy.id]
+    assert [(m.mail_from, [r.address for r in m.recipients]) for m in bounce] == [("", [CAROL])]
+    forged = copy.mail_from.replace("=carol@", "=mallory@")
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(server, "", [forged], b"Subject: x\r\n\r\nx\r\n")
+
+
+def test_rule_forward_and_vacation_reply(server: Served) -> None:
+    services = server.services
+    bob = services.auth.principal(services.directory.get_user(SYSTEM, "bob@example.test").id)
+    assert bob is not None
+    rule = RuleSpec("phone", (), (Action("forward", "bob@phone.example"), Action("mark_read")))
+    services.rules.add(bob, "bob@example.test", rule)
+    services.vacation.set(bob, "bob@example.test", VacationSettings(enabled=True, body="Away."))
+    assert send(server, CAROL, ["bob@example.test", "fwd@example.test"]) == {}
+    _, states = services.messages.index(bob, "INBOX")
+    assert [s.flags for s in states] == [frozenset({"\\Seen"})]  # one copy, marked read
+    by_target = {r.address: m for m in queued(server) for r in m.recipients}
+    assert set(by_target) == {"bob@home.example", "bob@phone.example", CAROL}
+    assert by_target["bob@phone.example"].mail_from.startswith("SRS0=")
+    assert by_target[CAROL].mail_from == ""  # the auto-reply
+    # A second message from Carol gets no second reply.
+    send(server, CAROL, ["bob@example.test"])
+    assert sum(1 for m in queued(server) for r in m.recipients if r.address == CAROL) == 1
