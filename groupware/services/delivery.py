@@ -168,8 +168,7 @@ class LocalDelivery:
         targets = []
         for user_id in users:
             outcome = outcomes.get(user_id, _AS_IS)
-            if not outcome.discard:
-                self._mailboxes.ensure_defaults_if_new(user_id)
+            if not outcome.discard:  # default mailboxes exist from the account's creation
                 targets.append(Delivery(user_id, outcome.mailbox, outcome.flags))
         delivered, over = self._store(spool, self._existing(targets), parsed)
         for user_id, outcome in outcomes.items():

@@ -117,14 +117,13 @@ class SMTPHandler:
         if len(envelope.rcpt_tos) >= self.limits.max_recipients:
             return statuses.TOO_MANY_RECIPIENTS
         try:
-            resolved: Resolved = await self.blocking.call(self.services.delivery.resolve, address)
+            resolved, full = await self.blocking.call(self._recipient, address)
         except MailboxDisabled:
             return statuses.MAILBOX_DISABLED
         except GroupwareError as error:
             return statuses.reply_for(error)
         if not resolved.hosted and not session.authenticated:
             return statuses.RELAY_DENIED
-        full = await self.blocking.call(self.services.delivery.full_mailboxes, resolved)
         if full and len(full) == len(resolved.local) and not resolved.external:
             return statuses.MAILBOX_FULL
         envelope.rcpt_tos.append(address)
@@ -134,6 +133,11 @@ class SMTPHandler:
             envelope.notify[resolved.address] = notify
         envelope.resolved.append(resolved)
         return statuses.OK_RECIPIENT
+
+    def _recipient(self, address: str) -> tuple[Resolved, list[str]]:
+        """Where the address leads, and which of its users' mailboxes are full (one hop)."""
+        resolved = self.services.delivery.resolve(address)
+        return resolved, self.services.delivery.full_mailboxes(resolved)
 
     # RFC 5321 §4.1.1.4 DATA
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -146,22 +150,17 @@ class SMTPHandler:
             return statuses.NO_RECIPIENTS
         queue_id = secrets.token_hex(6)
         received = self._received(session, envelope, queue_id)
-        if not session.authenticated:
-            verdict = await self.blocking.call(self._verify, session, envelope, content)
-            if verdict.reject:
-                return statuses.DMARC_REJECT
-            content = strip_own_results(content, self.hostname)
-            received = verdict.authentication_results_header() + received
         try:
-            report = await self.blocking.call(
-                self._store, received + content, envelope, list(envelope.resolved)
-            )
+            # One trip to the pool: checks, then storing (each hop costs thread hand-offs).
+            report = await self.blocking.call(self._accept, session, envelope, content, received)
         except GroupwareError as error:
             log.warning("delivery %s failed: %s", queue_id, error)
             return statuses.reply_for(error)
         except Exception:
             log.exception("delivery %s failed", queue_id)
             return statuses.LOCAL_ERROR
+        if report is None:
+            return statuses.DMARC_REJECT
         if report.over_quota and not report.accepted:
             return statuses.MAILBOX_FULL
         if report.over_quota:
@@ -227,6 +226,18 @@ class SMTPHandler:
             kept = {f.target: notify[f.recipient] for f in group if f.recipient in notify}
             targets = [f.target for f in group]
             self.services.queue.enqueue(path, sender, targets, notify=kept, **dsn)
+
+    def _accept(
+        self, session: Any, envelope: Any, content: bytes, received: bytes
+    ) -> DeliveryReport | None:
+        """Authenticate mail from outside (None: refused by DMARC), then store it."""
+        if not session.authenticated:
+            verdict = self._verify(session, envelope, content)
+            if verdict.reject:
+                return None
+            content = strip_own_results(content, self.hostname)
+            received = verdict.authentication_results_header() + received
+        return self._store(received + content, envelope, list(envelope.resolved))
 
     def _verify(self, session: Any, envelope: Any, content: bytes) -> AuthVerdict:
         """SPF, DKIM and DMARC of mail from outside (RFC 7208, 6376, 7489)."""
