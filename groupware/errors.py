@@ -21,7 +21,12 @@ class PermissionDenied(GroupwareError):
 
 
 class QuotaExceeded(GroupwareError):
-    """A write would take an account over its quota."""
+    """A write would take an account over its quota; `permanent` when the write alone is
+    bigger than the whole quota (no amount of deleting makes room: SMTP 552, not 452)."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class InvalidInput(GroupwareError):

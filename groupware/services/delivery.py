@@ -61,6 +61,7 @@ class Forward:
 class DeliveryReport:
     delivered: tuple[Appended, ...] = ()
     over_quota: tuple[str, ...] = ()  # user addresses whose quota refused the message
+    too_big: tuple[str, ...] = ()  # those of them whose whole quota is smaller than it
     forwards: tuple[Forward, ...] = ()  # for the outbound queue, one per target
     discarded: tuple[str, ...] = ()  # user addresses whose rules dropped the message
     replied: tuple[str, ...] = ()  # user addresses whose vacation answered it
@@ -170,7 +171,7 @@ class LocalDelivery:
             outcome = outcomes.get(user_id, _AS_IS)
             if not outcome.discard:  # default mailboxes exist from the account's creation
                 targets.append(Delivery(user_id, outcome.mailbox, outcome.flags))
-        delivered, over = self._store(spool, self._existing(targets), parsed)
+        delivered, over, too_big = self._store(spool, self._existing(targets), parsed)
         for user_id, outcome in outcomes.items():
             if user_id not in over:  # a refused message is not forwarded either
                 for target in outcome.forwards:
@@ -181,6 +182,7 @@ class LocalDelivery:
         return DeliveryReport(
             tuple(delivered),
             tuple(users[u] for u in over),
+            tuple(users[u] for u in too_big),
             tuple(forwards.values()),
             tuple(discarded),
             tuple(replied),
@@ -188,18 +190,20 @@ class LocalDelivery:
 
     def _store(
         self, spool: Path, targets: list[Delivery], parsed: ParsedMessage
-    ) -> tuple[list[Appended], list[int]]:
-        """(stored, ids of users over quota). One transaction for all when they all have
+    ) -> tuple[list[Appended], list[int], list[int]]:
+        """(stored, users over quota, those of them whose quota is smaller than the
+        message). One transaction for all when they all have
         room (the common case); otherwise each user alone, so that one full mailbox does
         not refuse the others."""
         if not targets:
-            return [], []
+            return [], [], []
         try:
-            return self._messages.deliver(spool, targets, parsed=parsed), []
+            return self._messages.deliver(spool, targets, parsed=parsed), [], []
         except (QuotaExceeded, NotFound):
             pass
         delivered: list[Appended] = []
         over: list[int] = []
+        too_big: list[int] = []
         for target in targets:
             try:
                 try:
@@ -207,9 +211,11 @@ class LocalDelivery:
                 except NotFound:  # the rule's mailbox went away since `_existing`
                     inbox = dataclasses.replace(target, mailbox=INBOX)
                     delivered += self._messages.deliver(spool, [inbox], parsed=parsed)
-            except QuotaExceeded:
+            except QuotaExceeded as refused:
                 over.append(target.user_id)
-        return delivered, over
+                if refused.permanent:
+                    too_big.append(target.user_id)
+        return delivered, over, too_big
 
     def _existing(self, targets: list[Delivery]) -> list[Delivery]:
         """`targets`, with a mailbox that does not exist (any more) replaced by INBOX."""

@@ -361,7 +361,7 @@ def _charge(session: Session, user_id: int, size: int) -> None:
     limit = session.scalar(select(User.quota_bytes).where(User.id == user_id)) or 0
     used, _ = usage(session, user_id, lock=True)
     if limit and used + size > limit:
-        raise QuotaExceeded(f"over quota: {used + size} of {limit} bytes")
+        raise QuotaExceeded(f"over quota: {used + size} of {limit} bytes", size > limit)
 
 
 def _insert(

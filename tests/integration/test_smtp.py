@@ -232,7 +232,22 @@ def test_quota_full_mailbox_refused_at_rcpt(server: Served, tmp_path: Path) -> N
         client.rset()
         with pytest.raises(smtplib.SMTPDataError) as refused:
             client.sendmail("someone@elsewhere.example", ["full@example.test"], BODY * 3)
-        assert refused.value.smtp_code == 452
+        # Bigger than the whole 10-byte quota: deleting mail would not help (RFC 3463).
+        assert (refused.value.smtp_code, refused.value.smtp_error[:5]) == (552, b"5.2.2")
+
+
+def test_quota_nearly_full_mailbox_tempfails(server: Served, tmp_path: Path) -> None:
+    room = principal(server, "bob@example.test")
+    server.services.directory.update_user(SYSTEM, "bob@example.test", quota_bytes=2000)
+    spool = tmp_path / "filler.eml"
+    spool.write_bytes(b"Subject: filler\r\n\r\n" + b"z" * 1800 + b"\r\n")
+    server.services.messages.append(room, "INBOX", spool)
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as client:
+        client.ehlo("sender.example")
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.sendmail("someone@elsewhere.example", ["bob@example.test"], BODY * 3)
+        assert (refused.value.smtp_code, refused.value.smtp_error[:5]) == (452, b"4.2.2")
+    assert len(inbox(server, "bob@example.test")) == 1
 
 
 def test_connection_and_recipient_limits(tmp_path: Path, database_url: str) -> None:

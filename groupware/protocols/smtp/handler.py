@@ -162,6 +162,8 @@ class SMTPHandler:
         if report is None:
             return statuses.DMARC_REJECT
         if report.over_quota and not report.accepted:
+            if set(report.too_big) == set(report.over_quota):
+                return statuses.TOO_BIG_FOR_MAILBOX  # deleting mail would not make room
             return statuses.MAILBOX_FULL
         if report.over_quota:
             # deviation(RFC 5321 §6.1): partly refused recipients need a DSN, which comes

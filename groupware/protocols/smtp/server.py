@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 import ssl
 from collections import Counter
 from pathlib import Path
@@ -25,6 +26,7 @@ from groupware.protocols.smtp.handler import Limits, SMTPHandler
 from groupware.services import Services
 
 MECHANISMS = ("PLAIN", "LOGIN")
+log = logging.getLogger(__name__)
 
 
 class ConnectionLimits:
@@ -205,6 +207,7 @@ class SMTPListener:
             ssl=self._tls if self.name == "submissions" else None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        log.info("%s listening on %s:%s", self.name, self.endpoint.host, self.port)
 
     async def stop(self) -> None:
         if self._server is not None:
