@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from groupware.errors import InvalidInput, NotFound, QuotaExceeded
@@ -28,12 +28,14 @@ from groupware.store.blobs import BlobStore, StoredBlob
 from groupware.store.groupcommit import GroupCommit
 from groupware.store.mail import (
     DELETED,
-    SEEN,
     add_usage,
+    apply_flags,
     bump_modseq,
+    check_flags,
     flag_bits,
     flag_names,
     mailbox_by_name,
+    unseen_count,
     usage,
 )
 
@@ -91,7 +93,7 @@ class Messages:
         user_id = own_mailboxes(actor)
         [appended] = self.deliver(
             spool,
-            [Delivery(user_id, normalize_name(mailbox), _check_flags(flags))],
+            [Delivery(user_id, normalize_name(mailbox), check_flags(flags))],
             internal_date=internal_date,
         )
         return appended
@@ -154,22 +156,7 @@ class Messages:
         user_id = own_mailboxes(actor)
         with self._db.read() as session:
             box = mailbox_by_name(session, user_id, normalize_name(mailbox))
-            rows = session.execute(
-                select(
-                    Message.uid,
-                    Message.modseq,
-                    Message.flags,
-                    Message.keywords,
-                    Message.size,
-                    Message.internal_date,
-                )
-                .where(Message.mailbox_id == box.id)
-                .order_by(Message.uid)
-            )
-            return box.id, [
-                MessageState(uid, modseq, flag_names(bits, kw), size, date)
-                for uid, modseq, bits, kw, size, date in rows
-            ]
+            return box.id, _states(session, Message.mailbox_id == box.id)
 
     def read(self, actor: Principal, mailbox: str, uid: int) -> bytes:
         """The raw bytes of one message (callers stream big ones with `open_blob`)."""
@@ -200,7 +187,7 @@ class Messages:
         if mode not in {"add", "remove", "replace"}:
             raise InvalidInput(f"unknown flag mode {mode!r}")
         user_id = own_mailboxes(actor)
-        wanted = _check_flags(flags)
+        wanted = check_flags(flags)
         bits, keywords = flag_bits(wanted)
         wanted_keywords = set(keywords.split())
         changed: list[MessageState] = []
@@ -217,7 +204,7 @@ class Messages:
                 if unchanged_since is not None and row.modseq > unchanged_since:
                     refused.append(row.uid)
                     continue
-                new_bits, new_keywords = _apply(
+                new_bits, new_keywords = apply_flags(
                     mode, row.flags, set(row.keywords.split()), bits, wanted_keywords
                 )
                 if (new_bits, new_keywords) == (row.flags, set(row.keywords.split())):
@@ -225,7 +212,7 @@ class Messages:
                 if len(new_keywords) > MAX_KEYWORDS:
                     raise InvalidInput(f"at most {MAX_KEYWORDS} keywords per message")
                 modseq = modseq or bump_modseq(session, box)
-                box.unseen += _unseen(new_bits) - _unseen(row.flags)
+                box.unseen += unseen_count(new_bits) - unseen_count(row.flags)
                 row.flags = new_bits
                 row.keywords = f" {' '.join(sorted(new_keywords))} " if new_keywords else ""
                 row.modseq = modseq
@@ -306,19 +293,7 @@ class Messages:
         user_id = own_mailboxes(actor)
         with self._db.read() as session:
             box = mailbox_by_name(session, user_id, normalize_name(mailbox))
-            rows = session.execute(
-                select(
-                    Message.uid,
-                    Message.modseq,
-                    Message.flags,
-                    Message.keywords,
-                    Message.size,
-                    Message.internal_date,
-                )
-                .where(Message.mailbox_id == box.id, Message.modseq > modseq)
-                .order_by(Message.uid)
-            )
-            changed = [MessageState(u, m, flag_names(b, k), s, d) for u, m, b, k, s, d in rows]
+            changed = _states(session, (Message.mailbox_id == box.id) & (Message.modseq > modseq))
             vanished = list(
                 session.scalars(
                     select(Tombstone.uid)
@@ -329,29 +304,21 @@ class Messages:
         return changed, vanished
 
 
-def _check_flags(flags: Iterable[str]) -> frozenset[str]:
-    result = frozenset(flags)
-    for flag in result:
-        if flag.startswith("\\"):
-            if flag_bits(frozenset({flag}))[0] == 0:
-                raise InvalidInput(f"unknown system flag {flag}")
-        elif not flag or any(ch in flag for ch in ' (){%*"\\]') or not flag.isprintable():
-            raise InvalidInput(f"not a valid keyword: {flag!r}")
-    return result
-
-
-def _apply(
-    mode: str, bits: int, keywords: set[str], add_bits: int, add_keywords: set[str]
-) -> tuple[int, set[str]]:
-    if mode == "add":
-        return bits | add_bits, keywords | add_keywords
-    if mode == "remove":
-        return bits & ~add_bits, keywords - add_keywords
-    return add_bits, set(add_keywords)
-
-
-def _unseen(bits: int) -> int:
-    return 0 if bits & SEEN else 1
+def _states(session: Session, condition: ColumnElement[bool]) -> list[MessageState]:
+    """The states of the messages matching `condition`, in UID order."""
+    rows = session.execute(
+        select(
+            Message.uid,
+            Message.modseq,
+            Message.flags,
+            Message.keywords,
+            Message.size,
+            Message.internal_date,
+        )
+        .where(condition)
+        .order_by(Message.uid)
+    )
+    return [MessageState(u, m, flag_names(b, k), s, d) for u, m, b, k, s, d in rows]
 
 
 def _charge(session: Session, user_id: int, size: int) -> None:
@@ -430,7 +397,7 @@ def _clone(session: Session, row: Message, dst: Mailbox, modseq: int) -> Message
 def _count_in(session: Session, user_id: int | None, box: Mailbox, size: int, bits: int) -> None:
     box.messages += 1
     box.size += size
-    box.unseen += _unseen(bits)
+    box.unseen += unseen_count(bits)
     if user_id is not None:
         add_usage(session, user_id, size, 1)
 
@@ -446,7 +413,7 @@ def _remove(
     size = sum(r.size for r in rows)
     box.messages -= len(rows)
     box.size -= size
-    box.unseen -= sum(_unseen(r.flags) for r in rows)
+    box.unseen -= sum(unseen_count(r.flags) for r in rows)
     session.add_all(Tombstone(mailbox_id=box.id, uid=uid, modseq=modseq) for uid in uids)
     session.execute(delete(Message).where(Message.id.in_([r.id for r in rows])))
     if charge:

@@ -6,13 +6,14 @@ transaction. Flag bits and keyword encoding live here too, as the rows store the
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from groupware.errors import NotFound
+from groupware.errors import InvalidInput, NotFound
 from groupware.model.mail import Counter, Mailbox, MailUsage, Message
 
 SYSTEM_FLAGS = {"\\Seen": 1, "\\Answered": 2, "\\Flagged": 4, "\\Deleted": 8, "\\Draft": 16}
@@ -130,3 +131,30 @@ def recount(session: Session, mailbox_id: int) -> tuple[int, int, int]:
         ).where(Message.mailbox_id == mailbox_id)
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+def check_flags(flags: Iterable[str]) -> frozenset[str]:
+    """The flags as a set, once each is a known system flag or a valid keyword
+    (RFC 3501 §9 flag-keyword: an atom)."""
+    result = frozenset(flags)
+    for flag in result:
+        if flag.startswith("\\"):
+            if flag_bits(frozenset({flag}))[0] == 0:
+                raise InvalidInput(f"unknown system flag {flag}")
+        elif not flag or any(ch in flag for ch in ' (){%*"\\]') or not flag.isprintable():
+            raise InvalidInput(f"not a valid keyword: {flag!r}")
+    return result
+
+
+def apply_flags(
+    mode: str, bits: int, keywords: set[str], add_bits: int, add_keywords: set[str]
+) -> tuple[int, set[str]]:
+    if mode == "add":
+        return bits | add_bits, keywords | add_keywords
+    if mode == "remove":
+        return bits & ~add_bits, keywords - add_keywords
+    return add_bits, set(add_keywords)
+
+
+def unseen_count(bits: int) -> int:
+    return 0 if bits & SEEN else 1
