@@ -8,13 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import tempfile
-from pathlib import Path
 
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint, parse_transport
 from groupware.errors import GroupwareError
-from groupware.mime.dsn import compose_dsn
 from groupware.outbound.client import ConnectionFailed, send
 from groupware.services import Services
 from groupware.services.queue import Bounce, Job, Outcome
@@ -116,40 +113,12 @@ class OutboundWorker:
         return [(host.rstrip("."), SMTP_PORT) for _, host in exchanges]
 
     def _bounce(self, bounce: Bounce) -> None:
-        """Report the failures to the sender: locally when we host it, else queued with
-        the null sender (RFC 3464 §2; RFC 5321 §4.5.5: never a bounce for a bounce)."""
-        if bounce.mail_from:
-            report = compose_dsn(
-                reporting_mta=self.config.hostname,
-                sender=bounce.mail_from,
-                original=self.services.queue.read_message(bounce.blob_id),
-                failures=list(bounce.failures),
-                envid=bounce.envid,
-                headers_only=bounce.headers_only,
-            )
-            self._send_report(bounce.mail_from, report)
+        """Report the failures to the sender (RFC 3464), then mark them reported."""
+        self.services.bounces.report(
+            bounce.mail_from,
+            self.services.queue.read_message(bounce.blob_id),
+            list(bounce.failures),
+            envid=bounce.envid,
+            headers_only=bounce.headers_only,
+        )
         self.services.queue.mark_reported(bounce.message_id)
-
-    def _send_report(self, sender: str, report: bytes) -> None:
-        spool_dir = Path(self.config.data_dir) / "spool"
-        spool_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=spool_dir, prefix="dsn-", delete=False) as handle:
-            handle.write(report)
-            path = Path(handle.name)
-        try:
-            delivery = self.services.delivery
-            try:
-                recipient = delivery.resolve(sender)
-            except GroupwareError:
-                log.warning("bounce to <%s> dropped: no such local recipient", sender)
-                return
-            if recipient.hosted:
-                # A forwarded message's bounce: its SRS sender leads on to the original.
-                delivered = delivery.deliver(path, [recipient])
-                onward = [forward.target for forward in delivered.forwards]
-                if onward:
-                    self.services.queue.enqueue(path, "", onward)
-            else:
-                self.services.queue.enqueue(path, "", [sender])
-        finally:
-            path.unlink(missing_ok=True)

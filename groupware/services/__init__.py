@@ -10,6 +10,7 @@ from groupware.config import Config
 from groupware.services.aliases import Aliases
 from groupware.services.audit import Audit
 from groupware.services.auth import Auth
+from groupware.services.bounces import Bounces
 from groupware.services.credentials import Credentials
 from groupware.services.delivery import LocalDelivery
 from groupware.services.directory import Directory
@@ -50,6 +51,7 @@ class Services:
     queue: OutboundQueue
     resolver: Resolver
     dkim: DkimKeys
+    bounces: Bounces
 
 
 def build_services(config: Config, database: Database) -> Services:
@@ -89,6 +91,7 @@ def build_services(config: Config, database: Database) -> Services:
         queue=queue,
         resolver=_resolver(config),
         dkim=dkim,
+        bounces=Bounces(delivery, queue, config.hostname, config.data_dir / "spool"),
     )
 
 

@@ -274,3 +274,20 @@ def test_connection_and_recipient_limits(tmp_path: Path, database_url: str) -> N
         finally:
             first.close()
             second.close()
+
+
+def test_partly_full_delivery_is_accepted_and_reported(server: Served) -> None:
+    """RFC 5321 §6.1: once some recipients have the message, the others' failure goes
+    back as a DSN rather than a refusal that would make the client send it twice."""
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as client:
+        refused = client.sendmail(
+            "bob@example.test",
+            ["alice@example.test", "full@example.test"],
+            b"Subject: for two\r\n\r\n" + b"x" * 100 + b"\r\n",
+        )
+        assert refused == {}
+    assert len(inbox(server, "alice@example.test")) == 1
+    [report] = inbox(server, "bob@example.test")
+    assert b"multipart/report; report-type=delivery-status" in report
+    assert b"Final-Recipient: rfc822; full@example.test" in report
+    assert b"Status: 4.2.2" in report

@@ -6,6 +6,7 @@ between them are the few `self.kind` tests below. Replies come from statuses.py.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -165,14 +166,6 @@ class SMTPHandler:
             if set(report.too_big) == set(report.over_quota):
                 return statuses.TOO_BIG_FOR_MAILBOX  # deleting mail would not make room
             return statuses.MAILBOX_FULL
-        if report.over_quota:
-            # deviation(RFC 5321 §6.1): partly refused recipients need a DSN, which comes
-            # with the outbound queue; until then they are logged.
-            log.warning(
-                "message %s not delivered to %s: mailbox full",
-                queue_id,
-                ", ".join(report.over_quota),
-            )
         log.info(
             "message %s from <%s> delivered to %d mailbox(es)",
             queue_id,
@@ -199,6 +192,18 @@ class SMTPHandler:
                 self._sign(path, mail_from)
                 self.services.queue.enqueue(path, mail_from, remote, notify=envelope.notify, **dsn)
             self._forward(path, data, mail_from, report.forwards, envelope.notify, dsn)
+            if report.over_quota and (report.accepted or remote):
+                # RFC 5321 §6.1: taken for some recipients, so the full mailboxes are
+                # reported to the sender rather than refused to the client (a retry would
+                # duplicate the copies already stored).
+                self.services.bounces.report(
+                    mail_from,
+                    data,
+                    [(user, self.hostname, statuses.MAILBOX_FULL) for user in report.over_quota],
+                    envid=envelope.dsn_envid,
+                    headers_only=envelope.dsn_ret_headers,
+                )
+                report = dataclasses.replace(report, over_quota=(), too_big=())
             return report
         finally:
             path.unlink(missing_ok=True)
