@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from groupware.errors import InvalidInput, NotFound, QuotaExceeded
@@ -111,6 +111,7 @@ class Messages:
             parsed = parse_message(spool.read_bytes())  # parse once, at the door
         when = internal_date or utcnow()
         message = parsed
+        stored_parse = parsed.to_json()  # once, however many recipients
 
         with self._blobs.stored(spool) as blob:
 
@@ -121,7 +122,10 @@ class Messages:
                 ordered = sorted(
                     range(len(targets)), key=lambda i: (targets[i].user_id, targets[i].mailbox)
                 )
-                stored = {i: _insert(session, blob, message, targets[i], when) for i in ordered}
+                stored = {
+                    i: _insert(session, blob, message, targets[i], when, stored_parse)
+                    for i in ordered
+                }
                 return [stored[i] for i in range(len(targets))]
 
             # Committed with whatever else is being stored now: one fsync for the batch.
@@ -332,37 +336,62 @@ def _charge(session: Session, user_id: int, size: int) -> None:
 
 
 def _insert(
-    session: Session, blob: StoredBlob, parsed: ParsedMessage, target: Delivery, when: datetime
+    session: Session,
+    blob: StoredBlob,
+    parsed: ParsedMessage,
+    target: Delivery,
+    when: datetime,
+    stored_parse: str,
 ) -> Appended:
-    box = mailbox_by_name(session, target.user_id, target.mailbox, lock=True)
-    _charge(session, target.user_id, blob.size)
+    """One message row in `target`, in plain SQL statements (this is the delivery hot path:
+    no ORM objects). The mailbox row is updated first, which locks it, and hands back the
+    UID and MODSEQ it allocated."""
     bits, keywords = flag_bits(target.flags)
-    modseq = bump_modseq(session, box)
-    uid = box.uidnext
-    box.uidnext += 1
-    message = Message(
-        mailbox_id=box.id,
-        uid=uid,
-        modseq=modseq,
-        flags=bits,
-        keywords=keywords,
-        internal_date=when,
-        size=blob.size,
-        blob_id=blob.id,
-        sent_date=parsed.sent_date,
-        subject=parsed.subject[:2000],
-        from_=_addresses(parsed.from_),
-        to=_addresses(parsed.to),
-        cc=_addresses(parsed.cc),
-        bcc=_addresses(parsed.bcc),
-        message_id=parsed.message_id,
-        parsed=parsed.to_json(),
+    _charge(session, target.user_id, blob.size)
+    allocated = session.execute(
+        update(Mailbox)
+        .where(Mailbox.user_id == target.user_id, Mailbox.name == target.mailbox)
+        .values(
+            uidnext=Mailbox.uidnext + 1,
+            highestmodseq=Mailbox.highestmodseq + 1,
+            messages=Mailbox.messages + 1,
+            size=Mailbox.size + blob.size,
+            unseen=Mailbox.unseen + unseen_count(bits),
+        )
+        .returning(Mailbox.id, Mailbox.uidvalidity, Mailbox.uidnext, Mailbox.highestmodseq),
+        execution_options={"synchronize_session": False},
+    ).first()
+    if allocated is None:
+        raise NotFound(f"no mailbox named {target.mailbox!r}")
+    box_id, uidvalidity, uidnext, modseq = allocated
+    uid = uidnext - 1
+    message_id = session.execute(
+        insert(Message)
+        .values(
+            mailbox_id=box_id,
+            uid=uid,
+            modseq=modseq,
+            flags=bits,
+            keywords=keywords,
+            internal_date=when,
+            size=blob.size,
+            blob_id=blob.id,
+            sent_date=parsed.sent_date,
+            subject=parsed.subject[:2000],
+            from_=_addresses(parsed.from_),
+            to=_addresses(parsed.to),
+            cc=_addresses(parsed.cc),
+            bcc=_addresses(parsed.bcc),
+            message_id=parsed.message_id,
+            parsed=stored_parse,
+        )
+        .returning(Message.id)
+    ).scalar_one()
+    session.execute(
+        insert(MessageText).values(message_id=message_id, headers=parsed.headers, body=parsed.text)
     )
-    session.add(message)
-    session.flush()
-    session.add(MessageText(message_id=message.id, headers=parsed.headers, body=parsed.text))
-    _count_in(session, target.user_id, box, blob.size, bits)
-    return Appended(box.id, box.uidvalidity, uid, modseq)
+    add_usage(session, target.user_id, blob.size, 1)
+    return Appended(box_id, uidvalidity, uid, modseq)
 
 
 def _clone(session: Session, row: Message, dst: Mailbox, modseq: int) -> Message:
