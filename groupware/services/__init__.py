@@ -71,7 +71,7 @@ def build_services(config: Config, database: Database) -> Services:
     rules = Rules(database)
     vacation = Vacation(database, queue, dkim)
     srs = Srs(database)
-    delivery = LocalDelivery(database, mailboxes, messages, rules=rules, vacation=vacation, srs=srs)
+    delivery = LocalDelivery(database, messages, rules=rules, vacation=vacation, srs=srs)
     return Services(
         directory=directory,
         aliases=Aliases(database),

@@ -23,7 +23,7 @@ from groupware.model.directory import Alias, AliasTarget, Domain, Group, GroupMe
 from groupware.model.mail import Mailbox, MailUsage
 from groupware.services.addresses import domain_of, normalize_address, normalize_domain
 from groupware.services.mail import Appended, Delivery, Messages
-from groupware.services.mailboxes import INBOX, Mailboxes
+from groupware.services.mailboxes import INBOX
 from groupware.services.rules import Outcome, Rules
 from groupware.services.srs import Srs, is_srs
 from groupware.services.vacation import Vacation
@@ -79,7 +79,6 @@ class LocalDelivery:
     def __init__(
         self,
         database: Database,
-        mailboxes: Mailboxes,
         messages: Messages,
         *,
         rules: Rules,
@@ -87,7 +86,6 @@ class LocalDelivery:
         srs: Srs,
     ) -> None:
         self._db = database
-        self._mailboxes = mailboxes
         self._messages = messages
         self._rules = rules
         self._vacation = vacation

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from groupware.errors import InvalidInput, NotFound, QuotaExceeded
 from groupware.mime.parse import ParsedMessage, parse_message
+from groupware.mime.structure import Address
 from groupware.model.base import utcnow
 from groupware.model.directory import User
 from groupware.model.mail import Mailbox, Message, MessageText, Tombstone
@@ -32,6 +33,7 @@ from groupware.store.mail import (
     apply_flags,
     bump_modseq,
     check_flags,
+    encode_keywords,
     flag_bits,
     flag_names,
     mailbox_by_name,
@@ -218,7 +220,7 @@ class Messages:
                 modseq = modseq or bump_modseq(session, box)
                 box.unseen += unseen_count(new_bits) - unseen_count(row.flags)
                 row.flags = new_bits
-                row.keywords = f" {' '.join(sorted(new_keywords))} " if new_keywords else ""
+                row.keywords = encode_keywords(new_keywords)
                 row.modseq = modseq
                 changed.append(
                     MessageState(
@@ -450,13 +452,12 @@ def _remove(
     return uids, {r.blob_id for r in rows}
 
 
-def _addresses(addresses: Iterable[object]) -> str:
-    """ "Name <mailbox@host>, …" for sorting and substring search."""
+def _addresses(addresses: Iterable[Address]) -> str:
+    """ "Name <mailbox@host>, …" for sorting and substring search (group markers left out)."""
     parts = []
     for address in addresses:
-        name = getattr(address, "name", None)
-        mailbox, host = getattr(address, "mailbox", None), getattr(address, "host", None)
-        if mailbox is None or host is None:
-            continue  # group start/end markers
-        parts.append(f"{name} <{mailbox}@{host}>" if name else f"{mailbox}@{host}")
+        if address.is_group_marker:
+            continue
+        mailbox = f"{address.mailbox}@{address.host}"
+        parts.append(f"{address.name} <{mailbox}>" if address.name else mailbox)
     return ", ".join(parts)
