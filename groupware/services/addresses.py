@@ -28,7 +28,7 @@ def normalize_domain(name: str) -> str:
     labels = ascii_name.split(".")
     if len(ascii_name) > 253 or len(labels) < 2 or not all(_LABEL.match(x) for x in labels):
         raise InvalidInput(f"not a valid domain name: {name!r}")
-    if labels[-1].isdigit():
+    if not any(ch.isalpha() for ch in labels[-1]):  # RFC 3696 §2: a TLD is not numeric
         raise InvalidInput(f"not a valid domain name: {name!r}")
     return ascii_name
 
