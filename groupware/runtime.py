@@ -47,7 +47,7 @@ class Runtime:
     database: Database
     services: Services
     started: list[Listener] = field(default_factory=list)  # while serving
-    blocking: Blocking = field(default_factory=lambda: Blocking(16))
+    blocking: Blocking = field(default_factory=lambda: Blocking(8))
     _tls: ssl.SSLContext | None = None
 
     def close(self) -> None:

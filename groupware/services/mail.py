@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
-from groupware.errors import InvalidInput, NotFound, QuotaExceeded
+from groupware.errors import InvalidInput, NotFound
 from groupware.mime.parse import ParsedMessage, parse_message
 from groupware.mime.structure import Address
 from groupware.model.base import utcnow
-from groupware.model.directory import User
 from groupware.model.mail import Mailbox, Message, MessageText, Tombstone
 from groupware.services.access import Principal
 from groupware.services.events import EventHub, Expunged, FlagsChanged, MailboxEvent, MessageAdded
@@ -30,15 +29,17 @@ from groupware.store.groupcommit import GroupCommit
 from groupware.store.mail import (
     DELETED,
     add_usage,
+    allocate,
     apply_flags,
     bump_modseq,
+    charge,
     check_flags,
     encode_keywords,
     flag_bits,
     flag_names,
+    insert_message,
     mailbox_by_name,
     unseen_count,
-    usage,
 )
 
 MAX_KEYWORDS = 100
@@ -275,8 +276,7 @@ class Messages:
                 .order_by(Message.uid)
             ).all()
             if not move:  # a move changes no usage; a copy counts again
-                _charge(session, user_id, sum(r.size for r in rows))
-                add_usage(session, user_id, sum(r.size for r in rows), len(rows))
+                charge(session, user_id, sum(r.size for r in rows), len(rows))
             modseq = bump_modseq(session, dst) if rows else dst.highestmodseq
             pairs = []
             for row in rows:
@@ -327,16 +327,6 @@ def _states(session: Session, condition: ColumnElement[bool]) -> list[MessageSta
     return [MessageState(u, m, flag_names(b, k), s, d) for u, m, b, k, s, d in rows]
 
 
-def _charge(session: Session, user_id: int, size: int) -> None:
-    """Check the quota for `size` more bytes and count them (exact, in this transaction)."""
-    if size <= 0:
-        return
-    limit = session.scalar(select(User.quota_bytes).where(User.id == user_id)) or 0
-    used, _ = usage(session, user_id, lock=True)
-    if limit and used + size > limit:
-        raise QuotaExceeded(f"over quota: {used + size} of {limit} bytes", size > limit)
-
-
 def _insert(
     session: Session,
     blob: StoredBlob,
@@ -349,50 +339,29 @@ def _insert(
     no ORM objects). The mailbox row is updated first, which locks it, and hands back the
     UID and MODSEQ it allocated."""
     bits, keywords = flag_bits(target.flags)
-    _charge(session, target.user_id, blob.size)
-    allocated = session.execute(
-        update(Mailbox)
-        .where(Mailbox.user_id == target.user_id, Mailbox.name == target.mailbox)
-        .values(
-            uidnext=Mailbox.uidnext + 1,
-            highestmodseq=Mailbox.highestmodseq + 1,
-            messages=Mailbox.messages + 1,
-            size=Mailbox.size + blob.size,
-            unseen=Mailbox.unseen + unseen_count(bits),
-        )
-        .returning(Mailbox.id, Mailbox.uidvalidity, Mailbox.uidnext, Mailbox.highestmodseq),
-        execution_options={"synchronize_session": False},
-    ).first()
-    if allocated is None:
-        raise NotFound(f"no mailbox named {target.mailbox!r}")
-    box_id, uidvalidity, uidnext, modseq = allocated
-    uid = uidnext - 1
-    message_id = session.execute(
-        insert(Message)
-        .values(
-            mailbox_id=box_id,
-            uid=uid,
-            modseq=modseq,
-            flags=bits,
-            keywords=keywords,
-            internal_date=when,
-            size=blob.size,
-            blob_id=blob.id,
-            sent_date=parsed.sent_date,
-            subject=parsed.subject[:2000],
-            from_=_addresses(parsed.from_),
-            to=_addresses(parsed.to),
-            cc=_addresses(parsed.cc),
-            bcc=_addresses(parsed.bcc),
-            message_id=parsed.message_id,
-            parsed=stored_parse,
-        )
-        .returning(Message.id)
-    ).scalar_one()
-    session.execute(
-        insert(MessageText).values(message_id=message_id, headers=parsed.headers, body=parsed.text)
+    charge(session, target.user_id, blob.size, 1)
+    box_id, uidvalidity, uid, modseq = allocate(
+        session, target.user_id, target.mailbox, blob.size, bits
     )
-    add_usage(session, target.user_id, blob.size, 1)
+    row = {
+        "mailbox_id": box_id,
+        "uid": uid,
+        "modseq": modseq,
+        "flags": bits,
+        "keywords": keywords,
+        "internal_date": when,
+        "size": blob.size,
+        "blob_id": blob.id,
+        "sent_date": parsed.sent_date,
+        "subject": parsed.subject[:2000],
+        "from_addr": _addresses(parsed.from_),
+        "to_addr": _addresses(parsed.to),
+        "cc_addr": _addresses(parsed.cc),
+        "bcc_addr": _addresses(parsed.bcc),
+        "message_id": parsed.message_id,
+        "parsed": stored_parse,
+    }
+    insert_message(session, row, parsed.headers, parsed.text)
     return Appended(box_id, uidvalidity, uid, modseq)
 
 
@@ -421,16 +390,14 @@ def _clone(session: Session, row: Message, dst: Mailbox, modseq: int) -> Message
     session.flush()
     if text is not None:
         session.add(MessageText(message_id=new.id, headers=text.headers, body=text.body))
-    _count_in(session, None, dst, row.size, row.flags)
+    _count_in(dst, row.size, row.flags)
     return new
 
 
-def _count_in(session: Session, user_id: int | None, box: Mailbox, size: int, bits: int) -> None:
+def _count_in(box: Mailbox, size: int, bits: int) -> None:
     box.messages += 1
     box.size += size
     box.unseen += unseen_count(bits)
-    if user_id is not None:
-        add_usage(session, user_id, size, 1)
 
 
 def _remove(

@@ -18,9 +18,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import Table, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -54,10 +54,16 @@ class StoredBlob:
 
     def record(self, session: Session) -> None:
         """Add the blob's row (if new) to the caller's transaction."""
-        dialect = session.get_bind().dialect.name
+        connection = session.connection()
         values = {"id": self.id, "size": self.size, "data": self.data, "created_at": utcnow()}
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        session.execute(insert(Blob).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+        connection.execute(_RECORD[connection.dialect.name], values)
+
+
+# Built once per dialect (delivery's hot path): an existing blob's row is left alone.
+_RECORD = {
+    name: dialect_insert(cast(Table, Blob.__table__)).on_conflict_do_nothing(index_elements=["id"])
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 class BlobStore(Protocol):

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from groupware.errors import InvalidInput, NotFound
-from groupware.model.mail import Counter, Mailbox, MailUsage, Message
+from groupware.errors import InvalidInput, NotFound, QuotaExceeded
+from groupware.model.directory import User
+from groupware.model.mail import Counter, Mailbox, MailUsage, Message, MessageText
 
 SYSTEM_FLAGS = {"\\Seen": 1, "\\Answered": 2, "\\Flagged": 4, "\\Deleted": 8, "\\Draft": 16}
 SEEN = SYSTEM_FLAGS["\\Seen"]
@@ -96,19 +98,51 @@ def bump_modseq(session: Session, mailbox: Mailbox) -> int:
     return mailbox.highestmodseq
 
 
+# Statements of the delivery hot path are built once: SQLAlchemy then computes their
+# cache keys once, and they run on the connection, past the ORM's per-statement work.
+_usage = cast(Table, MailUsage.__table__)
+_ADD_USAGE = (
+    update(_usage)
+    .where(_usage.c.user_id == bindparam("owner"))
+    .values(
+        bytes=_usage.c.bytes + bindparam("add_bytes"),
+        messages=_usage.c.messages + bindparam("add_messages"),
+    )
+    .returning(
+        _usage.c.bytes,
+        select(User.quota_bytes).where(User.id == _usage.c.user_id).scalar_subquery(),
+    )
+)
+_NEW_USAGE = {
+    name: dialect_insert(_usage).on_conflict_do_nothing(index_elements=["user_id"])
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def add_usage(session: Session, user_id: int, size: int, count: int) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(MailUsage)
-        .values(user_id=user_id, bytes=0, messages=0)
-        .on_conflict_do_nothing(index_elements=["user_id"])
-    )
-    session.execute(
-        update(MailUsage)
-        .where(MailUsage.user_id == user_id)
-        .values(bytes=MailUsage.bytes + size, messages=MailUsage.messages + count)
-    )
+    """Count `size` bytes and `count` messages more (or fewer) for the user."""
+    _add_usage(session, user_id, size, count)
+
+
+def charge(session: Session, user_id: int, size: int, count: int) -> None:
+    """Count `size` more bytes and `count` more messages, refused (QuotaExceeded, which
+    the caller's rollback undoes) if that passes the user's quota. Exact: the usage row
+    stays locked by the update until the transaction ends."""
+    used, limit = _add_usage(session, user_id, size, count)
+    if size > 0 and limit and used > limit:
+        raise QuotaExceeded(f"over quota: {used} of {limit} bytes", size > limit)
+
+
+def _add_usage(session: Session, user_id: int, size: int, count: int) -> tuple[int, int]:
+    """(bytes now used, quota in bytes or 0) after adding."""
+    connection = session.connection()
+    values = {"owner": user_id, "add_bytes": size, "add_messages": count}
+    row = connection.execute(_ADD_USAGE, values).first()
+    if row is None:  # the user's first message
+        new = _NEW_USAGE[connection.dialect.name]
+        connection.execute(new, {"user_id": user_id, "bytes": 0, "messages": 0})
+        row = connection.execute(_ADD_USAGE, values).one()
+    return int(row[0]), int(row[1] or 0)
 
 
 def usage(session: Session, user_id: int, *, lock: bool = False) -> tuple[int, int]:
@@ -158,3 +192,49 @@ def apply_flags(
 
 def unseen_count(bits: int) -> int:
     return 0 if bits & SEEN else 1
+
+
+_boxes = cast(Table, Mailbox.__table__)
+_ALLOCATE = (
+    update(_boxes)
+    .where(_boxes.c.user_id == bindparam("owner"), _boxes.c.name == bindparam("box"))
+    .values(
+        uidnext=_boxes.c.uidnext + 1,
+        highestmodseq=_boxes.c.highestmodseq + 1,
+        messages=_boxes.c.messages + 1,
+        size=_boxes.c.size + bindparam("add_bytes"),
+        unseen=_boxes.c.unseen + bindparam("add_unseen"),
+    )
+    .returning(_boxes.c.id, _boxes.c.uidvalidity, _boxes.c.uidnext, _boxes.c.highestmodseq)
+)
+_messages = cast(Table, Message.__table__)
+_INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
+_INSERT_TEXT = insert(cast(Table, MessageText.__table__))
+
+
+def allocate(
+    session: Session, user_id: int, mailbox: str, size: int, bits: int
+) -> tuple[int, int, int, int]:
+    """(mailbox id, UIDVALIDITY, UID, MODSEQ) for one new message of `size` bytes with
+    flag `bits`, counted in the mailbox. The update locks the mailbox row, so UIDs and
+    MODSEQs are handed out in commit order."""
+    row = (
+        session.connection()
+        .execute(
+            _ALLOCATE,
+            {"owner": user_id, "box": mailbox, "add_bytes": size, "add_unseen": unseen_count(bits)},
+        )
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no mailbox named {mailbox!r}")
+    box_id, uidvalidity, uidnext, modseq = row
+    return box_id, uidvalidity, uidnext - 1, modseq
+
+
+def insert_message(session: Session, row: dict[str, object], headers: str, body: str) -> int:
+    """Insert a message row (columns by name) and its searchable text; returns its id."""
+    connection = session.connection()
+    message_id: int = connection.execute(_INSERT_MESSAGE, row).scalar_one()
+    connection.execute(_INSERT_TEXT, {"message_id": message_id, "headers": headers, "body": body})
+    return message_id
