@@ -128,7 +128,22 @@ class Runtime:
                 self.config, self.services, self.blocking, self.config.outbound.poll_interval
             )
         )
-        # IMAP, POP3 and DAV listeners join here as their issues land.
+        from groupware.protocols.imap.server import IMAPListener
+
+        for name in ("imap", "imaps"):
+            endpoint = getattr(listen, name)
+            if endpoint is not None:
+                listeners.append(
+                    IMAPListener(
+                        name,
+                        endpoint,
+                        self.config,
+                        self.services,
+                        self.blocking,
+                        self.tls_context(),
+                    )
+                )
+        # POP3 and DAV listeners join here as their issues land.
         return listeners
 
 

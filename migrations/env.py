@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from groupware.model import Base
+from groupware.store.fulltext import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -16,6 +17,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         render_as_batch=True,
         compare_type=True,
+        include_name=include_name,  # full-text objects live outside the models
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -33,6 +35,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=include_name,  # full-text objects live outside the models
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -43,6 +43,9 @@ class Mailbox(Base):
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uidnext: Mapped[int] = mapped_column(BigInteger, default=1)
     highestmodseq: Mapped[int] = mapped_column(BigInteger, default=1)
+    # RFC 3501 §2.3.2 \Recent: UIDs at or above this are recent to the next session that
+    # claims them (services/search.py); a read-write SELECT moves it to uidnext.
+    first_recent_uid: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
     special_use: Mapped[str | None] = mapped_column(String(16), nullable=True)  # \Sent, …
     subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
     messages: Mapped[int] = mapped_column(Integer, default=0)  # kept exact, for STATUS
@@ -96,7 +99,11 @@ class Message(Base):
 
 
 class MessageText(Base):
-    """Searchable text of a message (headers and decoded bodies), apart from the hot row."""
+    """Searchable text of a message (headers and decoded bodies), apart from the hot row.
+
+    Its full-text index (SQLite FTS5 table kept by triggers, PostgreSQL GIN expression
+    index) lives outside this metadata: see groupware/store/fulltext.py.
+    """
 
     __tablename__ = "message_texts"
 

@@ -19,10 +19,12 @@ from groupware.services.events import EventHub
 from groupware.services.groups import Groups
 from groupware.services.mail import Messages
 from groupware.services.mailboxes import Mailboxes
+from groupware.services.messagefetch import MessageFetch
 from groupware.services.queue import OutboundQueue
 from groupware.services.resolver import Resolver
 from groupware.services.roles import Roles
 from groupware.services.rules import Rules
+from groupware.services.search import MailSearch
 from groupware.services.srs import Srs
 from groupware.services.submission import Submission
 from groupware.services.vacation import Vacation
@@ -43,6 +45,8 @@ class Services:
     events: EventHub
     mailboxes: Mailboxes
     messages: Messages
+    search: MailSearch
+    fetch: MessageFetch
     delivery: LocalDelivery
     rules: Rules
     vacation: Vacation
@@ -83,6 +87,8 @@ def build_services(config: Config, database: Database) -> Services:
         events=events,
         mailboxes=mailboxes,
         messages=messages,
+        search=MailSearch(database),
+        fetch=MessageFetch(database, blobs),
         delivery=delivery,
         rules=rules,
         vacation=vacation,

@@ -1,0 +1,161 @@
+"""FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3501 §6.4.5): every data item from the stored
+parse and the blob, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE/VANISHED. Responses are built
+in batches so a FETCH 1:* BODY[] never holds the whole mailbox in memory."""
+
+from __future__ import annotations
+
+from groupware.protocols.imap import bodystructure, sections, wire
+from groupware.protocols.imap import commands as c
+from groupware.protocols.imap.replies import Refused
+from groupware.protocols.imap.selected import SelectedView, compact_set
+from groupware.protocols.imap.session import Session
+from groupware.services.messagefetch import Summary
+
+BATCH = 200
+PARSED = {"ENVELOPE", "BODYSTRUCTURE", "BODY", "BODY[]", "BINARY[]", "BINARY.SIZE"}
+PARSED |= {"RFC822.HEADER", "RFC822.TEXT"}
+CONTENT = {"BODY[]", "BINARY[]", "BINARY.SIZE", "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
+SETS_SEEN = {"BODY[]", "BINARY[]", "RFC822", "RFC822.TEXT"}
+
+
+# RFC 9051 §6.4.5 FETCH; §6.4.9 UID FETCH; RFC 7162 §3.1.4, §3.2.6
+async def cmd_fetch(session: Session, command: c.Fetch) -> str | None:
+    view = session.selected
+    uids = view.resolve(command.set, command.uid, session.saved_search)
+    attrs = list(command.attrs)
+    names = {a.name for a in attrs}
+    if command.uid and "UID" not in names:
+        attrs.insert(0, c.FetchAttr("UID"))
+    if command.changedsince is not None:  # RFC 7162 §3.1.4.1: MODSEQ comes along
+        await session.enable_condstore()
+        if "MODSEQ" not in names:
+            attrs.append(c.FetchAttr("MODSEQ"))
+    if "MODSEQ" in names:
+        await session.enable_condstore()
+    if command.vanished:
+        await _vanished(session, command, uids)
+    seen = not view.readonly and any(a.name in SETS_SEEN and not a.peek for a in attrs)
+    flagged_now = await _mark_seen(session, view, uids) if seen else set()
+    if flagged_now and "FLAGS" not in names:
+        attrs.append(c.FetchAttr("FLAGS"))
+    parse = bool(names & PARSED)
+    content = bool(names & CONTENT)
+    fetch = session.services.fetch
+    for start in range(0, len(uids), BATCH):
+        batch = uids[start : start + BATCH]
+        summaries = await session.call(
+            fetch.summaries, session.actor, view.name, batch, parse=parse, content=content
+        )
+        for summary in summaries:
+            if command.changedsince is not None and summary.modseq <= command.changedsince:
+                continue
+            seq = view.seq_of(summary.uid)
+            if seq is None:
+                continue
+            items = [_item(session, view, summary, attr) for attr in attrs]
+            session.write(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
+        await session.channel.drain()
+    return None
+
+
+async def _mark_seen(session: Session, view: SelectedView, uids: list[int]) -> set[int]:
+    """RFC 9051 §6.4.5: BODY[…] without .PEEK sets \\Seen."""
+    changed, _ = await session.call(
+        session.services.messages.store_flags, session.actor, view.name, uids, "add", ["\\Seen"]
+    )
+    view.own_modseqs.update(s.modseq for s in changed)
+    return {s.uid for s in changed}
+
+
+async def _vanished(session: Session, command: c.Fetch, uids: list[int]) -> None:
+    """RFC 7162 §3.2.6: UID FETCH … (CHANGEDSINCE m VANISHED) reports expunged UIDs."""
+    if not command.uid or command.changedsince is None or "QRESYNC" not in session.enabled:
+        raise Refused("VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC", bad=True)
+    view = session.selected
+    _, gone = await session.call(
+        session.services.messages.changes_since, session.actor, view.name, command.changedsince
+    )
+    largest = max([*view.uids, *gone], default=0)
+    ranges = list(command.set.resolve(largest))
+    gone = [u for u in gone if any(lo <= u <= hi for lo, hi in ranges)]
+    if gone:
+        session.untagged(b"VANISHED (EARLIER) " + compact_set(gone).encode())
+
+
+def _item(session: Session, view: SelectedView, summary: Summary, attr: c.FetchAttr) -> bytes:
+    name = attr.name
+    if name == "UID":
+        return b"UID %d" % summary.uid
+    if name == "FLAGS":
+        return b"FLAGS " + wire.flag_list(view.flags_with_recent(summary.uid, summary.flags))
+    if name == "INTERNALDATE":
+        return b"INTERNALDATE " + wire.internal_date(summary.internal_date)
+    if name == "RFC822.SIZE":
+        return b"RFC822.SIZE %d" % summary.size
+    if name == "MODSEQ":
+        return b"MODSEQ (%d)" % summary.modseq
+    if name in ("ENVELOPE", "BODYSTRUCTURE", "BODY"):
+        assert summary.parsed is not None
+        if name == "ENVELOPE":
+            return b"ENVELOPE " + bodystructure.envelope(summary.parsed.envelope)
+        extensible = name == "BODYSTRUCTURE"
+        return name.encode() + b" " + bodystructure.body_structure(summary.parsed.body, extensible)
+    assert summary.content is not None
+    raw = summary.content
+    if name == "RFC822":
+        return b"RFC822 " + _literal(raw)
+    if name == "RFC822.HEADER":
+        data = sections.section_bytes(raw, _root(summary), c.Section(text="HEADER")) or b""
+        return b"RFC822.HEADER " + _literal(data)
+    if name == "RFC822.TEXT":
+        data = sections.section_bytes(raw, _root(summary), c.Section(text="TEXT")) or b""
+        return b"RFC822.TEXT " + _literal(data)
+    assert attr.section is not None
+    if name == "BODY[]":
+        return _sectioned(b"BODY", attr, sections.section_bytes(raw, _root(summary), attr.section))
+    part = attr.section.part
+    try:
+        decoded = sections.binary_bytes(raw, _root(summary), part)
+    except sections.UnknownEncoding:
+        raise Refused("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE") from None
+    if name == "BINARY.SIZE":
+        return b"BINARY.SIZE[%s] %d" % (_part(part), len(decoded or b""))
+    return _sectioned(b"BINARY", attr, decoded, binary=True)
+
+
+def _root(summary: Summary):  # type: ignore[no-untyped-def]
+    assert summary.parsed is not None
+    return summary.parsed.body
+
+
+def _sectioned(kind: bytes, attr: c.FetchAttr, data: bytes | None, binary: bool = False) -> bytes:
+    """BODY[section]<origin> and its value: RFC 9051 echoes only the origin."""
+    assert attr.section is not None
+    label = kind + b"[" + _section_spec(attr.section) + b"]"
+    if data is None:
+        data = b""
+    if attr.partial is not None:
+        origin, count = attr.partial
+        data = sections.partial(data, origin, count)
+        label += b"<%d>" % origin
+    if binary and b"\x00" in data:
+        return label + b" ~{%d}\r\n" % len(data) + data  # RFC 3516 literal8
+    return label + b" " + _literal(data)
+
+
+def _section_spec(section: c.Section) -> bytes:
+    parts = [_part(section.part)] if section.part else []
+    if section.text is not None:
+        text = section.text
+        if section.fields:
+            text += " (" + " ".join(section.fields) + ")"
+        parts.append(text.encode())
+    return b".".join(parts)
+
+
+def _part(part: tuple[int, ...]) -> bytes:
+    return ".".join(str(n) for n in part).encode()
+
+
+def _literal(data: bytes) -> bytes:
+    return b"{%d}\r\n" % len(data) + data

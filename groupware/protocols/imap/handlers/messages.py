@@ -1,0 +1,235 @@
+"""Selected state, changing messages: STORE, COPY, MOVE, EXPUNGE, UID EXPUNGE, CLOSE,
+UNSELECT, CHECK; and APPEND and IDLE, which the authenticated state allows too."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from groupware.errors import NotFound
+from groupware.protocols.imap import commands as c
+from groupware.protocols.imap import wire
+from groupware.protocols.imap.replies import Refused
+from groupware.protocols.imap.selected import compact_set
+from groupware.protocols.imap.session import Session, State
+
+STORE_MODES = {"": "replace", "+": "add", "-": "remove"}
+SYSTEM = {f.lower(): f for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")}
+
+
+def normalize_flags(flags: tuple[str, ...] | list[str]) -> list[str]:
+    """System flags spelled one way; \\Recent dropped (RFC 9051 §2.3.2: not settable)."""
+    result = []
+    for flag in flags:
+        if flag.lower() == "\\recent":
+            continue
+        if flag.startswith("\\") and flag.lower() not in SYSTEM:
+            raise Refused(f"Unknown system flag {flag}", bad=True)
+        result.append(SYSTEM.get(flag.lower(), flag))
+    return result
+
+
+def _writable(session: Session) -> None:
+    if session.selected.readonly:
+        raise Refused("Mailbox is read-only", "READ-ONLY")
+
+
+# RFC 9051 §6.4.6 STORE; RFC 7162 §3.1.3 UNCHANGEDSINCE
+async def cmd_store(session: Session, command: c.Store) -> str | None:
+    view = session.selected
+    _writable(session)
+    uids = view.resolve(command.set, command.uid, session.saved_search)
+    flags = normalize_flags(command.flags)
+    messages = session.services.messages
+    changed, refused = await session.call(
+        messages.store_flags,
+        session.actor,
+        view.name,
+        uids,
+        STORE_MODES[command.mode],
+        flags,
+        command.unchangedsince,
+    )
+    view.own_modseqs.update(s.modseq for s in changed)
+    if command.unchangedsince is not None:
+        await session.enable_condstore()
+    condstore = "CONDSTORE" in session.enabled
+    states = {s.uid: s for s in changed}
+    if not command.silent:
+        others = [u for u in uids if u not in states and u not in refused]
+        if others:
+            fetch = session.services.fetch
+            for summary in await session.call(fetch.summaries, session.actor, view.name, others):
+                states[summary.uid] = summary  # type: ignore[assignment]
+    for uid in sorted(states):
+        state = states[uid]
+        seq = view.seq_of(uid)
+        if seq is None or (command.silent and not (condstore and uid in {s.uid for s in changed})):
+            continue
+        items = []
+        if command.uid:
+            items.append(b"UID %d" % uid)
+        if not command.silent:
+            items.append(b"FLAGS " + wire.flag_list(view.flags_with_recent(uid, state.flags)))
+        if condstore:
+            items.append(b"MODSEQ (%d)" % state.modseq)
+        session.untagged(b"%d FETCH (" % seq + b" ".join(items) + b")")
+    if refused:
+        numbers = refused if command.uid else [view.seq_of(u) or 0 for u in refused]
+        return f"[MODIFIED {compact_set(numbers)}] Conditional STORE failed"
+    return None
+
+
+# RFC 9051 §6.4.7 COPY; RFC 4315 COPYUID
+async def cmd_copy(session: Session, command: c.Copy) -> str | None:
+    return await _copy(session, command.set, command.mailbox, command.uid, move=False)
+
+
+# RFC 6851 MOVE
+async def cmd_move(session: Session, command: c.Move) -> str | None:
+    _writable(session)
+    return await _copy(session, command.set, command.mailbox, command.uid, move=True)
+
+
+async def _copy(
+    session: Session, wanted: c.SequenceSet, mailbox: str, uid: bool, *, move: bool
+) -> str | None:
+    view = session.selected
+    uids = view.resolve(wanted, uid, session.saved_search)
+    target = session.mailbox_in(mailbox)
+    try:
+        uidvalidity, pairs = await session.call(
+            session.services.messages.copy, session.actor, view.name, uids, target, move=move
+        )
+    except NotFound:
+        raise Refused("No such mailbox", "TRYCREATE") from None
+    if not pairs:
+        return None
+    code = (
+        f"COPYUID {uidvalidity} {compact_set(p[0] for p in pairs)} "
+        f"{compact_set(p[1] for p in pairs)}"
+    )
+    if not move:
+        return f"[{code}] COPY completed"
+    session.untagged(f"OK [{code}] Moved")
+    for line in view.expunge([p[0] for p in pairs], "QRESYNC" in session.enabled):
+        session.write(line)
+    return None
+
+
+# RFC 9051 §6.4.3 EXPUNGE; RFC 4315 §2.1 UID EXPUNGE
+async def cmd_expunge(session: Session, command: c.Expunge) -> str | None:
+    view = session.selected
+    _writable(session)
+    uids = None
+    if command.uids is not None:
+        uids = view.resolve(command.uids, True, session.saved_search)
+    gone = await session.call(session.services.messages.expunge, session.actor, view.name, uids)
+    for line in view.expunge(gone, "QRESYNC" in session.enabled):
+        session.write(line)
+    return None
+
+
+# RFC 9051 §6.4.2 CLOSE: expunge silently (read-write only), then leave the mailbox
+async def cmd_close(session: Session, command: c.Close) -> str | None:
+    view = session.selected
+    if not view.readonly and not view.gone:
+        await session.call(session.services.messages.expunge, session.actor, view.name)
+    session.deselect()
+    return None
+
+
+# RFC 3691 UNSELECT
+async def cmd_unselect(session: Session, command: c.Unselect) -> str | None:
+    _ = session.selected  # BAD when nothing is selected
+    session.deselect()
+    return None
+
+
+# RFC 3501 §6.4.1 CHECK (everything is durable already: a NOOP)
+async def cmd_check(session: Session, command: c.Check) -> str | None:
+    return None
+
+
+# RFC 9051 §6.3.12 APPEND; RFC 4315 APPENDUID; RFC 3502 MULTIAPPEND (each message is
+# stored on its own: deviation, a failure part-way leaves the earlier ones)
+async def cmd_append(session: Session, command: c.Append) -> str | None:
+    name = session.mailbox_in(command.mailbox)
+    appended = []
+    for message in command.messages:
+        size = (
+            message.message.size if isinstance(message.message, c.Spooled) else len(message.message)
+        )
+        if size > session.limits.max_literal:
+            raise Refused("Message too big", "TOOBIG")
+        if size == 0:
+            raise Refused("Empty message", "CANNOT")
+        with _spooled(session, message.message) as path:
+            try:
+                result = await session.call(
+                    session.services.messages.append,
+                    session.actor,
+                    name,
+                    path,
+                    normalize_flags(message.flags),
+                    message.date,
+                )
+            except NotFound:
+                raise Refused("No such mailbox", "TRYCREATE") from None
+        appended.append(result)
+    uids = compact_set(a.uid for a in appended)
+    return f"[APPENDUID {appended[-1].uidvalidity} {uids}] APPEND completed"
+
+
+@contextlib.contextmanager
+def _spooled(session: Session, literal: bytes | c.Spooled):  # type: ignore[no-untyped-def]
+    """The literal as a file (the service appends from files, never from memory)."""
+    if isinstance(literal, c.Spooled):
+        yield literal.path
+        return
+    session.spool.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=session.spool, prefix="imap-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(literal)
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+# RFC 2177 IDLE (RFC 9051 §6.3.13): changes go out as they happen until DONE
+async def cmd_idle(session: Session, command: c.Idle) -> str | None:
+    session.write(b"+ idling\r\n")
+    reader = asyncio.ensure_future(session.channel.readline())
+    try:
+        while True:
+            await session.flush_updates()
+            await session.channel.drain()
+            waits: set[asyncio.Future[object]] = {reader}  # type: ignore[arg-type]
+            changed = None
+            if session.view is not None:
+                changed = asyncio.ensure_future(session.view.changed.wait())
+                waits.add(changed)  # type: ignore[arg-type]
+            done, _ = await asyncio.wait(
+                waits, timeout=session.limits.idle_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if changed is not None:
+                changed.cancel()
+            if reader in done:
+                line = reader.result()
+                if line.strip().upper() == b"DONE":
+                    return None
+                if not line:
+                    session.state = State.LOGOUT
+                    return ""
+                raise Refused("Expected DONE", bad=True)
+            if not done:  # RFC 9051 §5.4: the autologout timer ran out
+                session.untagged("BYE Idle for too long")
+                session.state = State.LOGOUT
+                return ""
+    finally:
+        if not reader.done():
+            reader.cancel()

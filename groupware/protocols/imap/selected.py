@@ -1,0 +1,182 @@
+"""A selected mailbox as one session sees it: sequence numbers ↔ UIDs, and the store's
+events not yet told to the client, turned into EXISTS/EXPUNGE/FETCH when the rules allow
+(RFC 9051 §7.5.1: never an EXPUNGE during FETCH, STORE or SEARCH)."""
+
+from __future__ import annotations
+
+import asyncio
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable
+
+from groupware.protocols.imap import wire
+from groupware.protocols.imap.commands import SequenceSet
+from groupware.protocols.imap.replies import Refused
+from groupware.services.events import (
+    Expunged,
+    FlagsChanged,
+    MailboxDeleted,
+    MailboxEvent,
+    MailboxRenamed,
+    MessageAdded,
+)
+
+
+class SelectedView:
+    def __init__(
+        self,
+        mailbox_id: int,
+        name: str,
+        readonly: bool,
+        uids: Iterable[int],
+        recent: Iterable[int] = (),
+    ) -> None:
+        self.mailbox_id = mailbox_id
+        self.name = name
+        self.readonly = readonly
+        self.uids = sorted(uids)
+        self.recent = set(recent)
+        self.pending: list[MailboxEvent] = []
+        self.changed = asyncio.Event()
+        self.own_modseqs: set[int] = set()  # changes this session made and told itself
+        self.told_exists = len(self.uids)
+        self.told_recent = len(self.recent)
+        self.gone = False  # the mailbox was deleted under us
+
+    # -- events (on the loop, handed over by the server) -------------------------------
+
+    def receive(self, event: MailboxEvent) -> None:
+        if isinstance(event, MailboxRenamed) and event.mailbox_id == self.mailbox_id:
+            self.name = event.new_name
+        elif isinstance(event, MailboxDeleted) and event.mailbox_id == self.mailbox_id:
+            self.gone = True
+        elif event.mailbox_id == self.mailbox_id:
+            self.pending.append(event)
+            self.changed.set()
+
+    # -- numbering ----------------------------------------------------------------------
+
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def seq_of(self, uid: int) -> int | None:
+        index = bisect_left(self.uids, uid)
+        return index + 1 if index < len(self.uids) and self.uids[index] == uid else None
+
+    def resolve(self, wanted: SequenceSet, uid: bool, saved: Iterable[int] = ()) -> list[int]:
+        """The UIDs a sequence set names, ascending. Sequence numbers past EXISTS are an
+        error (RFC 9051 §6.4.8); UIDs not (or no longer) here are skipped."""
+        if wanted.saved:  # RFC 5182 "$": the UIDs the last SEARCH saved
+            present = set(self.uids)
+            return sorted(u for u in saved if u in present)
+        found: set[int] = set()
+        if uid:
+            largest = self.uids[-1] if self.uids else 0
+            for low, high in wanted.resolve(largest):
+                found.update(self.uids[bisect_left(self.uids, low) : bisect_right(self.uids, high)])
+        else:
+            for low, high in wanted.resolve(len(self.uids)):
+                if high > len(self.uids) or low < 1:
+                    raise Refused("Invalid message sequence number", bad=True)
+                found.update(self.uids[low - 1 : high])
+        return sorted(found)
+
+    # -- telling the client -----------------------------------------------------------
+
+    def arrived(self) -> list[int]:
+        """UIDs of new messages not yet in the view."""
+        return [
+            e.uid
+            for e in self.pending
+            if isinstance(e, MessageAdded) and self.seq_of(e.uid) is None
+        ]
+
+    def updates(
+        self, *, expunges: bool, condstore: bool, qresync: bool, claimed: bool = False
+    ) -> list[bytes]:
+        """Untagged responses for what happened since the last call. With `expunges`
+        False, removals stay pending (and the numbering stays as the client knows it)."""
+        lines: list[bytes] = []
+        kept: list[MailboxEvent] = []
+        for event in self.pending:
+            if isinstance(event, MessageAdded):
+                if self.seq_of(event.uid) is None:
+                    insort(self.uids, event.uid)
+                    if claimed:
+                        self.recent.add(event.uid)
+            elif isinstance(event, FlagsChanged):
+                lines.extend(self._flag_lines(event, condstore, qresync))
+            elif isinstance(event, Expunged):
+                if expunges:
+                    lines.extend(self.expunge(event.uids, qresync))
+                else:
+                    kept.append(event)
+        self.pending = kept
+        if not kept:
+            self.changed.clear()
+        lines.extend(self.counts())
+        return lines
+
+    def counts(self) -> list[bytes]:
+        """EXISTS (and RECENT) when they changed since last told."""
+        lines = []
+        if len(self.uids) != self.told_exists:
+            lines.append(b"* %d EXISTS\r\n" % len(self.uids))
+            self.told_exists = len(self.uids)
+            lines.append(b"* %d RECENT\r\n" % len(self.recent))
+            self.told_recent = len(self.recent)
+        return lines
+
+    def expunge(self, uids: Iterable[int], qresync: bool) -> list[bytes]:
+        """Drop UIDs from the view: EXPUNGE per message, highest first (so no number
+        shifts under the next), or one VANISHED with QRESYNC (RFC 7162 §3.2.10)."""
+        gone = sorted((u for u in set(uids) if self.seq_of(u) is not None), reverse=True)
+        lines = []
+        for uid in gone:
+            seq = self.seq_of(uid)
+            assert seq is not None
+            del self.uids[seq - 1]
+            self.recent.discard(uid)
+            if not qresync:
+                lines.append(b"* %d EXPUNGE\r\n" % seq)
+        if qresync and gone:
+            lines.append(b"* VANISHED " + compact_set(gone).encode() + b"\r\n")
+        self.told_exists -= len(gone)  # each EXPUNGE tells the client one fewer
+        return lines
+
+    def _flag_lines(self, event: FlagsChanged, condstore: bool, qresync: bool) -> list[bytes]:
+        lines = []
+        for uid, modseq, flags in event.changes:
+            seq = self.seq_of(uid)
+            if seq is None or modseq in self.own_modseqs:
+                continue
+            items = [b"FLAGS " + wire.flag_list(sorted(flags | self._recent_flag(uid)))]
+            if qresync:
+                items.insert(0, b"UID %d" % uid)
+            if condstore:
+                items.append(b"MODSEQ (%d)" % modseq)
+            lines.append(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
+        return lines
+
+    def _recent_flag(self, uid: int) -> frozenset[str]:
+        return frozenset({"\\Recent"}) if uid in self.recent else frozenset()
+
+    def flags_with_recent(self, uid: int, flags: Iterable[str]) -> list[str]:
+        return sorted(set(flags) | self._recent_flag(uid))
+
+
+def compact_set(uids: Iterable[int]) -> str:
+    """UIDs as a short sequence set: 1:3,7,9:10."""
+    ordered = sorted(set(uids))
+    parts: list[str] = []
+    start = prev = None
+    for uid in ordered:
+        if prev is not None and uid == prev + 1:
+            prev = uid
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}:{prev}")
+        start = prev = uid
+    if start is not None:
+        parts.append(str(start) if start == prev else f"{start}:{prev}")
+    return ",".join(parts)

@@ -1,0 +1,257 @@
+"""IMAP listeners (143 with STARTTLS, 993 with TLS) on the runtime's event loop: reading
+command lines and literals (big ones spooled to a file as they arrive), limits, and the
+socket side of a session. What commands mean lives in the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from groupware.blocking import Blocking
+from groupware.config import Config, Endpoint
+from groupware.protocols.imap import dispatch, grammar
+from groupware.protocols.imap.commands import Spooled
+from groupware.protocols.imap.handlers.anystate import capabilities
+from groupware.protocols.imap.session import Limits, Session, State
+from groupware.services import Services
+
+log = logging.getLogger(__name__)
+CHUNK = 64 * 1024
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class StreamChannel:
+    """A session's socket: asyncio streams, with STARTTLS and bounded line reads."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        tls: ssl.SSLContext | None,
+        limits: Limits,
+    ) -> None:
+        self.reader, self.writer, self._tls, self._limits = reader, writer, tls, limits
+        peer = writer.get_extra_info("peername")
+        self.peer = peer[0] if peer else ""
+        self.secure = writer.get_extra_info("sslcontext") is not None
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+    async def readline(self) -> bytes:
+        """One line without its line break; b"" when the client went away."""
+        try:
+            line = await self.reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError:
+            return b""
+        except asyncio.LimitOverrunError:
+            raise LineTooLong from None
+        return line[:-2] if line.endswith(b"\r\n") else line[:-1]
+
+    async def read_literal(self, size: int, spool: Path) -> bytes | Spooled:
+        """A literal's octets: in memory when small, else streamed to a spool file."""
+        if size <= self._limits.memory_literal:
+            return await self.reader.readexactly(size)
+        spool.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=spool, prefix="imap-")
+        with os.fdopen(fd, "wb") as handle:
+            left = size
+            while left:
+                chunk = await self.reader.readexactly(min(CHUNK, left))
+                handle.write(chunk)
+                left -= len(chunk)
+        return Spooled(Path(name), size)
+
+    async def start_tls(self) -> None:
+        assert self._tls is not None
+        if self.reader._buffer:  # type: ignore[attr-defined]
+            # Commands sent behind STARTTLS in clear must not run as if protected
+            # (CVE-2011-0411 class): drop the connection.
+            raise ConnectionClosed("data pipelined after STARTTLS")
+        await self.writer.start_tls(self._tls)
+        self.secure = True
+
+    def compress(self) -> None:
+        raise NotImplementedError("COMPRESS=DEFLATE is not offered yet")
+
+
+class LineTooLong(Exception):
+    pass
+
+
+class IMAPListener:
+    """One IMAP port: "imap" (STARTTLS) or "imaps" (implicit TLS)."""
+
+    def __init__(
+        self,
+        name: str,
+        endpoint: Endpoint,
+        config: Config,
+        services: Services,
+        blocking: Blocking,
+        tls: ssl.SSLContext,
+    ) -> None:
+        self.name = name
+        self.endpoint = endpoint
+        self.port = endpoint.port
+        self._config = config
+        self._services = services
+        self._blocking = blocking
+        self._tls = tls
+        self._implicit = name == "imaps"
+        self._limits = Limits(compress=False)
+        self._spool = Path(config.data_dir) / "spool"
+        self._server: asyncio.Server | None = None
+        self._open: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.max_connections = 1000
+        self.max_per_ip = 100
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept,
+            self.endpoint.host,
+            self.endpoint.port,
+            ssl=self._tls if self._implicit else None,
+            limit=self._limits.max_line,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("%s listening on %s:%s", self.name, self.endpoint.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+            self._server = None
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        channel = StreamChannel(reader, writer, None if self._implicit else self._tls, self._limits)
+        ip = channel.peer
+        try:
+            if (
+                sum(self._open.values()) >= self.max_connections
+                or self._open[ip] >= self.max_per_ip
+            ):
+                writer.write(b"* BYE Too many connections; try again later\r\n")
+                return
+            self._open[ip] += 1
+            try:
+                await self._serve(channel)
+            finally:
+                self._open[ip] -= 1
+                if self._open[ip] <= 0:
+                    del self._open[ip]
+        except (ConnectionError, ConnectionClosed, ssl.SSLError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                writer.write(b"* BYE Server shutting down\r\n")
+        finally:
+            self._tasks.discard(task)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _serve(self, channel: StreamChannel) -> None:
+        session = Session(
+            channel,
+            self._services,
+            self._blocking,
+            self._limits,
+            tls_available=not self._implicit,
+            spool=self._spool,
+        )
+        try:
+            session.untagged(f"OK [CAPABILITY {' '.join(capabilities(session))}] groupware ready")
+            while session.state is not State.LOGOUT:
+                await channel.drain()
+                try:
+                    parts = await asyncio.wait_for(
+                        self._read_command(channel, session), self._limits.autologout
+                    )
+                except TimeoutError:
+                    session.untagged("BYE Autologout; idle for too long")
+                    break
+                except LineTooLong:
+                    session.untagged("BYE Command line too long")
+                    break
+                if parts is None:
+                    break
+                if not parts:
+                    continue  # refused before its literal; already answered
+                try:
+                    await self._execute(session, parts)
+                finally:
+                    _remove_spooled(parts)
+            await channel.drain()
+        finally:
+            session.close()
+
+    async def _read_command(
+        self, channel: StreamChannel, session: Session
+    ) -> list[bytes | Spooled] | None:
+        """A command's lines and literals; None at end of stream, [] if refused."""
+        parts: list[bytes | Spooled] = []
+        total = 0
+        while True:
+            line = await channel.readline()
+            if not line and not parts and channel.reader.at_eof():
+                return None
+            parts.append(line)
+            total += len(line)
+            try:
+                literal = grammar.literal_request(line)
+            except grammar.ParseError:
+                return parts  # the parser will say what is wrong
+            if literal is None:
+                return parts
+            if total > self._limits.max_line * 4:
+                raise LineTooLong
+            too_big = literal.size > self._limits.max_literal
+            if too_big and literal.synchronizing:
+                # RFC 7888 §4 / RFC 9051 §4.3: refuse before the "+", the client sends nothing
+                first = parts[0] if isinstance(parts[0], bytes) else b"*"
+                tag = first.split(b" ", 1)[0].decode("ascii", "replace")
+                channel.write(f"{tag} NO [TOOBIG] Literal too big\r\n".encode())
+                return []
+            if too_big:  # a non-synchronising literal is on its way: we cannot skip it
+                session.untagged("BYE Literal too big")
+                raise ConnectionClosed("literal too big")
+            if literal.synchronizing:
+                channel.write(b"+ Ready for literal data\r\n")
+                await channel.drain()
+            parts.append(await channel.read_literal(literal.size, self._spool))
+
+    async def _execute(self, session: Session, parts: list[bytes | Spooled]) -> None:
+        try:
+            command = grammar.parse_command(parts)
+        except grammar.ParseError as error:
+            code = f"[{error.code}] " if error.code else ""
+            tag = error.tag or "*"
+            session.write(f"{tag} BAD {code}{error.message}\r\n".encode())
+            return
+        await dispatch.run(session, command)
+
+
+def _remove_spooled(parts: list[bytes | Spooled]) -> None:
+    for part in parts:
+        if isinstance(part, Spooled):
+            part.path.unlink(missing_ok=True)

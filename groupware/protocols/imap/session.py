@@ -1,0 +1,193 @@
+"""One IMAP connection's state without its socket: who is logged in, what is enabled and
+selected, and the responses waiting to go out. The server owns the socket (a Channel);
+handlers talk to the session only, so transcript tests can drive it without one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+from groupware.blocking import Blocking
+from groupware.errors import GroupwareError
+from groupware.protocols.imap import wire
+from groupware.protocols.imap.replies import Refused
+from groupware.protocols.imap.selected import SelectedView
+from groupware.services import Services
+from groupware.services.access import Principal
+from groupware.services.events import MailboxEvent
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class State(enum.Enum):
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+class Channel(Protocol):
+    """What the server gives a session: bytes out, lines in, TLS on demand."""
+
+    peer: str
+    secure: bool
+
+    def write(self, data: bytes) -> None: ...
+    async def drain(self) -> None: ...
+    async def readline(self) -> bytes: ...  # one line without CRLF; b"" at end of stream
+    async def start_tls(self) -> None: ...
+    def compress(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Configurable bounds (imap section of the configuration)."""
+
+    max_line: int = 64 * 1024
+    max_literal: int = 64 * 1024 * 1024  # the largest message APPEND takes
+    memory_literal: int = 256 * 1024  # bigger literals are spooled to a file
+    idle_timeout: float = 30 * 60  # RFC 9051 §5.4: at least 30 minutes
+    autologout: float = 30 * 60
+    compress: bool = True  # offer COMPRESS=DEFLATE
+
+
+@dataclass
+class Session:
+    channel: Channel
+    services: Services
+    blocking: Blocking
+    limits: Limits = field(default_factory=Limits)
+    state: State = State.NOT_AUTHENTICATED
+    principal: Principal | None = None
+    enabled: set[str] = field(default_factory=set)  # CONDSTORE, QRESYNC, UTF8=ACCEPT
+    view: SelectedView | None = None
+    saved_search: tuple[int, ...] = ()  # RFC 5182 "$": UIDs
+    compressed: bool = False
+    spool: Path = Path("spool")  # where APPEND literals are written
+    hidden: frozenset[str] = frozenset()  # capabilities this account does not see
+    tls_available: bool = False  # STARTTLS can be offered
+    _unsubscribe: Callable[[], None] | None = None
+
+    # -- talking to services ----------------------------------------------------------
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A service call, off the event loop (the only way handlers reach services)."""
+        return await self.blocking.call(fn, *args, **kwargs)
+
+    def plaintext_allowed(self) -> bool:
+        """May a password cross this connection (TLS, or loopback when allowed)?"""
+        return self.services.auth.plaintext_allowed(self.channel.peer, self.channel.secure)
+
+    @property
+    def actor(self) -> Principal:
+        if self.principal is None:
+            raise Refused("Log in first", bad=True)
+        return self.principal
+
+    @property
+    def selected(self) -> SelectedView:
+        if self.view is None:
+            raise Refused("No mailbox selected", bad=True)
+        return self.view
+
+    # -- responses ----------------------------------------------------------------------
+
+    def untagged(self, *parts: bytes | str) -> None:
+        self.channel.write(b"* " + b"".join(_b(p) for p in parts) + b"\r\n")
+
+    def write(self, data: bytes) -> None:
+        self.channel.write(data)
+
+    # -- mailbox names ------------------------------------------------------------------
+
+    @property
+    def utf8(self) -> bool:
+        return "UTF8=ACCEPT" in self.enabled
+
+    def mailbox_in(self, text: str) -> str:
+        """A mailbox name from the client: modified UTF-7 (RFC 3501 §5.1.3) unless the
+        session enabled UTF8=ACCEPT (RFC 6855 §3), where it is UTF-8 as it stands."""
+        if self.utf8:
+            return text
+        try:
+            return wire.decode_mutf7(text)
+        except ValueError as error:
+            raise Refused(f"Invalid modified UTF-7 mailbox name: {error}", "CANNOT") from None
+
+    def mailbox_out(self, name: str) -> bytes:
+        """A mailbox name for the wire, as this session reads them."""
+        if self.utf8:
+            return wire.astring(name, utf8=True)
+        return wire.astring(wire.encode_mutf7(name))
+
+    # -- selection ----------------------------------------------------------------------
+
+    def start_events(self) -> None:
+        """Receive the user's mail events (published in service threads) on this loop."""
+        loop = asyncio.get_running_loop()
+        user_id = self.actor.user_id
+        assert user_id is not None
+
+        def hand_over(event: MailboxEvent) -> None:
+            loop.call_soon_threadsafe(self._receive, event)
+
+        self._unsubscribe = self.services.events.subscribe(user_id, hand_over)
+
+    def _receive(self, event: MailboxEvent) -> None:
+        if self.view is not None:
+            self.view.receive(event)
+
+    async def enable_condstore(self) -> None:
+        """RFC 7162 §3.1: the first CONDSTORE-enabling command while a mailbox is
+        selected also reports the mailbox's HIGHESTMODSEQ."""
+        if "CONDSTORE" in self.enabled:
+            return
+        self.enabled.add("CONDSTORE")
+        if self.view is not None:
+            info = await self.call(self.services.mailboxes.get, self.actor, self.view.name)
+            self.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % info.highestmodseq)
+
+    async def flush_updates(self, *, expunges: bool = True) -> None:
+        """Tell the client what changed in the selected mailbox (RFC 9051 §7.5.1: callers
+        pass expunges=False after FETCH, STORE and SEARCH). New mail is \\Recent to the
+        first read-write session that claims it (RFC 3501 §2.3.2)."""
+        if self.view is not None:
+            claimed = False
+            arrived = self.view.arrived()
+            if arrived and not self.view.readonly:
+                search = self.services.search
+                with contextlib.suppress(GroupwareError):  # gone meanwhile: not recent
+                    claimed = await self.call(
+                        search.claim_recent_upto, self.actor, self.view.name, max(arrived)
+                    )
+            lines = self.view.updates(
+                claimed=claimed,
+                expunges=expunges,
+                condstore="CONDSTORE" in self.enabled,
+                qresync="QRESYNC" in self.enabled,
+            )
+            for line in lines:
+                self.channel.write(line)
+
+    def deselect(self) -> None:
+        self.view = None
+        self.saved_search = ()
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    def close(self) -> None:
+        """The connection ended: stop receiving events."""
+        self.view = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+def _b(part: Any) -> bytes:
+    return part if isinstance(part, bytes) else str(part).encode()

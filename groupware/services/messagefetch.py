@@ -1,0 +1,93 @@
+"""Reading messages for clients that fetch many at once (IMAP FETCH, POP3, the web
+list): states, the stored parse and the bytes, for a set of UIDs in few queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from groupware.mime.parse import ParsedMessage
+from groupware.model.mail import Message
+from groupware.services.access import Principal
+from groupware.services.mailboxes import normalize_name, own_mailboxes
+from groupware.store import Database
+from groupware.store.blobs import BlobStore
+from groupware.store.mail import flag_names, mailbox_by_name
+
+BATCH = 500  # UIDs per query (keeps bound parameters well under every database's limit)
+
+
+@dataclass(frozen=True)
+class Summary:
+    uid: int
+    modseq: int
+    flags: frozenset[str]
+    size: int
+    internal_date: datetime
+    parsed: ParsedMessage | None = None  # when asked for
+    content: bytes | None = None  # when asked for
+
+
+class MessageFetch:
+    def __init__(self, database: Database, blobs: BlobStore) -> None:
+        self._db = database
+        self._blobs = blobs
+
+    def summaries(
+        self,
+        actor: Principal,
+        mailbox: str,
+        uids: Sequence[int],
+        *,
+        parse: bool = False,
+        content: bool = False,
+    ) -> list[Summary]:
+        """The messages among `uids` that exist, in UID order; the stored parse and the
+        raw bytes only when asked (a flags-only FETCH reads neither)."""
+        user_id = own_mailboxes(actor)
+        found: list[Summary] = []
+        with self._db.read() as session:
+            box = mailbox_by_name(session, user_id, normalize_name(mailbox))
+            columns = [
+                Message.uid,
+                Message.modseq,
+                Message.flags,
+                Message.keywords,
+                Message.size,
+                Message.internal_date,
+                Message.parsed if parse else Message.uid,
+                Message.blob_id,
+            ]
+            for chunk in _chunks(sorted(uids)):
+                query = select(*columns).where(Message.mailbox_id == box.id)
+                if chunk[-1] - chunk[0] + 1 == len(chunk):  # a run: one range, no list
+                    query = query.where(Message.uid.between(chunk[0], chunk[-1]))
+                else:
+                    query = query.where(Message.uid.in_(chunk))
+                for uid, modseq, bits, keywords, size, when, stored, blob_id in session.execute(
+                    query.order_by(Message.uid)
+                ):
+                    data = None
+                    if content:
+                        with self._blobs.open(session, blob_id) as handle:
+                            data = handle.read()
+                    found.append(
+                        Summary(
+                            uid,
+                            modseq,
+                            flag_names(bits, keywords),
+                            size,
+                            when,
+                            ParsedMessage.from_json(stored) if parse else None,
+                            data,
+                        )
+                    )
+        return found
+
+
+def _chunks(uids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(uids), BATCH):
+        yield uids[start : start + BATCH]
