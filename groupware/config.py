@@ -88,6 +88,31 @@ class SMTPConfig:
 
 
 @dataclass(frozen=True)
+class IMAPConfig:
+    """Limits of the IMAP listeners and what they offer. `hide_capabilities` keeps
+    capabilities from accounts whose clients trip over them: "alice@example.com=QRESYNC
+    CONDSTORE; *=COMPRESS=DEFLATE" ("*" is every account)."""
+
+    max_connections: int = 2000
+    max_connections_per_ip: int = 1000
+    max_connections_per_user: int = 100
+    max_line: int = 64 * 1024  # octets in a command line (literals are not counted)
+    max_literal: int = 64 * 1024 * 1024  # the largest APPEND (also APPENDLIMIT)
+    idle_timeout: int = 30 * 60  # seconds; RFC 9051 §5.4 wants at least 30 minutes
+    compress: bool = True  # offer COMPRESS=DEFLATE (RFC 4978)
+    hide_capabilities: str = ""
+
+    def hidden_for(self, address: str) -> frozenset[str]:
+        """The capabilities `address` does not see (upper case)."""
+        hidden: set[str] = set()
+        for rule in self.hide_capabilities.split(";"):
+            who, _, names = rule.partition("=")
+            if who.strip().lower() in {"*", address.lower()}:
+                hidden.update(name.upper() for name in names.split())
+        return frozenset(hidden)
+
+
+@dataclass(frozen=True)
 class OutboundConfig:
     """The outbound queue. `transport` routes domains to fixed hosts, overriding MX:
     "example.net=10.0.0.5:25, *=smarthost.example:587" ("*" is every other domain)."""
@@ -132,6 +157,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
     smtp: SMTPConfig = field(default_factory=SMTPConfig)
+    imap: IMAPConfig = field(default_factory=IMAPConfig)
     source: str = "defaults"  # where the settings came from, for messages
 
     @property
@@ -150,6 +176,7 @@ SECTIONS: dict[str, type[Any]] = {
     "store": StoreConfig,
     "outbound": OutboundConfig,
     "smtp": SMTPConfig,
+    "imap": IMAPConfig,
 }
 
 

@@ -10,8 +10,10 @@ import logging
 import os
 import ssl
 import tempfile
+import zlib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
@@ -43,11 +45,20 @@ class StreamChannel:
         peer = writer.get_extra_info("peername")
         self.peer = peer[0] if peer else ""
         self.secure = writer.get_extra_info("sslcontext") is not None
+        self._deflate: Any = None  # a zlib compressor once COMPRESS is active
+        self._unsent: list[bytes] = []
 
     def write(self, data: bytes) -> None:
-        self.writer.write(data)
+        if self._deflate is None:
+            self.writer.write(data)
+        else:
+            self._unsent.append(data)
 
     async def drain(self) -> None:
+        if self._deflate is not None and self._unsent:
+            data = b"".join(self._unsent)
+            self._unsent.clear()
+            self.writer.write(self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH))
         await self.writer.drain()
 
     async def readline(self) -> bytes:
@@ -84,11 +95,50 @@ class StreamChannel:
         self.secure = True
 
     def compress(self) -> None:
-        raise NotImplementedError("COMPRESS=DEFLATE is not offered yet")
+        """RFC 4978: from now on both directions are raw DEFLATE streams; what we send
+        is flushed (Z_SYNC_FLUSH) at each drain, so every response arrives whole."""
+        transport = self.writer.transport
+        transport.set_protocol(InflatingProtocol(transport.get_protocol(), transport))
+        self._deflate = zlib.compressobj(wbits=-15)
 
 
 class LineTooLong(Exception):
     pass
+
+
+class InflatingProtocol(asyncio.Protocol):
+    """Sits between the transport and the stream's protocol, inflating what arrives."""
+
+    MAX_BURST = 64 * 1024 * 1024  # what one read may inflate to (a deflate bomb stops here)
+
+    def __init__(self, inner: Any, transport: asyncio.BaseTransport) -> None:
+        self._inner = inner
+        self._transport = transport
+        self._inflate = zlib.decompressobj(wbits=-15)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            plain = self._inflate.decompress(data, self.MAX_BURST)
+        except zlib.error:
+            plain = None
+        if plain is None or self._inflate.unconsumed_tail:
+            self._transport.close()  # corrupt or explosive input: no way to resynchronise
+            return
+        if plain:
+            self._inner.data_received(plain)
+
+    def eof_received(self) -> bool | None:
+        result: bool | None = self._inner.eof_received()
+        return result
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
 
 
 class IMAPListener:
@@ -111,13 +161,21 @@ class IMAPListener:
         self._blocking = blocking
         self._tls = tls
         self._implicit = name == "imaps"
-        self._limits = Limits(compress=False)
+        imap = config.imap
+        self._limits = Limits(
+            max_line=imap.max_line,
+            max_literal=imap.max_literal,
+            idle_timeout=imap.idle_timeout,
+            compress=imap.compress,
+            max_per_user=imap.max_connections_per_user,
+        )
         self._spool = Path(config.data_dir) / "spool"
         self._server: asyncio.Server | None = None
         self._open: Counter[str] = Counter()
+        self._users: Counter[int] = Counter()  # logged-in connections per account
         self._tasks: set[asyncio.Task[None]] = set()
-        self.max_connections = 1000
-        self.max_per_ip = 100
+        self.max_connections = imap.max_connections
+        self.max_per_ip = imap.max_connections_per_ip
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -178,6 +236,8 @@ class IMAPListener:
             self._limits,
             tls_available=not self._implicit,
             spool=self._spool,
+            accounts=self._users,
+            hide=self._config.imap.hidden_for,
         )
         try:
             session.untagged(f"OK [CAPABILITY {' '.join(capabilities(session))}] groupware ready")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ class Limits:
     idle_timeout: float = 30 * 60  # RFC 9051 §5.4: at least 30 minutes
     autologout: float = 30 * 60
     compress: bool = True  # offer COMPRESS=DEFLATE
+    max_per_user: int = 100  # logged-in connections per account
 
 
 @dataclass
@@ -72,6 +74,8 @@ class Session:
     spool: Path = Path("spool")  # where APPEND literals are written
     hidden: frozenset[str] = frozenset()  # capabilities this account does not see
     tls_available: bool = False  # STARTTLS can be offered
+    accounts: Counter[int] = field(default_factory=Counter)  # shared by a listener
+    hide: Callable[[str], frozenset[str]] = lambda address: frozenset()
     _unsubscribe: Callable[[], None] | None = None
 
     # -- talking to services ----------------------------------------------------------
@@ -128,6 +132,19 @@ class Session:
 
     # -- selection ----------------------------------------------------------------------
 
+    def log_in(self, principal: Principal) -> bool:
+        """Become `principal`, unless the account has too many connections already."""
+        user_id = principal.user_id
+        assert user_id is not None
+        if self.accounts[user_id] >= self.limits.max_per_user:
+            return False
+        self.accounts[user_id] += 1
+        self.principal = principal
+        self.state = State.AUTHENTICATED
+        self.hidden = self.hide(principal.address)
+        self.start_events()
+        return True
+
     def start_events(self) -> None:
         """Receive the user's mail events (published in service threads) on this loop."""
         loop = asyncio.get_running_loop()
@@ -182,8 +199,13 @@ class Session:
             self.state = State.AUTHENTICATED
 
     def close(self) -> None:
-        """The connection ended: stop receiving events."""
+        """The connection ended: stop receiving events, free the account's slot."""
         self.view = None
+        if self.principal is not None and self.principal.user_id is not None:
+            self.accounts[self.principal.user_id] -= 1
+            if self.accounts[self.principal.user_id] <= 0:
+                del self.accounts[self.principal.user_id]
+            self.principal = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

@@ -109,6 +109,8 @@ async def cmd_enable(session: Session, command: c.Enable) -> str | None:
 async def cmd_compress(session: Session, command: c.Compress) -> str | None:
     if command.mechanism.upper() != "DEFLATE":
         raise Refused("Only DEFLATE is supported", bad=True)
+    if "COMPRESS=DEFLATE" in session.hidden:
+        raise Refused("COMPRESS is not offered to this account", bad=True)
     if session.compressed or not session.limits.compress:
         raise Refused("Compression is already active or not offered", "COMPRESSIONACTIVE")
     session.write(b"%s OK DEFLATE active\r\n" % command.tag.encode())

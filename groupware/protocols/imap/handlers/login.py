@@ -11,7 +11,7 @@ from groupware.errors import AuthFailed, TryLater
 from groupware.protocols.imap import commands as c
 from groupware.protocols.imap.handlers.anystate import capabilities
 from groupware.protocols.imap.replies import Refused
-from groupware.protocols.imap.session import Session, State
+from groupware.protocols.imap.session import Session
 
 
 # RFC 9051 §6.2.1 STARTTLS
@@ -72,7 +72,6 @@ async def _log_in(session: Session, user: str, password: str) -> str:
     principal = login.principal
     assert principal.user_id is not None
     await session.call(session.services.mailboxes.ensure_defaults_if_new, principal.user_id)
-    session.principal = principal
-    session.state = State.AUTHENTICATED
-    session.start_events()
+    if not session.log_in(principal):
+        raise Refused("Too many connections for this account", "LIMIT")
     return f"[CAPABILITY {' '.join(capabilities(session))}] Logged in"

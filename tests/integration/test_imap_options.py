@@ -1,0 +1,102 @@
+"""IMAP settings and extensions that imaplib does not drive: COMPRESS=DEFLATE over a raw
+socket, capabilities hidden per account, and the per-account connection limit."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from groupware import runtime as runtime_module
+from groupware.config import IMAPConfig
+from groupware.services.access import SYSTEM
+from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
+from tests.integration.test_imap import MESSAGE, PASSWORD, Raw
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[Served]:
+    config = make_config(tmp_path, database_url)
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    imap = IMAPConfig(max_connections_per_user=2, hide_capabilities="bob@example.test=QRESYNC ID")
+    config = dataclasses.replace(with_listeners(config, imap="on"), imap=imap)
+    with serving(config) as served:
+        for user in ("alice", "bob"):
+            served.services.directory.add_user(SYSTEM, f"{user}@example.test", PASSWORD)
+        yield served
+
+
+def login(served: Served, user: str = "alice") -> Raw:
+    raw = Raw(served.ports["imap"])
+    raw.send(f"a LOGIN {user}@example.test {PASSWORD}\r\n".encode())
+    reply = raw.until(b"a")[-1]
+    assert reply.startswith(b"a OK"), reply
+    return raw
+
+
+class Deflated:
+    """Both directions of a raw socket through raw DEFLATE (RFC 4978)."""
+
+    def __init__(self, sock: socket.socket, leftover: bytes) -> None:
+        self.sock = sock
+        self.out = zlib.compressobj(wbits=-15)
+        self.inflate = zlib.decompressobj(wbits=-15)
+        self.buffer = self.inflate.decompress(leftover) if leftover else b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(self.out.compress(data) + self.out.flush(zlib.Z_SYNC_FLUSH))
+
+    def until(self, tag: bytes) -> list[bytes]:
+        while not any(line.startswith(tag + b" ") for line in self.buffer.split(b"\r\n")):
+            chunk = self.sock.recv(65536)
+            assert chunk, "connection closed"
+            self.buffer += self.inflate.decompress(chunk)
+        lines = self.buffer.split(b"\r\n")
+        self.buffer = b""
+        return lines
+
+
+def test_compress_deflate_both_ways(server: Served) -> None:
+    raw = login(server)
+    raw.send(b"c CAPABILITY\r\n")
+    assert b"COMPRESS=DEFLATE" in raw.until(b"c")[0]
+    raw.send(b"z COMPRESS DEFLATE\r\n")
+    assert raw.line().startswith(b"z OK")
+    deflated = Deflated(raw.sock, raw.buffer)
+    deflated.send(b"b APPEND INBOX {%d+}\r\n" % len(MESSAGE) + MESSAGE + b"\r\n")
+    assert any(line.startswith(b"b OK [APPENDUID") for line in deflated.until(b"b"))
+    deflated.send(b"s SELECT INBOX\r\nf FETCH 1 BODY.PEEK[]\r\n")
+    lines = deflated.until(b"f")
+    assert b"* 1 EXISTS" in lines and MESSAGE.split(b"\r\n")[0] in lines
+    deflated.send(b"z COMPRESS DEFLATE\r\n")
+    assert deflated.until(b"z")[-2].startswith(b"z NO [COMPRESSIONACTIVE]")
+    raw.close()
+
+
+def test_hidden_capabilities_per_account(server: Served) -> None:
+    bob = login(server, "bob")
+    bob.send(b"c CAPABILITY\r\ne ENABLE QRESYNC\r\n")
+    capabilities = bob.until(b"c")[0].split()
+    assert b"QRESYNC" not in capabilities and b"ID" not in capabilities
+    assert b"CONDSTORE" in capabilities
+    assert bob.until(b"e")[0] == b"* ENABLED"
+    alice = login(server)
+    alice.send(b"c CAPABILITY\r\n")
+    assert b"QRESYNC" in alice.until(b"c")[0].split()
+
+
+def test_connections_per_account_are_limited(server: Served) -> None:
+    first, second = login(server), login(server)
+    third = Raw(server.ports["imap"])
+    third.send(f"a LOGIN alice@example.test {PASSWORD}\r\n".encode())
+    assert third.until(b"a")[-1].startswith(b"a NO [LIMIT]")
+    first.send(b"l LOGOUT\r\n")
+    first.until(b"l")
+    first.close()
+    fourth = login(server)  # the slot came back
+    for raw in (second, third, fourth):
+        raw.close()
