@@ -143,7 +143,22 @@ class Runtime:
                         self.tls_context(),
                     )
                 )
-        # POP3 and DAV listeners join here as their issues land.
+        from groupware.protocols.pop3.server import POP3Listener
+
+        for name in ("pop3", "pop3s"):
+            endpoint = getattr(listen, name)
+            if endpoint is not None:
+                listeners.append(
+                    POP3Listener(
+                        name,
+                        endpoint,
+                        self.config,
+                        self.services,
+                        self.blocking,
+                        self.tls_context(),
+                    )
+                )
+        # DAV listeners join here as their issues land.
         return listeners
 
 

@@ -100,3 +100,36 @@ def test_connections_per_account_are_limited(server: Served) -> None:
     fourth = login(server)  # the slot came back
     for raw in (second, third, fourth):
         raw.close()
+
+
+def test_big_literal_is_spooled_and_stored_whole(server: Served) -> None:
+    raw = login(server)
+    body = b"".join(b"line %07d of a big message\r\n" % i for i in range(40_000))  # ~1.1 MB
+    message = b"Subject: big\r\n\r\n" + body
+    raw.send(b"b APPEND INBOX {%d}\r\n" % len(message))
+    assert raw.line().startswith(b"+ ")
+    raw.send(message + b"\r\n")
+    assert raw.until(b"b")[-1].startswith(b"b OK [APPENDUID")
+    spool = server.runtime.config.data_dir / "spool"
+    assert not list(spool.glob("imap-*"))  # the spooled literal went away after APPEND
+    raw.send(b"s SELECT INBOX\r\nf FETCH 1 RFC822.SIZE\r\n")
+    assert b"* 1 FETCH (RFC822.SIZE %d)" % len(message) in raw.until(b"f")
+    raw.close()
+
+
+def test_idle_sees_flags_and_expunges_from_another_session(server: Served) -> None:
+    watcher, actor = login(server), login(server)
+    actor.send(b"b APPEND INBOX {%d+}\r\n" % len(MESSAGE) + MESSAGE + b"\r\n")
+    actor.until(b"b")
+    watcher.send(b"s SELECT INBOX\r\ni IDLE\r\n")
+    watcher.until(b"s")
+    assert watcher.line() == b"+ idling"
+    actor.send(b"s SELECT INBOX\r\nf STORE 1 +FLAGS (\\Flagged)\r\n")
+    actor.until(b"f")
+    assert watcher.line() == b"* 1 FETCH (FLAGS (\\Flagged \\Recent))"
+    actor.send(b"e STORE 1 +FLAGS (\\Deleted)\r\nx EXPUNGE\r\n")
+    actor.until(b"x")
+    assert watcher.line().startswith(b"* 1 FETCH (FLAGS (")
+    assert watcher.line() == b"* 1 EXPUNGE"
+    watcher.send(b"DONE\r\n")
+    assert watcher.until(b"i")[-1].startswith(b"i OK")

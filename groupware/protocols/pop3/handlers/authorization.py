@@ -1,0 +1,109 @@
+"""AUTHORIZATION state: STLS, USER/PASS and AUTH PLAIN, all checked by services.auth
+(passwords and app passwords, throttled and audited there); a login loads the maildrop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from groupware.errors import AuthFailed, TryLater
+from groupware.protocols.pop3 import commands as c
+from groupware.protocols.pop3 import grammar, wire
+from groupware.protocols.pop3.maildrop import INBOX, Maildrop
+from groupware.protocols.pop3.replies import Refused
+from groupware.protocols.pop3.session import Session
+from groupware.services import Services
+from groupware.services.access import Principal
+
+
+# RFC 2595 §4 STLS
+async def cmd_stls(session: Session, command: c.Stls) -> str | None:
+    if session.channel.secure or not session.tls_available:
+        raise Refused("TLS is already active or not available")
+    session.ok("Begin TLS negotiation")
+    await session.channel.drain()
+    await session.channel.start_tls()  # hangs up on commands pipelined behind STLS
+    session.user = None  # nothing said in clear carries over
+    return ""
+
+
+# RFC 1939 §7 USER
+async def cmd_user(session: Session, command: c.User) -> str | None:
+    _require_privacy(session)
+    # RFC 1939 allows -ERR for an unknown mailbox; we never say, so names cannot be probed.
+    session.user = command.name
+    return "Send your password"
+
+
+# RFC 1939 §7 PASS
+async def cmd_pass(session: Session, command: c.Pass) -> str | None:
+    user, session.user = session.user, None  # a failed PASS needs a new USER (§7)
+    if user is None:
+        raise Refused("Send USER first")
+    _require_privacy(session)
+    return await _log_in(session, user, command.password)
+
+
+# RFC 5034 §4 AUTH; RFC 4616 PLAIN
+async def cmd_auth(session: Session, command: c.Auth) -> str | None:
+    if command.mechanism is None:
+        # A bare AUTH lists the mechanisms (pre-RFC 5034 clients still ask this way).
+        offered = b"PLAIN\r\n" if session.plaintext_allowed() else b""
+        session.write(wire.multiline("SASL mechanisms follow", offered))
+        return ""
+    if command.mechanism != "PLAIN":
+        raise Refused(f"Unsupported SASL mechanism {command.mechanism}")
+    _require_privacy(session)
+    session.user = None
+    response = command.initial
+    if response is None:
+        session.write(b"+ \r\n")  # RFC 5034 §4: an empty challenge
+        await session.channel.drain()
+        try:
+            response = grammar.parse_sasl_response(await session.channel.readline())
+        except grammar.ParseError as error:
+            raise Refused(error.message) from None
+        if response is None:
+            raise Refused("Authentication cancelled")
+    parts = response.split(b"\x00")
+    if len(parts) != 3:
+        raise Refused("Malformed PLAIN response")
+    try:
+        authzid, user, password = (part.decode("utf-8") for part in parts)
+    except UnicodeDecodeError:
+        raise Refused("PLAIN response is not UTF-8") from None
+    if authzid and authzid.lower() != user.lower():
+        raise Refused("Acting as another user is not supported", "AUTH")
+    return await _log_in(session, user, password)
+
+
+def _require_privacy(session: Session) -> None:
+    if not session.plaintext_allowed():
+        # The words Dovecot uses, which clients show to users.
+        raise Refused("Plaintext authentication disallowed on non-secure connections", "AUTH")
+
+
+async def _log_in(session: Session, user: str, password: str) -> str:
+    auth = session.services.auth
+    try:
+        login = await session.call(auth.authenticate, user, password, "pop3", session.channel.peer)
+    except TryLater:
+        raise Refused("Too many failed logins; try again later", "SYS/TEMP") from None
+    except AuthFailed as failure:
+        await asyncio.sleep(failure.retry_after)  # the throttle's delay, off the loop
+        raise Refused("Authentication failed", "AUTH") from None
+    principal = login.principal
+    assert principal.user_id is not None
+    await session.call(session.services.mailboxes.ensure_defaults_if_new, principal.user_id)
+    # deviation(RFC 1939 §4): no exclusive lock on the maildrop; IMAP sessions (and other
+    # POP3 ones) share the INBOX, and what they expunge meanwhile answers -ERR here.
+    drop = await session.call(_snapshot, session.services, principal)
+    session.log_in(principal, drop)
+    count, size = drop.stat()
+    return f"Logged in; {count} message{'' if count == 1 else 's'} ({size} octets)"
+
+
+def _snapshot(services: Services, principal: Principal) -> Maildrop:
+    """The INBOX at login: its UIDVALIDITY (for UIDL) and every message's state."""
+    uidvalidity = services.mailboxes.get(principal, INBOX).uidvalidity
+    _, states = services.messages.index(principal, INBOX)
+    return Maildrop(uidvalidity, tuple(states))

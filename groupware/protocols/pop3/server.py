@@ -1,0 +1,187 @@
+"""POP3 listeners (110 with STLS, 995 with TLS): bounded line reads, the autologout timer,
+connection limits, the socket side of a session. New limits go in session.Limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections import Counter
+
+from groupware.blocking import Blocking
+from groupware.config import Config, Endpoint
+from groupware.protocols.pop3 import dispatch, grammar
+from groupware.protocols.pop3.replies import Refused
+from groupware.protocols.pop3.session import Hangup, Limits, LineTooLong, Session
+from groupware.services import Services
+
+log = logging.getLogger(__name__)
+MAX_SKIPPED = 64 * 1024  # an over-long line longer than this ends the connection
+
+
+class StreamChannel:
+    """A session's socket: asyncio streams, with STLS and bounded, timed line reads."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        tls: ssl.SSLContext | None,
+        limits: Limits,
+    ) -> None:
+        self.reader, self.writer, self._tls, self._limits = reader, writer, tls, limits
+        peer = writer.get_extra_info("peername")
+        self.peer = peer[0] if peer else ""
+        self.secure = writer.get_extra_info("sslcontext") is not None
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+    async def readline(self) -> bytes:
+        """One line without its line break. RFC 1939 §3: a client silent for the
+        autologout time is cut off without a reply (and without UPDATE)."""
+        try:
+            line = await self._until_newline()
+        except asyncio.LimitOverrunError as error:
+            await self._skip_line(error.consumed)
+            raise LineTooLong from None
+        return line[:-2] if line.endswith(b"\r\n") else line[:-1]
+
+    async def _until_newline(self) -> bytes:
+        try:
+            return await asyncio.wait_for(self.reader.readuntil(b"\n"), self._limits.autologout)
+        except TimeoutError:
+            raise Hangup("autologout") from None
+        except asyncio.IncompleteReadError:
+            raise Hangup("the client closed the connection") from None
+
+    async def _skip_line(self, consumed: int) -> None:
+        """Drop the rest of an over-long line (so the next one parses), up to a bound."""
+        skipped = 0
+        while True:
+            await self.reader.readexactly(max(1, consumed))  # already buffered
+            skipped += consumed
+            if skipped > MAX_SKIPPED:
+                raise Hangup("endless line")
+            try:
+                await self._until_newline()
+                return
+            except asyncio.LimitOverrunError as error:
+                consumed = error.consumed
+
+    async def start_tls(self) -> None:
+        assert self._tls is not None
+        if self.reader._buffer:  # type: ignore[attr-defined]
+            # RFC 2595 §4 and CVE-2011-0411: commands pipelined behind STLS in clear must
+            # not run as if protected; hang up instead.
+            raise Hangup("data pipelined after STLS")
+        await self.writer.start_tls(self._tls)
+        self.secure = True
+
+
+class POP3Listener:
+    """One POP3 port: "pop3" (STLS) or "pop3s" (implicit TLS)."""
+
+    def __init__(
+        self,
+        name: str,
+        endpoint: Endpoint,
+        config: Config,
+        services: Services,
+        blocking: Blocking,
+        tls: ssl.SSLContext,
+    ) -> None:
+        self.name = name
+        self.endpoint = endpoint
+        self.port = endpoint.port
+        self._config = config
+        self._services = services
+        self._blocking = blocking
+        self._tls = tls
+        self._implicit = name == "pop3s"
+        self.limits = Limits()  # read per connection, so tests may shorten the timer
+        self._server: asyncio.Server | None = None
+        self._open: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.max_connections = 1000
+        self.max_per_ip = 50
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept,
+            self.endpoint.host,
+            self.endpoint.port,
+            ssl=self._tls if self._implicit else None,
+            limit=self.limits.max_line,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("%s listening on %s:%s", self.name, self.endpoint.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+            self._server = None
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        limits = self.limits
+        channel = StreamChannel(reader, writer, None if self._implicit else self._tls, limits)
+        ip = channel.peer
+        try:
+            if (
+                sum(self._open.values()) >= self.max_connections
+                or self._open[ip] >= self.max_per_ip
+            ):
+                writer.write(b"-ERR [SYS/TEMP] Too many connections; try again later\r\n")
+                return
+            self._open[ip] += 1
+            try:
+                await self._serve(channel, limits)
+            finally:
+                self._open[ip] -= 1
+                if self._open[ip] <= 0:
+                    del self._open[ip]
+        except (Hangup, ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+            pass  # RFC 1939 §6: no QUIT, no UPDATE; the marked messages stay
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                writer.write(b"-ERR [SYS/TEMP] Server shutting down\r\n")
+        finally:
+            self._tasks.discard(task)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _serve(self, channel: StreamChannel, limits: Limits) -> None:
+        session = Session(
+            channel, self._services, self._blocking, limits, tls_available=not self._implicit
+        )
+        session.ok("groupware POP3 server ready")
+        while not session.done:
+            await channel.drain()
+            if session.bad_commands >= session.limits.max_bad_commands:
+                session.refuse(Refused("Too many bad commands; closing the connection"))
+                break
+            try:
+                line = await channel.readline()
+                command = grammar.parse_command(line)
+            except LineTooLong:
+                session.bad_commands += 1
+                session.refuse(Refused("Line too long"))
+                continue
+            except grammar.ParseError as error:
+                session.bad_commands += 1
+                session.refuse(Refused(error.message))
+                continue
+            await dispatch.run(session, command)
+        await channel.drain()
