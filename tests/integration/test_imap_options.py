@@ -133,3 +133,18 @@ def test_idle_sees_flags_and_expunges_from_another_session(server: Served) -> No
     assert watcher.line() == b"* 1 EXPUNGE"
     watcher.send(b"DONE\r\n")
     assert watcher.until(b"i")[-1].startswith(b"i OK")
+
+
+def test_utf8_accept_names_and_append(server: Served) -> None:
+    raw = login(server)
+    raw.send(b"e ENABLE UTF8=ACCEPT\r\n")
+    assert raw.until(b"e")[0] == b"* ENABLED UTF8=ACCEPT"
+    raw.send('c CREATE "Grüße"\r\nl LIST "" "Gr*"\r\n'.encode())
+    assert raw.until(b"c")[-1].startswith(b"c OK")
+    assert raw.until(b"l")[0].endswith('"Grüße"'.encode())
+    message = "Subject: Grüße\r\n\r\nHallo\r\n".encode()
+    raw.send(b"a APPEND INBOX UTF8 (~{%d+}\r\n" % len(message) + message + b")\r\n")
+    assert raw.until(b"a")[-1].startswith(b"a OK [APPENDUID")
+    other = login(server)  # a session without UTF8=ACCEPT sees modified UTF-7
+    other.send(b'l LIST "" "Gr*"\r\n')
+    assert other.until(b"l")[0].endswith(b"Gr&APwA3w-e")
