@@ -1,4 +1,5 @@
-"""Tables of the mail store: mailboxes, messages, expunge tombstones, blobs, quota usage.
+"""Tables of the mail store: mailboxes, subscriptions, messages, expunge tombstones, blobs,
+quota usage.
 
 A message row carries everything parsed once at delivery (envelope and body structure as
 JSON, search fields, extracted text); the raw bytes live in a blob shared by every copy.
@@ -6,11 +7,11 @@ JSON, search fields, extracted text); the raw bytes live in a blob shared by eve
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -47,11 +48,22 @@ class Mailbox(Base):
     # claims them (services/search.py); a read-write SELECT moves it to uidnext.
     first_recent_uid: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
     special_use: Mapped[str | None] = mapped_column(String(16), nullable=True)  # \Sent, …
-    subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
     messages: Mapped[int] = mapped_column(Integer, default=0)  # kept exact, for STATUS
     unseen: Mapped[int] = mapped_column(Integer, default=0)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Subscription(Base):
+    """A name on a user's subscription list (RFC 3501 §6.3.6): kept by name, not by
+    mailbox, because it may name a mailbox that does not exist (or no longer does)."""
+
+    __tablename__ = "subscriptions"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(1000), primary_key=True)  # as Mailbox.name
 
 
 class Blob(Base):
@@ -89,6 +101,9 @@ class Message(Base):
     blob_id: Mapped[str] = mapped_column(ForeignKey("blobs.id"), index=True)
     # Parsed once at delivery (groupware.mime): what FETCH, SEARCH and the web read.
     sent_date: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The Date: field's day in its own zone, for SENTBEFORE/SENTON/SENTSINCE (RFC 3501
+    # §6.4.4 compares dates "disregarding time and timezone"); sent_date is in UTC.
+    sent_day: Mapped[date | None] = mapped_column(Date, nullable=True)
     subject: Mapped[str] = mapped_column(Text, default="")
     from_: Mapped[str] = mapped_column("from_addr", Text, default="")
     to: Mapped[str] = mapped_column("to_addr", Text, default="")

@@ -353,6 +353,7 @@ def _insert(
         "size": blob.size,
         "blob_id": blob.id,
         "sent_date": parsed.sent_date,
+        "sent_day": None if parsed.sent_date is None else parsed.sent_date.date(),
         "subject": parsed.subject[:2000],
         "from_addr": _addresses(parsed.from_),
         "to_addr": _addresses(parsed.to),
@@ -377,6 +378,7 @@ def _clone(session: Session, row: Message, dst: Mailbox, modseq: int) -> Message
         size=row.size,
         blob_id=row.blob_id,
         sent_date=row.sent_date,
+        sent_day=row.sent_day,
         subject=row.subject,
         from_=row.from_,
         to=row.to,
@@ -420,11 +422,23 @@ def _remove(
 
 
 def _addresses(addresses: Iterable[Address]) -> str:
-    """ "Name <mailbox@host>, …" for sorting and substring search (group markers left out)."""
-    parts = []
+    """ "Name <mailbox@host>, …" for substring search (RFC 3501 §6.4.4 FROM, TO, CC, BCC),
+    a group written as in RFC 5322 §3.4, "name: member, …;", so that its name is found."""
+    parts: list[str] = []
+    group: list[str] | None = None  # the open group's name, then its members
     for address in addresses:
-        if address.is_group_marker:
+        if not address.is_group_marker:
+            spec = f"{address.mailbox}@{address.host}"
+            text = f"{address.name} <{spec}>" if address.name else spec
+            (parts if group is None else group).append(text)
             continue
-        mailbox = f"{address.mailbox}@{address.host}"
-        parts.append(f"{address.name} <{mailbox}>" if address.name else mailbox)
+        if group is not None:  # an end marker, or a start closing an unended group
+            parts.append(_group(group))
+        group = None if address.mailbox is None else [address.mailbox]
+    if group is not None:
+        parts.append(_group(group))
     return ", ".join(parts)
+
+
+def _group(group: list[str]) -> str:
+    return f"{group[0]}: {', '.join(group[1:])};" if group[1:] else f"{group[0]}:;"

@@ -1,20 +1,24 @@
-"""A user's mailboxes: the default set, create, rename, delete, subscribe, status, quota.
+"""A user's mailboxes: the default set, create, rename, delete, subscriptions, status, quota.
 
 Names are Unicode with "/" between levels; "INBOX" is case-insensitive and always
-stored so. Each change publishes its event after commit (services.events).
+stored so. Each change publishes its event after commit (services.events). Subscriptions
+are names, apart from the mailboxes (RFC 3501 §6.3.6): CREATE adds none, DELETE keeps
+the mailbox's, RENAME carries them along.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from groupware.errors import AlreadyExists, InvalidInput
 from groupware.model.directory import User
-from groupware.model.mail import Mailbox, Message, Tombstone
+from groupware.model.mail import Mailbox, Message, Subscription, Tombstone
 from groupware.services import access
 from groupware.services.access import Principal, Resource
 from groupware.services.addresses import domain_of
@@ -59,7 +63,7 @@ class MailboxInfo:
     uidnext: int
     highestmodseq: int
     special_use: str | None
-    subscribed: bool
+    subscribed: bool  # its name is on the owner's subscription list
     messages: int
     unseen: int
     size: int
@@ -72,7 +76,7 @@ class Quota:
     messages: int
 
 
-def mailbox_info(mailbox: Mailbox) -> MailboxInfo:
+def mailbox_info(mailbox: Mailbox, subscribed: bool) -> MailboxInfo:
     return MailboxInfo(
         mailbox.id,
         mailbox.name,
@@ -80,7 +84,7 @@ def mailbox_info(mailbox: Mailbox) -> MailboxInfo:
         mailbox.uidnext,
         mailbox.highestmodseq,
         mailbox.special_use,
-        mailbox.subscribed,
+        subscribed,
         mailbox.messages,
         mailbox.unseen,
         mailbox.size,
@@ -120,21 +124,31 @@ class Mailboxes:
         self._events = events
 
     def ensure_defaults(self, user_id: int) -> None:
-        """INBOX, Drafts, Sent, Trash, Junk and Archive, made once (idempotent)."""
+        """INBOX, Drafts, Sent, Trash, Junk and Archive, made once (idempotent) and
+        subscribed."""
         with self._db.write() as session:
             existing = set(session.scalars(select(Mailbox.name).where(Mailbox.user_id == user_id)))
-            for name, special in DEFAULT_MAILBOXES:
-                if name not in existing:
-                    _create(session, user_id, name, special)
+            missing = [(n, use) for n, use in DEFAULT_MAILBOXES if n not in existing]
+            for name, special in missing:
+                _create(session, user_id, name, special)
+            _add_subscriptions(session, user_id, [name for name, _ in missing])
 
     def list_all(self, actor: Principal) -> list[MailboxInfo]:
         user_id = own_mailboxes(actor)
         self.ensure_defaults_if_new(user_id)
         with self._db.read() as session:
+            subscribed = set(_subscribed_names(session, user_id))
             rows = session.scalars(
                 select(Mailbox).where(Mailbox.user_id == user_id).order_by(Mailbox.name)
             )
-            return [mailbox_info(m) for m in rows]
+            return [mailbox_info(m, m.name in subscribed) for m in rows]
+
+    def subscriptions(self, actor: Principal) -> list[str]:
+        """The names on the subscription list, sorted; a name need not be a mailbox."""
+        user_id = own_mailboxes(actor)
+        self.ensure_defaults_if_new(user_id)
+        with self._db.read() as session:
+            return sorted(_subscribed_names(session, user_id))
 
     def ensure_defaults_if_new(self, user_id: int) -> None:
         with self._db.read() as session:
@@ -148,7 +162,8 @@ class Mailboxes:
         user_id = own_mailboxes(actor)
         self.ensure_defaults_if_new(user_id)
         with self._db.read() as session:
-            return mailbox_info(mailbox_by_name(session, user_id, normalize_name(name)))
+            mailbox = mailbox_by_name(session, user_id, normalize_name(name))
+            return mailbox_info(mailbox, _is_subscribed(session, user_id, mailbox.name))
 
     def create(self, actor: Principal, name: str, special_use: str | None = None) -> MailboxInfo:
         user_id = own_mailboxes(actor)
@@ -157,13 +172,14 @@ class Mailboxes:
             raise InvalidInput(f"unknown special use {special_use!r}")
         with self._db.write() as session:
             mailbox = _create(session, user_id, name, special_use)
-            info = mailbox_info(mailbox)
+            info = mailbox_info(mailbox, _is_subscribed(session, user_id, name))
         self._events.publish(MailboxCreated(user_id, info.id, name))
         return info
 
     def rename(self, actor: Principal, old: str, new: str) -> None:
         """RFC 3501 §6.3.5: children move along; renaming INBOX moves its messages into a
-        new mailbox and leaves INBOX, empty, in place."""
+        new mailbox and leaves INBOX, empty, in place. The renamed mailboxes' subscriptions
+        go with them (as in Cyrus, James); INBOX keeps its own."""
         user_id = own_mailboxes(actor)
         old, new = normalize_name(old), normalize_name(new)
         events: list[MailboxEvent] = []
@@ -183,14 +199,17 @@ class Mailboxes:
                         Mailbox.user_id == user_id, Mailbox.name.startswith(old + SEPARATOR)
                     )
                 ).all()
+                renames = {m.name: new + m.name[len(old) :] for m in (source, *children)}
                 for mailbox in (source, *children):
-                    renamed = new + mailbox.name[len(old) :]
+                    renamed = renames[mailbox.name]
                     events.append(MailboxRenamed(user_id, mailbox.id, mailbox.name, renamed))
                     mailbox.name = renamed
+                _move_subscriptions(session, user_id, renames)
         self._events.publish(*events)
 
     def delete(self, actor: Principal, name: str) -> None:
-        """Delete one mailbox and its messages (its children stay, RFC 3501 §6.3.4)."""
+        """Delete one mailbox and its messages (its children stay, RFC 3501 §6.3.4). Its
+        subscription stays: a server "MUST NOT unilaterally remove" one (§6.3.6)."""
         user_id = own_mailboxes(actor)
         name = normalize_name(name)
         if name == INBOX:
@@ -207,9 +226,19 @@ class Mailboxes:
         self._blobs.collect(self._db, blob_ids)
 
     def subscribe(self, actor: Principal, name: str, subscribed: bool) -> None:
+        """RFC 3501 §6.3.6 SUBSCRIBE, §6.3.7 UNSUBSCRIBE: any valid name, existing as a
+        mailbox or not; both are idempotent."""
         user_id = own_mailboxes(actor)
+        name = normalize_name(name)
         with self._db.write() as session:
-            mailbox_by_name(session, user_id, normalize_name(name)).subscribed = subscribed
+            if subscribed:
+                _add_subscriptions(session, user_id, [name])
+            else:
+                session.execute(
+                    delete(Subscription).where(
+                        Subscription.user_id == user_id, Subscription.name == name
+                    )
+                )
 
     def quota(self, actor: Principal) -> Quota:
         user_id = own_mailboxes(actor)
@@ -239,7 +268,6 @@ def _create(session: Session, user_id: int, name: str, special_use: str | None) 
         uidnext=1,
         highestmodseq=1,
         special_use=special_use,
-        subscribed=True,
         messages=0,
         unseen=0,
         size=0,
@@ -260,3 +288,41 @@ def _move_all(session: Session, source: Mailbox, target: Mailbox) -> None:
     target.uidnext = source.uidnext
     target.messages, target.unseen, target.size = source.messages, source.unseen, source.size
     source.messages = source.unseen = source.size = 0
+
+
+def _subscribed_names(session: Session, user_id: int) -> Iterable[str]:
+    return session.scalars(select(Subscription.name).where(Subscription.user_id == user_id))
+
+
+def _is_subscribed(session: Session, user_id: int, name: str) -> bool:
+    query = select(Subscription.name).where(
+        Subscription.user_id == user_id, Subscription.name == name
+    )
+    return session.scalar(query) is not None
+
+
+def _add_subscriptions(session: Session, user_id: int, names: Iterable[str]) -> None:
+    """Subscribe the names; one already subscribed (even by a concurrent transaction)
+    stays as it is."""
+    rows = [{"user_id": user_id, "name": name} for name in names]
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(Subscription).values(rows).on_conflict_do_nothing())
+
+
+def _move_subscriptions(session: Session, user_id: int, renames: dict[str, str]) -> None:
+    """The subscriptions of renamed mailboxes, now under their new names."""
+    names = list(renames)
+    moved = [
+        renames[name]
+        for name in session.scalars(
+            select(Subscription.name).where(
+                Subscription.user_id == user_id, Subscription.name.in_(names)
+            )
+        )
+    ]
+    session.execute(
+        delete(Subscription).where(Subscription.user_id == user_id, Subscription.name.in_(names))
+    )
+    _add_subscriptions(session, user_id, moved)

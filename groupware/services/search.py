@@ -8,6 +8,7 @@ work on the actor's own mailbox, as in services/mail.py, and returns plain data.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -172,8 +173,9 @@ def _condition(key: k.Key, c: Conditions, depth: int) -> ColumnElement[bool]:
     if isinstance(key, k.Text):
         return c.text(key.value, key.where)
     if isinstance(key, k.Date):
-        column = Message.internal_date if key.field == "internal" else Message.sent_date
-        return c.day(column, key.op, key.day)
+        if key.field == "sent":
+            return c.sent_day(key.op, key.day)
+        return c.day(Message.internal_date, key.op, key.day)
     if isinstance(key, k.Size):
         return c.size(key.larger, key.size)
     if isinstance(key, k.Uids):
@@ -214,35 +216,48 @@ class _Row:
 
 
 def _first(addresses: tuple[Address, ...]) -> Address | None:
-    return next((a for a in addresses if not a.is_group_marker), None)
+    """The first address as the ENVELOPE gives it: a group's start marker counts, with
+    the group's name as its addr-mailbox (RFC 3501 §7.4.2), as in Dovecot."""
+    return addresses[0] if addresses else None
 
 
 def _mailbox(addresses: tuple[Address, ...]) -> str:
     """RFC 5256 §3 FROM/TO/CC: the addr-mailbox of the first address, "" if none."""
     first = _first(addresses)
-    return (first.mailbox or "").casefold() if first else ""
+    return _collated(first.mailbox or "") if first else ""
 
 
 def _display(addresses: tuple[Address, ...]) -> str:
-    """RFC 5957 §3: the first address's display name, else mailbox@host, else mailbox."""
+    """RFC 5957 §3: the first address's decoded display name, else mailbox@host, else
+    mailbox (for a group, its name); "" if none."""
     first = _first(addresses)
     if first is None:
         return ""
     if first.name and first.name.strip():
-        return first.name.strip().casefold()
+        return _collated(first.name.strip())
     if first.mailbox and first.host:
-        return f"{first.mailbox}@{first.host}".casefold()
-    return (first.mailbox or "").casefold()
+        return _collated(f"{first.mailbox}@{first.host}")
+    return _collated(first.mailbox or "")
 
 
-# Strings compare case-folded (RFC 5256 §3: i;ascii-casemap, here for all of Unicode).
+def _collated(text: str) -> str:
+    """The comparison form of a sort key. RFC 5256 §3 compares with i;ascii-casemap,
+    which upper-cases (RFC 4790 §9.2), so "[" and "_" sort after the letters. Beyond
+    ASCII, as Dovecot, i;unicode-casemap (RFC 5051: titlecase, then NFKD; upper case
+    differs from titlecase only for a few digraphs)."""
+    if text.isascii():
+        return text.upper()
+    return unicodedata.normalize("NFKD", text.upper())
+
+
+# Strings compare collated (RFC 5256 §3: i;ascii-casemap, here extended to Unicode).
 SORT_KEYS: dict[str, Callable[[_Row], Any]] = {
     "ARRIVAL": lambda row: row.internal_date,
     "CC": lambda row: _mailbox(row.message.cc),
     "DATE": lambda row: row.sent_date or row.internal_date,  # RFC 5256 §2.2
     "FROM": lambda row: _mailbox(row.message.from_),
     "SIZE": lambda row: row.size,
-    "SUBJECT": lambda row: base_subject(row.subject)[0],
+    "SUBJECT": lambda row: _collated(base_subject(row.subject)[0]),
     "TO": lambda row: _mailbox(row.message.to),
     "DISPLAYFROM": lambda row: _display(row.message.from_),
     "DISPLAYTO": lambda row: _display(row.message.to),

@@ -122,20 +122,29 @@ class Conditions:
 
     @staticmethod
     def day(
-        column: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
-        op: Literal["before", "on", "since"],
-        day: date,
+        column: InstrumentedAttribute[datetime], op: Literal["before", "on", "since"], day: date
     ) -> ColumnElement[bool]:
-        """RFC 3501 §6.4.4 BEFORE/ON/SINCE by UTC day (the stored times are UTC); never
-        true where the column is NULL (a message without a Date: field)."""
+        """RFC 3501 §6.4.4 BEFORE/ON/SINCE of a stored time, by its UTC day (the internal
+        date: the store keeps no zone for it)."""
         start = datetime.combine(day, time(), UTC)
         end = None if day == date.max else start + timedelta(days=1)
         if op == "before":
-            test = column < start
-        elif op == "since" or end is None:
-            test = column >= start
+            return column < start
+        if op == "since" or end is None:
+            return column >= start
+        return and_(column >= start, column < end)
+
+    @staticmethod
+    def sent_day(op: Literal["before", "on", "since"], day: date) -> ColumnElement[bool]:
+        """RFC 3501 §6.4.4 SENTBEFORE/SENTON/SENTSINCE: the Date: field's day in its own
+        zone, time and zone disregarded; never true for a message without a Date: field."""
+        column = Message.sent_day
+        if op == "before":
+            test = column < day
+        elif op == "on":
+            test = column == day
         else:
-            test = and_(column >= start, column < end)
+            test = column >= day
         return and_(column.is_not(None), test)
 
     @staticmethod

@@ -225,3 +225,73 @@ def test_overlong_line_gets_bye(server: Served) -> None:
     raw.send(b"a " + b"x" * 200_000 + b"\r\n")
     assert raw.line().startswith(b"* BYE")
     raw.close()
+
+
+def exchange(raw: Raw, tag: bytes, command: bytes) -> list[bytes]:
+    raw.send(tag + b" " + command + b"\r\n")
+    lines = raw.until(tag)
+    assert lines[-1].startswith(tag + b" OK"), lines
+    return lines[:-1]
+
+
+def test_subscriptions_are_names(server: Served) -> None:
+    """RFC 3501 §6.3.6: a subscription may name no mailbox, DELETE leaves it (LIST
+    (SUBSCRIBED) says \\NonExistent), CREATE adds none; LSUB "%" shows an unsubscribed
+    parent of a subscribed name as \\Noselect (§6.3.9); RECURSIVEMATCH gives it CHILDINFO
+    (RFC 5258 §3.5); RENAME carries subscriptions along."""
+    raw = raw_login(server)
+    for name in (b"top", b"top/kept", b"top/gone", b"other/deep"):
+        exchange(raw, b"c", b"CREATE " + name)
+    for name in (b"top/kept", b"top/gone", b"other/deep", b"ghost"):
+        exchange(raw, b"s", b"SUBSCRIBE " + name)
+    exchange(raw, b"d", b"DELETE top/gone")
+    assert exchange(raw, b"l", b'LIST (SUBSCRIBED) "" *') == [
+        b'* LIST (\\HasNoChildren \\Subscribed) "/" INBOX',
+        b'* LIST (\\HasNoChildren \\Archive \\Subscribed) "/" Archive',
+        b'* LIST (\\HasNoChildren \\Drafts \\Subscribed) "/" Drafts',
+        b'* LIST (\\HasNoChildren \\Junk \\Subscribed) "/" Junk',
+        b'* LIST (\\HasNoChildren \\Sent \\Subscribed) "/" Sent',
+        b'* LIST (\\HasNoChildren \\Trash \\Subscribed) "/" Trash',
+        b'* LIST (\\NonExistent \\HasNoChildren \\Subscribed) "/" ghost',
+        b'* LIST (\\HasNoChildren \\Subscribed) "/" other/deep',
+        b'* LIST (\\NonExistent \\HasNoChildren \\Subscribed) "/" top/gone',
+        b'* LIST (\\HasNoChildren \\Subscribed) "/" top/kept',
+    ]
+    assert exchange(raw, b"u", b'LSUB "" %') == [
+        b'* LSUB () "/" INBOX',
+        b'* LSUB () "/" Archive',
+        b'* LSUB () "/" Drafts',
+        b'* LSUB () "/" Junk',
+        b'* LSUB () "/" Sent',
+        b'* LSUB () "/" Trash',
+        b'* LSUB () "/" ghost',
+        b'* LSUB (\\Noselect) "/" other',
+        b'* LSUB (\\Noselect) "/" top',
+    ]
+    assert exchange(raw, b"v", b'LSUB "" top*') == [
+        b'* LSUB () "/" top/gone',
+        b'* LSUB () "/" top/kept',
+    ]
+    assert exchange(raw, b"r", b'LIST (SUBSCRIBED RECURSIVEMATCH) "" t%') == [
+        b'* LIST (\\HasChildren) "/" top ("CHILDINFO" ("SUBSCRIBED"))',
+    ]
+    both = b'LIST (SUBSCRIBED RECURSIVEMATCH) "" (top top/kept top/gone)'
+    assert exchange(raw, b"q", both) == [  # the pattern reaches them: no CHILDINFO
+        b'* LIST (\\NonExistent \\HasNoChildren \\Subscribed) "/" top/gone',
+        b'* LIST (\\HasNoChildren \\Subscribed) "/" top/kept',
+    ]
+    assert exchange(raw, b"p", b'LIST "" top* RETURN (SUBSCRIBED)') == [
+        b'* LIST (\\HasChildren) "/" top',
+        b'* LIST (\\HasNoChildren \\Subscribed) "/" top/kept',
+    ]
+    exchange(raw, b"m", b"RENAME top moved")
+    assert exchange(raw, b"n", b'LSUB "" *o*') == [  # "*" reaches other/deep: no "other"
+        b'* LSUB () "/" ghost',
+        b'* LSUB () "/" moved/kept',
+        b'* LSUB () "/" other/deep',
+        b'* LSUB () "/" top/gone',  # no mailbox was renamed from it
+    ]
+    exchange(raw, b"x", b"UNSUBSCRIBE ghost")
+    exchange(raw, b"y", b"UNSUBSCRIBE ghost")  # not subscribed: still OK
+    assert exchange(raw, b"z", b'LSUB "" g*') == []
+    raw.close()

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, insert, select, text
 
+from groupware.config import Config
 from groupware.errors import InvalidInput, NotFound
 from groupware.model.mail import Mailbox, Message, MessageText
 from groupware.services import Services
 from groupware.services import searchkeys as k
 from groupware.services.access import SYSTEM, Principal
-from groupware.store import fulltext
+from groupware.store import fulltext, migrate
 
 WHEN = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -189,19 +190,44 @@ def test_substrings_are_literal_and_case_insensitive(
     assert find(services, bob, k.Text("")) == [1, 2, 3, 4]
 
 
-def test_dates_by_utc_day(services: Services, bob: Principal, four: list[bytes]) -> None:
+def test_dates_by_day(services: Services, bob: Principal, four: list[bytes]) -> None:
     day = date(2026, 11, 27)
     assert find(services, bob, k.Date("internal", "on", day)) == [2]
     assert find(services, bob, k.Date("internal", "before", day)) == [1]
     assert find(services, bob, k.Date("internal", "since", day)) == [2, 3, 4]
     assert find(services, bob, k.Date("internal", "since", date.max)) == []
-    # Sent 26 Nov 23:00 UTC, and 27 Nov 00:30 +0100 (26 Nov 23:30 UTC); #3 has no Date.
+    # Sent 26 Nov 23:00 +0000; 27 Nov 00:30 +0100 (26 Nov in UTC, but SENT* take the
+    # Date: field's own day, RFC 3501 §6.4.4); #3 has no Date; #4 27 Nov 09:00 +0000.
     eve = date(2026, 11, 26)
-    assert find(services, bob, k.Date("sent", "on", eve)) == [1, 2]
-    assert find(services, bob, k.Date("sent", "before", day)) == [1, 2]
-    assert find(services, bob, k.Date("sent", "since", day)) == [4]
-    assert find(services, bob, k.Not(k.Date("sent", "since", day))) == [1, 2, 3]
-    assert find(services, bob, k.Not(k.Date("sent", "before", day))) == [3, 4]
+    assert find(services, bob, k.Date("sent", "on", eve)) == [1]
+    assert find(services, bob, k.Date("sent", "on", day)) == [2, 4]
+    assert find(services, bob, k.Date("sent", "before", day)) == [1]
+    assert find(services, bob, k.Date("sent", "since", day)) == [2, 4]
+    assert find(services, bob, k.Date("sent", "since", date.max)) == []
+    assert find(services, bob, k.Not(k.Date("sent", "since", day))) == [1, 3]
+    assert find(services, bob, k.Not(k.Date("sent", "before", day))) == [2, 3, 4]
+
+
+def test_sent_day_is_the_date_fields_own_day(
+    services: Services, bob: Principal, tmp_path: Path
+) -> None:
+    """Regression (imaptest search-date): across a zone change the day is the one the
+    Date: field names, whatever it is in UTC; a copy keeps it."""
+    for when in (
+        "Sat, 24 Mar 2007 23:00:00 +0200",  # 24 Mar, 21:00 UTC
+        "Sun, 25 Mar 2007 00:00:00 +0200",  # 25 Mar, 24 Mar in UTC
+        "Sun, 25 Mar 2007 23:00:00 +0300",  # 25 Mar, 20:00 UTC
+        "Mon, 26 Mar 2007 00:00:00 +0300",  # 26 Mar, 25 Mar in UTC
+        "Sun, 25 Mar 2007 23:30:00 -0500",  # 25 Mar, 26 Mar in UTC
+    ):
+        append(services, bob, tmp_path, mail(date=when))
+    assert find(services, bob, k.Date("sent", "before", date(2007, 3, 25))) == [1]
+    assert find(services, bob, k.Date("sent", "on", date(2007, 3, 25))) == [2, 3, 5]
+    assert find(services, bob, k.Date("sent", "since", date(2007, 3, 26))) == [4]
+    services.mailboxes.create(bob, "Copies")
+    services.messages.copy(bob, "INBOX", [1, 2, 3, 4, 5], "Copies")
+    on = k.Date("sent", "on", date(2007, 3, 25))
+    assert find(services, bob, on, box="Copies") == [2, 3, 5]
 
 
 def test_older_and_younger(services: Services, bob: Principal, tmp_path: Path) -> None:
@@ -368,3 +394,55 @@ def test_only_own_mailboxes(services: Services, bob: Principal, tmp_path: Path) 
             call(SYSTEM)
     assert search.search(alice, "Private", k.Header("subject", "SECRET")) == [1]
     assert search.search(bob, "INBOX", k.Header("subject", "secret")) == []
+
+
+GROUPS = (
+    b"From: RealFrom <user-from@domain.org>\r\n"
+    b"To: groupname: groupuser1@domain.org, groupuser2@domain.org;,\r\n"
+    b"  groupname2: groupuser3@domain.org;\r\n"
+    b"Cc: <user-cc (comment)@ (comment) domain.org>\r\n"
+    b"Date: Sun, 25 Mar 2007 00:30:00 +0200\r\n\r\nbody\r\n"
+)
+
+
+def test_address_search_finds_group_names(
+    services: Services, bob: Principal, tmp_path: Path
+) -> None:
+    """Regression (imaptest search-addresses): FROM/TO/CC/BCC match a group's name as
+    well as its members (the field as RFC 5322 §3.4 writes it)."""
+    append(services, bob, tmp_path, GROUPS)
+    append(services, bob, tmp_path, b"To: groupname:;\r\n\r\nbody\r\n")
+    append(services, bob, tmp_path, mail(to="groupuser4@domain.org"))
+    assert find(services, bob, k.Header("to", "groupname")) == [1, 2]
+    assert find(services, bob, k.Header("to", "groupname2")) == [1]
+    assert find(services, bob, k.Header("to", "groupuser3")) == [1]
+    assert find(services, bob, k.Header("to", "groupuser4")) == [3]
+    assert find(services, bob, k.Header("to", "")) == [1, 2, 3]
+    assert find(services, bob, k.Header("cc", "user-cc@domain.org")) == [1]
+
+
+def test_revision_0006_fills_the_sent_day_groups_and_subscriptions(
+    services: Services, bob: Principal, tmp_path: Path, config: Config
+) -> None:
+    """Rows stored before revision 0006 get their sent day and their group names; the
+    subscribed flags become subscriptions; a step down and up again keeps them."""
+    append(services, bob, tmp_path, GROUPS)
+    services.mailboxes.create(bob, "Unsubscribed")
+    services.mailboxes.subscribe(bob, "Junk", False)
+    migrate.downgrade(config.database_url, "0005")
+    with services.search._db.write() as session:  # as 0005's code wrote them
+        columns = "to_addr = 'groupuser1@domain.org, groupuser2@domain.org'"
+        session.execute(text(f"UPDATE messages SET {columns}"))
+        rows = session.execute(text("SELECT name, subscribed FROM mailboxes")).all()
+        assert {name for name, subscribed in rows if subscribed} == {
+            "INBOX",
+            "Drafts",
+            "Sent",
+            "Trash",
+            "Archive",
+        }
+    migrate.upgrade(config.database_url)
+    assert find(services, bob, k.Header("to", "groupname2")) == [1]
+    assert find(services, bob, k.Date("sent", "on", date(2007, 3, 25))) == [1]
+    assert find(services, bob, k.Date("sent", "before", date(2007, 3, 25))) == []
+    assert services.mailboxes.subscriptions(bob) == ["Archive", "Drafts", "INBOX", "Sent", "Trash"]

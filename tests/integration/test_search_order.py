@@ -127,3 +127,64 @@ def test_thread_of_matches_only(services: Services, bob: Principal, threaded: No
     ]
     assert services.search.thread_references(bob, "INBOX", k.Uids(((3, 3),))) == [(3, ())]
     assert services.search.thread_references(bob, "INBOX", k.Text("nowhere")) == []
+
+
+def raw(tmp_path: Path, services: Services, bob: Principal, *headers: str) -> None:
+    data = ("\r\n".join(headers) + "\r\n\r\nbody\r\n").encode()
+    append(services, bob, tmp_path, data)
+
+
+def test_sort_by_address_counts_a_group_as_its_name(
+    services: Services, bob: Principal, tmp_path: Path
+) -> None:
+    """Regression (imaptest sort-addresses): RFC 5256 §3 takes the addr-mailbox of the
+    first address, and a group's first ENVELOPE address is its name (RFC 3501 §7.4.2)."""
+    raw(tmp_path, services, bob, "Cc: user2@domain2.org (foo bar)")
+    raw(tmp_path, services, bob, "Cc: user2: blah@domain1.org;")
+    raw(tmp_path, services, bob, "Cc: user1@domain1.org")
+    raw(tmp_path, services, bob, "Subject: no Cc")
+    search = services.search
+    assert search.sort(bob, "INBOX", [("CC", False)], k.All()) == [4, 3, 1, 2]
+    assert search.sort(bob, "INBOX", [("CC", True)], k.All()) == [1, 2, 3, 4]
+
+
+def test_sort_display_decodes_names_and_names_groups(
+    services: Services, bob: Principal, tmp_path: Path
+) -> None:
+    """Regression (imaptest sort-display-to): RFC 5957 §3 sorts by the decoded display
+    name, else the addr-spec; a group by its name, an empty group too."""
+    for to in (
+        "foo bar <a@b.c>",
+        "b@c.d",
+        "d",
+        "=?iso-8859-1?q?foo_aar?= <e@f.g>",
+        "=?iso-8859-1?q?foo_car?= <f@g.h>",
+        "a: xx@xx.org, yy@yy.org;",
+        "z: aa@aa.org, bb@bb.org;",
+        "empty:;",
+    ):
+        raw(tmp_path, services, bob, f"To: {to}")
+    expected = [6, 2, 3, 8, 4, 1, 5, 7]
+    assert services.search.sort(bob, "INBOX", [("DISPLAYTO", False)], k.All()) == expected
+    reverse = services.search.sort(bob, "INBOX", [("DISPLAYTO", True)], k.All())
+    assert reverse == expected[::-1]
+
+
+def test_sort_subject_compares_upper_cased(
+    services: Services, bob: Principal, tmp_path: Path
+) -> None:
+    """Regression (imaptest sort-subject): i;ascii-casemap upper-cases (RFC 4790 §9.2), so
+    "[" and "_" sort after the letters; base subjects per RFC 5256 §2.1."""
+    for subject in (
+        "a",
+        "C",
+        "_",
+        "[xyz]",
+        "Re: [FWD: c]",
+        "=?iso-8859-1?q?_?=",  # one encoded space: an empty base subject
+        "re: [fwd: [fwd: re: [fwd: babylon]]]",
+        "b (a)",
+    ):
+        raw(tmp_path, services, bob, f"Subject: {subject}")
+    sort = services.search.sort(bob, "INBOX", [("SUBJECT", False)], k.All())
+    assert sort == [6, 1, 8, 7, 2, 5, 4, 3]

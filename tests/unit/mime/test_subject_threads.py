@@ -34,6 +34,14 @@ from groupware.mime.threads import ThreadMessage, thread_references
         ("Ré: Grüße", "ré: grüsse", False),  # case-folded: ß is ss
         ("Re:", "", True),
         ("", "", False),
+        # imaptest sort-subject's subjects (decoded, as the store keeps them)
+        ("[foo] Fwd: [bar] Re: fw: b (fWd)  (fwd)", "b", True),
+        ("Re: [FWD: c]", "c", True),
+        ("re: [fwd: [fwd: re: [fwd: babylon]]]", "babylon", True),
+        ("Ad: Re: Ad: Re: Ad: x", "ad: re: ad: re: ad: x", False),
+        ("b (a)", "b (a)", False),
+        ("[xyz]", "[xyz]", False),
+        (" ", "", False),  # "=?iso-8859-1?q?_?=", one encoded space
     ],
 )
 def test_base_subject(subject: str, base: str, replied: bool) -> None:

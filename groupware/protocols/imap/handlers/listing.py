@@ -1,9 +1,12 @@
 """LIST and LSUB (RFC 9051 §6.3.9, RFC 3501 §6.3.9), with RFC 5258 LIST-EXTENDED
-selection and return options, RFC 6154 special-use attributes and RFC 5819 LIST-STATUS."""
+selection and return options, RFC 6154 special-use attributes and RFC 5819 LIST-STATUS.
+A new selection option is a condition in `_Listing.list`; a new attribute one in
+`_Listing._attributes`."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from groupware.protocols.imap import commands as c
 from groupware.protocols.imap.handlers.mailboxes import status_items
@@ -36,7 +39,16 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
-# RFC 9051 §6.3.9 LIST; RFC 3501 §6.3.9 LSUB
+@dataclass(frozen=True)
+class _Entry:
+    """One LIST or LSUB reply."""
+
+    name: str
+    attributes: tuple[str, ...]
+    childinfo: bool = False  # RFC 5258 §3.5 CHILDINFO ("SUBSCRIBED")
+
+
+# RFC 9051 §6.3.9 LIST; RFC 3501 §6.3.9 LSUB; RFC 5258 LIST-EXTENDED
 async def cmd_list(session: Session, command: c.List) -> str | None:
     selection = {s.upper() for s in command.selection}
     returns = {r.upper() for r in command.returns}
@@ -50,59 +62,119 @@ async def cmd_list(session: Session, command: c.List) -> str | None:
     if not command.lsub and patterns == [""]:  # RFC 9051: the delimiter and root
         session.untagged(f'LIST (\\Noselect) "{SEPARATOR}" ""')
         return None
-    boxes = await session.call(session.services.mailboxes.list_all, session.actor)
+    mailboxes = session.services.mailboxes
+    boxes = await session.call(mailboxes.list_all, session.actor)
     by_name = {b.name: b for b in boxes}
+    subscribed = {b.name for b in boxes if b.subscribed}
+    if command.lsub or "SUBSCRIBED" in selection:  # names that are no mailbox, too
+        subscribed = set(await session.call(mailboxes.subscriptions, session.actor))
     regexes = [pattern_regex(reference + p) for p in patterns]
-    subscribed_only = command.lsub or "SUBSCRIBED" in selection
-    names = set(by_name)
-    # Parents that do not exist appear (\NonExistent / \Noselect) when a pattern names them.
-    parents = {n.rsplit(SEPARATOR, 1)[0] for n in names if SEPARATOR in n}
-    while parents - names:
-        missing = parents - names
-        names |= missing
-        parents = {n.rsplit(SEPARATOR, 1)[0] for n in missing if SEPARATOR in n}
-    for name in sorted(names, key=lambda n: (n != INBOX, n)):
-        if not any(r.fullmatch(name) for r in regexes):
-            continue
-        box = by_name.get(name)
-        attributes = _attributes(name, box, by_name, command.lsub, selection | returns)
-        if subscribed_only and (box is None or not box.subscribed):
-            if not _has_subscribed_child(name, by_name, selection):
-                continue
-            attributes = [a for a in attributes if a != "\\Subscribed"]
-        if "SPECIAL-USE" in selection and (box is None or not box.special_use):
-            continue
-        line = f'{"LSUB" if command.lsub else "LIST"} ({" ".join(attributes)}) "{SEPARATOR}" '
-        session.untagged(line.encode() + session.mailbox_out(name))
+    listing = _Listing(by_name, subscribed, regexes)
+    entries = listing.for_lsub() if command.lsub else listing.for_list(selection, returns)
+    verb = "LSUB" if command.lsub else "LIST"
+    for entry in entries:
+        line = f'{verb} ({" ".join(entry.attributes)}) "{SEPARATOR}" '.encode()
+        line += session.mailbox_out(entry.name)
+        if entry.childinfo:
+            line += b' ("CHILDINFO" ("SUBSCRIBED"))'
+        session.untagged(line)
+        box = by_name.get(entry.name)
         if "STATUS" in returns and box is not None:
             items = await status_items(session, box, command.status_items)
-            session.untagged(b"STATUS " + session.mailbox_out(name) + b" (" + items + b")")
+            session.untagged(b"STATUS " + session.mailbox_out(entry.name) + b" (" + items + b")")
     return None
 
 
-def _attributes(
-    name: str,
-    box: MailboxInfo | None,
-    by_name: dict[str, MailboxInfo],
-    lsub: bool,
-    options: set[str],
-) -> list[str]:
-    children = any(other.startswith(name + SEPARATOR) for other in by_name)
-    attributes = []
-    if box is None:
-        attributes.append("\\Noselect" if lsub else "\\NonExistent")
-    if not lsub:
+class _Listing:
+    """Which names a LIST or LSUB returns, with which attributes: the mailboxes, the
+    subscribed names (mailboxes or not) and the parents both imply."""
+
+    def __init__(
+        self,
+        by_name: dict[str, MailboxInfo],
+        subscribed: set[str],
+        regexes: list[re.Pattern[str]],
+    ) -> None:
+        self._by_name = by_name
+        self._subscribed = subscribed
+        self._regexes = regexes
+        self._parents = _ancestors(set(by_name))  # names with a mailbox below them
+
+    def matches(self, name: str) -> bool:
+        return any(r.fullmatch(name) for r in self._regexes)
+
+    def for_list(self, selection: set[str], returns: set[str]) -> list[_Entry]:
+        """RFC 5258 §3: mailboxes (or with SUBSCRIBED, subscribed names) matching a
+        pattern; RECURSIVEMATCH adds a parent that is not subscribed itself but has a
+        subscribed descendant no pattern matches, with CHILDINFO (§3.5, as Dovecot)."""
+        subscribed_only = "SUBSCRIBED" in selection
+        special_only = "SPECIAL-USE" in selection
+        recursive = subscribed_only and "RECURSIVEMATCH" in selection
+        show_subscribed = subscribed_only or "SUBSCRIBED" in returns
+
+        def selected(name: str) -> bool:
+            box = self._by_name.get(name)
+            if special_only and (box is None or not box.special_use):
+                return False
+            return not subscribed_only or name in self._subscribed
+
+        names = set(self._by_name) | (self._subscribed if subscribed_only else set())
+        entries = []
+        for name in _ordered(names | _ancestors(names)):
+            if not self.matches(name):
+                continue
+            childinfo = False
+            if not selected(name):
+                childinfo = recursive and any(
+                    selected(d) and not self.matches(d) for d in self._under(name)
+                )
+                if not childinfo:
+                    continue
+            attributes = self._attributes(name, show_subscribed)
+            entries.append(_Entry(name, attributes, childinfo))
+        return entries
+
+    def for_lsub(self) -> list[_Entry]:
+        """RFC 3501 §6.3.9 LSUB: subscribed names matching a pattern; and a parent that
+        is not subscribed but whose subscribed descendant the pattern does not reach
+        ("%" stops at it), as \\Noselect."""
+        entries = []
+        for name in _ordered(self._subscribed | _ancestors(self._subscribed)):
+            if not self.matches(name):
+                continue
+            if name in self._subscribed:
+                entries.append(_Entry(name, ()))
+            elif any(not self.matches(d) for d in self._under(name)):
+                entries.append(_Entry(name, ("\\Noselect",)))
+        return entries
+
+    def _under(self, name: str) -> list[str]:
+        """The subscribed names below `name`."""
+        return [n for n in self._subscribed if n.startswith(name + SEPARATOR)]
+
+    def _attributes(self, name: str, show_subscribed: bool) -> tuple[str, ...]:
+        box = self._by_name.get(name)
+        children = name in self._parents
+        attributes = []
+        if box is None:
+            attributes.append("\\NonExistent")  # RFC 5258 §3: implies \Noselect
         attributes.append("\\HasChildren" if children else "\\HasNoChildren")
-    if box is not None and box.special_use:
-        attributes.append(box.special_use)
-    if box is not None and box.subscribed and "SUBSCRIBED" in options and not lsub:
-        attributes.append("\\Subscribed")
-    return attributes
+        if box is not None and box.special_use:
+            attributes.append(box.special_use)
+        if show_subscribed and name in self._subscribed:
+            attributes.append("\\Subscribed")
+        return tuple(attributes)
 
 
-def _has_subscribed_child(name: str, by_name: dict[str, MailboxInfo], selection: set[str]) -> bool:
-    """RFC 5258 RECURSIVEMATCH: a parent shows when a child is subscribed (LSUB: as
-    \\Noselect when the pattern's % stops at it — kept simple: only with the option)."""
-    if "RECURSIVEMATCH" not in selection:
-        return False
-    return any(n.startswith(name + SEPARATOR) and b.subscribed for n, b in by_name.items())
+def _ancestors(names: set[str]) -> set[str]:
+    """Every proper ancestor of the names ("a" and "a/b" for "a/b/c")."""
+    ancestors = set()
+    for name in names:
+        parts = name.split(SEPARATOR)
+        for depth in range(1, len(parts)):
+            ancestors.add(SEPARATOR.join(parts[:depth]))
+    return ancestors
+
+
+def _ordered(names: set[str]) -> list[str]:
+    return sorted(names, key=lambda n: (n != INBOX, n))
