@@ -6,18 +6,31 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 
 from groupware.mime.parse import ParsedMessage
-from groupware.model.mail import Message
+from groupware.model.mail import Mailbox, Message
 from groupware.services.access import Principal
-from groupware.services.mailboxes import normalize_name, own_mailboxes
+from groupware.services.mailboxes import MailboxInfo, mailbox_info, normalize_name, own_mailboxes
 from groupware.store import Database
 from groupware.store.blobs import BlobStore
 from groupware.store.mail import flag_names, mailbox_by_name
 
 BATCH = 500  # UIDs per query (keeps bound parameters well under every database's limit)
+_messages = cast(Table, Message.__table__)
+_boxes = cast(Table, Mailbox.__table__)
+_FLAGS_OF_ALL = (
+    select(_messages.c.uid, _messages.c.flags, _messages.c.keywords)
+    .where(_messages.c.mailbox_id == bindparam("box"))
+    .order_by(_messages.c.uid)
+)
+_CLAIM = (
+    update(_boxes)
+    .where(_boxes.c.id == bindparam("box"), _boxes.c.first_recent_uid == bindparam("old"))
+    .values(first_recent_uid=bindparam("new"))
+)
 
 
 @dataclass(frozen=True)
@@ -31,10 +44,48 @@ class Summary:
     content: bytes | None = None  # when asked for
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A mailbox as a client opens it: its counters, the UIDs with their flags, and the
+    first UID that is \\Recent to this opener (RFC 3501 §2.3.2)."""
+
+    mailbox: MailboxInfo
+    first_recent: int
+    uids: list[int]
+    flags: list[frozenset[str]]  # parallel to uids; equal sets are one shared object
+
+
 class MessageFetch:
     def __init__(self, database: Database, blobs: BlobStore) -> None:
         self._db = database
         self._blobs = blobs
+
+    def open_mailbox(self, actor: Principal, mailbox: str, *, claim: bool) -> Opened:
+        """What SELECT (claim=True: this session takes the \\Recent messages) and EXAMINE
+        need, in one read; the claim is a conditional update only when there is new mail."""
+        user_id = own_mailboxes(actor)
+        name = normalize_name(mailbox)
+        with self._db.read() as session:
+            box = mailbox_by_name(session, user_id, name)
+            info = mailbox_info(box, subscribed=False)
+            first_recent = box.first_recent_uid
+            rows = session.connection().execute(_FLAGS_OF_ALL, {"box": box.id}).all()
+        shared: dict[tuple[int, str], frozenset[str]] = {}
+        flags = []
+        for _, bits, keywords in rows:
+            key = (bits, keywords)
+            names = shared.get(key)
+            if names is None:
+                names = shared[key] = flag_names(bits, keywords)
+            flags.append(names)
+        if claim and first_recent < info.uidnext:
+            with self._db.write() as session:
+                claimed = session.connection().execute(
+                    _CLAIM, {"box": info.id, "old": first_recent, "new": info.uidnext}
+                )
+                if claimed.rowcount != 1:  # another session took them first
+                    first_recent = info.uidnext
+        return Opened(info, first_recent, [row[0] for row in rows], flags)
 
     def summaries(
         self,

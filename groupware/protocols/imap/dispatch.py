@@ -120,4 +120,9 @@ def _reply(session: Session, tag: str, status: str, text: str) -> None:
 
 
 def _name(command: c.Command) -> str:
+    """The command's name as the client wrote it (one class serves a few)."""
+    if isinstance(command, c.Subscribe) and not command.subscribe:
+        return "UNSUBSCRIBE"
+    if isinstance(command, c.List) and command.lsub:
+        return "LSUB"
     return type(command).__name__.upper()

@@ -29,12 +29,17 @@ class SelectedView:
         readonly: bool,
         uids: Iterable[int],
         recent: Iterable[int] = (),
+        flags: dict[int, frozenset[str]] | None = None,
     ) -> None:
         self.mailbox_id = mailbox_id
         self.name = name
         self.readonly = readonly
         self.uids = sorted(uids)
         self.recent = set(recent)
+        # Flags as last known, kept current by events and own changes: FETCH FLAGS needs
+        # no database (as Dovecot answers it from its index).
+        self.flags: dict[int, frozenset[str]] = flags if flags is not None else {}
+        self._rendered: dict[tuple[frozenset[str], bool], bytes] = {}
         self.pending: list[MailboxEvent] = []
         self.changed = asyncio.Event()
         self.own_modseqs: set[int] = set()  # changes this session made and told itself
@@ -58,6 +63,11 @@ class SelectedView:
     @property
     def exists(self) -> int:
         return len(self.uids)
+
+    def expunge_pending(self, uids: Iterable[int]) -> bool:
+        """Whether any of `uids` was expunged by someone else and not yet told."""
+        pending = {u for e in self.pending if isinstance(e, Expunged) for u in e.uids}
+        return bool(pending) and not pending.isdisjoint(uids)
 
     def seq_of(self, uid: int) -> int | None:
         index = bisect_left(self.uids, uid)
@@ -137,6 +147,7 @@ class SelectedView:
             assert seq is not None
             del self.uids[seq - 1]
             self.recent.discard(uid)
+            self.flags.pop(uid, None)
             if not qresync:
                 lines.append(b"* %d EXPUNGE\r\n" % seq)
         if qresync and gone:
@@ -148,7 +159,10 @@ class SelectedView:
         lines = []
         for uid, modseq, flags in event.changes:
             seq = self.seq_of(uid)
-            if seq is None or modseq in self.own_modseqs:
+            if seq is None:
+                continue
+            self.flags[uid] = flags
+            if modseq in self.own_modseqs:
                 continue
             items = [b"FLAGS " + wire.flag_list(sorted(flags | self._recent_flag(uid)))]
             if qresync:
@@ -163,6 +177,15 @@ class SelectedView:
 
     def flags_with_recent(self, uid: int, flags: Iterable[str]) -> list[str]:
         return sorted(set(flags) | self._recent_flag(uid))
+
+    def flag_list(self, uid: int, flags: frozenset[str]) -> bytes:
+        """The FLAGS list of a message, \\Recent included (rendered once per flag set)."""
+        key = (flags, uid in self.recent)
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            names = sorted(flags | {"\\Recent"}) if key[1] else sorted(flags)
+            rendered = self._rendered[key] = wire.flag_list(names)
+        return rendered
 
 
 def compact_set(uids: Iterable[int]) -> str:

@@ -306,7 +306,9 @@ class IMAPListener:
         except grammar.ParseError as error:
             code = f"[{error.code}] " if error.code else ""
             tag = error.tag or "*"
-            session.write(f"{tag} BAD {code}{error.message}\r\n".encode())
+            # RFC 9051 §6.4.4: an unknown charset is a NO [BADCHARSET], not a BAD
+            status = "NO" if error.tag and (error.code or "").startswith("BADCHARSET") else "BAD"
+            session.write(f"{tag} {status} {code}{error.message}\r\n".encode())
             return
         await dispatch.run(session, command)
 

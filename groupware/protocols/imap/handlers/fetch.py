@@ -36,26 +36,65 @@ async def cmd_fetch(session: Session, command: c.Fetch) -> str | None:
         await _vanished(session, command, uids)
     seen = not view.readonly and any(a.name in SETS_SEEN and not a.peek for a in attrs)
     flagged_now = await _mark_seen(session, view, uids) if seen else set()
-    if flagged_now and "FLAGS" not in names:
-        attrs.append(c.FetchAttr("FLAGS"))
+    if flagged_now:  # the new \Seen goes out; RFC 7162 §3.2.4: with UID and MODSEQ too
+        implied = ["FLAGS", "UID", "MODSEQ"] if "QRESYNC" in session.enabled else ["FLAGS"]
+        present = {a.name for a in attrs}
+        attrs += [c.FetchAttr(name) for name in implied if name not in present]
+    flags_only = {a.name for a in attrs} <= {"UID", "FLAGS"} and command.changedsince is None
+    if flags_only and _answer_from_view(session, view, uids, attrs):
+        return None
     parse = bool(names & PARSED)
     content = bool(names & CONTENT)
     fetch = session.services.fetch
+    vanished = False  # expunged by another session, not yet told to this one
     for start in range(0, len(uids), BATCH):
         batch = uids[start : start + BATCH]
         summaries = await session.call(
             fetch.summaries, session.actor, view.name, batch, parse=parse, content=content
         )
+        vanished = vanished or len(summaries) < len(batch)
+        lines = []
         for summary in summaries:
+            view.flags[summary.uid] = summary.flags  # fresh from the store
             if command.changedsince is not None and summary.modseq <= command.changedsince:
                 continue
             seq = view.seq_of(summary.uid)
             if seq is None:
                 continue
             items = [_item(session, view, summary, attr) for attr in attrs]
-            session.write(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
+            lines.append(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
+        session.write(b"".join(lines))
         await session.channel.drain()
+    if vanished and not command.uid:
+        # RFC 2180 §4.1.2, RFC 5530: the client named a message it still counts; an OK
+        # with its data silently missing would leave it thinking the data is on its way.
+        # (UID FETCH may skip UIDs that are gone: RFC 9051 §6.4.9.)
+        raise Refused("Some messages were expunged meanwhile; NOOP will tell", "EXPUNGEISSUED")
     return None
+
+
+def _answer_from_view(
+    session: Session, view: SelectedView, uids: list[int], attrs: list[c.FetchAttr]
+) -> bool:
+    """FETCH of UID and FLAGS only, from the view's flags (kept current by events), as
+    Dovecot answers it from its index. Not when a message lacks cached flags (new mail)
+    or has an expunge pending (the store path then says EXPUNGEISSUED)."""
+    flags = view.flags
+    if any(uid not in flags for uid in uids) or view.expunge_pending(uids):
+        return False
+    lines = []
+    for uid in uids:
+        seq = view.seq_of(uid) or 0
+        items = [
+            b"UID %d" % uid if a.name == "UID" else b"FLAGS " + view.flag_list(uid, flags[uid])
+            for a in attrs
+        ]
+        lines.append(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
+        if len(lines) >= 1000:
+            session.write(b"".join(lines))
+            lines.clear()
+    session.write(b"".join(lines))
+    return True
 
 
 async def _mark_seen(session: Session, view: SelectedView, uids: list[int]) -> set[int]:
@@ -64,6 +103,7 @@ async def _mark_seen(session: Session, view: SelectedView, uids: list[int]) -> s
         session.services.messages.store_flags, session.actor, view.name, uids, "add", ["\\Seen"]
     )
     view.own_modseqs.update(s.modseq for s in changed)
+    view.flags.update((s.uid, s.flags) for s in changed)
     return {s.uid for s in changed}
 
 

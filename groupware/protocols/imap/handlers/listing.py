@@ -130,7 +130,7 @@ class _Listing:
                 )
                 if not childinfo:
                     continue
-            attributes = self._attributes(name, show_subscribed)
+            attributes = self._attributes(name, show_subscribed, extended=bool(selection))
             entries.append(_Entry(name, attributes, childinfo))
         return entries
 
@@ -152,12 +152,14 @@ class _Listing:
         """The subscribed names below `name`."""
         return [n for n in self._subscribed if n.startswith(name + SEPARATOR)]
 
-    def _attributes(self, name: str, show_subscribed: bool) -> tuple[str, ...]:
+    def _attributes(self, name: str, show_subscribed: bool, extended: bool) -> tuple[str, ...]:
         box = self._by_name.get(name)
         children = name in self._parents
         attributes = []
         if box is None:
-            attributes.append("\\NonExistent")  # RFC 5258 §3: implies \Noselect
+            attributes.append("\\NonExistent")  # RFC 5258 §3: implies \Noselect…
+            if not extended:  # …which an IMAP4rev1 client may not know (RFC 3501 §6.3.8)
+                attributes.append("\\Noselect")
         attributes.append("\\HasChildren" if children else "\\HasNoChildren")
         if box is not None and box.special_use:
             attributes.append(box.special_use)

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from groupware.protocols.imap import commands as c
 from groupware.protocols.imap import wire
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import SelectedView, compact_set
 from groupware.protocols.imap.session import Session, State
-from groupware.services.mail import MessageState
 from groupware.services.mailboxes import SEPARATOR, MailboxInfo
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
@@ -25,27 +26,28 @@ async def cmd_select(session: Session, command: c.Select) -> str | None:
     if command.qresync is not None and "QRESYNC" not in session.enabled:
         raise Refused("QRESYNC needs ENABLE QRESYNC first", bad=True)
     name = session.mailbox_in(command.mailbox)
-    actor = session.actor
-    search = session.services.search
-    if command.readonly:  # RFC 3501 §6.3.2: EXAMINE leaves \Recent to the next SELECT
-        count = await session.call(search.recent_count, actor, name)
-    else:
-        first_recent = await session.call(search.claim_recent, actor, name)
-    info = await session.call(session.services.mailboxes.get, actor, name)
-    mailbox_id, states = await session.call(session.services.messages.index, actor, name)
-    uids = [s.uid for s in states]
-    recent = (
-        uids[max(0, len(uids) - count) :]
-        if command.readonly
-        else [u for u in uids if u >= first_recent]
+    # RFC 3501 §6.3.2: EXAMINE leaves \Recent to the next SELECT (claim=False)
+    fetch = session.services.fetch
+    opened = await session.call(fetch.open_mailbox, session.actor, name, claim=not command.readonly)
+    info, uids = opened.mailbox, opened.uids
+    first_recent = bisect_left(uids, opened.first_recent)
+    view = SelectedView(
+        info.id,
+        info.name,
+        command.readonly,
+        uids,
+        uids[first_recent:],
+        dict(zip(uids, opened.flags, strict=True)),
     )
-    view = SelectedView(mailbox_id, info.name, command.readonly, uids, recent if recent else ())
-    keywords = sorted({f for s in states for f in s.flags if not f.startswith("\\")})
+    distinct = set(opened.flags)
+    keywords = sorted({f for names in distinct for f in names if not f.startswith("\\")})
     flags = wire.flag_list([*SYSTEM_FLAGS, *keywords])
     session.untagged(b"FLAGS " + flags)
     session.untagged(b"%d EXISTS" % view.exists)
     session.untagged(b"%d RECENT" % len(view.recent))
-    first_unseen = next((i + 1 for i, s in enumerate(states) if "\\Seen" not in s.flags), None)
+    first_unseen = next(
+        (i + 1 for i, names in enumerate(opened.flags) if "\\Seen" not in names), None
+    )
     if first_unseen is not None:
         session.untagged(b"OK [UNSEEN %d] First unseen" % first_unseen)
     permanent = b"()" if command.readonly else flags[:-1] + b" \\*)"
@@ -57,7 +59,7 @@ async def cmd_select(session: Session, command: c.Select) -> str | None:
     session.view = view
     session.state = State.SELECTED
     if command.qresync is not None:
-        await _resync(session, command.qresync, info, states)
+        await _resync(session, command.qresync, info)
     mode = "READ-ONLY" if command.readonly else "READ-WRITE"
     return f"[{mode}] {'EXAMINE' if command.readonly else 'SELECT'} completed"
 
@@ -66,7 +68,6 @@ async def _resync(
     session: Session,
     qresync: tuple[int, int, c.SequenceSet | None, object],
     info: MailboxInfo,
-    states: list[MessageState],
 ) -> None:
     """RFC 7162 §3.2.5.2: what changed since the client's MODSEQ, if UIDVALIDITY holds."""
     uidvalidity, modseq, known, _ = qresync

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from groupware.errors import NotFound
 from groupware.protocols.imap import commands as c
-from groupware.protocols.imap import wire
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import compact_set
 from groupware.protocols.imap.session import Session, State
@@ -57,29 +56,36 @@ async def cmd_store(session: Session, command: c.Store) -> str | None:
     if command.unchangedsince is not None:
         await session.enable_condstore()
     condstore = "CONDSTORE" in session.enabled
-    states = {s.uid: s for s in changed}
+    states = {s.uid: (s.flags, s.modseq) for s in changed}
+    view.flags.update((uid, names) for uid, (names, _) in states.items())
     if not command.silent:
+        # RFC 9051 §6.4.6: the new flags of every message named, changed or not.
+        # Read, not taken from the view's cache: a message expunged elsewhere must not
+        # look as if the change stuck (RFC 2180 §4.2).
         others = [u for u in uids if u not in states and u not in refused]
         if others:
             fetch = session.services.fetch
             for summary in await session.call(fetch.summaries, session.actor, view.name, others):
-                states[summary.uid] = summary  # type: ignore[assignment]
+                states[summary.uid] = (summary.flags, summary.modseq)
+    changed_uids = {s.uid for s in changed}
     for uid in sorted(states):
-        state = states[uid]
+        names, modseq = states[uid]
         seq = view.seq_of(uid)
-        if seq is None or (command.silent and not (condstore and uid in {s.uid for s in changed})):
+        if seq is None or (command.silent and not (condstore and uid in changed_uids)):
             continue
         items = []
-        if command.uid:
+        if command.uid or "QRESYNC" in session.enabled:  # RFC 7162 §3.2.4
             items.append(b"UID %d" % uid)
         if not command.silent:
-            items.append(b"FLAGS " + wire.flag_list(view.flags_with_recent(uid, state.flags)))
+            items.append(b"FLAGS " + view.flag_list(uid, names))
         if condstore:
-            items.append(b"MODSEQ (%d)" % state.modseq)
+            items.append(b"MODSEQ (%d)" % modseq)
         session.untagged(b"%d FETCH (" % seq + b" ".join(items) + b")")
     if refused:
         numbers = refused if command.uid else [view.seq_of(u) or 0 for u in refused]
         return f"[MODIFIED {compact_set(numbers)}] Conditional STORE failed"
+    if not command.silent and not command.uid and len(states) + len(refused) < len(uids):
+        raise Refused("Some messages were expunged meanwhile; NOOP will tell", "EXPUNGEISSUED")
     return None
 
 
@@ -188,7 +194,10 @@ async def cmd_append(session: Session, command: c.Append) -> str | None:
 def _spooled(session: Session, literal: bytes | c.Spooled):  # type: ignore[no-untyped-def]
     """The literal as a file (the service appends from files, never from memory)."""
     if isinstance(literal, c.Spooled):
-        yield literal.path
+        try:
+            yield literal.path
+        finally:  # stored (or refused): the spool copy is not needed any more
+            literal.path.unlink(missing_ok=True)
         return
     session.spool.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=session.spool, prefix="imap-")
