@@ -16,16 +16,11 @@ from groupware.services.access import Principal
 from groupware.services.mailboxes import MailboxInfo, mailbox_info, normalize_name, own_mailboxes
 from groupware.store import Database
 from groupware.store.blobs import BlobStore
-from groupware.store.mail import flag_names, mailbox_by_name
+from groupware.store.mail import flag_names, mailbox_by_name, message_flags
 
 BATCH = 500  # UIDs per query (keeps bound parameters well under every database's limit)
 _messages = cast(Table, Message.__table__)
 _boxes = cast(Table, Mailbox.__table__)
-_FLAGS_OF_ALL = (
-    select(_messages.c.uid, _messages.c.flags, _messages.c.keywords)
-    .where(_messages.c.mailbox_id == bindparam("box"))
-    .order_by(_messages.c.uid)
-)
 _CLAIM = (
     update(_boxes)
     .where(_boxes.c.id == bindparam("box"), _boxes.c.first_recent_uid == bindparam("old"))
@@ -69,7 +64,7 @@ class MessageFetch:
             box = mailbox_by_name(session, user_id, name)
             info = mailbox_info(box, subscribed=False)
             first_recent = box.first_recent_uid
-            rows = session.connection().execute(_FLAGS_OF_ALL, {"box": box.id}).all()
+            rows = message_flags(session, box.id)
         shared: dict[tuple[int, str], frozenset[str]] = {}
         flags = []
         for _, bits, keywords in rows:

@@ -238,3 +238,23 @@ def insert_message(session: Session, row: dict[str, object], headers: str, body:
     message_id: int = connection.execute(_INSERT_MESSAGE, row).scalar_one()
     connection.execute(_INSERT_TEXT, {"message_id": message_id, "headers": headers, "body": body})
     return message_id
+
+
+_FLAGS_QMARK = "SELECT uid, flags, keywords FROM messages WHERE mailbox_id = ? ORDER BY uid"
+_FLAGS_FORMAT = "SELECT uid, flags, keywords FROM messages WHERE mailbox_id = %s ORDER BY uid"
+
+
+def message_flags(session: Session, mailbox_id: int) -> list[tuple[int, int, str]]:
+    """(UID, flag bits, keywords) of every message in a mailbox, in UID order, read
+    straight from the driver: SELECT of a big mailbox reads thousands of rows, and
+    SQLAlchemy's per-row result processing would cost several times the query."""
+    connection = session.connection()
+    query = _FLAGS_QMARK if connection.dialect.paramstyle == "qmark" else _FLAGS_FORMAT
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.execute(query, (mailbox_id,))
+        return [(int(uid), int(bits), str(keywords)) for uid, bits, keywords in cursor.fetchall()]
+    finally:
+        cursor.close()

@@ -4,6 +4,8 @@ in batches so a FETCH 1:* BODY[] never holds the whole mailbox in memory."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from groupware.protocols.imap import bodystructure, sections, wire
 from groupware.protocols.imap import commands as c
 from groupware.protocols.imap.replies import Refused
@@ -83,8 +85,10 @@ def _answer_from_view(
     if any(uid not in flags for uid in uids) or view.expunge_pending(uids):
         return False
     lines = []
-    for uid in uids:
-        seq = view.seq_of(uid) or 0
+    ordered, position = view.uids, 0
+    for uid in uids:  # both ascending: each position is found after the last one
+        position = bisect_left(ordered, uid, position)
+        seq = position + 1
         items = [
             b"UID %d" % uid if a.name == "UID" else b"FLAGS " + view.flag_list(uid, flags[uid])
             for a in attrs
