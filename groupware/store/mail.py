@@ -255,6 +255,7 @@ def message_flags(session: Session, mailbox_id: int) -> list[tuple[int, int, str
     cursor = raw.cursor()
     try:
         cursor.execute(query, (mailbox_id,))
-        return [(int(uid), int(bits), str(keywords)) for uid, bits, keywords in cursor.fetchall()]
+        rows: list[tuple[int, int, str]] = cursor.fetchall()  # the driver's ints and strs
+        return rows
     finally:
         cursor.close()

@@ -148,3 +148,21 @@ def test_utf8_accept_names_and_append(server: Served) -> None:
     other = login(server)  # a session without UTF8=ACCEPT sees modified UTF-7
     other.send(b'l LIST "" "Gr*"\r\n')
     assert other.until(b"l")[0].endswith(b"Gr&APwA3w-e")
+
+
+def test_flag_fetches_answered_from_the_view(server: Served) -> None:
+    raw = login(server)
+    for _ in range(3):
+        raw.send(b"b APPEND INBOX (\\Seen) {%d+}\r\n" % len(MESSAGE) + MESSAGE + b"\r\n")
+        raw.until(b"b")
+    raw.send(b"s SELECT INBOX\r\nt STORE 2 +FLAGS.SILENT ($Work)\r\n")
+    raw.until(b"t")
+    raw.send(b"f FETCH 1:* (FLAGS)\r\n")
+    assert raw.until(b"f")[1] == b"* 2 FETCH (FLAGS ($Work \\Recent \\Seen))"
+    raw.send(b"u UID FETCH 2:3 (FLAGS)\r\n")
+    assert raw.until(b"u")[:2] == [
+        b"* 2 FETCH (UID 2 FLAGS ($Work \\Recent \\Seen))",
+        b"* 3 FETCH (UID 3 FLAGS (\\Recent \\Seen))",
+    ]
+    raw.send(b"d FETCH 3 (FLAGS UID FLAGS)\r\n")
+    assert raw.until(b"d")[0].startswith(b"* 3 FETCH (FLAGS (\\Recent \\Seen) UID 3")

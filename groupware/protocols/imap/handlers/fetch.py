@@ -82,18 +82,26 @@ def _answer_from_view(
     Dovecot answers it from its index. Not when a message lacks cached flags (new mail)
     or has an expunge pending (the store path then says EXPUNGEISSUED)."""
     flags = view.flags
-    if any(uid not in flags for uid in uids) or view.expunge_pending(uids):
+    names = [a.name for a in attrs]
+    if len(set(names)) != len(names) or any(uid not in flags for uid in uids):
+        return False  # (repeated items take the general path)
+    if view.expunge_pending(uids):
         return False
     lines = []
+    order = [a.name for a in attrs]
+    line = b"* %d FETCH (" + b" ".join(b"UID %d" if n == "UID" else b"FLAGS %s" for n in order)
+    line += b")\r\n"
+    uid_first = order[0] == "UID"
     ordered, position = view.uids, 0
     for uid in uids:  # both ascending: each position is found after the last one
         position = bisect_left(ordered, uid, position)
-        seq = position + 1
-        items = [
-            b"UID %d" % uid if a.name == "UID" else b"FLAGS " + view.flag_list(uid, flags[uid])
-            for a in attrs
-        ]
-        lines.append(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
+        if len(order) == 1:
+            value: tuple[object, ...] = (uid,) if uid_first else (view.flag_list(uid, flags[uid]),)
+        elif uid_first:
+            value = (uid, view.flag_list(uid, flags[uid]))
+        else:
+            value = (view.flag_list(uid, flags[uid]), uid)
+        lines.append(line % (position + 1, *value))
         if len(lines) >= 1000:
             session.write(b"".join(lines))
             lines.clear()
