@@ -186,3 +186,13 @@ def _gather(roots: list[_Box]) -> list[_Box]:
 def _node(box: _Box) -> ThreadNode:
     uid = box.message.uid if box.message is not None else None
     return uid, tuple(_node(child) for child in box.children)
+
+
+def thread_ordered_subject(messages: Sequence[ThreadMessage]) -> list[ThreadNode]:
+    """RFC 5256 §4 ORDEREDSUBJECT: messages grouped by base subject, each group ordered
+    by sent date with the first as parent of all the others; groups by their first."""
+    groups: dict[str, list[ThreadMessage]] = {}
+    for message in sorted(messages, key=lambda m: (m.date, m.uid)):
+        groups.setdefault(base_subject(message.subject)[0], []).append(message)
+    threads = sorted(groups.values(), key=lambda group: (group[0].date, group[0].uid))
+    return [(group[0].uid, tuple((m.uid, ()) for m in group[1:])) for group in threads]

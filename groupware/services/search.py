@@ -22,7 +22,12 @@ from groupware.errors import InvalidInput
 from groupware.mime.parse import ParsedMessage
 from groupware.mime.structure import Address
 from groupware.mime.subject import base_subject
-from groupware.mime.threads import ThreadMessage, ThreadNode, thread_references
+from groupware.mime.threads import (
+    ThreadMessage,
+    ThreadNode,
+    thread_ordered_subject,
+    thread_references,
+)
 from groupware.model.mail import Message
 from groupware.services import searchkeys as k
 from groupware.services.access import Principal
@@ -79,9 +84,12 @@ class MailSearch:
             rows.sort(key=SORT_KEYS[name], reverse=reverse)
         return [row.uid for row in rows]
 
-    def thread_references(self, actor: Principal, mailbox: str, key: k.Key) -> list[ThreadNode]:
-        """RFC 5256 §4 THREAD=REFERENCES over the matches: trees of (UID, children), a
-        dummy root (UID None) grouping threads whose first message is not among them."""
+    def thread_references(
+        self, actor: Principal, mailbox: str, key: k.Key, algorithm: str = "REFERENCES"
+    ) -> list[ThreadNode]:
+        """RFC 5256 §4 THREAD=REFERENCES (or ORDEREDSUBJECT) over the matches: trees of
+        (UID, children), a dummy root (UID None) grouping threads whose first message is
+        not among them."""
         user_id = own_mailboxes(actor)
         columns = [
             Message.uid,
@@ -109,6 +117,8 @@ class MailSearch:
                     date=row.sent_date or row.internal_date,
                 )
             )
+        if algorithm == "ORDEREDSUBJECT":
+            return thread_ordered_subject(messages)
         return thread_references(messages)
 
     # -- \Recent (RFC 3501 §2.3.2) ------------------------------------------------------

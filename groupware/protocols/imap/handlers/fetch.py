@@ -210,4 +210,8 @@ def _part(part: tuple[int, ...]) -> bytes:
 
 
 def _literal(data: bytes) -> bytes:
+    """RFC 3501 §9: a literal holds CHAR8 (no NUL); a stray NUL goes out as 0x80, as
+    Dovecot sends it (BINARY[] uses literal8 and keeps it)."""
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"\x80")
     return b"{%d}\r\n" % len(data) + data

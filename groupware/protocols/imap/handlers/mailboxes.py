@@ -199,8 +199,7 @@ async def cmd_getquotaroot(session: Session, command: c.GetQuotaRoot) -> str | N
 
 async def _quota(session: Session) -> None:
     quota = await session.call(session.services.mailboxes.quota, session.actor)
-    if not quota.limit_bytes:
-        session.untagged('QUOTA "" ()')
+    if not quota.limit_bytes:  # RFC 9208 §5.1: a quota-list names at least one resource
         return
     # RFC 9208 §5.1: STORAGE in units of 1024 octets
     used = (quota.used_bytes + 1023) // 1024

@@ -114,18 +114,54 @@ async def cmd_sort(session: Session, command: c.Sort) -> str | None:
     found = await session.call(search.sort, session.actor, view.name, criteria, key)
     uids = [u for u in found if view.seq_of(u) is not None]
     numbers = uids if command.uid else [view.seq_of(u) or 0 for u in uids]
-    session.untagged("SORT" + "".join(f" {n}" for n in numbers))
+    if command.returns is None:
+        session.untagged("SORT" + "".join(f" {n}" for n in numbers))
+        return None
+    # RFC 5267 §3.2 ESORT: MIN/MAX are the first/last in sort order, ALL keeps the order
+    returns = set(command.returns) or {"ALL"}
+    unknown = returns - {"MIN", "MAX", "ALL", "COUNT"}
+    if unknown:
+        raise Refused(f"Unknown RETURN option {sorted(unknown)[0]}", bad=True)
+    parts = [f'(TAG "{command.tag}")'] + (["UID"] if command.uid else [])
+    if numbers:
+        if "MIN" in returns:
+            parts.append(f"MIN {numbers[0]}")
+        if "MAX" in returns:
+            parts.append(f"MAX {numbers[-1]}")
+        if "ALL" in returns:
+            parts.append(f"ALL {ordered_set(numbers)}")
+    if "COUNT" in returns:
+        parts.append(f"COUNT {len(numbers)}")
+    session.untagged("ESEARCH " + " ".join(parts))
     return None
 
 
-# RFC 5256 §4 THREAD=REFERENCES
+def ordered_set(numbers: list[int]) -> str:
+    """A sequence set that keeps the given order: only ascending runs become ranges."""
+    parts: list[str] = []
+    start = previous = None
+    for number in numbers:
+        if previous is not None and number == previous + 1:
+            previous = number
+            continue
+        if start is not None:
+            parts.append(str(start) if start == previous else f"{start}:{previous}")
+        start = previous = number
+    if start is not None:
+        parts.append(str(start) if start == previous else f"{start}:{previous}")
+    return ",".join(parts)
+
+
+# RFC 5256 §4 THREAD=REFERENCES and THREAD=ORDEREDSUBJECT
 async def cmd_thread(session: Session, command: c.Thread) -> str | None:
-    if command.algorithm != "REFERENCES":
+    if command.algorithm not in ("REFERENCES", "ORDEREDSUBJECT"):
         raise Refused(f"Unsupported threading algorithm {command.algorithm}", bad=True)
     view = session.selected
     key = resolve_key(command.key, view, session.saved_search)
     search = session.services.search
-    trees = await session.call(search.thread_references, session.actor, view.name, key)
+    trees = await session.call(
+        search.thread_references, session.actor, view.name, key, command.algorithm
+    )
     number = (lambda u: u) if command.uid else (lambda u: view.seq_of(u) or 0)
     session.untagged("THREAD " + "".join(_thread(tree, number) for tree in trees))
     return None
