@@ -1,5 +1,6 @@
 """Messages in mailboxes: append and deliver (from a spooled file), flags and keywords,
-expunge with tombstones, copy and move, and the index a selected mailbox starts from.
+expunge and delete with tombstones, copy and move, and the index a selected mailbox
+starts from.
 
 UIDs and MODSEQs are allocated in the transaction of the row they go on; quota is checked
 and usage kept exact in it too; events are published after it commits.
@@ -7,7 +8,7 @@ and usage kept exact in it too; events are published after it commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +44,7 @@ from groupware.store.mail import (
 )
 
 MAX_KEYWORDS = 100
+IN_CHUNK = 500  # values per IN list: under every backend's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -255,10 +257,36 @@ class Messages:
             rows = session.scalars(query.order_by(Message.uid)).all()
             gone, blob_ids = _remove(session, user_id, box, rows)
             event = Expunged(user_id, box.id, tuple(gone), box.highestmodseq) if gone else None
+        self._removed(event, blob_ids)
+        return gone
+
+    def delete(self, actor: Principal, mailbox: str, uids: Sequence[int]) -> list[int]:
+        """Remove exactly the messages `uids` names, whatever their flags, in one
+        transaction (POP3 UPDATE, RFC 1939 §6), leaving tombstones; returns the UIDs
+        removed (a UID already gone is skipped)."""
+        user_id = own_mailboxes(actor)
+        wanted = sorted(set(uids))
+        with self._db.write() as session:
+            box = mailbox_by_name(session, user_id, normalize_name(mailbox), lock=True)
+            rows = [
+                row
+                for chunk in _chunks(wanted)
+                for row in session.scalars(
+                    select(Message)
+                    .where(Message.mailbox_id == box.id, Message.uid.in_(chunk))
+                    .order_by(Message.uid)
+                )
+            ]
+            gone, blob_ids = _remove(session, user_id, box, rows)
+            event = Expunged(user_id, box.id, tuple(gone), box.highestmodseq) if gone else None
+        self._removed(event, blob_ids)
+        return gone
+
+    def _removed(self, event: Expunged | None, blob_ids: set[str]) -> None:
+        """After the commit: tell the listeners, then drop the blobs no row names."""
         if event is not None:
             self._events.publish(event)
             self._blobs.collect(self._db, blob_ids)
-        return gone
 
     def copy(
         self, actor: Principal, source: str, uids: Sequence[int], target: str, *, move: bool = False
@@ -415,10 +443,17 @@ def _remove(
     box.size -= size
     box.unseen -= sum(unseen_count(r.flags) for r in rows)
     session.add_all(Tombstone(mailbox_id=box.id, uid=uid, modseq=modseq) for uid in uids)
-    session.execute(delete(Message).where(Message.id.in_([r.id for r in rows])))
+    for chunk in _chunks([r.id for r in rows]):
+        session.execute(delete(Message).where(Message.id.in_(chunk)))
     if charge:
         add_usage(session, user_id, -size, -len(rows))
     return uids, {r.blob_id for r in rows}
+
+
+def _chunks(values: list[int]) -> Iterator[list[int]]:
+    """`values` in slices short enough for one IN list (bound parameters stay few)."""
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
 
 
 def _addresses(addresses: Iterable[Address]) -> str:

@@ -1,15 +1,17 @@
 """Reading messages for clients that fetch many at once (IMAP FETCH, POP3, the web
-list): states, the stored parse and the bytes, for a set of UIDs in few queries."""
+list): states, the stored parse and the bytes, for a set of UIDs in few queries; or one
+message as a file to stream (POP3 RETR)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import BinaryIO, cast
 
 from sqlalchemy import Table, bindparam, select, update
 
+from groupware.errors import NotFound
 from groupware.mime.parse import ParsedMessage
 from groupware.model.mail import Mailbox, Message
 from groupware.services.access import Principal
@@ -132,6 +134,21 @@ class MessageFetch:
                         )
                     )
         return found
+
+    def open_message(self, actor: Principal, mailbox: str, uid: int) -> BinaryIO:
+        """The raw bytes of one message as a file the caller reads and closes, after the
+        read transaction: the blob file itself in the file store, so nothing holds a
+        transaction (or the whole message in memory) while a client is sent it."""
+        user_id = own_mailboxes(actor)
+        with self._db.read() as session:
+            box = mailbox_by_name(session, user_id, normalize_name(mailbox))
+            blob_id = session.scalar(
+                select(Message.blob_id).where(Message.mailbox_id == box.id, Message.uid == uid)
+            )
+            if blob_id is None:
+                raise NotFound(f"no message with UID {uid}")
+            # An open file stays readable even if an expunge collects the blob meanwhile.
+            return self._blobs.open(session, blob_id)
 
 
 def _chunks(uids: list[int]) -> Iterator[list[int]]:

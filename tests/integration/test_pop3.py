@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from groupware.protocols.pop3.handlers.transaction import CHUNK
+from groupware.protocols.pop3.wire import dot_stuff
 from tests.conftest import Served
 from tests.integration.pop3_clients import (
     ALICE,
@@ -65,6 +67,34 @@ def test_dot_stuffing_on_the_wire(server: Served, tmp_path: Path) -> None:
     raw.close()
 
 
+def pad(data: bytearray, end: int) -> None:
+    """Filler lines (short enough for any client) so that the next byte goes at `end`."""
+    while end - len(data) > 1002:
+        data += b"x" * 998 + b"\r\n"
+    data += b"y" * (end - len(data) - 2) + b"\r\n"
+
+
+def test_dot_stuffing_across_retr_chunks(server: Served, tmp_path: Path) -> None:
+    data = bytearray(b"From: bob@example.test\r\nSubject: Chunks\r\n\r\n")
+    pad(data, CHUNK)
+    data += b".starts a chunk\r\n"  # the line starts at a chunk's first byte
+    pad(data, 2 * CHUNK + 1)  # CR ends one chunk, LF starts the next
+    data += b".after a split line break\r\n"
+    pad(data, 3 * CHUNK - 1)
+    data += b"a.dot mid-line starts a chunk\r\n"  # not a line start: not stuffed
+    pad(data, 4 * CHUNK - 1)
+    data += b".ends a chunk\r\nlast line"  # no line break at the end
+    deliver(server, tmp_path, bytes(data))
+    raw = raw_login(server)
+    raw.send(b"RETR 1\r\n")
+    lines = raw.multiline()
+    assert lines[0] == b"+OK %d octets" % len(data)
+    assert lines[1:] == [*dot_stuff(bytes(data)).split(b"\r\n"), b"."]
+    assert {b"..starts a chunk", b"..after a split line break", b"..ends a chunk"} <= set(lines)
+    assert b"a.dot mid-line starts a chunk" in lines
+    raw.close()
+
+
 def test_uidl_stable_across_sessions(server: Served, tmp_path: Path) -> None:
     deliver(server, tmp_path, MESSAGE, MESSAGE, MESSAGE)
     client = connect(server)
@@ -92,6 +122,19 @@ def test_dele_applies_only_at_quit(server: Served, tmp_path: Path) -> None:
     assert inbox_uids(server) == uids  # nothing removed before QUIT
     assert b"2 messages left" in client.quit()
     assert inbox_uids(server) == [uids[0], uids[2]]
+
+
+def test_quit_removes_only_what_dele_marked(server: Served, tmp_path: Path) -> None:
+    uids = deliver(server, tmp_path, MESSAGE, DOTTED, MESSAGE)
+    principal = alice(server)
+    client = connect(server)
+    client.dele(1)
+    # Meanwhile IMAP flags another message \Deleted: an UPDATE must not expunge it.
+    server.services.messages.store_flags(principal, "INBOX", [uids[2]], "add", ["\\Deleted"])
+    assert b"2 messages left" in client.quit()
+    assert inbox_uids(server) == uids[1:]
+    inbox = server.services.mailboxes.get(principal, "INBOX")
+    assert (inbox.messages, inbox.size) == (2, len(DOTTED) + len(MESSAGE))
 
 
 def test_dropped_connection_removes_nothing(server: Served, tmp_path: Path) -> None:

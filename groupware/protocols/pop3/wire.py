@@ -4,8 +4,10 @@ part of a message TOP sends (RFC 1939 §7). New response shapes get a function h
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _LINE_START_DOT = re.compile(rb"(?:^|(?<=\n))\.")
+_INNER_LINE_START_DOT = re.compile(rb"(?<=\n)\.")  # not at 0: a chunk may start mid-line
 _HEADER_END = re.compile(rb"(?:^|\r?\n)\r?\n")  # the header's end (at 0: no header)
 
 
@@ -22,6 +24,27 @@ def dot_stuff(data: bytes) -> bytes:
     """RFC 1939 §3: a line that starts with "." gets another one in front. Any LF ends a
     line here, as it does for clients that split on LF (poplib among them)."""
     return _LINE_START_DOT.sub(b"..", data)
+
+
+@dataclass
+class DotStuffer:
+    """`multiline` for a body sent in chunks: `feed` each chunk, then send `end()`. A
+    line may start at a chunk's first byte (the last chunk ended in LF), or not."""
+
+    at_line_start: bool = True
+
+    def feed(self, chunk: bytes) -> bytes:
+        if not chunk:
+            return b""
+        stuffed = _INNER_LINE_START_DOT.sub(b"..", chunk)
+        if self.at_line_start and chunk.startswith(b"."):
+            stuffed = b"." + stuffed
+        self.at_line_start = chunk.endswith(b"\n")
+        return stuffed
+
+    def end(self) -> bytes:
+        """The line break a body without one at its end gets, and the lone "."."""
+        return b".\r\n" if self.at_line_start else b"\r\n.\r\n"
 
 
 def top(data: bytes, lines: int) -> bytes:

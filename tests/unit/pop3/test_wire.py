@@ -3,11 +3,13 @@ unstuffing as a property. A new response shape gets its table here."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from groupware.protocols.pop3.wire import dot_stuff, multiline, top
+from groupware.protocols.pop3.wire import DotStuffer, dot_stuff, multiline, top
 
 MESSAGE = b"From: a\r\nSubject: s\r\n\r\nline 1\r\n.line 2\r\nline 3\r\n"
 
@@ -60,3 +62,24 @@ def test_a_client_unstuffing_gets_the_bytes_back(lines: list[bytes]) -> None:
     assert received[0] == b"+OK x" and received[-2:] == [b".", b""]
     body = [line[1:] if line.startswith(b".") else line for line in received[1:-2]]
     assert body == lines
+
+
+def chunked(data: bytes, cuts: list[int]) -> bytes:
+    """What RETR sends for `data` read in pieces ending at `cuts`, after the +OK line."""
+    stuffer = DotStuffer()
+    edges = [0, *sorted(cuts), len(data)]
+    sent = b"".join(stuffer.feed(data[a:b]) for a, b in itertools.pairwise(edges))
+    return sent + stuffer.end()
+
+
+@pytest.mark.parametrize("data", [MESSAGE, b"", b".", b"a\r\n.", b"..\n.\r\n.x", b"no end"])
+def test_chunked_dot_stuffing_at_every_cut(data: bytes) -> None:
+    whole = multiline("x", data).split(b"\r\n", 1)[1]
+    for cut in range(len(data) + 1):
+        assert chunked(data, [cut]) == whole, cut
+
+
+@given(st.binary(max_size=60), st.lists(st.integers(0, 60), max_size=6))
+def test_chunked_dot_stuffing_matches_whole(data: bytes, cuts: list[int]) -> None:
+    whole = multiline("x", data).split(b"\r\n", 1)[1]
+    assert chunked(data, [min(cut, len(data)) for cut in cuts]) == whole

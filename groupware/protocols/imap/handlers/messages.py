@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from groupware.errors import NotFound
+from groupware.mime.binary import encode_binary_parts, needs_conversion
 from groupware.protocols.imap import commands as c
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import compact_set
@@ -173,7 +174,7 @@ async def cmd_append(session: Session, command: c.Append) -> str | None:
             raise Refused("Message too big", "TOOBIG")
         if size == 0:
             raise Refused("Empty message", "CANNOT")
-        with _spooled(session, message.message) as path:
+        with _spooled(session, _seven_bit(message.message)) as path:
             try:
                 result = await session.call(
                     session.services.messages.append,
@@ -188,6 +189,18 @@ async def cmd_append(session: Session, command: c.Append) -> str | None:
         appended.append(result)
     uids = compact_set(a.uid for a in appended)
     return f"[APPENDUID {appended[-1].uidvalidity} {uids}] APPEND completed"
+
+
+def _seven_bit(literal: bytes | c.Spooled) -> bytes | c.Spooled:
+    """RFC 3516 §4.3: binary parts are stored base64-encoded (BODY[] stays 8-bit clean;
+    BINARY[] decodes them back)."""
+    if isinstance(literal, c.Spooled):
+        data = literal.path.read_bytes()
+        if needs_conversion(data):
+            literal.path.write_bytes(encode_binary_parts(data))
+            return c.Spooled(literal.path, literal.path.stat().st_size)
+        return literal
+    return encode_binary_parts(literal) if needs_conversion(literal) else literal
 
 
 @contextlib.contextmanager

@@ -11,11 +11,8 @@ from groupware.protocols.pop3 import wire
 from groupware.protocols.pop3.maildrop import INBOX
 from groupware.protocols.pop3.replies import Refused
 from groupware.protocols.pop3.session import Session, State
-from groupware.services import Services
-from groupware.services.access import Principal
 
 log = logging.getLogger(__name__)
-BATCH = 500  # UIDs per service call in UPDATE (bound parameters stay few)
 
 
 def capabilities(session: Session) -> list[str]:
@@ -47,18 +44,11 @@ async def cmd_quit(session: Session, command: c.Quit) -> str | None:
     uids = drop.marked_uids()
     if uids:
         try:
-            await session.call(_remove, session.services, session.actor, uids)
+            # Exactly those UIDs, in one transaction: not what IMAP flagged meanwhile.
+            await session.call(session.services.messages.delete, session.actor, INBOX, uids)
         except GroupwareError as error:
             log.warning("POP3 UPDATE for %s failed: %s", session.actor.address, error)
             raise Refused("Some deleted messages were not removed", "SYS/TEMP") from None
     left, _ = drop.stat()
     status = f"{left} message{'' if left == 1 else 's'} left" if left else "maildrop empty"
     return f"groupware POP3 server signing off ({status})"
-
-
-def _remove(services: Services, actor: Principal, uids: list[int]) -> None:
-    """Flag \\Deleted, then expunge exactly those UIDs (not what IMAP flagged meanwhile)."""
-    for start in range(0, len(uids), BATCH):
-        batch = uids[start : start + BATCH]
-        services.messages.store_flags(actor, INBOX, batch, "add", ["\\Deleted"])
-        services.messages.expunge(actor, INBOX, batch)

@@ -3,11 +3,14 @@ snapshot taken at login. Deletions stay marks in the session until QUIT (anystat
 
 from __future__ import annotations
 
+from groupware.errors import NotFound
 from groupware.protocols.pop3 import commands as c
 from groupware.protocols.pop3 import wire
 from groupware.protocols.pop3.maildrop import INBOX
 from groupware.protocols.pop3.replies import Refused
-from groupware.protocols.pop3.session import Session
+from groupware.protocols.pop3.session import Hangup, Session
+
+CHUNK = 64 * 1024  # RETR sends a message in reads of this size
 
 
 # RFC 1939 §5 STAT
@@ -40,8 +43,29 @@ async def cmd_uidl(session: Session, command: c.Uidl) -> str | None:
 # RFC 1939 §5 RETR
 async def cmd_retr(session: Session, command: c.Retr) -> str | None:
     # Dovecot's default, kept: RETR does not set \Seen (POP3 has no flags to show it).
-    data = await _content(session, command.message)
-    session.write(wire.multiline(f"{len(data)} octets", data))
+    state = session.maildrop.message(command.message)
+    try:
+        handle = await session.call(
+            session.services.fetch.open_message, session.actor, INBOX, state.uid
+        )
+    except NotFound:
+        raise _removed(command.message) from None
+    try:
+        # The stored size is the message's size (CRLF line ends), as LIST says.
+        session.write(b"+OK %d octets\r\n" % state.size)
+        stuffer = wire.DotStuffer()
+        while True:
+            try:
+                chunk = await session.call(handle.read, CHUNK)
+            except OSError as error:  # half a reply is out: nothing sensible can follow
+                raise Hangup(f"reading UID {state.uid} failed: {error}") from None
+            if not chunk:
+                break
+            session.write(stuffer.feed(chunk))
+            await session.channel.drain()  # one chunk in memory, however big the message
+        session.write(stuffer.end())
+    finally:
+        handle.close()
     return ""
 
 
@@ -76,6 +100,10 @@ async def _content(session: Session, number: int) -> bytes:
     fetch = session.services.fetch
     found = await session.call(fetch.summaries, session.actor, INBOX, [state.uid], content=True)
     if not found or found[0].content is None:
-        # No lock on the maildrop (see _log_in): IMAP may have expunged it since login.
-        raise Refused(f"Message {number} was removed by another session")
+        raise _removed(number)
     return found[0].content
+
+
+def _removed(number: int) -> Refused:
+    # No lock on the maildrop (see _log_in): IMAP may have expunged it since login.
+    return Refused(f"Message {number} was removed by another session")
