@@ -8,29 +8,37 @@ and usage kept exact in it too; events are published after it commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+__all__ = ["Appended", "Delivery", "MessageState", "Messages"]
+
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from groupware.errors import InvalidInput, NotFound
 from groupware.mime.parse import ParsedMessage, parse_message
-from groupware.mime.structure import Address
 from groupware.model.base import utcnow
-from groupware.model.mail import Mailbox, Message, MessageText, Tombstone
+from groupware.model.mail import Message, Tombstone
 from groupware.services.access import Principal
 from groupware.services.events import EventHub, Expunged, FlagsChanged, MailboxEvent, MessageAdded
 from groupware.services.mailboxes import normalize_name, own_mailboxes
+from groupware.services.mailrows import (
+    Appended,
+    Delivery,
+    MessageState,
+    chunked,
+    clone_row,
+    insert_row,
+    message_states,
+    remove_rows,
+)
 from groupware.store import Database
-from groupware.store.blobs import BlobStore, StoredBlob
+from groupware.store.blobs import BlobStore
 from groupware.store.groupcommit import GroupCommit
 from groupware.store.mail import (
     DELETED,
-    add_usage,
-    allocate,
     apply_flags,
     bump_modseq,
     charge,
@@ -38,41 +46,11 @@ from groupware.store.mail import (
     encode_keywords,
     flag_bits,
     flag_names,
-    insert_message,
     mailbox_by_name,
     unseen_count,
 )
 
 MAX_KEYWORDS = 100
-IN_CHUNK = 500  # values per IN list: under every backend's bound-parameter limit
-
-
-@dataclass(frozen=True)
-class Appended:
-    mailbox_id: int
-    uidvalidity: int
-    uid: int
-    modseq: int
-
-
-@dataclass(frozen=True)
-class MessageState:
-    """What a selected mailbox keeps per message: enough for SELECT, FETCH FLAGS, SEARCH."""
-
-    uid: int
-    modseq: int
-    flags: frozenset[str]
-    size: int
-    internal_date: datetime
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One recipient mailbox of a delivery, and the flags the message gets there."""
-
-    user_id: int
-    mailbox: str
-    flags: frozenset[str] = frozenset()
 
 
 class Messages:
@@ -128,7 +106,7 @@ class Messages:
                     range(len(targets)), key=lambda i: (targets[i].user_id, targets[i].mailbox)
                 )
                 stored = {
-                    i: _insert(session, blob, message, targets[i], when, stored_parse)
+                    i: insert_row(session, blob, message, targets[i], when, stored_parse)
                     for i in ordered
                 }
                 return [stored[i] for i in range(len(targets))]
@@ -165,7 +143,7 @@ class Messages:
         user_id = own_mailboxes(actor)
         with self._db.read() as session:
             box = mailbox_by_name(session, user_id, normalize_name(mailbox))
-            return box.id, _states(session, Message.mailbox_id == box.id)
+            return box.id, message_states(session, Message.mailbox_id == box.id)
 
     def read(self, actor: Principal, mailbox: str, uid: int) -> bytes:
         """The raw bytes of one message (callers stream big ones with `open_blob`)."""
@@ -255,7 +233,7 @@ class Messages:
             if uids is not None:
                 query = query.where(Message.uid.in_(uids))
             rows = session.scalars(query.order_by(Message.uid)).all()
-            gone, blob_ids = _remove(session, user_id, box, rows)
+            gone, blob_ids = remove_rows(session, user_id, box, rows)
             event = Expunged(user_id, box.id, tuple(gone), box.highestmodseq) if gone else None
         self._removed(event, blob_ids)
         return gone
@@ -270,14 +248,14 @@ class Messages:
             box = mailbox_by_name(session, user_id, normalize_name(mailbox), lock=True)
             rows = [
                 row
-                for chunk in _chunks(wanted)
+                for chunk in chunked(wanted)
                 for row in session.scalars(
                     select(Message)
                     .where(Message.mailbox_id == box.id, Message.uid.in_(chunk))
                     .order_by(Message.uid)
                 )
             ]
-            gone, blob_ids = _remove(session, user_id, box, rows)
+            gone, blob_ids = remove_rows(session, user_id, box, rows)
             event = Expunged(user_id, box.id, tuple(gone), box.highestmodseq) if gone else None
         self._removed(event, blob_ids)
         return gone
@@ -308,11 +286,11 @@ class Messages:
             modseq = bump_modseq(session, dst) if rows else dst.highestmodseq
             pairs = []
             for row in rows:
-                new = _clone(session, row, dst, modseq)
+                new = clone_row(session, row, dst, modseq)
                 pairs.append((row.uid, new.uid))
                 events.append(MessageAdded(user_id, dst.id, new.uid, modseq))
             if move and rows:
-                _remove(session, user_id, src, rows, charge=False)
+                remove_rows(session, user_id, src, rows, charge=False)
                 events.append(
                     Expunged(user_id, src.id, tuple(r.uid for r in rows), src.highestmodseq)
                 )
@@ -327,7 +305,9 @@ class Messages:
         user_id = own_mailboxes(actor)
         with self._db.read() as session:
             box = mailbox_by_name(session, user_id, normalize_name(mailbox))
-            changed = _states(session, (Message.mailbox_id == box.id) & (Message.modseq > modseq))
+            changed = message_states(
+                session, (Message.mailbox_id == box.id) & (Message.modseq > modseq)
+            )
             vanished = list(
                 session.scalars(
                     select(Tombstone.uid)
@@ -336,144 +316,3 @@ class Messages:
                 )
             )
         return changed, vanished
-
-
-def _states(session: Session, condition: ColumnElement[bool]) -> list[MessageState]:
-    """The states of the messages matching `condition`, in UID order."""
-    rows = session.execute(
-        select(
-            Message.uid,
-            Message.modseq,
-            Message.flags,
-            Message.keywords,
-            Message.size,
-            Message.internal_date,
-        )
-        .where(condition)
-        .order_by(Message.uid)
-    )
-    return [MessageState(u, m, flag_names(b, k), s, d) for u, m, b, k, s, d in rows]
-
-
-def _insert(
-    session: Session,
-    blob: StoredBlob,
-    parsed: ParsedMessage,
-    target: Delivery,
-    when: datetime,
-    stored_parse: str,
-) -> Appended:
-    """One message row in `target`, in plain SQL statements (this is the delivery hot path:
-    no ORM objects). The mailbox row is updated first, which locks it, and hands back the
-    UID and MODSEQ it allocated."""
-    bits, keywords = flag_bits(target.flags)
-    charge(session, target.user_id, blob.size, 1)
-    box_id, uidvalidity, uid, modseq = allocate(
-        session, target.user_id, target.mailbox, blob.size, bits
-    )
-    row = {
-        "mailbox_id": box_id,
-        "uid": uid,
-        "modseq": modseq,
-        "flags": bits,
-        "keywords": keywords,
-        "internal_date": when,
-        "size": blob.size,
-        "blob_id": blob.id,
-        "sent_date": parsed.sent_date,
-        "sent_day": None if parsed.sent_date is None else parsed.sent_date.date(),
-        "subject": parsed.subject[:2000],
-        "from_addr": _addresses(parsed.from_),
-        "to_addr": _addresses(parsed.to),
-        "cc_addr": _addresses(parsed.cc),
-        "bcc_addr": _addresses(parsed.bcc),
-        "message_id": parsed.message_id,
-        "parsed": stored_parse,
-    }
-    insert_message(session, row, parsed.headers, parsed.text)
-    return Appended(box_id, uidvalidity, uid, modseq)
-
-
-def _clone(session: Session, row: Message, dst: Mailbox, modseq: int) -> Message:
-    text = session.get(MessageText, row.id)
-    new = Message(
-        mailbox_id=dst.id,
-        uid=dst.uidnext,
-        modseq=modseq,
-        flags=row.flags,
-        keywords=row.keywords,
-        internal_date=row.internal_date,
-        size=row.size,
-        blob_id=row.blob_id,
-        sent_date=row.sent_date,
-        sent_day=row.sent_day,
-        subject=row.subject,
-        from_=row.from_,
-        to=row.to,
-        cc=row.cc,
-        bcc=row.bcc,
-        message_id=row.message_id,
-        parsed=row.parsed,
-    )
-    dst.uidnext += 1
-    session.add(new)
-    session.flush()
-    if text is not None:
-        session.add(MessageText(message_id=new.id, headers=text.headers, body=text.body))
-    _count_in(dst, row.size, row.flags)
-    return new
-
-
-def _count_in(box: Mailbox, size: int, bits: int) -> None:
-    box.messages += 1
-    box.size += size
-    box.unseen += unseen_count(bits)
-
-
-def _remove(
-    session: Session, user_id: int, box: Mailbox, rows: Sequence[Message], charge: bool = True
-) -> tuple[list[int], set[str]]:
-    """Delete rows, leave tombstones at one new MODSEQ, keep counters and usage exact."""
-    if not rows:
-        return [], set()
-    modseq = bump_modseq(session, box)
-    uids = [r.uid for r in rows]
-    size = sum(r.size for r in rows)
-    box.messages -= len(rows)
-    box.size -= size
-    box.unseen -= sum(unseen_count(r.flags) for r in rows)
-    session.add_all(Tombstone(mailbox_id=box.id, uid=uid, modseq=modseq) for uid in uids)
-    for chunk in _chunks([r.id for r in rows]):
-        session.execute(delete(Message).where(Message.id.in_(chunk)))
-    if charge:
-        add_usage(session, user_id, -size, -len(rows))
-    return uids, {r.blob_id for r in rows}
-
-
-def _chunks(values: list[int]) -> Iterator[list[int]]:
-    """`values` in slices short enough for one IN list (bound parameters stay few)."""
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start : start + IN_CHUNK]
-
-
-def _addresses(addresses: Iterable[Address]) -> str:
-    """ "Name <mailbox@host>, …" for substring search (RFC 3501 §6.4.4 FROM, TO, CC, BCC),
-    a group written as in RFC 5322 §3.4, "name: member, …;", so that its name is found."""
-    parts: list[str] = []
-    group: list[str] | None = None  # the open group's name, then its members
-    for address in addresses:
-        if not address.is_group_marker:
-            spec = f"{address.mailbox}@{address.host}"
-            text = f"{address.name} <{spec}>" if address.name else spec
-            (parts if group is None else group).append(text)
-            continue
-        if group is not None:  # an end marker, or a start closing an unended group
-            parts.append(_group(group))
-        group = None if address.mailbox is None else [address.mailbox]
-    if group is not None:
-        parts.append(_group(group))
-    return ", ".join(parts)
-
-
-def _group(group: list[str]) -> str:
-    return f"{group[0]}: {', '.join(group[1:])};" if group[1:] else f"{group[0]}:;"
