@@ -190,16 +190,21 @@ class SelectedView:
 
 def compact_set(uids: Iterable[int]) -> str:
     """UIDs as a short sequence set: 1:3,7,9:10."""
-    ordered = sorted(set(uids))
+    return ordered_set(sorted(set(uids)))
+
+
+def ordered_set(numbers: list[int]) -> str:
+    """A sequence set that keeps the given order: only ascending runs become ranges
+    (RFC 5267 ESORT's ALL; for sorted input the shortest set)."""
     parts: list[str] = []
-    start = prev = None
-    for uid in ordered:
-        if prev is not None and uid == prev + 1:
-            prev = uid
+    start = previous = None
+    for number in numbers:
+        if previous is not None and number == previous + 1:
+            previous = number
             continue
         if start is not None:
-            parts.append(str(start) if start == prev else f"{start}:{prev}")
-        start = prev = uid
+            parts.append(str(start) if start == previous else f"{start}:{previous}")
+        start = previous = number
     if start is not None:
-        parts.append(str(start) if start == prev else f"{start}:{prev}")
+        parts.append(str(start) if start == previous else f"{start}:{previous}")
     return ",".join(parts)

@@ -8,7 +8,7 @@ from typing import Any
 
 from groupware.protocols.imap import commands as c
 from groupware.protocols.imap.replies import Refused
-from groupware.protocols.imap.selected import SelectedView, compact_set
+from groupware.protocols.imap.selected import SelectedView, compact_set, ordered_set
 from groupware.protocols.imap.session import Session
 from groupware.services import searchkeys as k
 
@@ -134,22 +134,6 @@ async def cmd_sort(session: Session, command: c.Sort) -> str | None:
         parts.append(f"COUNT {len(numbers)}")
     session.untagged("ESEARCH " + " ".join(parts))
     return None
-
-
-def ordered_set(numbers: list[int]) -> str:
-    """A sequence set that keeps the given order: only ascending runs become ranges."""
-    parts: list[str] = []
-    start = previous = None
-    for number in numbers:
-        if previous is not None and number == previous + 1:
-            previous = number
-            continue
-        if start is not None:
-            parts.append(str(start) if start == previous else f"{start}:{previous}")
-        start = previous = number
-    if start is not None:
-        parts.append(str(start) if start == previous else f"{start}:{previous}")
-    return ",".join(parts)
 
 
 # RFC 5256 §4 THREAD=REFERENCES and THREAD=ORDEREDSUBJECT
