@@ -14,6 +14,7 @@ from groupware.protocols.imap.session import Session
 from groupware.services.messagefetch import Summary
 
 BATCH = 200
+CONTENT_BATCH = 8  # whole messages held at once (each up to [imap] max_literal)
 PARSED = {"ENVELOPE", "BODYSTRUCTURE", "BODY", "BODY[]", "BINARY[]", "BINARY.SIZE"}
 PARSED |= {"RFC822.HEADER", "RFC822.TEXT"}
 CONTENT = {"BODY[]", "BINARY[]", "BINARY.SIZE", "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
@@ -49,8 +50,9 @@ async def cmd_fetch(session: Session, command: c.Fetch) -> str | None:
     content = bool(names & CONTENT)
     fetch = session.services.fetch
     vanished = False  # expunged by another session, not yet told to this one
-    for start in range(0, len(uids), BATCH):
-        batch = uids[start : start + BATCH]
+    step = CONTENT_BATCH if content else BATCH
+    for start in range(0, len(uids), step):
+        batch = uids[start : start + step]
         summaries = await session.call(
             fetch.summaries, session.actor, view.name, batch, parse=parse, content=content
         )
