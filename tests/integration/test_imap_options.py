@@ -166,3 +166,17 @@ def test_flag_fetches_answered_from_the_view(server: Served) -> None:
     ]
     raw.send(b"d FETCH 3 (FLAGS UID FLAGS)\r\n")
     assert raw.until(b"d")[0].startswith(b"* 3 FETCH (FLAGS (\\Recent \\Seen) UID 3")
+
+
+def test_a_flood_of_garbage_ends_in_bye_and_the_server_lives_on(server: Served) -> None:
+    raw = Raw(server.ports["imap"])
+    raw.send(b"".join(b"%d \x01\xfe garbage (((\r\n" % i for i in range(50)))
+    replies = []
+    while True:
+        try:
+            replies.append(raw.line())
+        except ConnectionError:
+            break
+    assert sum(line.endswith(b"garbage") or b" BAD " in line for line in replies) == 20
+    assert replies[-1] == b"* BYE Too many invalid commands"
+    login(server).close()  # others still get in

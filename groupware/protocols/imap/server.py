@@ -25,6 +25,7 @@ from groupware.services import Services
 
 log = logging.getLogger(__name__)
 CHUNK = 64 * 1024
+MAX_UNPARSABLE = 20  # unparsable commands in a row before "* BYE" (as Dovecot does)
 
 
 class ConnectionClosed(Exception):
@@ -239,6 +240,7 @@ class IMAPListener:
             accounts=self._users,
             hide=self._config.imap.hidden_for,
         )
+        unparsable = 0  # commands in a row the grammar refused
         try:
             session.untagged(f"OK [CAPABILITY {' '.join(capabilities(session))}] groupware ready")
             while session.state is not State.LOGOUT:
@@ -258,9 +260,13 @@ class IMAPListener:
                 if not parts:
                     continue  # refused before its literal; already answered
                 try:
-                    await self._execute(session, parts)
+                    parsed = await self._execute(session, parts)
                 finally:
                     _remove_spooled(parts)
+                unparsable = 0 if parsed else unparsable + 1
+                if unparsable >= MAX_UNPARSABLE:  # a client speaking something else
+                    session.untagged("BYE Too many invalid commands")
+                    break
             await channel.drain()
         finally:
             session.close()
@@ -300,7 +306,8 @@ class IMAPListener:
                 await channel.drain()
             parts.append(await channel.read_literal(literal.size, self._spool))
 
-    async def _execute(self, session: Session, parts: list[bytes | Spooled]) -> None:
+    async def _execute(self, session: Session, parts: list[bytes | Spooled]) -> bool:
+        """Parse and run one command; False when it did not parse (answered BAD)."""
         try:
             command = grammar.parse_command(parts)
         except grammar.ParseError as error:
@@ -309,8 +316,9 @@ class IMAPListener:
             # RFC 9051 §6.4.4: an unknown charset is a NO [BADCHARSET], not a BAD
             status = "NO" if error.tag and (error.code or "").startswith("BADCHARSET") else "BAD"
             session.write(f"{tag} {status} {code}{error.message}\r\n".encode())
-            return
+            return False
         await dispatch.run(session, command)
+        return True
 
 
 def _remove_spooled(parts: list[bytes | Spooled]) -> None:
