@@ -180,3 +180,13 @@ def test_a_flood_of_garbage_ends_in_bye_and_the_server_lives_on(server: Served) 
     assert sum(line.endswith(b"garbage") or b" BAD " in line for line in replies) == 20
     assert replies[-1] == b"* BYE Too many invalid commands"
     login(server).close()  # others still get in
+
+
+def test_enable_condstore_while_selected_reports_highestmodseq(server: Served) -> None:
+    raw = login(server)
+    raw.send(b"s SELECT INBOX\r\ne ENABLE CONDSTORE\r\nf ENABLE CONDSTORE\r\n")
+    raw.until(b"s")
+    lines = raw.until(b"e")
+    assert lines[0] == b"* ENABLED CONDSTORE"
+    assert lines[1].startswith(b"* OK [HIGHESTMODSEQ ")
+    assert raw.until(b"f") == [b"* ENABLED", b"f OK ENABLE completed"]

@@ -101,10 +101,11 @@ async def cmd_enable(session: Session, command: c.Enable) -> str | None:
         wanted = name.upper()
         if wanted in ENABLEABLE and wanted not in session.hidden and wanted not in session.enabled:
             newly.append(wanted)
-            session.enabled.add(wanted)
-    if "QRESYNC" in newly and "CONDSTORE" not in session.enabled:
-        session.enabled.add("CONDSTORE")
+            if wanted != "CONDSTORE":  # enabled below, with what that must say
+                session.enabled.add(wanted)
     session.untagged("ENABLED" + "".join(" " + n for n in newly))
+    if "CONDSTORE" in newly or "QRESYNC" in newly:
+        await session.enable_condstore()  # RFC 7162 §3.1: HIGHESTMODSEQ if selected
     return None
 
 
