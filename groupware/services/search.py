@@ -123,16 +123,6 @@ class MailSearch:
 
     # -- \Recent (RFC 3501 §2.3.2) ------------------------------------------------------
 
-    def claim_recent(self, actor: Principal, mailbox: str) -> int:
-        """For a read-write SELECT: the UIDs from the returned one up are recent to this
-        session alone; no other session will see them as recent."""
-        user_id = own_mailboxes(actor)
-        with self._db.write() as session:
-            box = mailbox_by_name(session, user_id, normalize_name(mailbox), lock=True)
-            first = box.first_recent_uid
-            box.first_recent_uid = max(first, box.uidnext)
-            return first
-
     def claim_recent_upto(self, actor: Principal, mailbox: str, uid: int) -> bool:
         """For a selected session told of new mail up to `uid`: True when it is the first
         to claim them (then they are recent to it), False when another session was."""

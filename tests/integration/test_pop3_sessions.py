@@ -188,7 +188,7 @@ def test_pipelining(server: Served, tmp_path: Path) -> None:
 
 
 def test_connection_limit_per_address(server: Served) -> None:
-    listener(server).max_per_ip = 1
+    listener(server).connections.per_ip = 1
     first = Raw(server.ports["pop3"])
     second = socket.create_connection(("127.0.0.1", server.ports["pop3"]), timeout=10)
     assert second.recv(200).startswith(b"-ERR [SYS/TEMP] Too many connections")

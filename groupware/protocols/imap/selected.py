@@ -164,19 +164,13 @@ class SelectedView:
             self.flags[uid] = flags
             if modseq in self.own_modseqs:
                 continue
-            items = [b"FLAGS " + wire.flag_list(sorted(flags | self._recent_flag(uid)))]
+            items = [b"FLAGS " + self.flag_list(uid, flags)]
             if qresync:
                 items.insert(0, b"UID %d" % uid)
             if condstore:
                 items.append(b"MODSEQ (%d)" % modseq)
             lines.append(b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n")
         return lines
-
-    def _recent_flag(self, uid: int) -> frozenset[str]:
-        return frozenset({"\\Recent"}) if uid in self.recent else frozenset()
-
-    def flags_with_recent(self, uid: int, flags: Iterable[str]) -> list[str]:
-        return sorted(set(flags) | self._recent_flag(uid))
 
     def flag_list(self, uid: int, flags: frozenset[str]) -> bytes:
         """The FLAGS list of a message, \\Recent included (rendered once per flag set)."""

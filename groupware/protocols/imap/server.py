@@ -17,6 +17,7 @@ from typing import Any
 
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
+from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.imap import dispatch, grammar
 from groupware.protocols.imap.commands import Spooled
 from groupware.protocols.imap.handlers.anystate import capabilities
@@ -172,11 +173,9 @@ class IMAPListener:
         )
         self._spool = Path(config.data_dir) / "spool"
         self._server: asyncio.Server | None = None
-        self._open: Counter[str] = Counter()
         self._users: Counter[int] = Counter()  # logged-in connections per account
         self._tasks: set[asyncio.Task[None]] = set()
-        self.max_connections = imap.max_connections
-        self.max_per_ip = imap.max_connections_per_ip
+        self.connections = ConnectionLimits(imap.max_connections, imap.max_connections_per_ip)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -206,19 +205,13 @@ class IMAPListener:
         channel = StreamChannel(reader, writer, None if self._implicit else self._tls, self._limits)
         ip = channel.peer
         try:
-            if (
-                sum(self._open.values()) >= self.max_connections
-                or self._open[ip] >= self.max_per_ip
-            ):
+            if not self.connections.admit(ip):
                 writer.write(b"* BYE Too many connections; try again later\r\n")
                 return
-            self._open[ip] += 1
             try:
                 await self._serve(channel)
             finally:
-                self._open[ip] -= 1
-                if self._open[ip] <= 0:
-                    del self._open[ip]
+                self.connections.release(ip)
         except (ConnectionError, ConnectionClosed, ssl.SSLError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:

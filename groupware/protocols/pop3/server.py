@@ -7,10 +7,10 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections import Counter
 
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
+from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.pop3 import dispatch, grammar
 from groupware.protocols.pop3.replies import Refused
 from groupware.protocols.pop3.session import Hangup, Limits, LineTooLong, Session
@@ -105,10 +105,8 @@ class POP3Listener:
         self._implicit = name == "pop3s"
         self.limits = Limits()  # read per connection, so tests may shorten the timer
         self._server: asyncio.Server | None = None
-        self._open: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.max_connections = 1000
-        self.max_per_ip = 50
+        self.connections = ConnectionLimits(total=1000, per_ip=50)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -139,19 +137,13 @@ class POP3Listener:
         channel = StreamChannel(reader, writer, None if self._implicit else self._tls, limits)
         ip = channel.peer
         try:
-            if (
-                sum(self._open.values()) >= self.max_connections
-                or self._open[ip] >= self.max_per_ip
-            ):
+            if not self.connections.admit(ip):
                 writer.write(b"-ERR [SYS/TEMP] Too many connections; try again later\r\n")
                 return
-            self._open[ip] += 1
             try:
                 await self._serve(channel, limits)
             finally:
-                self._open[ip] -= 1
-                if self._open[ip] <= 0:
-                    del self._open[ip]
+                self.connections.release(ip)
         except (Hangup, ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
             pass  # RFC 1939 §6: no QUIT, no UPDATE; the marked messages stay
         except asyncio.CancelledError:

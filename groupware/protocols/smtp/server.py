@@ -12,7 +12,6 @@ import base64
 import binascii
 import logging
 import ssl
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,32 +20,13 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
 from groupware.errors import AuthFailed, TryLater
+from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.smtp import statuses
 from groupware.protocols.smtp.handler import Limits, SMTPHandler
 from groupware.services import Services
 
 MECHANISMS = ("PLAIN", "LOGIN")
 log = logging.getLogger(__name__)
-
-
-class ConnectionLimits:
-    """Connections open now, in all and per client address, shared by a listener's
-    connections (all on one event loop, so no lock is needed)."""
-
-    def __init__(self, total: int, per_ip: int) -> None:
-        self.total, self.per_ip = total, per_ip
-        self.open: Counter[str] = Counter()
-
-    def admit(self, ip: str) -> bool:
-        if sum(self.open.values()) >= self.total or self.open[ip] >= self.per_ip:
-            return False
-        self.open[ip] += 1
-        return True
-
-    def release(self, ip: str) -> None:
-        self.open[ip] -= 1
-        if self.open[ip] <= 0:
-            del self.open[ip]
 
 
 DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})  # RFC 3461 §4

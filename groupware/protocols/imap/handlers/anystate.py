@@ -3,8 +3,6 @@ capability list itself (what a session may see depends on its state and TLS)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from groupware.protocols.imap import commands as c
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.session import Session, State
@@ -122,8 +120,3 @@ async def cmd_compress(session: Session, command: c.Compress) -> str | None:
     session.channel.compress()
     session.compressed = True
     return ""  # already answered
-
-
-async def wait_briefly() -> None:
-    """Yield to the loop (lets queued events reach the view before a reply)."""
-    await asyncio.sleep(0)

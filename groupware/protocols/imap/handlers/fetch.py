@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
+from groupware.mime.structure import BodyPart
 from groupware.protocols.imap import bodystructure, sections, wire
 from groupware.protocols.imap import commands as c
 from groupware.protocols.imap.replies import Refused
@@ -141,7 +142,7 @@ def _item(session: Session, view: SelectedView, summary: Summary, attr: c.FetchA
     if name == "UID":
         return b"UID %d" % summary.uid
     if name == "FLAGS":
-        return b"FLAGS " + wire.flag_list(view.flags_with_recent(summary.uid, summary.flags))
+        return b"FLAGS " + view.flag_list(summary.uid, summary.flags)
     if name == "INTERNALDATE":
         return b"INTERNALDATE " + wire.internal_date(summary.internal_date)
     if name == "RFC822.SIZE":
@@ -177,7 +178,7 @@ def _item(session: Session, view: SelectedView, summary: Summary, attr: c.FetchA
     return _sectioned(b"BINARY", attr, decoded, binary=True)
 
 
-def _root(summary: Summary):  # type: ignore[no-untyped-def]
+def _root(summary: Summary) -> BodyPart:
     assert summary.parsed is not None
     return summary.parsed.body
 

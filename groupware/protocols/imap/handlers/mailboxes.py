@@ -86,7 +86,7 @@ async def _resync(
     for state in changed:
         seq = view.seq_of(state.uid)
         if seq is not None:
-            flags = wire.flag_list(view.flags_with_recent(state.uid, state.flags))
+            flags = view.flag_list(state.uid, state.flags)
             session.untagged(
                 b"%d FETCH (UID %d FLAGS %s MODSEQ (%d))" % (seq, state.uid, flags, state.modseq)
             )

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from groupware.errors import NotFound
@@ -174,7 +175,9 @@ async def cmd_append(session: Session, command: c.Append) -> str | None:
             raise Refused("Message too big", "TOOBIG")
         if size == 0:
             raise Refused("Empty message", "CANNOT")
-        with _spooled(session, _seven_bit(message.message)) as path:
+        # RFC 3516 §4.3 conversion off the loop: it may read a spooled file of many MB.
+        literal = await session.call(_seven_bit, message.message)
+        with _spooled(session, literal) as path:
             try:
                 result = await session.call(
                     session.services.messages.append,
@@ -204,7 +207,7 @@ def _seven_bit(literal: bytes | c.Spooled) -> bytes | c.Spooled:
 
 
 @contextlib.contextmanager
-def _spooled(session: Session, literal: bytes | c.Spooled):  # type: ignore[no-untyped-def]
+def _spooled(session: Session, literal: bytes | c.Spooled) -> Iterator[Path]:
     """The literal as a file (the service appends from files, never from memory)."""
     if isinstance(literal, c.Spooled):
         try:
