@@ -3,7 +3,6 @@ services.auth (passwords and app passwords, throttled and audited there)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 
@@ -12,6 +11,7 @@ from groupware.protocols.imap import commands as c
 from groupware.protocols.imap.handlers.anystate import capabilities
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.session import Session
+from groupware.protocols.logins import BadPlain, log_in, split_plain
 
 
 # RFC 9051 §6.2.1 STARTTLS
@@ -46,12 +46,10 @@ async def cmd_authenticate(session: Session, command: c.Authenticate) -> str | N
             response = base64.b64decode(line.strip(), validate=True)
         except (binascii.Error, ValueError):
             raise Refused("Invalid base64 response", bad=True) from None
-    parts = response.split(b"\x00")
-    if len(parts) != 3:
-        raise Refused("Malformed PLAIN response", bad=True)
-    authzid, user, password = (p.decode("utf-8", "replace") for p in parts)
-    if authzid and authzid.lower() != user.lower():
-        raise Refused("Acting as another user is not supported", "AUTHORIZATIONFAILED")
+    try:
+        user, password = split_plain(response)
+    except BadPlain as error:
+        raise Refused(str(error), "AUTHORIZATIONFAILED") from None
     return await _log_in(session, user, password)
 
 
@@ -61,17 +59,13 @@ def _require_privacy(session: Session) -> None:
 
 
 async def _log_in(session: Session, user: str, password: str) -> str:
-    auth = session.services.auth
+    peer = session.channel.peer
     try:
-        login = await session.call(auth.authenticate, user, password, "imap", session.channel.peer)
+        principal = await log_in(session.services, session.blocking, user, password, "imap", peer)
     except TryLater:
         raise Refused("Too many failed logins; try again later", "UNAVAILABLE") from None
-    except AuthFailed as failure:
-        await asyncio.sleep(failure.retry_after)  # the throttle's delay, off the loop
+    except AuthFailed:
         raise Refused("Authentication failed", "AUTHENTICATIONFAILED") from None
-    principal = login.principal
-    assert principal.user_id is not None
-    await session.call(session.services.mailboxes.ensure_defaults_if_new, principal.user_id)
     if not session.log_in(principal):
         raise Refused("Too many connections for this account", "LIMIT")
     return f"[CAPABILITY {' '.join(capabilities(session))}] Logged in"

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from groupware.errors import AuthFailed, TryLater
+from groupware.protocols.logins import BadPlain, log_in, split_plain
 from groupware.protocols.pop3 import commands as c
 from groupware.protocols.pop3 import grammar, wire
 from groupware.protocols.pop3.maildrop import INBOX, Maildrop
@@ -64,15 +63,10 @@ async def cmd_auth(session: Session, command: c.Auth) -> str | None:
             raise Refused(error.message) from None
         if response is None:
             raise Refused("Authentication cancelled")
-    parts = response.split(b"\x00")
-    if len(parts) != 3:
-        raise Refused("Malformed PLAIN response")
     try:
-        authzid, user, password = (part.decode("utf-8") for part in parts)
-    except UnicodeDecodeError:
-        raise Refused("PLAIN response is not UTF-8") from None
-    if authzid and authzid.lower() != user.lower():
-        raise Refused("Acting as another user is not supported", "AUTH")
+        user, password = split_plain(response)
+    except BadPlain as error:
+        raise Refused(str(error), "AUTH") from None
     return await _log_in(session, user, password)
 
 
@@ -83,17 +77,13 @@ def _require_privacy(session: Session) -> None:
 
 
 async def _log_in(session: Session, user: str, password: str) -> str:
-    auth = session.services.auth
+    peer = session.channel.peer
     try:
-        login = await session.call(auth.authenticate, user, password, "pop3", session.channel.peer)
+        principal = await log_in(session.services, session.blocking, user, password, "pop3", peer)
     except TryLater:
         raise Refused("Too many failed logins; try again later", "SYS/TEMP") from None
-    except AuthFailed as failure:
-        await asyncio.sleep(failure.retry_after)  # the throttle's delay, off the loop
+    except AuthFailed:
         raise Refused("Authentication failed", "AUTH") from None
-    principal = login.principal
-    assert principal.user_id is not None
-    await session.call(session.services.mailboxes.ensure_defaults_if_new, principal.user_id)
     # deviation(RFC 1939 §4): no exclusive lock on the maildrop; IMAP sessions (and other
     # POP3 ones) share the INBOX, and what they expunge meanwhile answers -ERR here.
     drop = await session.call(_snapshot, session.services, principal)
