@@ -289,12 +289,21 @@ class Expunge(Command):
 @dataclass(frozen=True)
 class Search(Command):
     """SEARCH / UID SEARCH. `returns` is RFC 4731 ESEARCH's RETURN (MIN, MAX, ALL,
-    COUNT, SAVE; upper case), None when the client gave no RETURN."""
+    COUNT, SAVE, and RFC 5267's UPDATE and PARTIAL; upper case), None when the client
+    gave no RETURN; `partial` is the PARTIAL range, low first."""
 
     key: Key
     uid: bool = False
     charset: str | None = None
     returns: tuple[str, ...] | None = None
+    partial: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class CancelUpdate(Command):
+    """RFC 5267 §4.3 CANCELUPDATE: stop the updates of these searches (their tags)."""
+
+    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ COMMANDS: dict[type[c.Command], Entry] = {
     c.Search: Entry(search.cmd_search, SELECTED),
     c.Sort: Entry(search.cmd_sort, SELECTED),
     c.Thread: Entry(search.cmd_thread, SELECTED),
+    c.CancelUpdate: Entry(search.cmd_cancelupdate, SELECTED),
 }
 
 # RFC 9051 §7.5.1: no EXPUNGE while the client may be counting by sequence number.

@@ -49,7 +49,12 @@ from groupware.protocols.imap.grammar_reader import (
     parse_sequence_set,
     show,
 )
-from groupware.protocols.imap.grammar_search import parse_search, parse_sort, parse_thread
+from groupware.protocols.imap.grammar_search import (
+    parse_cancelupdate,
+    parse_search,
+    parse_sort,
+    parse_thread,
+)
 from groupware.protocols.imap.grammar_selected import (
     parse_copy,
     parse_expunge,
@@ -235,6 +240,7 @@ PARSERS: dict[str, Callable[[Reader, str], Command]] = {
     "CHECK": _bare(Check),
     "CLOSE": _bare(Close),
     "UNSELECT": _bare(Unselect),
+    "CANCELUPDATE": parse_cancelupdate,
 }
 """Commands by name; those that take a UID prefix are in UID_PARSERS instead."""
 

@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from groupware.protocols.imap.commands import RecentKey, Search, SeqKey, Sort, SortKey, Thread
+from groupware.protocols.imap.commands import (
+    CancelUpdate,
+    RecentKey,
+    Search,
+    SeqKey,
+    Sort,
+    SortKey,
+    Thread,
+)
 from groupware.protocols.imap.grammar_reader import (
     NUMBER64_MAX,
     ParseError,
@@ -33,7 +41,8 @@ from groupware.services.searchkeys import (
 MAX_DEPTH = 64  # NOT, OR and "(" nest; deeper searches are refused, not recursed into
 BADCHARSET = "BADCHARSET (US-ASCII UTF-8)"
 CHARSETS = {"US-ASCII": "ascii", "UTF-8": "utf-8"}  # RFC 9051 §6.4.4: both MUST work
-RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})  # RFC 4731, RFC 5182
+# RFC 4731, RFC 5182 SAVE, RFC 5267 UPDATE and PARTIAL
+RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "UPDATE", "PARTIAL"})
 SORT_KEYS = frozenset(
     {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
 )
@@ -154,18 +163,30 @@ def _then(k: KeyReader, depth: int) -> Key:
     return k.key(depth)
 
 
-def search_returns(r: Reader) -> tuple[str, ...] | None:
+def search_returns(r: Reader) -> tuple[tuple[str, ...] | None, tuple[int, int] | None]:
     """RFC 4731 search-return-opts = SP "RETURN" SP "(" [opt *(SP opt)] ")", read after
-    the SP; "RETURN ()" is kept as () (RFC 4731: it means ALL)."""
+    the SP; "RETURN ()" is kept as () (RFC 4731: it means ALL). The second value is
+    RFC 5267's PARTIAL range, low first."""
     if not r.accept("RETURN"):
-        return None
+        return None, None
     r.sp()
-    returns = r.parenthesised(lambda: r.keyword("a RETURN option"), empty=True)
-    unknown = set(returns) - RETURN_OPTIONS
-    if unknown:
-        raise ParseError(f"unknown RETURN option {show(min(unknown))}")
+    ranges: list[tuple[int, int]] = []
+
+    def option() -> str:
+        name = r.keyword("a RETURN option")
+        if name not in RETURN_OPTIONS:
+            raise ParseError(f"unknown RETURN option {show(name)}")
+        if name == "PARTIAL":  # RFC 5267 §4.4: partial-range = nz-number ":" nz-number
+            r.sp()
+            low = r.number(nonzero=True)
+            r.expect(b":")
+            high = r.number(nonzero=True)
+            ranges.append((min(low, high), max(low, high)))
+        return name
+
+    returns = r.parenthesised(option, empty=True)
     r.sp()
-    return returns
+    return returns, (ranges[0] if ranges else None)
 
 
 def charset(r: Reader) -> tuple[str, str]:
@@ -183,14 +204,14 @@ def parse_search(r: Reader, tag: str, uid: bool) -> Search:
     """RFC 9051 search = "SEARCH" [search-return-opts] SP search-program; search-program =
     ["CHARSET" SP charset SP] search-key *(SP search-key)."""
     r.sp()
-    returns = search_returns(r)
+    returns, partial = search_returns(r)
     name, encoding = None, "utf-8"
     if r.accept("CHARSET"):
         r.sp()
         name, encoding = charset(r)
         r.sp()
     key = KeyReader(r, encoding).program()
-    return Search(tag, key, uid=uid, charset=name, returns=returns)
+    return Search(tag, key, uid=uid, charset=name, returns=returns, partial=partial)
 
 
 def _sort_key(r: Reader) -> SortKey:
@@ -208,7 +229,9 @@ def parse_sort(r: Reader, tag: str, uid: bool) -> Sort:
     """RFC 5256 sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria; RFC 5267
     ESORT adds search-return-opts before the criteria."""
     r.sp()
-    returns = search_returns(r)
+    returns, partial = search_returns(r)
+    if partial is not None:  # CONTEXT=SORT is not offered
+        raise ParseError("PARTIAL is not supported with SORT")
     criteria = r.parenthesised(lambda: _sort_key(r))
     r.sp()
     name, encoding = charset(r)
@@ -227,3 +250,9 @@ def parse_thread(r: Reader, tag: str, uid: bool) -> Thread:
     name, encoding = charset(r)
     r.sp()
     return Thread(tag, algorithm, name, KeyReader(r, encoding).program(), uid=uid)
+
+
+def parse_cancelupdate(r: Reader, tag: str) -> CancelUpdate:
+    """RFC 5267 §4.3 cancelupdate = "CANCELUPDATE" 1*(SP tag-string); tag-string = string."""
+    r.sp()
+    return CancelUpdate(tag, r.to_end(lambda: decode(r.string(), "a search tag")))

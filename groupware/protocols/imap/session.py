@@ -16,11 +16,12 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from groupware.blocking import Blocking
 from groupware.errors import GroupwareError
 from groupware.protocols.imap import wire
+from groupware.protocols.imap.contexts import SearchContext
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import SelectedView
 from groupware.services import Services
 from groupware.services.access import Principal
-from groupware.services.events import MailboxEvent
+from groupware.services.events import Expunged, MailboxEvent
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -70,6 +71,7 @@ class Session:
     enabled: set[str] = field(default_factory=set)  # CONDSTORE, QRESYNC, UTF8=ACCEPT
     view: SelectedView | None = None
     saved_search: tuple[int, ...] = ()  # RFC 5182 "$": UIDs
+    contexts: dict[str, SearchContext] = field(default_factory=dict)  # RFC 5267, by tag
     compressed: bool = False
     spool: Path = Path("spool")  # where APPEND literals are written
     hidden: frozenset[str] = frozenset()  # capabilities this account does not see
@@ -183,6 +185,9 @@ class Session:
                     claimed = await self.call(
                         search.claim_recent_upto, self.actor, self.view.name, max(arrived)
                     )
+            results = await self._context_results(expunges) if self.view.pending else {}
+            for tag, new in results.items():
+                self._write(self.contexts[tag].removals(new, self.view))
             lines = self.view.updates(
                 claimed=claimed,
                 expunges=expunges,
@@ -191,10 +196,51 @@ class Session:
             )
             for line in lines:
                 self.channel.write(line)
+            for tag, new in results.items():
+                self._write(self.contexts[tag].additions(new, self.view))
+
+    def expunged(self, uids: list[int]) -> None:
+        """This session expunged `uids`: REMOVEFROM for updating searches (numbered before
+        the EXPUNGEs), then the EXPUNGEs (or VANISHED)."""
+        view = self.selected
+        for context in self.contexts.values():
+            kept = context.uids.difference(uids)
+            self._write(context.removals(kept, view))
+            context.uids = kept
+        for line in view.expunge(uids, "QRESYNC" in self.enabled):
+            self.channel.write(line)
+
+    async def _context_results(self, expunges: bool) -> dict[str, set[int]]:
+        """Each updating search run again (RFC 5267 §4.2), as UIDs the view will hold
+        once the pending events are told; an expunge not yet told keeps its message."""
+        view = self.selected
+        if not self.contexts:
+            return {}
+        waiting = {u for e in view.pending if isinstance(e, Expunged) for u in e.uids}
+        after = set(view.uids) | set(view.arrived())
+        if expunges:
+            after -= waiting
+        results = {}
+        search = self.services.search
+        for tag, context in self.contexts.items():
+            try:
+                found = await self.call(search.search, self.actor, view.name, context.key)
+            except GroupwareError:  # the mailbox went away: the view ends anyway
+                return {}
+            new = after.intersection(found)
+            if not expunges:
+                new |= context.uids & waiting & after
+            results[tag] = new
+        return results
+
+    def _write(self, line: bytes | None) -> None:
+        if line is not None:
+            self.channel.write(line)
 
     def deselect(self) -> None:
         self.view = None
         self.saved_search = ()
+        self.contexts.clear()
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 

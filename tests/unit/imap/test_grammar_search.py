@@ -10,6 +10,7 @@ import pytest
 
 from groupware.protocols.imap.commands import (
     STAR,
+    CancelUpdate,
     RecentKey,
     Search,
     SeqKey,
@@ -135,6 +136,18 @@ SEARCHES = [
     ('a SEARCH CHARSET "UTF-8" ALL', Search("a", All(), charset="UTF-8")),
     ("a SEARCH RETURN (MIN MAX) ALL", Search("a", All(), returns=("MIN", "MAX"))),
     ("a SEARCH RETURN () ALL", Search("a", All(), returns=())),
+    # RFC 5267: UPDATE, and PARTIAL with its range (kept low first)
+    ("a SEARCH RETURN (UPDATE ALL) SEEN", Search("a", SEEN, returns=("UPDATE", "ALL"))),
+    (
+        "a SEARCH RETURN (partial 4:2) ALL",
+        Search("a", All(), returns=("PARTIAL",), partial=(2, 4)),
+    ),
+    (
+        "a UID SEARCH RETURN (COUNT PARTIAL 1:100) ALL",
+        Search("a", All(), uid=True, returns=("COUNT", "PARTIAL"), partial=(1, 100)),
+    ),
+    ('a CANCELUPDATE "a1"', CancelUpdate("a", ("a1",))),
+    ('a CANCELUPDATE "a1" "b2"', CancelUpdate("a", ("a1", "b2"))),
     (
         "a SEARCH return (all count save) CHARSET UTF-8 SEEN",
         Search("a", SEEN, charset="UTF-8", returns=("ALL", "COUNT", "SAVE")),
@@ -211,6 +224,14 @@ REFUSED = [
     ("a SEARCH RETURN (MIN)", "missing"),
     ("a SEARCH RETURN (FOO) ALL", "unknown RETURN option"),
     ("a SEARCH RETURN MIN ALL", "'('"),
+    ("a SEARCH RETURN (PARTIAL) ALL", "expected ' '"),
+    ("a SEARCH RETURN (PARTIAL 1) ALL", "':'"),
+    ("a SEARCH RETURN (PARTIAL 1:*) ALL", "number"),
+    ("a SEARCH RETURN (PARTIAL 0:3) ALL", "number"),
+    ("a SEARCH RETURN (PARTIAL -1:3) ALL", "number"),
+    ("a SORT RETURN (PARTIAL 1:3) (DATE) UTF-8 ALL", "PARTIAL"),
+    ("a CANCELUPDATE", "missing"),
+    ("a CANCELUPDATE a1", "string"),
     ("a SEARCH CHARSET", "missing"),
     ("a SEARCH CHARSET UTF-8", "missing"),
     ("a SEARCH ALL CHARSET UTF-8", "unknown search key 'CHARSET'"),

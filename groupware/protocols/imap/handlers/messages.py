@@ -123,8 +123,7 @@ async def _copy(
     if not move:
         return f"[{code}] COPY completed"
     session.untagged(f"OK [{code}] Moved")
-    for line in view.expunge([p[0] for p in pairs], "QRESYNC" in session.enabled):
-        session.write(line)
+    session.expunged([p[0] for p in pairs])
     return None
 
 
@@ -136,8 +135,7 @@ async def cmd_expunge(session: Session, command: c.Expunge) -> str | None:
     if command.uids is not None:
         uids = view.resolve(command.uids, True, session.saved_search)
     gone = await session.call(session.services.messages.expunge, session.actor, view.name, uids)
-    for line in view.expunge(gone, "QRESYNC" in session.enabled):
-        session.write(line)
+    session.expunged(gone)
     return None
 
 

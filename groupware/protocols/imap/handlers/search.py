@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from groupware.protocols.imap import commands as c
+from groupware.protocols.imap.contexts import MAX_CONTEXTS, SearchContext
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import SelectedView, compact_set, ordered_set
 from groupware.protocols.imap.session import Session
@@ -72,9 +73,8 @@ async def cmd_search(session: Session, command: c.Search) -> str | None:
         session.untagged("SEARCH" + "".join(f" {n}" for n in numbers) + tail)
         return None
     returns = set(command.returns) or {"ALL"}
-    unknown = returns - {"MIN", "MAX", "ALL", "COUNT", "SAVE"}
-    if unknown:
-        raise Refused(f"Unknown RETURN option {sorted(unknown)[0]}", bad=True)
+    if "UPDATE" in returns:
+        _keep_updating(session, command, key, uids)
     if "SAVE" in returns:
         picks = returns & {"MIN", "MAX"}
         if picks and not returns & {"ALL", "COUNT"} and uids:
@@ -95,6 +95,10 @@ async def cmd_search(session: Session, command: c.Search) -> str | None:
             parts.append(f"ALL {compact_set(numbers)}")
     if "COUNT" in returns:
         parts.append(f"COUNT {len(numbers)}")
+    if command.partial is not None:  # RFC 5267 §4.4: positions low..high of the result
+        low, high = command.partial
+        window = compact_set(numbers[low - 1 : high]) or "NIL"
+        parts.append(f"PARTIAL ({low}:{high} {window})")
     # RFC 7162 §3.1.5: the highest MODSEQ of the messages reported (just MIN/MAX if so)
     reported = uids
     if uids and not returns & {"ALL", "COUNT"}:
@@ -102,6 +106,28 @@ async def cmd_search(session: Session, command: c.Search) -> str | None:
     if modseqs and reported:
         parts.append(f"MODSEQ {max(modseqs.get(u, 0) for u in reported)}")
     session.untagged("ESEARCH " + " ".join(parts))
+    return None
+
+
+def _keep_updating(session: Session, command: c.Search, key: k.Key, uids: list[int]) -> None:
+    """RFC 5267 §4.2 RETURN (UPDATE): remember the search so later changes are told."""
+    if command.partial is not None or "SAVE" in (command.returns or ()):
+        raise Refused("UPDATE cannot be combined with PARTIAL or SAVE", bad=True)
+    if command.tag in session.contexts:
+        raise Refused("A search with this tag is already being updated", bad=True)
+    if len(session.contexts) >= MAX_CONTEXTS:
+        raise Refused("Too many searches being updated", f'NOUPDATE "{command.tag}"')
+    returns = frozenset(command.returns or ()) - {"UPDATE"}
+    session.contexts[command.tag] = SearchContext(command.tag, key, command.uid, returns, set(uids))
+
+
+# RFC 5267 §4.3 CANCELUPDATE
+async def cmd_cancelupdate(session: Session, command: c.CancelUpdate) -> str | None:
+    unknown = [tag for tag in command.tags if tag not in session.contexts]
+    if unknown:
+        raise Refused(f"No search with tag {unknown[0]} is being updated", bad=True)
+    for tag in command.tags:
+        del session.contexts[tag]
     return None
 
 
