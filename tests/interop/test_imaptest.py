@@ -39,6 +39,7 @@ def test_imaptest_scripts_pass(tmp_path: Path) -> None:
         )
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr
     failures = [line for line in done.stdout.splitlines() if line.startswith("FAIL")]
+    print(done.stdout)  # pytest -s shows every script's line
     assert done.returncode == 0 and not failures, "\n".join(failures) or summary
     passed = re.match(r"(\d+) passed", summary)
     assert passed is not None and int(passed.group(1)) >= 61, summary

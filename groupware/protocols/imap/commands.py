@@ -227,12 +227,20 @@ class Status(Command):
 
 
 @dataclass(frozen=True)
+class Catenate:
+    """RFC 4469 CATENATE: the message is these pieces joined, a literal (bytes or
+    Spooled) for TEXT and a str for URL (resolved by the handler, RFC 5092)."""
+
+    parts: tuple[bytes | Spooled | str, ...]
+
+
+@dataclass(frozen=True)
 class AppendMessage:
     """One message of an APPEND: flags as given (e.g. "\\Seen", "$Label"), the date,
-    and the literal (bytes when small, Spooled when the server wrote it to a file).
-    `utf8` is RFC 6855's UTF8 (~{n}) form."""
+    and the literal (bytes when small, Spooled when the server wrote it to a file) or
+    the CATENATE pieces. `utf8` is RFC 6855's UTF8 (~{n}) form."""
 
-    message: bytes | Spooled
+    message: bytes | Spooled | Catenate
     flags: tuple[str, ...] = ()
     date: datetime | None = None
     utf8: bool = False

@@ -8,6 +8,7 @@ from groupware.protocols.imap.commands import (
     STAR,
     Append,
     AppendMessage,
+    Catenate,
     Create,
     Delete,
     GetQuota,
@@ -16,6 +17,7 @@ from groupware.protocols.imap.commands import (
     Rename,
     Select,
     SequenceSet,
+    Spooled,
     Status,
     Subscribe,
 )
@@ -232,6 +234,9 @@ def _append_message(r: Reader) -> AppendMessage:
     if r.peek() == b'"':
         when = r.date_time()
         r.sp()
+    if r.accept("CATENATE"):  # RFC 4469 append-data =/ "CATENATE" SP "(" cat-part ...")"
+        r.sp()
+        return AppendMessage(Catenate(r.parenthesised(lambda: _cat_part(r))), flags, when)
     if r.accept("UTF8"):
         r.sp()
         r.expect(b"(")
@@ -244,6 +249,18 @@ def _append_message(r: Reader) -> AppendMessage:
     # to tell them apart, and its message may hold NUL octets.
     data, _binary = r.any_literal()
     return AppendMessage(data, flags, when)
+
+
+def _cat_part(r: Reader) -> bytes | Spooled | str:
+    """RFC 4469 cat-part = text-literal / url; text-literal = "TEXT" SP literal;
+    url = "URL" SP astring (RFC 3516 allows a literal8 for TEXT)."""
+    if r.accept("TEXT"):
+        r.sp()
+        return r.any_literal()[0]
+    if r.accept("URL"):
+        r.sp()
+        return decode(r.astring(), "a URL")
+    raise r.error("TEXT or URL")
 
 
 def parse_getquota(r: Reader, tag: str) -> GetQuota:

@@ -112,6 +112,14 @@ def _section(r: Reader) -> Section:
     return Section(part, text, fields)
 
 
+def parse_section(spec: str) -> Section:
+    """A section-spec on its own (as RFC 5092 URLs carry one after ";SECTION=")."""
+    r = Reader([b"[" + spec.encode("utf-8") + b"]"])
+    section = _section(r)
+    r.end()
+    return section
+
+
 def _field_name(r: Reader) -> str:
     """RFC 9051 header-fld-name = astring; RFC 5322 field names are printable ASCII."""
     name = decode(r.astring(), "a header field name", "ascii")

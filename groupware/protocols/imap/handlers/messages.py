@@ -13,6 +13,7 @@ from pathlib import Path
 from groupware.errors import NotFound
 from groupware.mime.binary import encode_binary_parts, needs_conversion
 from groupware.protocols.imap import commands as c
+from groupware.protocols.imap import sections, urls, wire
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import compact_set
 from groupware.protocols.imap.session import Session, State
@@ -164,17 +165,21 @@ async def cmd_check(session: Session, command: c.Check) -> str | None:
 # stored on its own: deviation, a failure part-way leaves the earlier ones)
 async def cmd_append(session: Session, command: c.Append) -> str | None:
     name = session.mailbox_in(command.mailbox)
-    appended = []
+    literals = []
     for message in command.messages:
-        size = (
-            message.message.size if isinstance(message.message, c.Spooled) else len(message.message)
-        )
+        literal = message.message
+        if isinstance(literal, c.Catenate):  # every URL resolved before anything is stored
+            literal = await _catenated(session, name, literal)
+        size = literal.size if isinstance(literal, c.Spooled) else len(literal)
         if size > session.limits.max_literal:
             raise Refused("Message too big", "TOOBIG")
         if size == 0:
             raise Refused("Empty message", "CANNOT")
+        literals.append(literal)
+    appended = []
+    for message, literal in zip(command.messages, literals, strict=True):
         # RFC 3516 §4.3 conversion off the loop: it may read a spooled file of many MB.
-        literal = await session.call(_seven_bit, message.message)
+        literal = await session.call(_seven_bit, literal)
         with _spooled(session, literal) as path:
             try:
                 result = await session.call(
@@ -190,6 +195,62 @@ async def cmd_append(session: Session, command: c.Append) -> str | None:
         appended.append(result)
     uids = compact_set(a.uid for a in appended)
     return f"[APPENDUID {appended[-1].uidvalidity} {uids}] APPEND completed"
+
+
+async def _catenated(session: Session, mailbox: str, catenate: c.Catenate) -> bytes:
+    """RFC 4469 §5: the pieces joined; the target must exist (TRYCREATE first), a URL
+    that names nothing here is NO [BADURL]."""
+    try:
+        await session.call(session.services.mailboxes.get, session.actor, mailbox)
+    except NotFound:
+        raise Refused("No such mailbox", "TRYCREATE") from None
+    pieces = []
+    total = 0
+    for part in catenate.parts:
+        if isinstance(part, str):
+            piece = await session.call(_url_bytes, session, part)
+        elif isinstance(part, c.Spooled):
+            piece = await session.call(part.path.read_bytes)
+        else:
+            piece = part
+        total += len(piece)
+        if total > session.limits.max_literal:
+            raise Refused("Message too big", "TOOBIG")
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
+def _url_bytes(session: Session, text: str) -> bytes:
+    """What an RFC 5092 URL names in the user's own mailboxes (in a service thread)."""
+    bad = Refused("The URL names no message of yours", "BADURL " + wire.quoted(text).decode())
+    try:
+        url = urls.parse_message_url(text)
+    except urls.BadUrl:
+        raise bad from None
+    actor = session.actor
+    if url.user is not None and url.user.lower() != actor.address.lower():
+        raise bad
+    try:
+        info = session.services.mailboxes.get(actor, url.mailbox)
+        found = session.services.fetch.summaries(
+            actor, url.mailbox, [url.uid], parse=url.section is not None, content=True
+        )
+    except NotFound:
+        raise bad from None
+    if not found or (url.uidvalidity is not None and url.uidvalidity != info.uidvalidity):
+        raise bad
+    data = found[0].content
+    assert data is not None
+    if url.section is not None:
+        parsed = found[0].parsed
+        assert parsed is not None
+        data = sections.section_bytes(data, parsed.body, url.section)
+        if data is None:
+            raise bad
+    if url.partial is not None:
+        origin, length = url.partial
+        data = data[origin:] if length is None else data[origin : origin + length]
+    return data
 
 
 def _seven_bit(literal: bytes | c.Spooled) -> bytes | c.Spooled:
