@@ -16,7 +16,10 @@ PARSED = [
         "/Work/Reports/;UID=12/;SECTION=1.2.MIME",
         MessageUrl(None, "Work/Reports", None, 12, Section((1, 2), "MIME"), None),
     ),
-    ("/a%20b/;UID=1/;section=header", MessageUrl(None, "a b", None, 1, Section((), "HEADER"), None)),
+    (
+        "/a%20b/;UID=1/;section=header",
+        MessageUrl(None, "a b", None, 1, Section((), "HEADER"), None),
+    ),
     ("/caf%C3%A9/;UID=1/;PARTIAL=10", MessageUrl(None, "café", None, 1, None, (10, None))),
     ("/INBOX/;UID=1/;PARTIAL=0.100", MessageUrl(None, "INBOX", None, 1, None, (0, 100))),
     (
