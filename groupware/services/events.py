@@ -54,6 +54,15 @@ class MailboxDeleted(MailboxEvent):
     name: str
 
 
+@dataclass(frozen=True)
+class SubscriptionChanged(MailboxEvent):
+    """A name joined or left the subscription list (mailbox_id 0: a subscription is a
+    name, which need not be a mailbox)."""
+
+    name: str
+    subscribed: bool
+
+
 Subscriber = Callable[[MailboxEvent], None]
 
 

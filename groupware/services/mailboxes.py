@@ -28,6 +28,7 @@ from groupware.services.events import (
     MailboxDeleted,
     MailboxEvent,
     MailboxRenamed,
+    SubscriptionChanged,
 )
 from groupware.store import Database
 from groupware.store.blobs import BlobStore
@@ -239,6 +240,7 @@ class Mailboxes:
                         Subscription.user_id == user_id, Subscription.name == name
                     )
                 )
+        self._events.publish(SubscriptionChanged(user_id, 0, name, subscribed))
 
     def quota(self, actor: Principal) -> Quota:
         user_id = own_mailboxes(actor)

@@ -1,5 +1,6 @@
 """Dovecot's imaptest scripts (../shared/imaptest, run by its Python runner) against our
-IMAP server: every script whose capabilities we advertise must pass."""
+IMAP server: every script whose capabilities we advertise must pass, and at least the 68
+that Dovecot 2.3 passes (all but CONTEXT=SORT and URLAUTH)."""
 
 from __future__ import annotations
 
@@ -42,4 +43,4 @@ def test_imaptest_scripts_pass(tmp_path: Path) -> None:
     print(done.stdout)  # pytest -s shows every script's line
     assert done.returncode == 0 and not failures, "\n".join(failures) or summary
     passed = re.match(r"(\d+) passed", summary)
-    assert passed is not None and int(passed.group(1)) >= 61, summary
+    assert passed is not None and int(passed.group(1)) >= 68, summary

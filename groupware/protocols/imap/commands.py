@@ -308,6 +308,27 @@ class Search(Command):
 
 
 @dataclass(frozen=True)
+class NotifyFilter:
+    """One RFC 5465 event group: which mailboxes (`kind` upper case: SELECTED,
+    SELECTED-DELAYED, INBOXES, PERSONAL, SUBSCRIBED, SUBTREE, MAILBOXES; `mailboxes` for
+    the last two, as sent) and which events (canonical spelling; () is NONE).
+    `new_fetch` holds MessageNew's fetch attributes."""
+
+    kind: str
+    events: tuple[str, ...]
+    mailboxes: tuple[str, ...] = ()
+    new_fetch: tuple[FetchAttr, ...] = ()
+
+
+@dataclass(frozen=True)
+class Notify(Command):
+    """RFC 5465 NOTIFY SET [STATUS] groups, or NOTIFY NONE (`filters` None)."""
+
+    filters: tuple[NotifyFilter, ...] | None
+    status: bool = False
+
+
+@dataclass(frozen=True)
 class CancelUpdate(Command):
     """RFC 5267 §4.3 CANCELUPDATE: stop the updates of these searches (their tags)."""
 

@@ -17,6 +17,7 @@ from groupware.protocols.imap.handlers import (
     login,
     mailboxes,
     messages,
+    notify,
     search,
 )
 from groupware.protocols.imap.replies import Refused, reply_for
@@ -71,6 +72,7 @@ COMMANDS: dict[type[c.Command], Entry] = {
     c.Sort: Entry(search.cmd_sort, SELECTED),
     c.Thread: Entry(search.cmd_thread, SELECTED),
     c.CancelUpdate: Entry(search.cmd_cancelupdate, SELECTED),
+    c.Notify: Entry(notify.cmd_notify, AUTHENTICATED),
 }
 
 # RFC 9051 §7.5.1: no EXPUNGE while the client may be counting by sequence number.
@@ -79,6 +81,11 @@ NO_EXPUNGE_AFTER = (c.Fetch, c.Store, c.Search, c.Sort, c.Thread)
 
 async def run(session: Session, command: c.Command) -> None:
     """Run one command and answer it: OK, NO or BAD, with pending updates before."""
+    async with session.lock:  # RFC 5465 NOTIFY writes the selected mailbox's news between
+        await _run(session, command)
+
+
+async def _run(session: Session, command: c.Command) -> None:
     entry = COMMANDS[type(command)]
     name = _name(command)
     if session.state not in entry.states:

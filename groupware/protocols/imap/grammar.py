@@ -41,6 +41,7 @@ from groupware.protocols.imap.grammar_mailbox import (
     parse_status,
     parse_subscribe,
 )
+from groupware.protocols.imap.grammar_notify import parse_notify
 from groupware.protocols.imap.grammar_reader import (
     TAG,
     ParseError,
@@ -241,6 +242,7 @@ PARSERS: dict[str, Callable[[Reader, str], Command]] = {
     "CLOSE": _bare(Close),
     "UNSELECT": _bare(Unselect),
     "CANCELUPDATE": parse_cancelupdate,
+    "NOTIFY": parse_notify,
 }
 """Commands by name; those that take a UID prefix are in UID_PARSERS instead."""
 

@@ -50,7 +50,7 @@ def parse_fetch(r: Reader, tag: str, uid: bool) -> Fetch:
     r.sp()
     numbers = r.sequence_set()
     r.sp()
-    attrs = _fetch_attrs(r)
+    attrs = fetch_attrs(r)
     changedsince, vanished = None, False
     if not r.done():
         r.sp()
@@ -63,7 +63,7 @@ def parse_fetch(r: Reader, tag: str, uid: bool) -> Fetch:
     return Fetch(tag, numbers, attrs, uid, changedsince, vanished)
 
 
-def _fetch_attrs(r: Reader) -> tuple[FetchAttr, ...]:
+def fetch_attrs(r: Reader) -> tuple[FetchAttr, ...]:
     if r.peek() == b"(":
         return r.parenthesised(lambda: _fetch_att(r, _item_name(r)))
     name = _item_name(r)

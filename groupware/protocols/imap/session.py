@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from groupware.blocking import Blocking
 from groupware.errors import GroupwareError
@@ -22,6 +22,9 @@ from groupware.protocols.imap.selected import SelectedView
 from groupware.services import Services
 from groupware.services.access import Principal
 from groupware.services.events import Expunged, MailboxEvent
+
+if TYPE_CHECKING:
+    from groupware.protocols.imap.notify import Notifier
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -72,6 +75,8 @@ class Session:
     view: SelectedView | None = None
     saved_search: tuple[int, ...] = ()  # RFC 5182 "$": UIDs
     contexts: dict[str, SearchContext] = field(default_factory=dict)  # RFC 5267, by tag
+    notifier: Notifier | None = None  # RFC 5465 NOTIFY SET
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # held while a command runs
     compressed: bool = False
     spool: Path = Path("spool")  # where APPEND literals are written
     hidden: frozenset[str] = frozenset()  # capabilities this account does not see
@@ -161,6 +166,14 @@ class Session:
     def _receive(self, event: MailboxEvent) -> None:
         if self.view is not None:
             self.view.receive(event)
+        if self.notifier is not None:
+            self.notifier.receive(event)
+
+    def notify(self, notifier: Notifier | None) -> None:
+        """Replace the NOTIFY settings (None: NOTIFY NONE)."""
+        if self.notifier is not None:
+            self.notifier.stop()
+        self.notifier = notifier
 
     async def enable_condstore(self) -> None:
         """RFC 7162 §3.1: the first CONDSTORE-enabling command while a mailbox is
@@ -247,6 +260,7 @@ class Session:
     def close(self) -> None:
         """The connection ended: stop receiving events, free the account's slot."""
         self.view = None
+        self.notify(None)
         if self.principal is not None and self.principal.user_id is not None:
             self.accounts[self.principal.user_id] -= 1
             if self.accounts[self.principal.user_id] <= 0:

@@ -24,6 +24,7 @@ from groupware.protocols.imap.commands import (
     Create,
     Delete,
     Enable,
+    FetchAttr,
     GetQuota,
     GetQuotaRoot,
     Id,
@@ -33,6 +34,8 @@ from groupware.protocols.imap.commands import (
     Logout,
     Namespace,
     Noop,
+    Notify,
+    NotifyFilter,
     Rename,
     Select,
     SequenceSet,
@@ -183,6 +186,47 @@ MAILBOXES = [
     ('a GETQUOTA ""', GetQuota("a", "")),
     ("a GETQUOTA user/fred", GetQuota("a", "user/fred")),
     ("a GETQUOTAROOT INBOX", GetQuotaRoot("a", "INBOX")),
+    # RFC 5465 NOTIFY
+    ("a NOTIFY NONE", Notify("a", None)),
+    (
+        "a notify set status (selected (MessageNew messageexpunge)) (personal NONE)",
+        Notify(
+            "a",
+            (
+                NotifyFilter("SELECTED", ("MessageNew", "MessageExpunge")),
+                NotifyFilter("PERSONAL", ()),
+            ),
+            status=True,
+        ),
+    ),
+    (
+        'a NOTIFY SET (SUBTREE ("Lists" x) (MailboxName)) (MAILBOXES INBOX (MessageNew '
+        "MessageExpunge FlagChange)) (SUBSCRIBED (SubscriptionChange)) (INBOXES (Foo))",
+        Notify(
+            "a",
+            (
+                NotifyFilter("SUBTREE", ("MailboxName",), ("Lists", "x")),
+                NotifyFilter(
+                    "MAILBOXES", ("MessageNew", "MessageExpunge", "FlagChange"), ("INBOX",)
+                ),
+                NotifyFilter("SUBSCRIBED", ("SubscriptionChange",)),
+                NotifyFilter("INBOXES", ("FOO",)),
+            ),
+        ),
+    ),
+    (
+        "a NOTIFY SET (SELECTED-DELAYED (MessageNew (UID FLAGS) MessageExpunge))",
+        Notify(
+            "a",
+            (
+                NotifyFilter(
+                    "SELECTED-DELAYED",
+                    ("MessageNew", "MessageExpunge"),
+                    new_fetch=(FetchAttr("UID"), FetchAttr("FLAGS")),
+                ),
+            ),
+        ),
+    ),
 ]
 
 
@@ -448,6 +492,19 @@ REFUSED = [
     ("a STATUS INBOX (MESSAGES))", "a", "end of the command"),
     ("a GETQUOTA", "a", "missing"),
     ("a NOOP \x00", "a", "end of the command"),
+    ("a NOTIFY", "a", "missing"),
+    ("a NOTIFY SET", "a", "missing"),
+    ("a NOTIFY SET STATUS", "a", "missing"),
+    ("a NOTIFY GET", "a", "SET or NONE"),
+    ("a NOTIFY SET ()", "a", "mailbox filter"),
+    ("a NOTIFY SET (ELSEWHERE NONE)", "a", "unknown mailbox filter"),
+    ("a NOTIFY SET (PERSONAL)", "a", "' '"),
+    ("a NOTIFY SET (PERSONAL ())", "a", "event"),
+    ("a NOTIFY SET (PERSONAL (MailboxName)", "a", "')'"),
+    ("a NOTIFY SET (MAILBOXES (MailboxName))", "a", "' '"),
+    ("a NOTIFY SET (SUBTREE () (MailboxName))", "a", None),
+    ("a NOTIFY SET (PERSONAL (MessageNew (FOO) MessageExpunge))", "a", "FETCH item"),
+    ("a NOTIFY NONE (PERSONAL NONE)", "a", "end of the command"),
 ]
 
 
