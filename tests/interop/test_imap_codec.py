@@ -9,8 +9,9 @@ left over (the greeting goes to `GreetingCodec`). The decoder raises `DecodeFail
 bytes outside its grammar and `DecodeIncomplete` when it wants more input.
 
 Core RFC 3501 responses must all pass. Extension responses that imap-codec 0.1.0 cannot
-parse at all are skipped and listed in EXTENSION_SKIPS (each entry says why); responses
-that are wrong by the RFC are strict xfails naming the rule they break.
+parse at all are skipped and listed in EXTENSION_SKIPS (each entry says why). Every
+corpus message's FETCH responses must pass too (message/global included: it is sent as
+body-type-basic unless IMAP4rev2 is enabled).
 """
 
 from __future__ import annotations
@@ -28,17 +29,6 @@ imap_codec = pytest.importorskip("imap_codec")
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "imap-corpus"
 LITERAL_AT_END = re.compile(rb"\{(\d+)\+?\}\r\n\Z")
-
-# Corpus messages whose FETCH responses break RFC 3501 (see the xfail test below).
-MESSAGE_GLOBAL = "37-message-global.eml"
-KNOWN_BAD = {
-    MESSAGE_GLOBAL: (
-        'RFC 3501 §9: body-type-msg needs media-message = "MESSAGE" "RFC822"; a '
-        'message/global part is body-type-basic, yet BODY/BODYSTRUCTURE send ("message" '
-        '"global" ... envelope body lines), the RFC 9051 (IMAP4rev2) form, while we only '
-        "advertise IMAP4rev1"
-    ),
-}
 
 # Extension responses imap-codec 0.1.0 rejects whatever their content: skipped, not
 # judged. The test checks each skipped response is still rejected, so a newer imap-codec
@@ -153,7 +143,7 @@ def test_core_rfc3501_session_responses_all_decode(server: Served) -> None:
     wire.run("p", b"STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)")
     wire.run("q", b'APPEND INBOX (\\Seen \\Flagged) "01-Jan-2026 10:00:00 +0000"', MESSAGE)
     # Every corpus message but the known-bad ones; an empty one gets a (checked) NO.
-    names = sorted(p.name for p in CORPUS.glob("*.eml") if p.name not in KNOWN_BAD)
+    names = sorted(p.name for p in CORPUS.glob("*.eml"))
     assert len(names) >= 40
     for name in names:
         data = (CORPUS / name).read_bytes()
@@ -192,26 +182,6 @@ def test_core_rfc3501_session_responses_all_decode(server: Served) -> None:
     wire.close()
     assert any(b"BODYSTRUCTURE" in r for r in wire.seen)
     assert any(r.startswith(b"* BYE") for r in wire.seen)
-    assert failures(wire.seen[1:]) == []
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=why))
-        for name, why in KNOWN_BAD.items()
-    ],
-)
-def test_known_bad_corpus_message_responses_decode(server: Served, name: str) -> None:
-    wire = Wire(server.ports["imap"])
-    wire.login()
-    mailbox = name.split("-")[0].encode()
-    wire.run("c", b"CREATE m" + mailbox)
-    wire.run("d", b"APPEND m" + mailbox, (CORPUS / name).read_bytes())
-    wire.run("e", b"SELECT m" + mailbox)
-    fetch_everything(wire, "f", b"1")
-    wire.run("g", b"LOGOUT")
-    wire.close()
     assert failures(wire.seen[1:]) == []
 
 

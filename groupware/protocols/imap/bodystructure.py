@@ -55,9 +55,13 @@ def _addresses(addresses: tuple[Address, ...], text: _Write) -> bytes:
     return b"(" + b"".join(items) + b")"
 
 
-def body_structure(part: BodyPart, extensible: bool, utf8: bool = False) -> bytes:
+def body_structure(
+    part: BodyPart, extensible: bool, utf8: bool = False, rev2: bool = False
+) -> bytes:
     """RFC 9051 body: BODYSTRUCTURE when `extensible`, else the BODY form without
     extension data. Parenthesised, as it follows "BODYSTRUCTURE " on the wire.
+    message/global has body-type-msg's envelope, body and lines only for a session that
+    enabled IMAP4rev2 (`rev2`): RFC 3501's grammar allows them for message/rfc822 only.
 
     Type, subtype, parameters and encoding are written as the message has them
     (parameter names lower case, RFC 2231 values still encoded), as Dovecot does.
@@ -67,14 +71,14 @@ def body_structure(part: BodyPart, extensible: bool, utf8: bool = False) -> byte
         return string(value, utf8)
 
     if part.children:
-        return _multipart(part, extensible, text, utf8)
-    return _single(part, extensible, text, utf8)
+        return _multipart(part, extensible, text, utf8, rev2)
+    return _single(part, extensible, text, utf8, rev2)
 
 
-def _multipart(part: BodyPart, extensible: bool, text: _Write, utf8: bool) -> bytes:
+def _multipart(part: BodyPart, extensible: bool, text: _Write, utf8: bool, rev2: bool) -> bytes:
     """body-type-mpart: 1*body SP media-subtype [SP body-ext-mpart], where
     body-ext-mpart is params, then the extension data common to every part."""
-    children = b"".join(body_structure(child, extensible, utf8) for child in part.children)
+    children = b"".join(body_structure(child, extensible, utf8, rev2) for child in part.children)
     fields = [children + b" " + text(part.subtype)]
     if extensible:
         fields.append(_params(part.params, text))
@@ -82,7 +86,7 @@ def _multipart(part: BodyPart, extensible: bool, text: _Write, utf8: bool) -> by
     return b"(" + b" ".join(fields) + b")"
 
 
-def _single(part: BodyPart, extensible: bool, text: _Write, utf8: bool) -> bytes:
+def _single(part: BodyPart, extensible: bool, text: _Write, utf8: bool, rev2: bool) -> bytes:
     """body-type-1part: media type, body-fields (params id description encoding octets),
     then for message/rfc822 envelope, body and lines, for text/* lines
     (RFC 9051 §9 body-type-msg, body-type-text), then body-ext-1part."""
@@ -95,10 +99,10 @@ def _single(part: BodyPart, extensible: bool, text: _Write, utf8: bool) -> bytes
         text(part.encoding),
         b"%d" % part.size,
     ]
-    if part.message is not None:
+    if part.message is not None and (rev2 or part.subtype.lower() == "rfc822"):
         inner_envelope, inner_body = part.message
         fields.append(envelope(inner_envelope, utf8))
-        fields.append(body_structure(inner_body, extensible, utf8))
+        fields.append(body_structure(inner_body, extensible, utf8, rev2))
         fields.append(b"%d" % (part.lines or 0))
     elif part.type.lower() == "text":
         fields.append(b"%d" % (part.lines or 0))

@@ -30,6 +30,7 @@ class SelectedView:
         uids: Iterable[int],
         recent: Iterable[int] = (),
         flags: dict[int, frozenset[str]] | None = None,
+        show_recent: bool = True,
     ) -> None:
         self.mailbox_id = mailbox_id
         self.name = name
@@ -46,6 +47,7 @@ class SelectedView:
         self.told_exists = len(self.uids)
         self.told_recent = len(self.recent)
         self.gone = False  # the mailbox was deleted under us
+        self.show_recent = show_recent  # False once IMAP4rev2 is enabled (RFC 9051 has none)
 
     # -- events (on the loop, handed over by the server) -------------------------------
 
@@ -133,7 +135,8 @@ class SelectedView:
         if len(self.uids) != self.told_exists:
             lines.append(b"* %d EXISTS\r\n" % len(self.uids))
             self.told_exists = len(self.uids)
-            lines.append(b"* %d RECENT\r\n" % len(self.recent))
+            if self.show_recent:
+                lines.append(b"* %d RECENT\r\n" % len(self.recent))
             self.told_recent = len(self.recent)
         return lines
 
@@ -174,7 +177,7 @@ class SelectedView:
 
     def flag_list(self, uid: int, flags: frozenset[str]) -> bytes:
         """The FLAGS list of a message, \\Recent included (rendered once per flag set)."""
-        key = (flags, uid in self.recent)
+        key = (flags, self.show_recent and uid in self.recent)
         rendered = self._rendered.get(key)
         if rendered is None:
             names = sorted(flags | {"\\Recent"}) if key[1] else sorted(flags)

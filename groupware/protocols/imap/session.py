@@ -119,7 +119,12 @@ class Session:
 
     @property
     def utf8(self) -> bool:
-        return "UTF8=ACCEPT" in self.enabled
+        """Mailbox names in UTF-8: RFC 6855 UTF8=ACCEPT, or IMAP4rev2 (RFC 9051 §5.1)."""
+        return "UTF8=ACCEPT" in self.enabled or self.rev2
+
+    @property
+    def rev2(self) -> bool:
+        return "IMAP4REV2" in self.enabled
 
     def mailbox_in(self, text: str) -> str:
         """A mailbox name from the client: modified UTF-7 (RFC 3501 §5.1.3) unless the

@@ -175,3 +175,13 @@ def test_envelope_utf8() -> None:
         b'(("Zo\xc3\xab" NIL "zoe" "example.com")) (("Zo\xc3\xab" NIL "zoe" "example.com")) '
         b"NIL NIL NIL NIL NIL)"
     )
+
+
+def test_message_global_under_imap4rev2() -> None:
+    """RFC 9051 body-type-msg: media-message includes "GLOBAL", so a session that enabled
+    IMAP4rev2 gets the envelope, body and lines of the inner message (UTF-8 header text
+    as literals)."""
+    parsed = parse_message((CORPUS / "37-message-global.eml").read_bytes())
+    got = body_structure(parsed.body, extensible=False, rev2=True)
+    assert got.startswith(b'("message" "global" NIL NIL NIL "7bit" 99 (NIL {7}\r\nGr')
+    assert got.endswith(b'("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 7 1) 5)')

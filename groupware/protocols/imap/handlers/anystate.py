@@ -10,6 +10,7 @@ from groupware.protocols.imap.session import Session, State
 # Advertised once authenticated; each is covered by tests (the issue's rule).
 AUTHENTICATED_CAPABILITIES = (
     "IMAP4rev1",
+    "IMAP4rev2",
     "LITERAL+",
     "SASL-IR",
     "ID",
@@ -44,13 +45,14 @@ AUTHENTICATED_CAPABILITIES = (
     "BINARY",
     "NOTIFY",
 )
-ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "UTF8=ACCEPT"})
+ENABLED_NAMES = {"IMAP4REV2": "IMAP4rev2"}  # as advertised
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4REV2"})
 
 
 def capabilities(session: Session) -> list[str]:
     """RFC 9051 §6.1.1: before login, what it takes to log in; after, what we support."""
     if session.state is State.NOT_AUTHENTICATED:
-        names = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"]
+        names = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"]
         if not session.channel.secure and session.tls_available:
             names.append("STARTTLS")
         if session.plaintext_allowed():
@@ -104,7 +106,9 @@ async def cmd_enable(session: Session, command: c.Enable) -> str | None:
             newly.append(wanted)
             if wanted != "CONDSTORE":  # enabled below, with what that must say
                 session.enabled.add(wanted)
-    session.untagged("ENABLED" + "".join(" " + n for n in newly))
+    session.untagged("ENABLED" + "".join(" " + ENABLED_NAMES.get(n, n) for n in newly))
+    if "IMAP4REV2" in newly and session.view is not None:
+        session.view.show_recent = False
     if "CONDSTORE" in newly or "QRESYNC" in newly:
         await session.enable_condstore()  # RFC 7162 §3.1: HIGHESTMODSEQ if selected
     return None

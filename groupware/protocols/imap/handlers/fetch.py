@@ -154,7 +154,8 @@ def _item(session: Session, view: SelectedView, summary: Summary, attr: c.FetchA
         if name == "ENVELOPE":
             return b"ENVELOPE " + bodystructure.envelope(summary.parsed.envelope)
         extensible = name == "BODYSTRUCTURE"
-        return name.encode() + b" " + bodystructure.body_structure(summary.parsed.body, extensible)
+        structure = bodystructure.body_structure(summary.parsed.body, extensible, rev2=session.rev2)
+        return name.encode() + b" " + structure
     assert summary.content is not None
     raw = summary.content
     if name == "RFC822":

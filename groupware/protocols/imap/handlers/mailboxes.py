@@ -19,7 +19,7 @@ SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 async def cmd_select(session: Session, command: c.Select) -> str | None:
     if session.view is not None:
         session.deselect()
-        if "QRESYNC" in session.enabled:
+        if "QRESYNC" in session.enabled or session.rev2:
             session.untagged("OK [CLOSED] Previous mailbox closed")
     if command.condstore:
         await session.enable_condstore()
@@ -38,18 +38,24 @@ async def cmd_select(session: Session, command: c.Select) -> str | None:
         uids,
         uids[first_recent:],
         dict(zip(uids, opened.flags, strict=True)),
+        show_recent=not session.rev2,
     )
     distinct = set(opened.flags)
     keywords = sorted({f for names in distinct for f in names if not f.startswith("\\")})
     flags = wire.flag_list([*SYSTEM_FLAGS, *keywords])
     session.untagged(b"FLAGS " + flags)
     session.untagged(b"%d EXISTS" % view.exists)
-    session.untagged(b"%d RECENT" % len(view.recent))
-    first_unseen = next(
-        (i + 1 for i, names in enumerate(opened.flags) if "\\Seen" not in names), None
-    )
-    if first_unseen is not None:
-        session.untagged(b"OK [UNSEEN %d] First unseen" % first_unseen)
+    if session.rev2:  # RFC 9051 §6.3.2: LIST instead of RECENT and UNSEEN
+        use = (info.special_use,) if info.special_use else ()
+        listed = wire.flag_list(use) + b' "/" ' + session.mailbox_out(info.name)
+        session.untagged(b"LIST " + listed)
+    else:
+        session.untagged(b"%d RECENT" % len(view.recent))
+        first_unseen = next(
+            (i + 1 for i, names in enumerate(opened.flags) if "\\Seen" not in names), None
+        )
+        if first_unseen is not None:
+            session.untagged(b"OK [UNSEEN %d] First unseen" % first_unseen)
     permanent = b"()" if command.readonly else flags[:-1] + b" \\*)"
     session.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] Flags permitted")
     session.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % info.uidvalidity)

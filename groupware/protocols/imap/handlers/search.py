@@ -68,11 +68,11 @@ async def cmd_search(session: Session, command: c.Search) -> str | None:
         states = await session.call(fetch.summaries, session.actor, view.name, uids)
         modseqs = {s.uid: s.modseq for s in states}
     numbers = uids if command.uid else [view.seq_of(u) or 0 for u in uids]
-    if command.returns is None:
+    if command.returns is None and not session.rev2:  # RFC 9051 has only ESEARCH
         tail = f" (MODSEQ {max(modseqs.values())})" if modseqs else ""
         session.untagged("SEARCH" + "".join(f" {n}" for n in numbers) + tail)
         return None
-    returns = set(command.returns) or {"ALL"}
+    returns = set(command.returns or ()) or {"ALL"}
     if "UPDATE" in returns:
         _keep_updating(session, command, key, uids)
     if "SAVE" in returns:
