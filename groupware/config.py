@@ -67,6 +67,7 @@ class AuthConfig:
     backoff_max: float = 15.0  # …doubling per failure up to this
     loopback_is_secure: bool = True  # plaintext AUTH allowed from 127.0.0.0/8 and ::1
     min_password_length: int = 10
+    login_cache: int = 300  # seconds a DAV login is remembered (0: check every request)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,14 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class DavConfig:
+    """CalDAV/CardDAV at /dav (Radicale): the largest request body it takes (a calendar
+    imported whole with PUT can be large; Radicale does not limit it when embedded)."""
+
+    max_body_bytes: int = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Config:
     hostname: str = "mail.example.test"
     data_dir: Path = Path("./var")
@@ -158,6 +167,7 @@ class Config:
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
     smtp: SMTPConfig = field(default_factory=SMTPConfig)
     imap: IMAPConfig = field(default_factory=IMAPConfig)
+    dav: DavConfig = field(default_factory=DavConfig)
     source: str = "defaults"  # where the settings came from, for messages
 
     @property
@@ -177,6 +187,7 @@ SECTIONS: dict[str, type[Any]] = {
     "outbound": OutboundConfig,
     "smtp": SMTPConfig,
     "imap": IMAPConfig,
+    "dav": DavConfig,
 }
 
 

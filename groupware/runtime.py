@@ -68,9 +68,11 @@ class Runtime:
         return self._tls
 
     def web_app(self) -> Any:
+        from groupware.dav import app as dav  # Radicale loads only for `serve` too
         from groupware.web import create_app  # Flask loads only for `serve`, not every CLI call
 
-        return create_app(self.config, self.services, web_secret(self.config))
+        portal = create_app(self.config, self.services, web_secret(self.config))
+        return dav.mount(portal, dav.build(self.services), self.config, self.services)
 
     def serve(self, ready: threading.Event | None = None) -> None:
         """Run every configured listener until SIGINT/SIGTERM (or `stop()`)."""

@@ -5,6 +5,7 @@ Every model module registers on `Base`; import it here so Alembic sees all table
 
 from groupware.model import (  # noqa: F401  (register the tables)
     audit,
+    dav,
     delivery,
     directory,
     mail,

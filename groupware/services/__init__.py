@@ -11,6 +11,7 @@ from groupware.services.aliases import Aliases
 from groupware.services.audit import Audit
 from groupware.services.auth import Auth
 from groupware.services.bounces import Bounces
+from groupware.services.calendars import Calendars
 from groupware.services.credentials import Credentials
 from groupware.services.delivery import LocalDelivery
 from groupware.services.directory import Directory
@@ -56,6 +57,7 @@ class Services:
     resolver: Resolver
     dkim: DkimKeys
     bounces: Bounces
+    calendars: Calendars
 
 
 def build_services(config: Config, database: Database) -> Services:
@@ -98,6 +100,7 @@ def build_services(config: Config, database: Database) -> Services:
         resolver=_resolver(config),
         dkim=dkim,
         bounces=Bounces(delivery, queue, config.hostname, config.data_dir / "spool"),
+        calendars=Calendars(database),
     )
 
 

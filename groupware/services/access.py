@@ -30,6 +30,8 @@ PERMISSIONS: dict[str, str] = {
     "account.manage": "change a password, TOTP and app passwords",
     "mail.read": "read a mailbox",
     "mail.send_as": "send with an address as sender",
+    "calendar.read": "read calendars, task lists and address books",
+    "calendar.write": "change calendars, task lists and address books",
     "calendar.share": "share calendars, task lists and address books",
     "queue.manage": "inspect, retry and delete queued mail",
     "audit.read": "read the audit log",
@@ -38,9 +40,18 @@ PERMISSIONS: dict[str, str] = {
 GLOBAL_ONLY = frozenset({"directory.domains.manage", "directory.roles.manage", "queue.manage"})
 # Other people's data: only owners and explicit shares reach it, never the "*" wildcard, so
 # an admin can manage an account without reading its mail or calendars.
-PERSONAL = frozenset({"mail.read"})
+PERSONAL = frozenset({"mail.read", "calendar.read", "calendar.write"})
 # What every active user may do to what is their own (the built-in "user" role).
-OWNER_PERMISSIONS = frozenset({"account.manage", "mail.read", "mail.send_as", "calendar.share"})
+OWNER_PERMISSIONS = frozenset(
+    {
+        "account.manage",
+        "mail.read",
+        "mail.send_as",
+        "calendar.read",
+        "calendar.write",
+        "calendar.share",
+    }
+)
 WILDCARD = "*"
 
 BUILTIN_ROLES: dict[str, frozenset[str]] = {

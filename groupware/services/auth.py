@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-from dataclasses import dataclass
+import secrets
+import threading
+import time
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -51,6 +54,49 @@ class Auth:
         self._db = database
         self.config = config
         self.throttle = Throttle(config)
+        self._remembered: dict[tuple[str, str], _Remembered] = {}
+        self._salt = secrets.token_bytes(16)
+        self._lock = threading.Lock()
+
+    def authenticate_remembered(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
+        """`authenticate`, for clients that send the password with every request (DAV's
+        Basic auth): a success is remembered for auth.login_cache seconds, so only the first
+        request pays argon2, the throttle and the audit entry. A remembered login holds
+        only while the account's credentials are exactly as they were (password hash, app
+        passwords, active, TOTP; one indexed read per request), so a new password or a
+        revoked app password ends it at once."""
+        key = (service, login.strip().lower())
+        digest = hashlib.sha256(self._salt + secret.encode()).digest()
+        now = time.monotonic()
+        with self._lock:
+            remembered = self._remembered.get(key)
+        if remembered is not None and remembered.until > now:
+            with self._db.read() as session:
+                account = _load_account(session, remembered.address)
+            if (
+                account is not None
+                and _stamp(account) == remembered.stamp
+                and hmac.compare_digest(digest, remembered.digest)
+            ):
+                return replace(
+                    remembered.login, principal=remembered.login.principal.via(service, peer_ip)
+                )
+        result = self.authenticate(login, secret, service, peer_ip)
+        if self.config.login_cache > 0:
+            with self._db.read() as session:
+                account = _load_account(session, result.principal.address)
+            if account is not None:
+                with self._lock:
+                    if len(self._remembered) > 10_000:  # bound memory: forget the lot
+                        self._remembered.clear()
+                    self._remembered[key] = _Remembered(
+                        result.principal.address,
+                        digest,
+                        _stamp(account),
+                        result,
+                        now + self.config.login_cache,
+                    )
+        return result
 
     def authenticate(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
         """Return a Login, or raise AuthFailed (wrong) or TryLater (locked out)."""
@@ -182,6 +228,21 @@ def _use_step(session: Session, address: str, step: int) -> bool:
         .values(totp_last_step=step)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    address: str
+    digest: bytes  # salted SHA-256 of the secret that worked
+    stamp: str  # the account's credentials then (see _stamp)
+    login: Login
+    until: float  # time.monotonic()
+
+
+def _stamp(account: _Account) -> str:
+    """Everything that decides whether a secret is good: any change ends remembered logins."""
+    apps = ",".join(f"{app_id}:{stored}" for app_id, _, stored in sorted(account.app_passwords))
+    return f"{account.password_hash}|{apps}|{account.active}|{account.has_totp}"
 
 
 @dataclass(frozen=True)

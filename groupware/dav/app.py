@@ -1,0 +1,90 @@
+"""Radicale built from a configuration made here (no config file) on our auth, rights and
+storage, and `mount`, which puts it at /dav beside the web portal in one WSGI app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from radicale import config as radicale_config
+from radicale.app import Application
+
+from groupware.config import Config
+from groupware.dav.auth import Auth, Principals
+from groupware.dav.rights import Rights
+from groupware.dav.storage import Storage
+from groupware.services import Services
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+PREFIX = "/dav"
+WELL_KNOWN = ("/.well-known/caldav", "/.well-known/carddav")
+# Headers through which a client could pick its own identity or base path in Radicale.
+UNTRUSTED = ("HTTP_X_SCRIPT_NAME", "HTTP_X_REMOTE_USER", "REMOTE_USER", "HTTP_X_REMOTE_ADDR")
+
+
+def build(services: Services) -> Application:
+    """Radicale on services.auth, services.calendars.rights and our database."""
+    principals = Principals()
+    configuration = radicale_config.load()
+    configuration.update(
+        {
+            "auth": {
+                "type": lambda conf: Auth(conf, services, principals),
+                "delay": "0",  # our throttle delays and locks out, as for IMAP and SMTP
+            },
+            "rights": {"type": lambda conf: Rights(conf, services.calendars, principals)},
+            "storage": {"type": lambda conf: Storage(conf, services.calendars)},
+            "web": {"type": "none"},
+            "hook": {"type": "none"},
+            "logging": {"mask_passwords": "True"},
+        },
+        "groupware",
+        privileged=True,
+    )
+    return Application(configuration)
+
+
+def mount(web: WSGIApp, dav: WSGIApp, config: Config, services: Services) -> WSGIApp:
+    """One WSGI app: /dav/… to Radicale (headers it must not trust removed, body size
+    limited, no password in clear off loopback), /.well-known/caldav and carddav
+    redirected there for every method (RFC 6764 §5), as is a PROPFIND of "/";
+    everything else to the portal."""
+    limit = config.dav.max_body_bytes
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        # A DAV client given only the server's address asks the root (the portal's page).
+        to_dav = path == "/" and environ.get("REQUEST_METHOD") == "PROPFIND"
+        if path.rstrip("/") in WELL_KNOWN or to_dav:
+            target = environ.get("SCRIPT_NAME", "") + PREFIX + "/"
+            return _answer(start_response, "301 Moved Permanently", b"", [("Location", target)])
+        if path != PREFIX and not path.startswith(PREFIX + "/"):
+            return web(environ, start_response)
+        for name in UNTRUSTED:
+            environ.pop(name, None)
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + PREFIX
+        environ["PATH_INFO"] = path[len(PREFIX) :] or "/"
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > limit:
+            return _answer(start_response, "413 Content Too Large", b"Request body too large\n")
+        secure = environ.get("wsgi.url_scheme") == "https"
+        peer = environ.get("REMOTE_ADDR", "")
+        if environ.get("HTTP_AUTHORIZATION") and not services.auth.plaintext_allowed(peer, secure):
+            return _answer(start_response, "403 Forbidden", b"Use HTTPS to log in\n")
+        return dav(environ, start_response)
+
+    return app
+
+
+def _answer(
+    start_response: Callable[..., Any],
+    status: str,
+    body: bytes,
+    headers: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    start_response(
+        status,
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+        + (headers or []),
+    )
+    return [body]

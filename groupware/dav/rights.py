@@ -1,0 +1,44 @@
+"""Radicale's rights on services.calendars.rights (which asks services.access): the
+permission letters of a logged-in address for a collection path. Answers are kept for a
+moment, as one PROPFIND asks once per item."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from radicale import config, pathutils
+from radicale import rights as radicale_rights
+
+from groupware.dav.auth import Principals
+from groupware.services.calendars import Calendars
+
+REMEMBER = 2.0  # seconds
+
+
+class Rights(radicale_rights.BaseRights):
+    def __init__(
+        self, configuration: config.Configuration, calendars: Calendars, principals: Principals
+    ) -> None:
+        super().__init__(configuration)
+        self._calendars = calendars
+        self._principals = principals
+        self._lock = threading.Lock()
+        self._answers: dict[tuple[str, str], tuple[float, str]] = {}
+
+    def authorization(self, user: str, user_groups: set[str], path: str) -> str:
+        principal = self._principals.get(user) if user else None
+        if principal is None:
+            return ""  # anonymous, or not logged in through our auth
+        sane = pathutils.strip_path(path)
+        now = time.monotonic()
+        with self._lock:
+            answer = self._answers.get((user, sane))
+        if answer is not None and answer[0] > now:
+            return answer[1]
+        letters = self._calendars.rights(principal, sane)
+        with self._lock:
+            if len(self._answers) > 50_000:
+                self._answers.clear()
+            self._answers[(user, sane)] = (now + REMEMBER, letters)
+        return letters

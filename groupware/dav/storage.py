@@ -1,0 +1,299 @@
+"""Radicale's storage on our database: BaseStorage and BaseCollection over
+services.calendars (the one path for calendar and contact data).
+
+Radicale hands us sanitized paths and vobject items it parsed; we store the item's text
+with its UID, etag, component and time range, so that listing, multiget, UID checks,
+time-range REPORTs (`get_filtered`) and sync-collection (`sync`) are indexed queries that
+parse nothing. Writes lock one collection (not Radicale's global lock); reads take no
+lock, each storage call being one consistent database read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import threading
+import uuid
+import weakref
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from radicale import config, pathutils
+from radicale import item as radicale_item
+from radicale import storage as radicale_storage
+from radicale.item import filter as radicale_filter
+
+from groupware.errors import NotFound
+from groupware.services.calendars import Calendars, CollectionRow, ItemRow, NewItem, parent_of
+
+SYNC_PREFIX = "http://groupware.invalid/ns/sync/"
+
+
+def http_date(moment: datetime) -> str:
+    return email.utils.format_datetime(moment, usegmt=True)
+
+
+def new_item(href: str, item: radicale_item.Item) -> NewItem:
+    """What we store of an item Radicale parsed (its text, and what we index)."""
+    start, end = item.time_range
+    return NewItem(
+        href=href,
+        uid=item.uid,
+        etag=item.etag,
+        component=item.component_name,
+        start_ts=start,
+        end_ts=end,
+        text=item.serialize(),
+    )
+
+
+class Collection(radicale_storage.BaseCollection):
+    """One stored collection (or the root, `row` None), as Radicale sees it."""
+
+    def __init__(self, storage: Storage, path: str, row: CollectionRow | None) -> None:
+        self._storage = storage
+        self._calendars = storage.calendars
+        self._path = path
+        self._row = row
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def tag(self) -> str:
+        return self._row.tag if self._row is not None else ""
+
+    @property
+    def etag(self) -> str:
+        if self._row is None:
+            return '"root"'
+        return f'"{self._row.generation}-{self._row.sync_seq}"'
+
+    @property
+    def last_modified(self) -> str:
+        if self._row is None:
+            return http_date(datetime(1970, 1, 1, tzinfo=None).astimezone())
+        return http_date(self._row.modified_at)
+
+    def get_meta(self, key: str | None = None) -> Any:
+        props = self._row.props if self._row is not None else {}
+        return dict(props) if key is None else props.get(key)
+
+    def set_meta(self, props: Mapping[str, str]) -> None:
+        row = self._required()
+        self._calendars.set_props(row.id, dict(props))
+
+    # -- items --------------------------------------------------------------------------
+
+    def _item(self, row: ItemRow) -> radicale_item.Item:
+        return radicale_item.Item(
+            collection_path=self._path,
+            collection=self,
+            href=row.href,
+            last_modified=http_date(row.modified_at),
+            text=row.text,
+            etag=row.etag,
+            uid=row.uid,
+            name="VCARD" if row.component == "VCARD" else "VCALENDAR",
+            component_name=row.component,
+            time_range=(row.start_ts, row.end_ts),
+        )
+
+    def get_all(self) -> Iterator[radicale_item.Item]:
+        if self._row is None or not self._row.tag:
+            return
+        for row in self._calendars.items(self._row.id):
+            yield self._item(row)
+
+    def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
+        wanted = list(dict.fromkeys(hrefs))
+        found = self._calendars.items_by_href(self._row.id, wanted) if self._row else {}
+        for href in wanted:
+            row = found.get(href)
+            yield href, self._item(row) if row is not None else None
+
+    def get_filtered(
+        self, filters: Iterable[ET.Element]
+    ) -> Iterator[tuple[radicale_item.Item, bool]]:
+        """Radicale's prefilter (component and time range) as one indexed query; an item
+        "fully matches" under the same rule as Radicale's own default."""
+        if self._row is None or not self._row.tag:
+            return
+        tag, start, end, simple = radicale_filter.simplify_prefilters(filters, self._row.tag)
+        for row in self._calendars.items_in_range(self._row.id, tag, start, end):
+            item = self._item(row)
+            yield item, simple and (start <= row.start_ts or row.end_ts <= end)
+
+    def has_uid(self, uid: str) -> bool:
+        return self._row is not None and self._calendars.has_uid(self._row.id, uid)
+
+    def upload(
+        self, href: str, item: radicale_item.Item
+    ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
+        row = self._required()
+        stored = new_item(href, item)
+        old = self._calendars.put_item(row.id, stored)
+        fresh = self._calendars.items_by_href(row.id, [href])[href]
+        return self._item(fresh), self._item(old) if old is not None else None
+
+    def delete(self, href: str | None = None) -> None:
+        if href is None:
+            self._calendars.delete_collection(self._path)
+            return
+        try:
+            self._calendars.delete_item(self._required().id, href)
+        except NotFound:
+            raise radicale_storage.ComponentNotFoundError(href) from None
+
+    # -- sync-collection (RFC 6578) -------------------------------------------------------
+
+    def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
+        row = self._required()
+        token = f"{SYNC_PREFIX}{row.generation}-{row.sync_seq}"
+        if not old_token:
+            return token, [item.href for item in self._calendars.items(row.id)]
+        generation, _, seq = old_token.removeprefix(SYNC_PREFIX).rpartition("-")
+        if (
+            not old_token.startswith(SYNC_PREFIX)
+            or generation != row.generation
+            or not seq.isdigit()
+            or int(seq) > row.sync_seq
+        ):
+            raise ValueError(f"unknown sync token {old_token!r}")
+        changed, deleted = self._calendars.changes_since(row.id, int(seq))
+        return token, list(dict.fromkeys(changed + deleted))
+
+    def _required(self) -> CollectionRow:
+        if self._row is None:
+            raise ValueError("the root holds no items")
+        return self._row
+
+
+class Storage(radicale_storage.BaseStorage):
+    """Built by dav/app.py with the services (Radicale's `type` may be a callable)."""
+
+    def __init__(self, configuration: config.Configuration, calendars: Calendars) -> None:
+        super().__init__(configuration)
+        self.calendars = calendars
+        self._guard = threading.Lock()
+        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def discover(
+        self,
+        path: str,
+        depth: str = "0",
+        child_context_manager: Callable[[str, str | None], contextlib.AbstractContextManager[None]]
+        | None = None,
+        user_groups: set[str] | None = None,
+    ) -> Iterator[Any]:
+        sane = pathutils.strip_path(path)
+        row = self.calendars.collection(sane) if sane else None
+        if sane and row is None:
+            yield from self._discover_item(sane)
+            return
+        collection = Collection(self, sane, row)
+        yield collection
+        if depth == "0":
+            return
+        manager = child_context_manager or (lambda path, href: contextlib.nullcontext())
+        for child in self.calendars.children(sane):
+            with manager(child.path, None):
+                yield Collection(self, child.path, child)
+        if row is not None and row.tag:
+            for item in collection.get_all():
+                with manager(sane, item.href):
+                    yield item
+
+    def _discover_item(self, sane: str) -> Iterator[radicale_item.Item]:
+        parent_path, href = parent_of(sane), sane.rsplit("/", 1)[-1]
+        parent = self.calendars.collection(parent_path) if parent_path else None
+        if parent is None or not parent.tag:
+            return
+        found = self.calendars.items_by_href(parent.id, [href]).get(href)
+        if found is not None:
+            yield Collection(self, parent_path, parent)._item(found)
+
+    def move(
+        self, item: radicale_item.Item, to_collection: radicale_storage.BaseCollection, to_href: str
+    ) -> None:
+        source = item.collection
+        assert isinstance(source, Collection) and isinstance(to_collection, Collection)
+        assert item.href is not None
+        self.calendars.move_item(
+            source._required().id,
+            item.href,
+            to_collection._required().id,
+            to_href,
+            new_item(to_href, item),
+        )
+
+    def create_collection(
+        self,
+        href: str,
+        items: Iterable[radicale_item.Item] | None = None,
+        props: Mapping[str, str] | None = None,
+    ) -> tuple[Collection, dict[str, radicale_item.Item], list[str]]:
+        """A new collection (MKCOL, MKCALENDAR, a home), or one replaced with `items`
+        (PUT of a whole calendar); without props an existing one stays as it is."""
+        sane = pathutils.strip_path(href)
+        if not props:
+            row = self.calendars.collection(sane)
+            if row is None:
+                row = self.calendars.create_collection(sane, {})
+            return Collection(self, sane, row), {}, []
+        suffix = ".vcf" if props.get("tag") == "VADDRESSBOOK" else ".ics"
+        stored = _with_hrefs(items or (), suffix)
+        row = self.calendars.create_collection(sane, dict(props), stored)
+        return Collection(self, sane, row), {}, [item.href for item in stored]
+
+    @contextlib.contextmanager
+    def acquire_lock(self, mode: str, user: str = "", *args: Any, **kwargs: Any) -> Iterator[None]:
+        """Writers lock the collections they touch (MOVE: both, in order); readers none."""
+        if mode != "w":
+            yield
+            return
+        paths = [kwargs.get("path") or user, kwargs.get("to_path") or ""]
+        keys = sorted({_collection_key(p) for p in paths if p})
+        with contextlib.ExitStack() as stack:
+            for key in keys:
+                stack.enter_context(self._lock_for(key))
+            yield
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = threading.Lock()
+                self._locks[key] = lock
+            return lock
+
+    def verify(self) -> bool:
+        return True
+
+
+def _collection_key(path: str) -> str:
+    """The collection a write touches: home/collection from any path below."""
+    return "/".join(pathutils.strip_path(pathutils.sanitize_path(path)).split("/")[:2])
+
+
+def _with_hrefs(items: Iterable[radicale_item.Item], suffix: str) -> list[NewItem]:
+    """Hrefs for a whole uploaded calendar: the UID when it makes a safe, unused name."""
+    taken: set[str] = set()
+    stored = []
+    for item in items:
+        uid = item.uid
+        for href in (
+            uid if uid.lower().endswith(suffix) else uid + suffix,
+            radicale_item.get_etag(uid).strip('"') + suffix,
+            f"{uuid.uuid4()}{suffix}",
+        ):
+            if pathutils.is_safe_path_component(href) and href not in taken:
+                break
+        taken.add(href)
+        stored.append(new_item(href, item))
+    return stored

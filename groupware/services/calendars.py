@@ -1,0 +1,459 @@
+"""Calendars, task lists and address books: the one path for their reads and writes, used
+by the DAV storage plugin (dav/storage.py, for Radicale) and by the web views.
+
+Collections are named by Radicale paths without slashes at either end: "" is the root,
+"alice@example.test" alice's home, "alice@example.test/calendar" a calendar in it. Items
+are stored with what Radicale would otherwise parse again (UID, etag, component, time
+range), so listing, time-range queries, UID checks and sync never parse a calendar.
+Every change bumps the collection's sync_seq in the same transaction; sync-collection
+is then "items and tombstones newer than the token's seq".
+
+Who may do what is decided by `rights` (through services.access), which Radicale asks
+before every request and the web asks before every view.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Row, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from groupware.errors import AlreadyExists, NotFound
+from groupware.model.base import utcnow
+from groupware.model.dav import DavCollection, DavItem, DavTombstone
+from groupware.model.directory import User
+from groupware.services import access
+from groupware.services.access import Principal, Resource
+from groupware.store import Database
+
+CALENDAR, TASKS, CONTACTS = "calendar", "tasks", "contacts"
+# What every user finds in their home from the first login (DAV or web).
+DEFAULT_COLLECTIONS: dict[str, dict[str, str]] = {
+    CALENDAR: {
+        "tag": "VCALENDAR",
+        "D:displayname": "Calendar",
+        "C:supported-calendar-component-set": "VEVENT",
+    },
+    TASKS: {
+        "tag": "VCALENDAR",
+        "D:displayname": "Tasks",
+        "C:supported-calendar-component-set": "VTODO",
+    },
+    CONTACTS: {"tag": "VADDRESSBOOK", "D:displayname": "Contacts"},
+}
+
+
+@dataclass(frozen=True)
+class CollectionRow:
+    id: int
+    path: str
+    tag: str
+    props: dict[str, str]
+    sync_seq: int
+    generation: str
+    modified_at: datetime
+
+    @property
+    def owner(self) -> str:
+        return self.path.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    href: str
+    uid: str
+    etag: str
+    component: str
+    start_ts: int
+    end_ts: int
+    text: str
+    modified_at: datetime
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An item to store: its text and what was read from it once."""
+
+    href: str
+    uid: str
+    etag: str
+    component: str
+    start_ts: int
+    end_ts: int
+    text: str
+
+
+_COLLECTION_COLUMNS = (
+    DavCollection.id,
+    DavCollection.path,
+    DavCollection.tag,
+    DavCollection.props,
+    DavCollection.sync_seq,
+    DavCollection.generation,
+    DavCollection.modified_at,
+)
+_ITEM_COLUMNS = (
+    DavItem.href,
+    DavItem.uid,
+    DavItem.etag,
+    DavItem.component,
+    DavItem.start_ts,
+    DavItem.end_ts,
+    DavItem.text,
+    DavItem.modified_at,
+)
+
+
+def _collection(row: Row[tuple]) -> CollectionRow:  # type: ignore[type-arg]
+    return CollectionRow(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
+
+
+def _item(row: Row[tuple]) -> ItemRow:  # type: ignore[type-arg]
+    return ItemRow(*row)
+
+
+def parent_of(path: str) -> str:
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+class Calendars:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # -- who may do what ------------------------------------------------------------------
+
+    def rights(self, principal: Principal, path: str) -> str:
+        """Radicale's permission letters for `path` (R/W: the home itself and the root, r/w:
+        collections in it and their items). Owners read and write their own home; nobody
+        gets W (create or delete collections) outside it; an admin's grants reach no one
+        else's calendars (calendar.* are personal permissions)."""
+        if not path:
+            return "R"  # the root: enough to discover one's own home
+        owner = path.split("/", 1)[0]
+        resource = Resource("calendar", path, owner_id=self._owner_id(owner))
+        if resource.owner_id is None or principal.address != owner:
+            return ""
+        readable = access.can(principal, "calendar.read", resource)
+        writable = access.can(principal, "calendar.write", resource)
+        depth = path.count("/")
+        if depth == 0:
+            return ("R" if readable else "") + ("W" if writable else "")
+        if depth == 1:
+            return ("r" if readable else "") + ("w" if writable else "")
+        return ""
+
+    def _owner_id(self, address: str) -> int | None:
+        with self._db.read() as session:
+            return session.scalar(select(User.id).where(User.address == address, User.active))
+
+    # -- homes ------------------------------------------------------------------------------
+
+    def ensure_home(self, address: str) -> None:
+        """The user's home and default collections, made once (idempotent)."""
+        with self._db.read() as session:
+            present = set(
+                session.scalars(
+                    select(DavCollection.path).where(
+                        or_(DavCollection.path == address, DavCollection.path.like(address + "/%"))
+                    )
+                )
+            )
+        wanted = [address] + [f"{address}/{name}" for name in DEFAULT_COLLECTIONS]
+        if all(path in present for path in wanted):
+            return
+        with self._db.write() as session:
+            owner = session.scalar(select(User.id).where(User.address == address))
+            if owner is None:
+                raise NotFound(f"no user {address}")
+            for path in wanted:
+                exists = session.scalar(select(DavCollection.id).where(DavCollection.path == path))
+                if exists is None:
+                    props = (
+                        DEFAULT_COLLECTIONS.get(path.rsplit("/", 1)[-1], {}) if "/" in path else {}
+                    )
+                    _insert_collection(session, path, owner, dict(props))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def collection(self, path: str) -> CollectionRow | None:
+        with self._db.read() as session:
+            row = session.execute(
+                select(*_COLLECTION_COLUMNS).where(DavCollection.path == path)
+            ).first()
+            return _collection(row) if row is not None else None
+
+    def children(self, path: str) -> list[CollectionRow]:
+        """Collections directly under `path` ("" lists the homes)."""
+        with self._db.read() as session:
+            if path:
+                query = select(*_COLLECTION_COLUMNS).where(
+                    DavCollection.path.like(_like_prefix(path) + "/%", escape="\\"),
+                    DavCollection.path.not_like(_like_prefix(path) + "/%/%", escape="\\"),
+                )
+            else:
+                query = select(*_COLLECTION_COLUMNS).where(DavCollection.path.not_like("%/%"))
+            rows = session.execute(query.order_by(DavCollection.path)).all()
+            return [_collection(row) for row in rows if row[1]]
+
+    def items(self, collection_id: int) -> list[ItemRow]:
+        with self._db.read() as session:
+            rows = session.execute(
+                select(*_ITEM_COLUMNS)
+                .where(DavItem.collection_id == collection_id)
+                .order_by(DavItem.href)
+            ).all()
+            return [_item(row) for row in rows]
+
+    def items_by_href(self, collection_id: int, hrefs: Sequence[str]) -> dict[str, ItemRow]:
+        found: dict[str, ItemRow] = {}
+        wanted = list(dict.fromkeys(hrefs))
+        with self._db.read() as session:
+            for start in range(0, len(wanted), 500):
+                rows = session.execute(
+                    select(*_ITEM_COLUMNS).where(
+                        DavItem.collection_id == collection_id,
+                        DavItem.href.in_(wanted[start : start + 500]),
+                    )
+                ).all()
+                found.update((row[0], _item(row)) for row in rows)
+        return found
+
+    def items_in_range(
+        self, collection_id: int, component: str | None, start: int, end: int
+    ) -> list[ItemRow]:
+        """Items whose enclosing time range overlaps [start, end) (a prefilter: a
+        recurring item's range encloses all its occurrences)."""
+        query = select(*_ITEM_COLUMNS).where(
+            DavItem.collection_id == collection_id,
+            DavItem.start_ts < end,
+            DavItem.end_ts > start,
+        )
+        if component is not None:
+            query = query.where(DavItem.component == component)
+        with self._db.read() as session:
+            rows = session.execute(query.order_by(DavItem.href)).all()
+            return [_item(row) for row in rows]
+
+    def has_uid(self, collection_id: int, uid: str) -> bool:
+        with self._db.read() as session:
+            found = session.scalar(
+                select(DavItem.id)
+                .where(DavItem.collection_id == collection_id, DavItem.uid == uid)
+                .limit(1)
+            )
+            return found is not None
+
+    def changes_since(self, collection_id: int, seq: int) -> tuple[list[str], list[str]]:
+        """(hrefs changed, hrefs deleted) after `seq`."""
+        with self._db.read() as session:
+            changed = session.scalars(
+                select(DavItem.href).where(
+                    DavItem.collection_id == collection_id, DavItem.seq > seq
+                )
+            ).all()
+            deleted = session.scalars(
+                select(DavTombstone.href).where(
+                    DavTombstone.collection_id == collection_id, DavTombstone.seq > seq
+                )
+            ).all()
+            return list(changed), list(deleted)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def put_item(self, collection_id: int, item: NewItem) -> ItemRow | None:
+        """Store `item` under its href, replacing what was there (returned)."""
+        with self._db.write() as session:
+            seq = _bump(session, collection_id)
+            old = session.execute(
+                select(*_ITEM_COLUMNS).where(
+                    DavItem.collection_id == collection_id, DavItem.href == item.href
+                )
+            ).first()
+            values = _item_values(item, seq)
+            if old is None:
+                session.execute(insert(DavItem).values(collection_id=collection_id, **values))
+                session.execute(
+                    delete(DavTombstone).where(
+                        DavTombstone.collection_id == collection_id,
+                        DavTombstone.href == item.href,
+                    )
+                )
+            else:
+                session.execute(
+                    update(DavItem)
+                    .where(DavItem.collection_id == collection_id, DavItem.href == item.href)
+                    .values(**values)
+                )
+            return _item(old) if old is not None else None
+
+    def delete_item(self, collection_id: int, href: str) -> None:
+        with self._db.write() as session:
+            seq = _bump(session, collection_id)
+            gone = session.execute(
+                delete(DavItem).where(DavItem.collection_id == collection_id, DavItem.href == href)
+            ).rowcount  # type: ignore[attr-defined]
+            if not gone:
+                raise NotFound(f"no item {href}")
+            _tombstone(session, collection_id, href, seq)
+
+    def move_item(
+        self, source_id: int, href: str, target_id: int, target_href: str, item: NewItem
+    ) -> None:
+        """Move an item (replacing any at the target), as one transaction."""
+        with self._db.write() as session:
+            seq = _bump(session, source_id)
+            session.execute(
+                delete(DavItem).where(DavItem.collection_id == source_id, DavItem.href == href)
+            )
+            _tombstone(session, source_id, href, seq)
+            target_seq = seq if target_id == source_id else _bump(session, target_id)
+            session.execute(
+                delete(DavItem).where(
+                    DavItem.collection_id == target_id, DavItem.href == target_href
+                )
+            )
+            session.execute(
+                delete(DavTombstone).where(
+                    DavTombstone.collection_id == target_id, DavTombstone.href == target_href
+                )
+            )
+            values = _item_values(item, target_seq) | {"href": target_href}
+            session.execute(insert(DavItem).values(collection_id=target_id, **values))
+
+    def set_props(self, collection_id: int, props: dict[str, str]) -> None:
+        with self._db.write() as session:
+            session.execute(
+                update(DavCollection)
+                .where(DavCollection.id == collection_id)
+                .values(
+                    props=json.dumps(props, sort_keys=True),
+                    tag=props.get("tag", ""),
+                    sync_seq=DavCollection.sync_seq + 1,
+                    modified_at=utcnow(),
+                )
+            )
+
+    def create_collection(
+        self, path: str, props: dict[str, str] | None, items: Iterable[NewItem] = ()
+    ) -> CollectionRow:
+        """Make the collection at `path`, or replace the one there (its items and props);
+        with neither props nor items an existing collection is left as it is."""
+        items = list(items)
+        owner_address = path.split("/", 1)[0]
+        with self._db.write() as session:
+            existing = session.scalar(select(DavCollection.id).where(DavCollection.path == path))
+            if existing is not None and props is None and not items:
+                row = session.execute(
+                    select(*_COLLECTION_COLUMNS).where(DavCollection.id == existing)
+                ).one()
+                return _collection(row)
+            if existing is not None:
+                session.execute(delete(DavCollection).where(DavCollection.id == existing))
+            parent = parent_of(path)
+            if (
+                parent
+                and session.scalar(select(DavCollection.id).where(DavCollection.path == parent))
+                is None
+            ):
+                raise NotFound(f"no collection {parent}")
+            owner = session.scalar(select(User.id).where(User.address == owner_address))
+            collection_id = _insert_collection(session, path, owner, dict(props or {}))
+            if items:
+                session.execute(
+                    insert(DavItem),
+                    [{"collection_id": collection_id, **_item_values(i, 1)} for i in items],
+                )
+            row = session.execute(
+                select(*_COLLECTION_COLUMNS).where(DavCollection.id == collection_id)
+            ).one()
+            return _collection(row)
+
+    def delete_collection(self, path: str) -> None:
+        """The collection and everything under it."""
+        with self._db.write() as session:
+            gone = session.execute(
+                delete(DavCollection).where(
+                    or_(
+                        DavCollection.path == path,
+                        DavCollection.path.like(_like_prefix(path) + "/%", escape="\\"),
+                    )
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            if not gone:
+                raise NotFound(f"no collection {path}")
+
+    def count_items(self, collection_id: int) -> int:
+        with self._db.read() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(DavItem)
+                    .where(DavItem.collection_id == collection_id)
+                )
+                or 0
+            )
+
+
+def _like_prefix(path: str) -> str:
+    return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _insert_collection(
+    session: Session, path: str, owner: int | None, props: dict[str, str]
+) -> int:
+    collection = DavCollection(
+        path=path,
+        owner_id=owner,
+        tag=props.get("tag", ""),
+        props=json.dumps(props, sort_keys=True),
+        sync_seq=0,
+        generation=secrets.token_hex(8),
+        modified_at=utcnow(),
+    )
+    session.add(collection)
+    try:
+        session.flush()
+    except Exception as error:  # a concurrent creation of the same path
+        raise AlreadyExists(f"collection {path} exists") from error
+    return collection.id
+
+
+def _bump(session: Session, collection_id: int) -> int:
+    """The collection's next sync_seq (taken in this transaction)."""
+    seq = session.execute(
+        update(DavCollection)
+        .where(DavCollection.id == collection_id)
+        .values(sync_seq=DavCollection.sync_seq + 1, modified_at=utcnow())
+        .returning(DavCollection.sync_seq)
+    ).scalar()
+    if seq is None:
+        raise NotFound("the collection is gone")
+    return seq
+
+
+def _tombstone(session: Session, collection_id: int, href: str, seq: int) -> None:
+    session.execute(
+        delete(DavTombstone).where(
+            DavTombstone.collection_id == collection_id, DavTombstone.href == href
+        )
+    )
+    session.execute(insert(DavTombstone).values(collection_id=collection_id, href=href, seq=seq))
+
+
+def _item_values(item: NewItem, seq: int) -> dict[str, object]:
+    return {
+        "href": item.href,
+        "uid": item.uid,
+        "etag": item.etag,
+        "component": item.component,
+        "start_ts": item.start_ts,
+        "end_ts": item.end_ts,
+        "text": item.text,
+        "seq": seq,
+        "modified_at": utcnow(),
+    }

@@ -1,0 +1,194 @@
+"""CalDAV and CardDAV at /dav with real clients over a real socket: the `caldav` library
+(discovery from /.well-known, calendars, events with recurrence, time-range search,
+todos, deletes) and plain HTTP for what a library hides (redirects, limits, headers)."""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+import caldav
+import pytest
+
+from groupware.services.access import SYSTEM
+from tests.conftest import Served
+
+PASSWORD = "Calendar-pass-1"
+ALICE = "alice@example.test"
+BOB = "bob@example.test"
+
+EVENT = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//tests//groupware//EN
+BEGIN:VEVENT
+UID:{uid}
+DTSTAMP:20260101T000000Z
+DTSTART:{start}
+DTEND:{end}
+SUMMARY:{summary}
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@pytest.fixture
+def dav(web_server: Served) -> Iterator[Served]:
+    for address in (ALICE, BOB):
+        web_server.services.directory.add_user(SYSTEM, address, PASSWORD)
+    yield web_server
+
+
+def client(served: Served, user: str = ALICE, path: str = "/") -> caldav.DAVClient:
+    return caldav.DAVClient(url=served.base_url + path, username=user, password=PASSWORD)
+
+
+@pytest.mark.parametrize("start", ["/.well-known/caldav", "/", "/dav/"])
+def test_discovery_finds_the_default_collections(dav: Served, start: str) -> None:
+    principal = client(dav, path=start).principal()
+    names = sorted(c.get_display_name() for c in principal.calendars())
+    assert names == ["Calendar", "Tasks"]
+    home = principal.calendar_home_set.url
+    assert unquote(str(home)).endswith(f"/dav/{ALICE}/")
+
+
+def test_events_with_recurrence_time_range_search_and_delete(dav: Served) -> None:
+    calendar = client(dav).principal().calendar(name="Calendar")
+    calendar.save_event(
+        EVENT.format(uid="one", start="20261201T100000Z", end="20261201T110000Z", summary="One")
+    )
+    recurring = EVENT.format(
+        uid="weekly", start="20261105T090000Z", end="20261105T093000Z", summary="Weekly"
+    ).replace("SUMMARY:Weekly", "SUMMARY:Weekly\nRRULE:FREQ=WEEKLY;COUNT=10")
+    exception = (
+        "BEGIN:VEVENT\nUID:weekly\nDTSTAMP:20260101T000000Z\n"
+        "RECURRENCE-ID:20261112T090000Z\nDTSTART:20261112T150000Z\n"
+        "DTEND:20261112T153000Z\nSUMMARY:Weekly (moved)\nEND:VEVENT\n"
+    )
+    calendar.save_event(recurring.replace("END:VCALENDAR", exception + "END:VCALENDAR"))
+    calendar.save_event(
+        EVENT.format(uid="old", start="20250101T100000Z", end="20250101T110000Z", summary="Old")
+    )
+    utc = UTC
+    december = calendar.search(
+        start=datetime(2026, 12, 1, tzinfo=utc), end=datetime(2027, 1, 1, tzinfo=utc), event=True
+    )
+    found = sorted(e.icalendar_component["UID"] for e in december)
+    assert found == ["one", "weekly"]  # the weekly series runs into December
+    moved = calendar.search(
+        start=datetime(2026, 11, 12, 14, tzinfo=utc),
+        end=datetime(2026, 11, 12, 16, tzinfo=utc),
+        event=True,
+        expand=True,
+    )
+    assert [str(e.icalendar_component["SUMMARY"]) for e in moved] == ["Weekly (moved)"]
+    calendar.event_by_uid("old").delete()
+    assert sorted(e.icalendar_component["UID"] for e in calendar.events()) == ["one", "weekly"]
+
+
+def test_todos_created_and_completed(dav: Served) -> None:
+    tasks = client(dav).principal().calendar(name="Tasks")
+    todo = tasks.save_todo(summary="Write the report", uid="todo-1")
+    assert [t.icalendar_component["UID"] for t in tasks.todos()] == ["todo-1"]
+    todo.complete()
+    assert tasks.todos() == []
+    assert [t.icalendar_component["STATUS"] for t in tasks.todos(include_completed=True)] == [
+        "COMPLETED"
+    ]
+
+
+def test_a_new_calendar_and_its_removal(dav: Served) -> None:
+    principal = client(dav).principal()
+    made = principal.make_calendar(name="Projects", cal_id="projects")
+    made.save_event(
+        EVENT.format(uid="p1", start="20261201T100000Z", end="20261201T110000Z", summary="P")
+    )
+    assert "Projects" in [c.get_display_name() for c in principal.calendars()]
+    made.delete()
+    assert "Projects" not in [c.get_display_name() for c in principal.calendars()]
+
+
+def test_sync_collection_returns_only_what_changed(dav: Served) -> None:
+    calendar = client(dav).principal().calendar(name="Calendar")
+    for n in range(3):
+        calendar.save_event(
+            EVENT.format(
+                uid=f"s{n}", start="20261201T100000Z", end="20261201T110000Z", summary=f"S{n}"
+            )
+        )
+    first = calendar.objects_by_sync_token(load_objects=False)
+    assert len(list(first)) == 3
+    again = calendar.objects_by_sync_token(first.sync_token, load_objects=False)
+    assert list(again) == []
+    calendar.event_by_uid("s1").delete()
+    calendar.save_event(
+        EVENT.format(uid="s3", start="20261202T100000Z", end="20261202T110000Z", summary="S3")
+    )
+    changed = calendar.objects_by_sync_token(again.sync_token, load_objects=False)
+    assert len(list(changed)) == 2  # the new one and the deleted one
+
+
+def test_other_users_calendars_are_out_of_reach(dav: Served) -> None:
+    alice = client(dav).principal().calendar(name="Calendar")
+    alice.save_event(
+        EVENT.format(uid="private", start="20261201T100000Z", end="20261201T110000Z", summary="X")
+    )
+    connection = http.client.HTTPConnection("127.0.0.1", dav.ports["http"])
+    auth = {"Authorization": basic(BOB), "Depth": "1"}
+    for method, path in (
+        ("PROPFIND", f"/dav/{ALICE}/"),
+        ("PROPFIND", f"/dav/{ALICE}/calendar/"),
+        ("GET", f"/dav/{ALICE}/calendar/private.ics"),
+        ("PUT", f"/dav/{ALICE}/calendar/new.ics"),
+        ("DELETE", f"/dav/{ALICE}/calendar/"),
+        ("MKCALENDAR", f"/dav/{ALICE}/bobs/"),
+    ):
+        body = (
+            ""
+            if method != "PUT"
+            else EVENT.format(
+                uid="x", start="20261201T100000Z", end="20261201T110000Z", summary="X"
+            )
+        )
+        connection.request(method, path, body=body, headers=auth)
+        response = connection.getresponse()
+        response.read()
+        assert response.status in (403, 404), (method, path, response.status)
+
+
+def test_well_known_redirects_for_every_method(dav: Served) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", dav.ports["http"])
+    for method in ("GET", "PROPFIND", "OPTIONS"):
+        for path in ("/.well-known/caldav", "/.well-known/carddav"):
+            connection.request(method, path)
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 301 and response.getheader("Location") == "/dav/"
+
+
+def test_identity_headers_from_the_client_are_ignored(dav: Served) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", dav.ports["http"])
+    headers = {"X-Remote-User": ALICE, "Remote-User": ALICE, "Depth": "0"}
+    connection.request("PROPFIND", f"/dav/{ALICE}/", headers=headers)
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 401
+
+
+def test_bodies_over_the_limit_are_refused(dav: Served) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", dav.ports["http"], timeout=30)
+    limit = dav.runtime.config.dav.max_body_bytes
+    body = b"x" * (limit + 1)  # waitress reads the whole body before the app answers
+    connection.request(
+        "PUT", f"/dav/{ALICE}/calendar/big.ics", body=body, headers={"Authorization": basic(ALICE)}
+    )
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 413
+
+
+def basic(user: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
