@@ -97,7 +97,7 @@ class Collection(radicale_storage.BaseCollection):
             text=row.text,
             etag=row.etag,
             uid=row.uid,
-            name="VCARD" if row.component == "VCARD" else "VCALENDAR",
+            name="VCARD" if self.tag == "VADDRESSBOOK" else "VCALENDAR",
             component_name=row.component,
             time_range=(row.start_ts, row.end_ts),
         )

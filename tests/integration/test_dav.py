@@ -192,3 +192,46 @@ def basic(user: str) -> str:
     import base64
 
     return "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
+
+
+CARD = (
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:card-1\r\nFN:{name}\r\nN:{name};;;;\r\n"
+    "EMAIL:carol@example.test\r\nEND:VCARD\r\n"
+)
+
+
+def request(
+    served: Served, method: str, path: str, body: str = "", **headers: str
+) -> tuple[int, dict[str, str], str]:
+    connection = http.client.HTTPConnection("127.0.0.1", served.ports["http"], timeout=30)
+    connection.request(
+        method, path, body=body.encode(), headers={"Authorization": basic(ALICE), **headers}
+    )
+    response = connection.getresponse()
+    text = response.read().decode()
+    connection.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, text
+
+
+def test_vcards_created_updated_and_deleted_over_carddav(dav: Served) -> None:
+    path = f"/dav/{ALICE}/contacts/card-1.vcf"
+    vcard = {"Content-Type": "text/vcard"}
+    status, headers, _ = request(dav, "PUT", path, CARD.format(name="Carol"), **vcard)
+    assert status == 201
+    etag = headers["etag"]
+    status, headers, body = request(dav, "GET", path)
+    assert status == 200 and "FN:Carol" in body and headers["content-type"].startswith("text/vcard")
+    stale = {"If-Match": '"not-the-etag"', **vcard}
+    assert request(dav, "PUT", path, CARD.format(name="Caro"), **stale)[0] == 412
+    fresh = {"If-Match": etag, **vcard}
+    status, headers, _ = request(dav, "PUT", path, CARD.format(name="Caroline"), **fresh)
+    assert status in (200, 201, 204) and headers["etag"] != etag
+    listing = request(dav, "PROPFIND", f"/dav/{ALICE}/contacts/", Depth="1")[2]
+    assert "card-1.vcf" in listing and "text/vcard" in listing
+    assert "FN:Caroline" in request(dav, "GET", path)[2]
+    assert request(dav, "DELETE", path)[0] in (200, 204)
+    assert request(dav, "GET", path)[0] == 404
+    # A second card with the same UID under another name is a conflict (RFC 6352 §6.3.2.1).
+    request(dav, "PUT", path, CARD.format(name="Carol"), **vcard)
+    other = f"/dav/{ALICE}/contacts/other.vcf"
+    assert request(dav, "PUT", other, CARD.format(name="Twin"), **vcard)[0] == 409
