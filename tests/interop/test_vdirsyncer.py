@@ -20,7 +20,10 @@ from tests.integration.test_dav import ALICE, EVENT, PASSWORD
 VDIRSYNCER = shutil.which("vdirsyncer") or str(Path(os.sys.executable).parent / "vdirsyncer")
 pytestmark = pytest.mark.skipif(not Path(VDIRSYNCER).exists(), reason="pip install vdirsyncer")
 
-CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:{name};;;;\r\nEMAIL:{uid}@example.test\r\nEND:VCARD\r\n"
+CARD = (
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:{name};;;;\r\n"
+    "EMAIL:{uid}@example.test\r\nEND:VCARD\r\n"
+)
 
 
 @pytest.fixture
