@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import NoReturn, TypeAlias
 
 from groupware import logs, runtime
-from groupware.cli import access, directory, mail, terminal
+from groupware.cli import access, calendars, directory, mail, terminal
 from groupware.cli.terminal import CommandFailed
 from groupware.config import Config, ConfigError
 from groupware.config import load as load_config
@@ -189,6 +189,32 @@ def build_parser() -> Parser:
             user, verb, directory.cmd_user_set_active, f"{verb} logins", "address"
         ).set_defaults(active=active)
     command(user, "remove", directory.cmd_user_remove, "delete an account", "address")
+
+    share = noun("share", "calendars, task lists and address books shared with others")
+    add = command(
+        share,
+        "add",
+        calendars.cmd_share_add,
+        "share a collection (home/name) with a user or +group@domain",
+        "collection",
+        "sharee",
+    )
+    add.add_argument("--access", choices=("read", "write", "freebusy"), default="read")
+    command(share, "remove", calendars.cmd_share_remove, "end a share", "collection", "sharee")
+    command(
+        share, "list", calendars.cmd_share_list, "who a collection is shared with", "collection"
+    )
+    calendar = noun("calendar", "calendars, task lists and address books")
+    group_add = command(
+        calendar,
+        "add-group",
+        calendars.cmd_calendar_add_group,
+        "a collection every member of a group (name@domain) sees",
+        "group",
+        "name",
+    )
+    group_add.add_argument("--kind", choices=("calendar", "tasks", "contacts"), default="calendar")
+    group_add.add_argument("--title", help="display name (default: the name)")
 
     alias = noun("alias", "addresses delivered elsewhere")
     add = command(

@@ -12,6 +12,7 @@ from radicale.app import Application
 from groupware.config import Config
 from groupware.dav.auth import Auth, Principals
 from groupware.dav.rights import Rights
+from groupware.dav.sharing import Sharing
 from groupware.dav.storage import Storage
 from groupware.services import Services
 
@@ -34,6 +35,13 @@ def build(services: Services) -> Application:
             },
             "rights": {"type": lambda conf: Rights(conf, services.calendars, principals)},
             "storage": {"type": lambda conf: Storage(conf, services.calendars)},
+            "sharing": {
+                "type": lambda conf: Sharing(conf, services.sharing),
+                "collection_by_map": "True",
+                "collection_by_token": "False",
+                "permit_create_map": "False",  # shares are made with our CLI and web
+                "permit_create_token": "False",
+            },
             "web": {"type": "none"},
             "hook": {"type": "none"},
             "logging": {"mask_passwords": "True"},

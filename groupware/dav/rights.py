@@ -12,6 +12,7 @@ from radicale import rights as radicale_rights
 
 from groupware.dav.auth import Principals
 from groupware.services.calendars import Calendars
+from groupware.services.sharing import GROUP_HOME
 
 REMEMBER = 2.0  # seconds
 
@@ -27,16 +28,19 @@ class Rights(radicale_rights.BaseRights):
         self._answers: dict[tuple[str, str], tuple[float, str]] = {}
 
     def authorization(self, user: str, user_groups: set[str], path: str) -> str:
-        principal = self._principals.get(user) if user else None
-        if principal is None:
-            return ""  # anonymous, or not logged in through our auth
+        if not user:
+            return ""  # anonymous
         sane = pathutils.strip_path(path)
+        if user.startswith(GROUP_HOME):  # a share of a group calendar, mapped by Radicale
+            return self._calendars.group_rights(user, sane)
         now = time.monotonic()
         with self._lock:
             answer = self._answers.get((user, sane))
         if answer is not None and answer[0] > now:
             return answer[1]
-        letters = self._calendars.rights(principal, sane)
+        # Serving a share, Radicale asks as the collection's owner, who may be logged out.
+        principal = self._principals.get(user) or self._calendars.principal_of(user)
+        letters = self._calendars.rights(principal, sane) if principal is not None else ""
         with self._lock:
             if len(self._answers) > 50_000:
                 self._answers.clear()

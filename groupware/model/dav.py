@@ -67,3 +67,23 @@ class DavTombstone(Base):
     )
     href: Mapped[str] = mapped_column(String(1000), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class DavShare(Base):
+    """A collection shared with a user or with a group (exactly one of the two): `access`
+    is read, write or freebusy. The sharee finds it in their home as shared-<id>."""
+
+    __tablename__ = "dav_shares"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("dav_collections.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    access: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

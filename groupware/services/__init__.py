@@ -26,6 +26,7 @@ from groupware.services.resolver import Resolver
 from groupware.services.roles import Roles
 from groupware.services.rules import Rules
 from groupware.services.search import MailSearch
+from groupware.services.sharing import Sharing
 from groupware.services.srs import Srs
 from groupware.services.submission import Submission
 from groupware.services.vacation import Vacation
@@ -58,6 +59,7 @@ class Services:
     dkim: DkimKeys
     bounces: Bounces
     calendars: Calendars
+    sharing: Sharing
 
 
 def build_services(config: Config, database: Database) -> Services:
@@ -77,6 +79,7 @@ def build_services(config: Config, database: Database) -> Services:
     rules = Rules(database)
     vacation = Vacation(database, queue, dkim)
     srs = Srs(database)
+    calendars = Calendars(database)
     delivery = LocalDelivery(database, messages, rules=rules, vacation=vacation, srs=srs)
     return Services(
         directory=directory,
@@ -100,7 +103,8 @@ def build_services(config: Config, database: Database) -> Services:
         resolver=_resolver(config),
         dkim=dkim,
         bounces=Bounces(delivery, queue, config.hostname, config.data_dir / "spool"),
-        calendars=Calendars(database),
+        calendars=calendars,
+        sharing=Sharing(database, calendars),
     )
 
 

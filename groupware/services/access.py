@@ -40,7 +40,7 @@ PERMISSIONS: dict[str, str] = {
 GLOBAL_ONLY = frozenset({"directory.domains.manage", "directory.roles.manage", "queue.manage"})
 # Other people's data: only owners and explicit shares reach it, never the "*" wildcard, so
 # an admin can manage an account without reading its mail or calendars.
-PERSONAL = frozenset({"mail.read", "calendar.read", "calendar.write"})
+PERSONAL = frozenset({"mail.read", "calendar.read", "calendar.write", "calendar.share"})
 # What every active user may do to what is their own (the built-in "user" role).
 OWNER_PERMISSIONS = frozenset(
     {

@@ -147,6 +147,22 @@ class Calendars:
             return ("r" if readable else "") + ("w" if writable else "")
         return ""
 
+    @staticmethod
+    def group_rights(home: str, path: str) -> str:
+        """What a group's home (services/sharing.py) holds on its own collections: Radicale
+        asks this for a member's request once it has mapped it through the member's
+        share; nobody can log in as a group, so nobody reaches them any other way."""
+        if path.split("/", 1)[0] != home:
+            return ""
+        return "R" if "/" not in path else "rw" if path.count("/") == 1 else ""
+
+    def principal_of(self, address: str) -> Principal | None:
+        """The principal of an active user by address (the owner of a shared collection,
+        whom Radicale asks about while serving a sharee)."""
+        with self._db.read() as session:
+            user_id = session.scalar(select(User.id).where(User.address == address, User.active))
+            return access.load_principal(session, user_id) if user_id is not None else None
+
     def _owner_id(self, address: str) -> int | None:
         with self._db.read() as session:
             return session.scalar(select(User.id).where(User.address == address, User.active))

@@ -398,3 +398,34 @@ def test_app_passwords(admin: Groupware) -> None:
     assert admin.ok("app-password", "list", "alice@example.test") == ""
     with pytest.raises(AuthFailed):
         admin.authenticate("alice@example.test", secret.group(1))
+
+
+def test_shares_and_group_calendars(admin: Groupware) -> None:
+    for address in ("alice@example.test", "bob@example.test"):
+        admin.ok("user", "add", address, "--password", PASSWORD)
+    built = runtime.build(config_module.load(admin.cfgfile))
+    try:
+        built.services.calendars.ensure_home("alice@example.test")
+    finally:
+        built.close()
+    out = admin.ok("share", "add", "alice@example.test/calendar", "bob@example.test")
+    assert out == "shared alice@example.test/calendar with bob@example.test (read)\n"
+    admin.ok("share", "add", "alice@example.test/calendar", "bob@example.test", "--access", "write")
+    listed = admin.ok("share", "list", "alice@example.test/calendar")
+    assert "bob@example.test" in listed and "write" in listed and "read" not in listed
+    admin.ok("share", "remove", "alice@example.test/calendar", "bob@example.test")
+    assert "bob@example.test" not in admin.ok("share", "list", "alice@example.test/calendar")
+    assert "not shared" in admin.fails(
+        "share", "remove", "alice@example.test/calendar", "bob@example.test"
+    )
+    assert "no user" in admin.fails(
+        "share", "add", "alice@example.test/calendar", "nobody@example.test"
+    )
+    assert "no calendar" in admin.fails("share", "add", "alice@example.test/nope", "bob@x.test")
+    assert "cannot be shared with its owner" in admin.fails(
+        "share", "add", "alice@example.test/calendar", "alice@example.test"
+    )
+    admin.ok("group", "add", "team", "--domain", "example.test")
+    out = admin.ok("calendar", "add-group", "team@example.test", "rota", "--title", "Rota")
+    assert out == "created +team@example.test/rota: every member of team@example.test sees it\n"
+    assert "no group" in admin.fails("calendar", "add-group", "ghosts@example.test", "x")

@@ -5,6 +5,7 @@ todos, deletes) and plain HTTP for what a library hides (redirects, limits, head
 from __future__ import annotations
 
 import http.client
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import unquote
@@ -12,6 +13,7 @@ from urllib.parse import unquote
 import caldav
 import pytest
 
+from groupware.errors import PermissionDenied
 from groupware.services.access import SYSTEM
 from tests.conftest import Served
 
@@ -235,3 +237,128 @@ def test_vcards_created_updated_and_deleted_over_carddav(dav: Served) -> None:
     request(dav, "PUT", path, CARD.format(name="Carol"), **vcard)
     other = f"/dav/{ALICE}/contacts/other.vcf"
     assert request(dav, "PUT", other, CARD.format(name="Twin"), **vcard)[0] == 409
+
+
+# -- sharing: the access matrix over HTTP --------------------------------------------------
+
+CAROL = "carol@example.test"
+
+
+def status_of(served: Served, user: str, method: str, path: str, body: str = "", **h: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", served.ports["http"], timeout=30)
+    auth = "Basic " + __import__("base64").b64encode(f"{user}:{PASSWORD}".encode()).decode()
+    connection.request(method, path, body=body.encode(), headers={"Authorization": auth, **h})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response.status
+
+
+def shared_names(served: Served, user: str) -> list[str]:
+    return sorted(c.get_display_name() for c in client(served, user).principal().calendars())
+
+
+def event(uid: str, summary: str = "Busy") -> str:
+    return EVENT.format(uid=uid, start="20261201T100000Z", end="20261201T110000Z", summary=summary)
+
+
+@pytest.fixture
+def sharing(dav: Served) -> Served:
+    dav.services.directory.add_user(SYSTEM, CAROL, PASSWORD)
+    calendar = client(dav).principal().calendar(name="Calendar")
+    calendar.save_event(event("secret", "Dentist"))
+    client(dav, BOB).principal()  # Bob's home exists
+    return dav
+
+
+def test_shares_read_write_revoke(sharing: Served) -> None:
+    services = sharing.services
+    alice = services.calendars.principal_of(ALICE)
+    assert alice is not None
+    item = f"/dav/{ALICE}/calendar/secret.ics"
+    new = f"/dav/{ALICE}/calendar/from-bob.ics"
+    assert shared_names(sharing, BOB) == ["Calendar", "Tasks"]
+    assert status_of(sharing, BOB, "GET", item) in (403, 404)
+
+    share = services.sharing.share(alice, f"{ALICE}/calendar", BOB, "read")
+    assert shared_names(sharing, BOB) == ["Calendar", "Calendar (alice@example.test)", "Tasks"]
+    mapped = f"/dav/{BOB}/shared-{share.id}/"
+    bobs_view = caldav.Calendar(client(sharing, BOB), url=sharing.base_url + mapped)
+    assert [e.icalendar_component["UID"] for e in bobs_view.events()] == ["secret"]
+    assert status_of(sharing, BOB, "GET", mapped + "secret.ics") == 200
+    assert status_of(sharing, BOB, "PUT", mapped + "from-bob.ics", event("from-bob")) == 403
+    assert status_of(sharing, BOB, "GET", item) in (403, 404)  # only through the share
+    assert status_of(sharing, CAROL, "GET", mapped + "secret.ics") in (403, 404)
+
+    services.sharing.share(alice, f"{ALICE}/calendar", BOB, "write")
+    (share,) = services.sharing.shares_of(alice, f"{ALICE}/calendar")
+    mapped = f"/dav/{BOB}/shared-{share.id}/"
+    assert status_of(sharing, BOB, "PUT", mapped + "from-bob.ics", event("from-bob")) == 201
+    assert status_of(sharing, ALICE, "GET", new) == 200  # it is Alice's calendar that changed
+    assert status_of(sharing, BOB, "DELETE", mapped) in (403, 405)  # never the collection
+    assert status_of(sharing, BOB, "MKCALENDAR", f"/dav/{ALICE}/bobs/") in (403, 405)
+
+    services.sharing.unshare(alice, f"{ALICE}/calendar", BOB)
+    assert shared_names(sharing, BOB) == ["Calendar", "Tasks"]
+    assert status_of(sharing, BOB, "GET", mapped + "secret.ics") in (403, 404)
+
+
+def test_free_busy_share_shows_no_details(sharing: Served) -> None:
+    alice = sharing.services.calendars.principal_of(ALICE)
+    assert alice is not None
+    share = sharing.services.sharing.share(alice, f"{ALICE}/calendar", BOB, "freebusy")
+    mapped = f"/dav/{BOB}/shared-{share.id}/"
+    assert status_of(sharing, BOB, "GET", mapped + "secret.ics") in (403, 404)
+    query = (
+        '<?xml version="1.0"?><C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        '<C:time-range start="20261201T000000Z" end="20261202T000000Z"/></C:free-busy-query>'
+    )
+    connection = http.client.HTTPConnection("127.0.0.1", sharing.ports["http"], timeout=30)
+    auth = "Basic " + __import__("base64").b64encode(f"{BOB}:{PASSWORD}".encode()).decode()
+    connection.request("REPORT", mapped, body=query, headers={"Authorization": auth, "Depth": "1"})
+    response = connection.getresponse()
+    body = response.read().decode()
+    assert response.status == 200, body
+    assert "FREEBUSY" in body and "20261201T100000Z" in body and "Dentist" not in body
+
+
+def test_group_shares_and_group_calendars(sharing: Served) -> None:
+    services = sharing.services
+    services.groups.add(SYSTEM, "team", domain="example.test", members=[BOB])
+    alice = services.calendars.principal_of(ALICE)
+    assert alice is not None
+    services.sharing.share(alice, f"{ALICE}/calendar", "+team@example.test", "read")
+    assert "Calendar (alice@example.test)" in shared_names(sharing, BOB)
+    assert "Calendar (alice@example.test)" not in shared_names(sharing, CAROL)
+
+    props = {"tag": "VCALENDAR", "D:displayname": "Rota"}
+    path = services.sharing.create_group_collection(SYSTEM, "team@example.test", "rota", props)
+    assert "Rota (team@example.test)" in shared_names(sharing, BOB)
+    assert "Rota (team@example.test)" not in shared_names(sharing, CAROL)
+    (rota,) = [v for v in services.sharing.visible_to(BOB) if v.collection == path]
+    assert status_of(sharing, BOB, "PUT", f"/dav/{rota.path}/shift.ics", event("shift")) == 201
+    assert status_of(sharing, CAROL, "GET", f"/dav/{path}/shift.ics") in (403, 404)
+    services.groups.add_member(SYSTEM, "team", CAROL, domain="example.test")
+    time.sleep(2.1)  # a new member is seen within the 2 s that a user's shares are kept
+    assert "Rota (team@example.test)" in shared_names(sharing, CAROL)
+
+
+def test_an_admin_role_gives_no_calendar_access(sharing: Served) -> None:
+    services = sharing.services
+    services.roles.grant(SYSTEM, "admin", user=CAROL)
+    services.roles.grant(SYSTEM, "domain-admin", user=BOB, domain="example.test")
+    for user in (CAROL, BOB):
+        for method, path in (
+            ("PROPFIND", f"/dav/{ALICE}/calendar/"),
+            ("GET", f"/dav/{ALICE}/calendar/secret.ics"),
+            ("PUT", f"/dav/{ALICE}/calendar/x.ics"),
+        ):
+            body = event("x") if method == "PUT" else ""
+            assert status_of(sharing, user, method, path, body, Depth="1") in (403, 404)
+    with pytest.raises(PermissionDenied):  # not even through the services
+        services.sharing.share(
+            services.calendars.principal_of(CAROL),  # type: ignore[arg-type]
+            f"{ALICE}/calendar",
+            CAROL,
+            "read",
+        )

@@ -41,7 +41,7 @@ ALL = frozenset(
 )
 # what anyone holds on their own data
 OWN = frozenset({ACCOUNT, MAIL_READ, SEND_AS, SHARE, CAL_READ, CAL_WRITE})
-PERSONAL = frozenset({MAIL_READ, CAL_READ, CAL_WRITE})  # never through a wildcard
+PERSONAL = frozenset({MAIL_READ, CAL_READ, CAL_WRITE, SHARE})  # never through a wildcard
 NONE: frozenset[str] = frozenset()
 
 DOMAIN_ADMIN = frozenset({USERS, GROUPS, ALIASES})
@@ -79,7 +79,7 @@ def resource(scope: str, principal: Principal) -> Resource:
 
 # role → scope → the permissions it must have there; every other cell must be False.
 ADMIN_ANYWHERE = ALL - PERSONAL
-ORG_WILDCARD = frozenset({USERS, GROUPS, ALIASES, ACCOUNT, SEND_AS, SHARE, AUDIT})
+ORG_WILDCARD = frozenset({USERS, GROUPS, ALIASES, ACCOUNT, SEND_AS, AUDIT})
 EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "admin": {
         "in-org": ADMIN_ANYWHERE,
