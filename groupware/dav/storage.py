@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import hashlib
 import threading
 import uuid
 import weakref
@@ -26,7 +27,15 @@ from radicale import storage as radicale_storage
 from radicale.item import filter as radicale_filter
 
 from groupware.errors import NotFound
-from groupware.services.calendars import Calendars, CollectionRow, ItemRow, NewItem, parent_of
+from groupware.services.calendars import (
+    DIRECTORY,
+    DIRECTORY_PROPS,
+    Calendars,
+    CollectionRow,
+    ItemRow,
+    NewItem,
+    parent_of,
+)
 
 SYNC_PREFIX = "http://groupware.invalid/ns/sync/"
 
@@ -172,6 +181,69 @@ class Collection(radicale_storage.BaseCollection):
         return self._row
 
 
+class DirectoryBook(Collection):
+    """The global address book in every home ("<home>/directory"): read-only vCards made
+    from the directory on each request. Its sync token is a digest of the whole book, so
+    an unchanged book reports nothing and a changed one asks the client to start over
+    (RFC 6578 §3.2 valid-sync-token), which every client handles."""
+
+    def __init__(self, storage: Storage, path: str) -> None:
+        super().__init__(storage, path, None)
+        self._cards = {card.href: card for card in storage.calendars.directory_cards()}
+
+    @property
+    def tag(self) -> str:
+        return "VADDRESSBOOK"
+
+    @property
+    def etag(self) -> str:
+        digest = hashlib.sha256("".join(c.etag for c in self._cards.values()).encode())
+        return f'"{digest.hexdigest()[:32]}"'
+
+    @property
+    def last_modified(self) -> str:
+        newest = max((c.modified_at for c in self._cards.values()), default=None)
+        return http_date(newest) if newest is not None else super().last_modified
+
+    def get_meta(self, key: str | None = None) -> Any:
+        return dict(DIRECTORY_PROPS) if key is None else DIRECTORY_PROPS.get(key)
+
+    def set_meta(self, props: Mapping[str, str]) -> None:
+        raise ValueError("the directory is read-only")
+
+    def get_all(self) -> Iterator[radicale_item.Item]:
+        for card in self._cards.values():
+            yield self._item(card)
+
+    def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
+        for href in dict.fromkeys(hrefs):
+            card = self._cards.get(href)
+            yield href, self._item(card) if card is not None else None
+
+    def get_filtered(
+        self, filters: Iterable[ET.Element]
+    ) -> Iterator[tuple[radicale_item.Item, bool]]:
+        for item in self.get_all():
+            yield item, False
+
+    def has_uid(self, uid: str) -> bool:
+        return any(card.uid == uid for card in self._cards.values())
+
+    def upload(
+        self, href: str, item: radicale_item.Item
+    ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
+        raise ValueError("the directory is read-only")
+
+    def delete(self, href: str | None = None) -> None:
+        raise ValueError("the directory is read-only")
+
+    def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
+        token = f"{SYNC_PREFIX}directory-{self.etag.strip(chr(34))}"
+        if old_token and old_token != token:
+            raise ValueError("the directory changed: start over")
+        return token, [] if old_token else list(self._cards)
+
+
 class Storage(radicale_storage.BaseStorage):
     """Built by dav/app.py with the services (Radicale's `type` may be a callable)."""
 
@@ -192,6 +264,12 @@ class Storage(radicale_storage.BaseStorage):
         user_groups: set[str] | None = None,
     ) -> Iterator[Any]:
         sane = pathutils.strip_path(path)
+        book = self._directory_book(sane)
+        if book is not None:
+            yield book
+            if depth != "0":
+                yield from book.get_all()
+            return
         row = self.calendars.collection(sane) if sane else None
         if sane and row is None:
             yield from self._discover_item(sane)
@@ -204,13 +282,29 @@ class Storage(radicale_storage.BaseStorage):
         for child in self.calendars.children(sane):
             with manager(child.path, None):
                 yield Collection(self, child.path, child)
+        if sane and "/" not in sane and not sane.startswith("+"):  # a user's home
+            with manager(f"{sane}/{DIRECTORY}", None):
+                yield DirectoryBook(self, f"{sane}/{DIRECTORY}")
         if row is not None and row.tag:
             for item in collection.get_all():
                 with manager(sane, item.href):
                     yield item
 
+    def _directory_book(self, sane: str) -> DirectoryBook | None:
+        """The directory, or nothing, when `sane` is "<user home>/directory"."""
+        home, _, name = sane.partition("/")
+        if name != DIRECTORY or home.startswith("+") or self.calendars.collection(home) is None:
+            return None
+        return DirectoryBook(self, sane)
+
     def _discover_item(self, sane: str) -> Iterator[radicale_item.Item]:
         parent_path, href = parent_of(sane), sane.rsplit("/", 1)[-1]
+        book = self._directory_book(parent_path)
+        if book is not None:
+            found = book._cards.get(href)
+            if found is not None:
+                yield book._item(found)
+            return
         parent = self.calendars.collection(parent_path) if parent_path else None
         if parent is None or not parent.tag:
             return

@@ -14,6 +14,7 @@ before every request and the web asks before every view.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Sequence
@@ -26,12 +27,18 @@ from sqlalchemy.orm import Session
 from groupware.errors import AlreadyExists, NotFound
 from groupware.model.base import utcnow
 from groupware.model.dav import DavCollection, DavItem, DavTombstone
-from groupware.model.directory import User
+from groupware.model.directory import Group, User
 from groupware.services import access
 from groupware.services.access import Principal, Resource
 from groupware.store import Database
 
 CALENDAR, TASKS, CONTACTS = "calendar", "tasks", "contacts"
+DIRECTORY = "directory"  # the global address book, made from the directory on each read
+DIRECTORY_PROPS = {
+    "tag": "VADDRESSBOOK",
+    "D:displayname": "Directory",
+    "CR:addressbook-description": "Everyone in the company (read-only)",
+}
 # What every user finds in their home from the first login (DAV or web).
 DEFAULT_COLLECTIONS: dict[str, dict[str, str]] = {
     CALENDAR: {
@@ -88,6 +95,8 @@ class NewItem:
     text: str
 
 
+TIMESTAMP_MIN, TIMESTAMP_MAX = -62135596800, 253402300800  # Radicale's "no time range"
+
 _COLLECTION_COLUMNS = (
     DavCollection.id,
     DavCollection.path,
@@ -141,6 +150,8 @@ class Calendars:
         readable = access.can(principal, "calendar.read", resource)
         writable = access.can(principal, "calendar.write", resource)
         depth = path.count("/")
+        if depth == 1 and path.endswith("/" + DIRECTORY):
+            return "r" if readable else ""  # the global address book is read-only
         if depth == 0:
             return ("R" if readable else "") + ("W" if writable else "")
         if depth == 1:
@@ -193,6 +204,31 @@ class Calendars:
                         DEFAULT_COLLECTIONS.get(path.rsplit("/", 1)[-1], {}) if "/" in path else {}
                     )
                     _insert_collection(session, path, owner, dict(props))
+
+    # -- the global address book -------------------------------------------------------------
+
+    def directory_cards(self) -> list[ItemRow]:
+        """A vCard for every active user (name, address) and every group with an address,
+        read from the directory each time, so it is always current."""
+        with self._db.read() as session:
+            users = session.execute(
+                select(User.id, User.address, User.display_name, User.created_at)
+                .where(User.active)
+                .order_by(User.id)
+            ).all()
+            groups = session.execute(
+                select(Group.id, Group.name, Group.address, Group.created_at)
+                .where(Group.address.is_not(None))
+                .order_by(Group.id)
+            ).all()
+        cards = [
+            _card(f"user-{i}", name or address, address, False, when)
+            for i, address, name, when in users
+        ]
+        cards += [
+            _card(f"group-{i}", name, address, True, when) for i, name, address, when in groups
+        ]
+        return cards
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -413,6 +449,23 @@ class Calendars:
                 )
                 or 0
             )
+
+
+def _card(uid: str, name: str, address: str, group: bool, when: datetime) -> ItemRow:
+    kind = "X-ADDRESSBOOKSERVER-KIND:group\r\n" if group else ""  # as Apple clients read
+    text = (
+        f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{_escape(name)}\r\n"
+        f"N:{_escape(name)};;;;\r\n{kind}EMAIL;TYPE=INTERNET:{_escape(address)}\r\n"
+        "END:VCARD\r\n"
+    )
+    etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+    return ItemRow(f"{uid}.vcf", uid, etag, "VCARD", TIMESTAMP_MIN, TIMESTAMP_MAX, text, when)
+
+
+def _escape(value: str) -> str:
+    """RFC 6350 §3.4 text value escaping (and no line breaks)."""
+    value = value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+    return value.replace("\r", " ").replace("\n", " ")
 
 
 def _like_prefix(path: str) -> str:

@@ -5,6 +5,7 @@ todos, deletes) and plain HTTP for what a library hides (redirects, limits, head
 from __future__ import annotations
 
 import http.client
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -362,3 +363,35 @@ def test_an_admin_role_gives_no_calendar_access(sharing: Served) -> None:
             CAROL,
             "read",
         )
+
+
+def test_the_global_address_book_is_read_only_and_current(dav: Served) -> None:
+    services = dav.services
+    services.groups.add(SYSTEM, "sales", address="sales@example.test", members=[BOB])
+    home = request(dav, "PROPFIND", f"/dav/{ALICE}/", Depth="1")[2]
+    assert f"/dav/{ALICE}/directory/" in unquote(home)
+    book = f"/dav/{ALICE}/directory/"
+    listing = request(dav, "PROPFIND", book, Depth="1")[2]
+    cards = sorted(re.findall(r"directory/([^<]+)\.vcf</href>", listing))
+    assert len(cards) == 4 and cards.count("group-1") == 1  # admin, alice, bob; the group
+    query = (
+        '<?xml version="1.0"?><C:addressbook-query xmlns:D="DAV:" '
+        'xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><C:address-data/></D:prop>'
+        '<C:filter><C:prop-filter name="EMAIL"><C:text-match match-type="contains">'
+        "bob@</C:text-match></C:prop-filter></C:filter></C:addressbook-query>"
+    )
+    found = request(dav, "REPORT", book, query, Depth="1")[2]
+    assert "EMAIL;TYPE=INTERNET:bob@example.test" in found and "alice@" not in found
+    assert "X-ADDRESSBOOKSERVER-KIND:group" in request(dav, "GET", book + "group-1.vcf")[2]
+    card = CARD.format(name="Mallory")
+    assert (
+        request(dav, "PUT", book + "mallory.vcf", card, **{"Content-Type": "text/vcard"})[0] == 403
+    )
+    assert request(dav, "DELETE", book)[0] in (403, 405)
+    services.directory.add_user(SYSTEM, "dave@example.test", PASSWORD)
+    assert (
+        "dave@example.test"
+        in request(dav, "REPORT", book, query.replace("bob@", "dave@"), Depth="1")[2]
+    )
+    services.directory.update_user(SYSTEM, BOB, active=False)
+    assert "bob@example.test" not in request(dav, "REPORT", book, query, Depth="1")[2]
