@@ -216,6 +216,15 @@ def build_parser() -> Parser:
     group_add.add_argument("--kind", choices=("calendar", "tasks", "contacts"), default="calendar")
     group_add.add_argument("--title", help="display name (default: the name)")
 
+    imports = noun("import", "data from another server")
+    command(
+        imports,
+        "radicale",
+        calendars.cmd_import_radicale,
+        "calendars and address books of a Radicale multifilesystem folder; safe to repeat",
+        "path",
+    )
+
     alias = noun("alias", "addresses delivered elsewhere")
     add = command(
         alias, "add", directory.cmd_alias_add, "create an alias (@domain: catch-all)", "address"

@@ -5,6 +5,7 @@ even the admin role shares other people's calendars through the services)."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from groupware.cli.terminal import CommandFailed, print_table
 from groupware.services import Services
@@ -47,3 +48,12 @@ def cmd_calendar_add_group(args: argparse.Namespace, services: Services) -> None
     props["D:displayname"] = args.title or args.name
     path = services.sharing.create_group_collection(SYSTEM, args.group, args.name, props)
     print(f"created {path}: every member of {args.group} sees it")
+
+
+def cmd_import_radicale(args: argparse.Namespace, services: Services) -> None:
+    from groupware.dav.importer import import_radicale  # loads Radicale only when asked
+
+    try:
+        import_radicale(services, Path(args.path), print)
+    except FileNotFoundError as error:
+        raise CommandFailed(str(error)) from None

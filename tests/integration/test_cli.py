@@ -429,3 +429,51 @@ def test_shares_and_group_calendars(admin: Groupware) -> None:
     out = admin.ok("calendar", "add-group", "team@example.test", "rota", "--title", "Rota")
     assert out == "created +team@example.test/rota: every member of team@example.test sees it\n"
     assert "no group" in admin.fails("calendar", "add-group", "ghosts@example.test", "x")
+
+
+def test_import_radicale_folder_is_idempotent(admin: Groupware, tmp_path: Path) -> None:
+    admin.ok("user", "add", "alice@example.test", "--password", PASSWORD)
+    root = tmp_path / "radicale" / "collection-root"
+    calendar = root / "alice@example.test" / "work"
+    contacts = root / "alice@example.test" / "people"
+    stranger = root / "nobody@example.test" / "calendar"
+    for folder in (calendar, contacts, stranger):
+        folder.mkdir(parents=True)
+    calendar.joinpath(".Radicale.props").write_text(
+        json.dumps({"tag": "VCALENDAR", "D:displayname": "Work"})
+    )
+    contacts.joinpath(".Radicale.props").write_text(json.dumps({"tag": "VADDRESSBOOK"}))
+    stranger.joinpath(".Radicale.props").write_text(json.dumps({"tag": "VCALENDAR"}))
+    event = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
+        "DTSTAMP:20260101T000000Z\r\nDTSTART:20260301T100000Z\r\nDTEND:20260301T110000Z\r\n"
+        "SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    calendar.joinpath("a.ics").write_text(event.format(uid="a", summary="A"))
+    calendar.joinpath("b.ics").write_text(event.format(uid="b", summary="B"))
+    calendar.joinpath("broken.ics").write_text("BEGIN:VCALENDAR\r\nnot a calendar")
+    contacts.joinpath("c.vcf").write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c\r\nFN:Carol\r\nN:Carol;;;;\r\nEND:VCARD\r\n"
+    )
+    first = admin.ok("import", "radicale", str(tmp_path / "radicale"))
+    assert "nobody@example.test: no active user" in first
+    assert "alice@example.test/work: 2 added, 0 changed" in first
+    assert "alice@example.test/people: 1 added, 0 changed" in first
+    assert "broken.ics: unreadable" in first
+    calendar.joinpath("b.ics").write_text(event.format(uid="b", summary="B moved"))
+    again = admin.ok("import", "radicale", str(root))
+    assert "alice@example.test/work: 0 added, 1 changed" in again
+    assert "2 unchanged" in again  # a.ics and c.vcf
+    built = runtime.build(config_module.load(admin.cfgfile))
+    try:
+        calendars = built.services.calendars
+        work = calendars.collection("alice@example.test/work")
+        assert work is not None and work.props["D:displayname"] == "Work"
+        texts = {i.href: i.text for i in calendars.items(work.id)}
+        assert sorted(texts) == ["a.ics", "b.ics"] and "SUMMARY:B moved" in texts["b.ics"]
+        assert calendars.collection("alice@example.test/calendar") is not None  # home made
+    finally:
+        built.close()
+    assert "not a Radicale storage folder" in admin.fails(
+        "import", "radicale", str(tmp_path / "nowhere")
+    )
