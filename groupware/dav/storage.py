@@ -143,9 +143,7 @@ class Collection(radicale_storage.BaseCollection):
         self, href: str, item: radicale_item.Item
     ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
         row = self._required()
-        stored = new_item(href, item)
-        old = self._calendars.put_item(row.id, stored)
-        fresh = self._calendars.items_by_href(row.id, [href])[href]
+        fresh, old = self._calendars.put_item(row.id, new_item(href, item))
         return self._item(fresh), self._item(old) if old is not None else None
 
     def delete(self, href: str | None = None) -> None:
@@ -270,9 +268,12 @@ class Storage(radicale_storage.BaseStorage):
             if depth != "0":
                 yield from book.get_all()
             return
-        row = self.calendars.collection(sane) if sane else None
+        row, found = self.calendars.resolve(sane) if sane else (None, None)
+        if found is not None and row is not None:  # an item
+            yield Collection(self, row.path, row)._item(found)
+            return
         if sane and row is None:
-            yield from self._discover_item(sane)
+            yield from self._discover_item(sane)  # perhaps a card of the directory
             return
         collection = Collection(self, sane, row)
         yield collection
@@ -304,13 +305,6 @@ class Storage(radicale_storage.BaseStorage):
             found = book._cards.get(href)
             if found is not None:
                 yield book._item(found)
-            return
-        parent = self.calendars.collection(parent_path) if parent_path else None
-        if parent is None or not parent.tag:
-            return
-        found = self.calendars.items_by_href(parent.id, [href]).get(href)
-        if found is not None:
-            yield Collection(self, parent_path, parent)._item(found)
 
     def move(
         self, item: radicale_item.Item, to_collection: radicale_storage.BaseCollection, to_href: str

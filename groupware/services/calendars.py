@@ -239,6 +239,28 @@ class Calendars:
             ).first()
             return _collection(row) if row is not None else None
 
+    def resolve(self, path: str) -> tuple[CollectionRow | None, ItemRow | None]:
+        """What a request path names, in one read: (the collection, None), or (its parent
+        collection, the item) for an item path, or (None, None)."""
+        parent = parent_of(path)
+        href = path.rsplit("/", 1)[-1]
+        with self._db.read() as session:
+            rows = session.execute(
+                select(*_COLLECTION_COLUMNS).where(DavCollection.path.in_((path, parent)))
+            ).all()
+            found = {row[1]: _collection(row) for row in rows}
+            if path in found:
+                return found[path], None
+            collection = found.get(parent) if parent else None
+            if collection is None or not collection.tag:
+                return None, None
+            item = session.execute(
+                select(*_ITEM_COLUMNS).where(
+                    DavItem.collection_id == collection.id, DavItem.href == href
+                )
+            ).first()
+            return (collection, _item(item)) if item is not None else (None, None)
+
     def children(self, path: str) -> list[CollectionRow]:
         """Collections directly under `path` ("" lists the homes)."""
         with self._db.read() as session:
@@ -317,8 +339,8 @@ class Calendars:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def put_item(self, collection_id: int, item: NewItem) -> ItemRow | None:
-        """Store `item` under its href, replacing what was there (returned)."""
+    def put_item(self, collection_id: int, item: NewItem) -> tuple[ItemRow, ItemRow | None]:
+        """Store `item` under its href: (what is stored now, what it replaced)."""
         with self._db.write() as session:
             seq = _bump(session, collection_id)
             old = session.execute(
@@ -341,7 +363,17 @@ class Calendars:
                     .where(DavItem.collection_id == collection_id, DavItem.href == item.href)
                     .values(**values)
                 )
-            return _item(old) if old is not None else None
+            stored = ItemRow(
+                item.href,
+                item.uid,
+                item.etag,
+                item.component,
+                item.start_ts,
+                item.end_ts,
+                item.text,
+                values["modified_at"],  # type: ignore[arg-type]
+            )
+            return stored, _item(old) if old is not None else None
 
     def delete_item(self, collection_id: int, href: str) -> None:
         with self._db.write() as session:
