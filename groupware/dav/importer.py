@@ -93,7 +93,7 @@ def _import_collection(
         if known.get(file.name) == stored.etag:
             progress.unchanged += 1
             continue
-        calendars.put_item(row.id, stored)
+        calendars.put_item(row.id, stored, quiet=True)  # old data: no invitations again
         if file.name in known:
             changed += 1
         else:

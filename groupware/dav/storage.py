@@ -27,6 +27,7 @@ from radicale import storage as radicale_storage
 from radicale.item import filter as radicale_filter
 
 from groupware.errors import NotFound
+from groupware.mime.icalitem import describe
 from groupware.services.calendars import (
     DIRECTORY,
     DIRECTORY_PROPS,
@@ -46,16 +47,7 @@ def http_date(moment: datetime) -> str:
 
 def new_item(href: str, item: radicale_item.Item) -> NewItem:
     """What we store of an item Radicale parsed (its text, and what we index)."""
-    start, end = item.time_range
-    return NewItem(
-        href=href,
-        uid=item.uid,
-        etag=item.etag,
-        component=item.component_name,
-        start_ts=start,
-        end_ts=end,
-        text=item.serialize(),
-    )
+    return NewItem.of(href, describe(item))
 
 
 class Collection(radicale_storage.BaseCollection):

@@ -25,6 +25,7 @@ from groupware.services.queue import OutboundQueue
 from groupware.services.resolver import Resolver
 from groupware.services.roles import Roles
 from groupware.services.rules import Rules
+from groupware.services.scheduling import Scheduling
 from groupware.services.search import MailSearch
 from groupware.services.sharing import Sharing
 from groupware.services.srs import Srs
@@ -60,6 +61,7 @@ class Services:
     bounces: Bounces
     calendars: Calendars
     sharing: Sharing
+    scheduling: Scheduling
 
 
 def build_services(config: Config, database: Database) -> Services:
@@ -80,7 +82,11 @@ def build_services(config: Config, database: Database) -> Services:
     vacation = Vacation(database, queue, dkim)
     srs = Srs(database)
     calendars = Calendars(database)
+    scheduling = Scheduling(calendars, queue, dkim, config.data_dir / "spool")
+    calendars.on_item_change.append(scheduling.item_changed)
     delivery = LocalDelivery(database, messages, rules=rules, vacation=vacation, srs=srs)
+    scheduling.delivery = delivery
+    delivery.on_delivered.append(scheduling.message_delivered)
     return Services(
         directory=directory,
         aliases=Aliases(database),
@@ -105,6 +111,7 @@ def build_services(config: Config, database: Database) -> Services:
         bounces=Bounces(delivery, queue, config.hostname, config.data_dir / "spool"),
         calendars=calendars,
         sharing=Sharing(database, calendars),
+        scheduling=scheduling,
     )
 
 

@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from groupware.errors import AlreadyExists, NotFound
+from groupware.mime.icalitem import ItemFacts
 from groupware.model.base import utcnow
 from groupware.model.dav import DavCollection, DavItem, DavTombstone
 from groupware.model.directory import Group, User
@@ -94,7 +97,14 @@ class NewItem:
     end_ts: int
     text: str
 
+    @classmethod
+    def of(cls, href: str, facts: ItemFacts) -> NewItem:
+        return cls(
+            href, facts.uid, facts.etag, facts.component, facts.start_ts, facts.end_ts, facts.text
+        )
 
+
+log = logging.getLogger(__name__)
 TIMESTAMP_MIN, TIMESTAMP_MAX = -62135596800, 253402300800  # Radicale's "no time range"
 
 _COLLECTION_COLUMNS = (
@@ -118,7 +128,7 @@ _ITEM_COLUMNS = (
 )
 
 
-def _collection(row: Row[tuple]) -> CollectionRow:  # type: ignore[type-arg]
+def _collection(row: Sequence[Any]) -> CollectionRow:
     return CollectionRow(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
 
 
@@ -130,9 +140,50 @@ def parent_of(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
 
 
+ItemListener = Callable[["CollectionRow", "ItemRow | None", "ItemRow | None"], None]
+
+
 class Calendars:
     def __init__(self, database: Database) -> None:
         self._db = database
+        # Told of every item saved or deleted (after commit): scheduling sends iTIP from
+        # here. Writes made with quiet=True (scheduling's own) are not told.
+        self.on_item_change: list[ItemListener] = []
+
+    def _told(self, collection_id: int, old: ItemRow | None, new: ItemRow | None) -> None:
+        if not self.on_item_change:
+            return
+        with self._db.read() as session:
+            row = session.execute(
+                select(*_COLLECTION_COLUMNS).where(DavCollection.id == collection_id)
+            ).first()
+        if row is None:
+            return
+        collection = _collection(row)
+        for listener in self.on_item_change:
+            try:
+                listener(collection, old, new)
+            except Exception:  # the save stands; a failed follow-up is logged
+                log.exception("item change listener failed on %s", collection.path)
+
+    def find_uid(self, home: str, uid: str) -> tuple[CollectionRow, ItemRow] | None:
+        """The item with `uid` in any calendar of `home` (the first by path)."""
+        with self._db.read() as session:
+            row = session.execute(
+                select(*_COLLECTION_COLUMNS, *_ITEM_COLUMNS)
+                .join(DavItem, DavItem.collection_id == DavCollection.id)
+                .where(
+                    DavCollection.path.like(_like_prefix(home) + "/%", escape="\\"),
+                    DavCollection.tag == "VCALENDAR",
+                    DavItem.uid == uid,
+                )
+                .order_by(DavCollection.path)
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        width = len(_COLLECTION_COLUMNS)
+        return _collection(row[:width]), ItemRow(*row[width:])
 
     # -- who may do what ------------------------------------------------------------------
 
@@ -339,8 +390,16 @@ class Calendars:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def put_item(self, collection_id: int, item: NewItem) -> tuple[ItemRow, ItemRow | None]:
+    def put_item(
+        self, collection_id: int, item: NewItem, *, quiet: bool = False
+    ) -> tuple[ItemRow, ItemRow | None]:
         """Store `item` under its href: (what is stored now, what it replaced)."""
+        stored, old = self._put(collection_id, item)
+        if not quiet:
+            self._told(collection_id, old, stored)
+        return stored, old
+
+    def _put(self, collection_id: int, item: NewItem) -> tuple[ItemRow, ItemRow | None]:
         with self._db.write() as session:
             seq = _bump(session, collection_id)
             old = session.execute(
@@ -375,15 +434,22 @@ class Calendars:
             )
             return stored, _item(old) if old is not None else None
 
-    def delete_item(self, collection_id: int, href: str) -> None:
+    def delete_item(self, collection_id: int, href: str, *, quiet: bool = False) -> None:
         with self._db.write() as session:
             seq = _bump(session, collection_id)
-            gone = session.execute(
-                delete(DavItem).where(DavItem.collection_id == collection_id, DavItem.href == href)
-            ).rowcount  # type: ignore[attr-defined]
-            if not gone:
+            old = session.execute(
+                select(*_ITEM_COLUMNS).where(
+                    DavItem.collection_id == collection_id, DavItem.href == href
+                )
+            ).first()
+            if old is None:
                 raise NotFound(f"no item {href}")
+            session.execute(
+                delete(DavItem).where(DavItem.collection_id == collection_id, DavItem.href == href)
+            )
             _tombstone(session, collection_id, href, seq)
+        if not quiet:
+            self._told(collection_id, _item(old), None)
 
     def move_item(
         self, source_id: int, href: str, target_id: int, target_href: str, item: NewItem

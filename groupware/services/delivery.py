@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +91,9 @@ class LocalDelivery:
         self._rules = rules
         self._vacation = vacation
         self._srs = srs
+        # Told of each message stored for local users (spool, their addresses, sender):
+        # scheduling reads iMIP from here.
+        self.on_delivered: list[Callable[[Path, list[str], str], None]] = []
 
     def hosts(self, domain: str) -> bool:
         with self._db.read() as session:
@@ -177,6 +181,12 @@ class LocalDelivery:
         discarded = [users[u] for u, o in outcomes.items() if o.discard]
         accepted = {u: reached[u] for u in users if u not in over and users[u] not in discarded}
         replied = self._vacation.maybe_reply(self, spool.parent, mail_from, parsed, accepted)
+        stored_for = [users[u] for u in accepted]
+        for listener in self.on_delivered:
+            try:
+                listener(spool, stored_for, mail_from)
+            except Exception:  # the message is stored; a failed follow-up is logged
+                log.exception("delivery listener failed")
         return DeliveryReport(
             tuple(delivered),
             tuple(users[u] for u in over),

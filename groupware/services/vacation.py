@@ -7,9 +7,7 @@ that must not be answered.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from groupware.errors import GroupwareError, InvalidInput
+from groupware.errors import InvalidInput
 from groupware.mime.compose import MAX_SUBJECT, compose_auto_reply, reply_subject
 from groupware.mime.headerlines import addr_specs, header_values
 from groupware.mime.parse import ParsedMessage
@@ -32,6 +30,7 @@ from groupware.services.access import Principal
 from groupware.services.addresses import domain_of, normalize_address
 from groupware.services.directory import managed_user
 from groupware.services.dkimkeys import DkimKeys
+from groupware.services.outgoing import send_generated
 from groupware.services.queue import OutboundQueue
 from groupware.services.userset import UserSet
 from groupware.store import Database
@@ -226,28 +225,9 @@ class Vacation:
     ) -> None:
         """To a local sender through delivery (rules apply; a null sender gets no reply
         back), elsewhere through the queue, DKIM-signed, with the null reverse path."""
-        spool_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=spool_dir, prefix="vacation-")
-        path = Path(name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            try:
-                target = delivery.resolve(sender)
-            except GroupwareError as error:
-                log.info("auto-reply to <%s> dropped: %s", sender, error)
-                return
-            outside = [target.address]
-            if target.hosted:
-                report = delivery.deliver(path, [target])
-                outside = [forward.target for forward in report.forwards]
-            if outside:
-                signature = self._dkim.signature(data, domain_of(user))
-                if signature:
-                    path.write_bytes(signature + data)
-                self._queue.enqueue(path, "", outside)
-        finally:
-            path.unlink(missing_ok=True)
+        send_generated(
+            delivery, self._queue, self._dkim, spool_dir, author=user, recipient=sender, data=data
+        )
 
 
 def _due(settings: VacationSettings, today: date) -> bool:

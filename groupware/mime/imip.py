@@ -1,0 +1,218 @@
+"""iTIP (RFC 5546) on iCalendar text, and iMIP (RFC 6047) messages carrying it. Pure:
+text in, text or bytes out. `Scheduling` (services/scheduling.py) decides when to send.
+
+Addresses are compared lower-cased without "mailto:". Only the parts of an event that
+scheduling needs are read: ORGANIZER, ATTENDEE with PARTSTAT, SEQUENCE, UID, SUMMARY and
+DTSTART of the first VEVENT/VTODO (the master; overrides share its attendees here).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.header import Header
+from email.utils import format_datetime, formataddr
+
+import icalendar
+
+SCHEDULED = ("VEVENT", "VTODO")
+NEEDS_ACTION = "NEEDS-ACTION"
+
+
+class NotScheduling(ValueError):
+    """The text is not iCalendar, or has no organizer and attendees to schedule."""
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """What scheduling reads of an event."""
+
+    uid: str
+    organizer: str
+    attendees: dict[str, str]  # address → PARTSTAT
+    sequence: int
+    summary: str
+    start: str  # as written, for the mail's text
+    method: str  # METHOD of an iMIP body, "" in a stored calendar
+
+
+def address_of(value: object) -> str:
+    text = str(value).strip()
+    if text.lower().startswith("mailto:"):
+        text = text[7:]
+    return text.strip().lower()
+
+
+def read(text: str) -> Scheduled:
+    """The scheduling facts of an iCalendar text; NotScheduling when there are none."""
+    try:
+        return _read(text)
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        if isinstance(error, NotScheduling):
+            raise
+        raise NotScheduling(f"unreadable: {error}") from None
+
+
+def _read(text: str) -> Scheduled:
+    calendar = _parse(text)
+    component = _first(calendar)
+    organizer = component.get("ORGANIZER")
+    if organizer is None:
+        raise NotScheduling("no ORGANIZER")
+    attendees = {}
+    for attendee in _list(component.get("ATTENDEE")):
+        partstat = str(attendee.params.get("PARTSTAT", NEEDS_ACTION)).upper()
+        attendees[address_of(attendee)] = partstat
+    start = component.get("DTSTART")
+    return Scheduled(
+        uid=str(component.get("UID", "")),
+        organizer=address_of(organizer),
+        attendees=attendees,
+        sequence=_sequence(component),
+        summary=str(component.get("SUMMARY", "")),
+        start=start.to_ical().decode() if start is not None else "",
+        method=str(calendar.get("METHOD", "")).upper(),
+    )
+
+
+def with_method(text: str, method: str) -> str:
+    """The calendar as an iTIP message: METHOD set (RFC 5546 §3.2)."""
+    calendar = _parse(text)
+    calendar.pop("METHOD", None)
+    calendar.add("METHOD", method)
+    return str(calendar.to_ical().decode())
+
+
+def without_method(text: str) -> str:
+    """An iTIP message as a calendar to store (METHOD is not allowed there, RFC 4791)."""
+    calendar = _parse(text)
+    calendar.pop("METHOD", None)
+    return str(calendar.to_ical().decode())
+
+
+def set_partstat(text: str, attendee: str, partstat: str) -> str:
+    """`attendee`'s PARTSTAT set in every component (master and overrides)."""
+    calendar = _parse(text)
+    for component in calendar.walk():
+        if component.name not in SCHEDULED:
+            continue
+        for value in _list(component.get("ATTENDEE")):
+            if address_of(value) == attendee:
+                value.params["PARTSTAT"] = partstat
+                value.params.pop("RSVP", None)
+    return str(calendar.to_ical().decode())
+
+
+def reply(text: str, attendee: str) -> str:
+    """RFC 5546 §3.2.3 REPLY: the event with only the replying attendee."""
+    calendar = _parse(text)
+    calendar.pop("METHOD", None)
+    calendar.add("METHOD", "REPLY")
+    for component in calendar.walk():
+        if component.name not in SCHEDULED:
+            continue
+        mine = [v for v in _list(component.get("ATTENDEE")) if address_of(v) == attendee]
+        component.pop("ATTENDEE", None)
+        for value in mine:
+            component.add("ATTENDEE", value)
+    return str(calendar.to_ical().decode())
+
+
+def cancelled(text: str) -> str:
+    """RFC 5546 §3.2.5 CANCEL: STATUS:CANCELLED and SEQUENCE one higher."""
+    calendar = _parse(text)
+    calendar.pop("METHOD", None)
+    calendar.add("METHOD", "CANCEL")
+    for component in calendar.walk():
+        if component.name in SCHEDULED:
+            component.pop("STATUS", None)
+            component.add("STATUS", "CANCELLED")
+            sequence = _sequence(component) + 1
+            component.pop("SEQUENCE", None)
+            component.add("SEQUENCE", sequence)
+    return str(calendar.to_ical().decode())
+
+
+def compose(
+    *,
+    method: str,
+    sender: str,
+    sender_name: str,
+    to: str,
+    body: str,
+    facts: Scheduled,
+    now: datetime | None = None,
+) -> bytes:
+    """An iMIP message (RFC 6047 §2): a short text/plain for people and the iTIP object
+    as text/calendar with its method, in multipart/alternative."""
+    now = now or datetime.now(UTC)
+    domain = sender.rpartition("@")[2] or "localhost"
+    what = {"REQUEST": "Invitation", "REPLY": "Reply", "CANCEL": "Cancelled"}.get(method, method)
+    subject = f"{what}: {facts.summary or '(no title)'}"
+    lines = [f"{what}: {facts.summary or '(no title)'}", f"When: {facts.start}"]
+    lines.append(f"Organizer: {facts.organizer}")
+    if method == "REPLY":
+        lines += [f"{who}: {how}" for who, how in facts.attendees.items()]
+    boundary = "=_" + secrets.token_hex(12)
+    payload = base64.encodebytes(body.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+    text = "\r\n".join(lines) + "\r\n"
+    head = [
+        ("From", formataddr((" ".join(sender_name.split()), sender), charset="utf-8")),
+        ("To", f"<{to}>"),
+        ("Subject", _encoded(subject)),
+        ("Date", format_datetime(now)),
+        ("Message-ID", f"<{secrets.token_hex(12)}@{domain}>"),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    parts = [
+        f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", "\r\n"),
+        f"--{boundary}\r\nContent-Type: text/calendar; charset=utf-8; method={method}\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n" + payload,
+        f"--{boundary}--\r\n",
+    ]
+    header = "".join(f"{name}: {value}\r\n" for name, value in head)
+    return (header + "\r\n" + "".join(parts)).encode("ascii")
+
+
+def _encoded(text: str) -> str:
+    text = " ".join(text.split())[:200]
+    return text if text.isascii() else Header(text, "utf-8").encode(linesep="\r\n")
+
+
+def _parse(text: str) -> icalendar.Calendar:
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except Exception as error:  # the library raises ValueError and others on bad input
+        raise NotScheduling(f"not iCalendar: {error}") from None
+    if not isinstance(calendar, icalendar.Calendar):
+        raise NotScheduling("not a VCALENDAR")
+    return calendar
+
+
+def _sequence(component: icalendar.cal.Component) -> int:
+    """RFC 5545 §3.8.7.4 SEQUENCE: a non-negative integer (32 bits here)."""
+    value = str(component.get("SEQUENCE", 0)).strip()
+    if not value.isdigit() or len(value) > 10 or int(value) > 2**31 - 1:
+        raise NotScheduling(f"bad SEQUENCE {value[:20]!r}")
+    return int(value)
+
+
+def _first(calendar: icalendar.Calendar) -> icalendar.cal.Component:
+    for component in calendar.walk():
+        if component.name in SCHEDULED and component.get("RECURRENCE-ID") is None:
+            return component
+    for component in calendar.walk():
+        if component.name in SCHEDULED:
+            return component
+    raise NotScheduling("no VEVENT or VTODO")
+
+
+def _list(value: object) -> list[icalendar.prop.vCalAddress]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]  # type: ignore[list-item]

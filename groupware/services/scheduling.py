@@ -1,0 +1,265 @@
+"""Invitations (iTIP over iMIP, RFC 5546 and RFC 6047) from calendar changes, and iMIP
+mail handed to local users.
+
+The organizer saves an event with attendees: each attendee gets a REQUEST by mail (local
+ones through delivery, others through the queue), and a local attendee also finds it in
+their calendar, needing action. Later changes that matter (times, title, place, the
+attendee list, SEQUENCE) send the REQUEST again; a deletion, or an attendee taken off,
+sends CANCEL. An attendee answering from their own calendar (their PARTSTAT changes, or
+they delete it: declined) sends a REPLY: a local organizer's copy is updated at once, an
+external organizer gets it by mail. iMIP mail reaching a local user is read too: a REPLY
+updates the organizer's copy, a REQUEST from elsewhere lands in the calendar as needing
+action, a CANCEL marks it cancelled.
+
+Calendars tells this service of every change (`item_changed`); the copies it writes are
+quiet, so they start nothing further.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from groupware.mime import imip
+from groupware.mime.icalitem import describe_text
+from groupware.services.calendars import CALENDAR, Calendars, CollectionRow, ItemRow, NewItem
+from groupware.services.dkimkeys import DkimKeys
+from groupware.services.outgoing import send_generated
+from groupware.services.queue import OutboundQueue
+
+if TYPE_CHECKING:
+    from groupware.services.delivery import LocalDelivery
+
+log = logging.getLogger(__name__)
+
+
+class Scheduling:
+    def __init__(
+        self,
+        calendars: Calendars,
+        queue: OutboundQueue,
+        dkim: DkimKeys,
+        spool_dir: Path,
+    ) -> None:
+        self._calendars = calendars
+        self._queue = queue
+        self._dkim = dkim
+        self._spool = spool_dir
+        self.delivery: LocalDelivery | None = None  # set once delivery exists (it calls us)
+
+    # -- changes in a calendar ---------------------------------------------------------------
+
+    def item_changed(
+        self, collection: CollectionRow, old: ItemRow | None, new: ItemRow | None
+    ) -> None:
+        owner = collection.owner
+        if collection.tag != "VCALENDAR" or owner.startswith("+"):
+            return
+        before, after = _facts(old), _facts(new)
+        facts = after or before
+        if facts is None:
+            return
+        if facts.organizer == owner:
+            self._organizer_saved(owner, before, after, old, new)
+        elif owner in facts.attendees:
+            self._attendee_saved(owner, before, after, old, new)
+
+    def _organizer_saved(
+        self,
+        owner: str,
+        before: imip.Scheduled | None,
+        after: imip.Scheduled | None,
+        old: ItemRow | None,
+        new: ItemRow | None,
+    ) -> None:
+        if after is None or new is None:  # deleted: everyone invited is told
+            assert before is not None and old is not None
+            self._cancel(owner, before, old.text, list(before.attendees))
+            return
+        removed = [a for a in (before.attendees if before else {}) if a not in after.attendees]
+        if removed and old is not None:
+            self._cancel(owner, after, old.text, removed)
+        changed = before is None or _fingerprint(before, old) != _fingerprint(after, new)
+        for attendee in after.attendees:
+            if attendee == owner:
+                continue
+            if not changed and before is not None and attendee in before.attendees:
+                continue
+            self._send(owner, attendee, "REQUEST", imip.with_method(new.text, "REQUEST"), after)
+            self._place(attendee, new.text, after)
+
+    def _attendee_saved(
+        self,
+        owner: str,
+        before: imip.Scheduled | None,
+        after: imip.Scheduled | None,
+        old: ItemRow | None,
+        new: ItemRow | None,
+    ) -> None:
+        if after is None or new is None:  # the attendee deleted it: declined
+            if before is None or old is None or before.attendees.get(owner) == "DECLINED":
+                return
+            if "STATUS:CANCELLED" in old.text:  # a cancelled event thrown away
+                return
+            self._reply(owner, before, imip.set_partstat(old.text, owner, "DECLINED"), "DECLINED")
+            return
+        answer = after.attendees.get(owner, imip.NEEDS_ACTION)
+        previous = before.attendees.get(owner) if before else None
+        if answer == imip.NEEDS_ACTION or answer == previous:
+            return
+        self._reply(owner, after, new.text, answer)
+
+    def _reply(self, attendee: str, facts: imip.Scheduled, text: str, answer: str) -> None:
+        if self._calendars.principal_of(facts.organizer) is not None:
+            self._update_partstat(facts.organizer, facts.uid, attendee, answer)
+            return
+        body = imip.reply(text, attendee)
+        replying = imip.Scheduled(
+            facts.uid,
+            facts.organizer,
+            {attendee: answer},
+            facts.sequence,
+            facts.summary,
+            facts.start,
+            "REPLY",
+        )
+        self._send(attendee, facts.organizer, "REPLY", body, replying)
+
+    def _cancel(self, owner: str, facts: imip.Scheduled, text: str, attendees: list[str]) -> None:
+        body = imip.cancelled(text)
+        for attendee in attendees:
+            if attendee == owner:
+                continue
+            self._send(owner, attendee, "CANCEL", body, facts)
+            self._place(attendee, imip.without_method(body), facts, cancel=True)
+
+    # -- local copies --------------------------------------------------------------------------
+
+    def _place(
+        self, attendee: str, text: str, facts: imip.Scheduled, *, cancel: bool = False
+    ) -> None:
+        """The event in a local attendee's calendar: new ones need action; an update
+        keeps their answer unless SEQUENCE rose (RFC 5546 §2.1.5)."""
+        if self._calendars.principal_of(attendee) is None:
+            return
+        self._calendars.ensure_home(attendee)
+        found = self._calendars.find_uid(attendee, facts.uid)
+        text = imip.without_method(text)
+        if found is None:
+            if cancel:
+                return
+            collection = self._calendars.collection(f"{attendee}/{CALENDAR}")
+            if collection is None:
+                return
+            href = f"{uuid.uuid4()}.ics"
+        else:
+            collection, item = found
+            href = item.href
+            kept = _facts(item)
+            if kept is not None and kept.sequence > facts.sequence:
+                return  # older news, arrived late (RFC 5546 §2.1.5): what is kept wins
+            answer = kept.attendees.get(attendee) if kept else None
+            if not cancel and kept and answer and kept.sequence >= facts.sequence:
+                text = imip.set_partstat(text, attendee, answer)
+        if not cancel and (found is None or facts.sequence > (_facts(found[1]) or facts).sequence):
+            text = imip.set_partstat(text, attendee, imip.NEEDS_ACTION)
+        self._store(collection, href, text)
+
+    def _update_partstat(self, organizer: str, uid: str, attendee: str, answer: str) -> None:
+        found = self._calendars.find_uid(organizer, uid)
+        if found is None:
+            log.info("reply from %s for %s: no such event of %s", attendee, uid, organizer)
+            return
+        collection, item = found
+        facts = _facts(item)
+        if facts is None or attendee not in facts.attendees:
+            return
+        self._store(collection, item.href, imip.set_partstat(item.text, attendee, answer))
+
+    def _store(self, collection: CollectionRow, href: str, text: str) -> None:
+        try:
+            facts = describe_text(collection.path, text)
+        except (ValueError, RuntimeError) as error:
+            log.warning("scheduling: could not store %s/%s: %s", collection.path, href, error)
+            return
+        self._calendars.put_item(collection.id, NewItem.of(href, facts), quiet=True)
+
+    # -- mail --------------------------------------------------------------------------------
+
+    def _send(
+        self, sender: str, recipient: str, method: str, body: str, facts: imip.Scheduled
+    ) -> None:
+        if self.delivery is None:
+            return
+        data = imip.compose(
+            method=method, sender=sender, sender_name="", to=recipient, body=body, facts=facts
+        )
+        send_generated(
+            self.delivery,
+            self._queue,
+            self._dkim,
+            self._spool,
+            author=sender,
+            recipient=recipient,
+            data=data,
+            mail_from=sender,
+        )
+
+    def message_delivered(self, spool: Path, addresses: list[str], mail_from: str) -> None:
+        """iMIP in mail delivered to local users (`addresses`)."""
+        raw = spool.read_bytes()
+        if b"text/calendar" not in raw.lower():
+            return
+        body = _calendar_part(raw)
+        if body is None:
+            return
+        try:
+            facts = imip.read(body)
+        except imip.NotScheduling:
+            return
+        for address in addresses:
+            if facts.method == "REPLY" and facts.organizer == address:
+                for attendee, answer in facts.attendees.items():
+                    self._update_partstat(address, facts.uid, attendee, answer)
+            elif facts.method in ("REQUEST", "CANCEL") and address in facts.attendees:
+                if self._calendars.principal_of(facts.organizer) is not None:
+                    continue  # a local organizer placed it already
+                self._place(address, body, facts, cancel=facts.method == "CANCEL")
+
+
+def _facts(item: ItemRow | None) -> imip.Scheduled | None:
+    if item is None:
+        return None
+    try:
+        facts = imip.read(item.text)
+    except imip.NotScheduling:
+        return None
+    return facts if facts.attendees else None
+
+
+def _fingerprint(facts: imip.Scheduled, item: ItemRow | None) -> tuple[object, ...]:
+    """What makes a new REQUEST worth sending: not a mere DTSTAMP or alarm change."""
+    text = item.text if item is not None else ""
+    keep = ("DTSTART", "DTEND", "DURATION", "RRULE", "EXDATE", "SUMMARY", "LOCATION", "STATUS")
+    lines = tuple(
+        line
+        for line in text.replace("\r\n ", "").splitlines()
+        if line.split(":", 1)[0].split(";", 1)[0] in keep
+    )
+    return (facts.sequence, tuple(sorted(facts.attendees)), lines)
+
+
+def _calendar_part(raw: bytes) -> str | None:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    for part in message.walk():
+        if part.get_content_type() == "text/calendar":
+            try:
+                content = part.get_content()
+            except (LookupError, ValueError):
+                return None
+            return content if isinstance(content, str) else content.decode("utf-8", "replace")
+    return None
