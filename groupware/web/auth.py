@@ -91,6 +91,8 @@ def _finish(user_id: int) -> Response:
         return redirect(url_for("auth.login"))
     session.permanent = True
     login_user(WebUser(principal.via(WEB, peer_ip()), stamp))
+    # A default calendar, task list and address book from the first login (as over DAV).
+    services().calendars.ensure_home(principal.address)
     next_url = request.args.get("next", "")
     if next_url.startswith("/") and not next_url.startswith(("//", "/\\")):
         return redirect(next_url)

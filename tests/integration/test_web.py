@@ -195,3 +195,11 @@ def test_loopback_may_log_in_in_clear_by_default(web_server: Served) -> None:
     assert not auth.plaintext_allowed("192.0.2.10", tls=False)
     assert not auth.plaintext_allowed("not an address", tls=False)
     assert auth.plaintext_allowed("192.0.2.10", tls=True)
+
+
+def test_the_first_web_login_makes_the_default_calendars(web_server: Served) -> None:
+    calendars = web_server.services.calendars
+    assert calendars.collection(f"{ADMIN}/calendar") is None
+    assert Browser(web_server.base_url).log_in(ADMIN, ADMIN_PASSWORD)[0] == 200
+    made = {c.path.split("/", 1)[1] for c in calendars.children(ADMIN)}
+    assert made == {"calendar", "tasks", "contacts"}
