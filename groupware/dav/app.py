@@ -14,6 +14,7 @@ from groupware.dav.auth import Auth, Principals
 from groupware.dav.rights import Rights
 from groupware.dav.sharing import Sharing
 from groupware.dav.storage import Storage
+from groupware.mime.icalitem import faster_timezones
 from groupware.services import Services
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -25,6 +26,7 @@ UNTRUSTED = ("HTTP_X_SCRIPT_NAME", "HTTP_X_REMOTE_USER", "REMOTE_USER", "HTTP_X_
 
 def build(services: Services) -> Application:
     """Radicale on services.auth, services.calendars.rights and our database."""
+    faster_timezones()
     principals = Principals()
     configuration = radicale_config.load()
     configuration.update(

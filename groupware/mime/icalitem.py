@@ -29,3 +29,30 @@ def describe_text(collection_path: str, text: str) -> ItemFacts:
     """ValueError or RuntimeError (Radicale's) when `text` is not one object."""
     sane = pathutils.strip_path(pathutils.sanitize_path(collection_path))
     return describe(radicale_item.Item(collection_path=sane, text=text))
+
+
+_UTC_NAMES = frozenset({"utc", "gmt", "etc/utc", "etc/gmt", "z", "zulu", "universal"})
+_installed = False
+
+
+def faster_timezones() -> None:
+    """vobject (which Radicale parses with) names each VTIMEZONE it reads by first asking
+    whether the zone equals UTC, which walks its DST rules from their 1970 start: about
+    4 ms per calendar object with a VTIMEZONE, most of a PUT. A zone that carries its own
+    TZID (dateutil's tzical does) is named by it instead, unless the name says UTC, where
+    the original check still runs. Same results (tests compare time ranges), no walk."""
+    global _installed
+    if _installed:
+        return
+    from vobject import icalendar as vobject_icalendar
+
+    original = vobject_icalendar.TimezoneComponent.pickTzid
+
+    def pick_tzid(tzinfo: object, allowUTC: bool = False) -> object:
+        name = getattr(tzinfo, "_tzid", None)
+        if name and str(name).strip().lower() not in _UTC_NAMES:
+            return vobject_icalendar.toUnicode(name)
+        return original(tzinfo, allowUTC)
+
+    vobject_icalendar.TimezoneComponent.pickTzid = staticmethod(pick_tzid)
+    _installed = True

@@ -257,21 +257,25 @@ class _Account:
 
 
 def _load_account(session: Session, address: str) -> _Account | None:
-    user = session.scalar(select(User).where(User.address == address))
-    if user is None:
-        return None
-    apps = session.execute(
-        select(AppPassword.id, AppPassword.name, AppPassword.secret_hash).where(
-            AppPassword.user_id == user.id
+    """One query (every DAV request makes it): the user with its app passwords."""
+    rows = session.execute(
+        select(
+            User.id,
+            User.password_hash,
+            User.active,
+            User.totp_secret.is_not(None),
+            AppPassword.id,
+            AppPassword.name,
+            AppPassword.secret_hash,
         )
+        .outerjoin(AppPassword, AppPassword.user_id == User.id)
+        .where(User.address == address)
     ).all()
-    return _Account(
-        user.id,
-        user.password_hash,
-        user.active,
-        user.totp_secret is not None,
-        tuple((a, n, h) for a, n, h in apps),
-    )
+    if not rows:
+        return None
+    user_id, password_hash, active, has_totp = rows[0][:4]
+    apps = tuple((a, n, h) for *_, a, n, h in rows if a is not None)
+    return _Account(user_id, password_hash, active, bool(has_totp), apps)
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,8 @@ def parent_of(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
 
 
-ItemListener = Callable[["CollectionRow", "ItemRow | None", "ItemRow | None"], None]
+# (collection id, the item before, after): None before for a new item, None after when gone
+ItemListener = Callable[[int, "ItemRow | None", "ItemRow | None"], None]
 
 
 class Calendars:
@@ -151,20 +152,18 @@ class Calendars:
         self.on_item_change: list[ItemListener] = []
 
     def _told(self, collection_id: int, old: ItemRow | None, new: ItemRow | None) -> None:
-        if not self.on_item_change:
-            return
+        for listener in self.on_item_change:
+            try:
+                listener(collection_id, old, new)
+            except Exception:  # the save stands; a failed follow-up is logged
+                log.exception("item change listener failed on collection %d", collection_id)
+
+    def collection_by_id(self, collection_id: int) -> CollectionRow | None:
         with self._db.read() as session:
             row = session.execute(
                 select(*_COLLECTION_COLUMNS).where(DavCollection.id == collection_id)
             ).first()
-        if row is None:
-            return
-        collection = _collection(row)
-        for listener in self.on_item_change:
-            try:
-                listener(collection, old, new)
-            except Exception:  # the save stands; a failed follow-up is logged
-                log.exception("item change listener failed on %s", collection.path)
+            return _collection(row) if row is not None else None
 
     def find_uid(self, home: str, uid: str) -> tuple[CollectionRow, ItemRow] | None:
         """The item with `uid` in any calendar of `home` (the first by path)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import re
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from groupware.services.delivery import LocalDelivery
 
 log = logging.getLogger(__name__)
+_ORGANIZER = re.compile(r"^ORGANIZER[;:]", re.IGNORECASE | re.MULTILINE)
 
 
 class Scheduling:
@@ -53,9 +55,12 @@ class Scheduling:
 
     # -- changes in a calendar ---------------------------------------------------------------
 
-    def item_changed(
-        self, collection: CollectionRow, old: ItemRow | None, new: ItemRow | None
-    ) -> None:
+    def item_changed(self, collection_id: int, old: ItemRow | None, new: ItemRow | None) -> None:
+        if not any(item is not None and _ORGANIZER.search(item.text) for item in (old, new)):
+            return  # not scheduled (most saves): nothing parsed
+        collection = self._calendars.collection_by_id(collection_id)
+        if collection is None:
+            return
         owner = collection.owner
         if collection.tag != "VCALENDAR" or owner.startswith("+"):
             return

@@ -99,3 +99,44 @@ def test_bad_input_is_not_scheduling(text: str) -> None:
 def test_any_text_reads_or_is_not_scheduling(lines: list[str]) -> None:
     with contextlib.suppress(imip.NotScheduling):
         imip.read("\r\n".join(lines))
+
+
+def test_faster_timezones_keeps_radicale_time_ranges() -> None:
+    """The vobject shortcut (mime/icalitem.py) changes no time range: checked on zones
+    with and without DST, a UTC-named zone, and a recurring event."""
+    from vobject import icalendar as vobject_icalendar
+
+    from groupware.mime import icalitem
+
+    zone = (
+        "BEGIN:VTIMEZONE\r\nTZID:{tzid}\r\nBEGIN:STANDARD\r\nTZOFFSETFROM:+0200\r\n"
+        "TZOFFSETTO:+0100\r\nDTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;"
+        "BYDAY=-1SU\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\n"
+        "TZOFFSETTO:+0200\r\nDTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;"
+        "BYDAY=-1SU\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+    )
+    flat = (
+        "BEGIN:VTIMEZONE\r\nTZID:{tzid}\r\nBEGIN:STANDARD\r\nTZOFFSETFROM:+0000\r\n"
+        "TZOFFSETTO:+0000\r\nDTSTART:19700101T000000\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+    )
+    cases = []
+    for n, (tzid, body) in enumerate(
+        [("Europe/Berlin", zone), ("W. Europe Standard Time", zone), ("UTC", flat)]
+    ):
+        for rule in ("", "RRULE:FREQ=WEEKLY;COUNT=10\r\n"):
+            cases.append(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+                + body.format(tzid=tzid)
+                + f"BEGIN:VEVENT\r\nUID:tz{n}{len(rule)}\r\nDTSTAMP:20260101T000000Z\r\n"
+                f"DTSTART;TZID={tzid}:20260328T230000\r\nDTEND;TZID={tzid}:20260329T030000\r\n"
+                f"{rule}SUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+    original = vobject_icalendar.TimezoneComponent.pickTzid
+    before = [icalitem.describe_text("a/b", text) for text in cases]
+    try:
+        icalitem.faster_timezones()
+        after = [icalitem.describe_text("a/b", text) for text in cases]
+    finally:
+        vobject_icalendar.TimezoneComponent.pickTzid = original
+        icalitem._installed = False
+    assert [(f.start_ts, f.end_ts) for f in after] == [(f.start_ts, f.end_ts) for f in before]
