@@ -74,18 +74,6 @@ class CollectionRow:
 
 
 @dataclass(frozen=True)
-class ItemRow:
-    href: str
-    uid: str
-    etag: str
-    component: str
-    start_ts: int
-    end_ts: int
-    text: str
-    modified_at: datetime
-
-
-@dataclass(frozen=True)
 class NewItem:
     """An item to store: its text and what was read from it once."""
 
@@ -102,6 +90,13 @@ class NewItem:
         return cls(
             href, facts.uid, facts.etag, facts.component, facts.start_ts, facts.end_ts, facts.text
         )
+
+
+@dataclass(frozen=True)
+class ItemRow(NewItem):
+    """A stored item: what was stored, and when."""
+
+    modified_at: datetime
 
 
 log = logging.getLogger(__name__)
