@@ -395,3 +395,24 @@ def test_the_global_address_book_is_read_only_and_current(dav: Served) -> None:
     )
     services.directory.update_user(SYSTEM, BOB, active=False)
     assert "bob@example.test" not in request(dav, "REPORT", book, query, Depth="1")[2]
+
+
+def test_a_remembered_login_ends_when_the_password_changes(dav: Served) -> None:
+    home = f"/dav/{ALICE}/"
+    assert request(dav, "PROPFIND", home, Depth="0")[0] == 207
+    assert request(dav, "PROPFIND", home, Depth="0")[0] == 207  # remembered: no argon2
+    dav.services.directory.set_password(SYSTEM, ALICE, "Another-pass-2")
+    assert request(dav, "PROPFIND", home, Depth="0")[0] == 401  # the old one, at once
+    name, secret = dav.services.credentials.add_app_password(SYSTEM, ALICE, "phone")
+    connection = http.client.HTTPConnection("127.0.0.1", dav.ports["http"], timeout=30)
+    app = "Basic " + __import__("base64").b64encode(f"{ALICE}:{secret}".encode()).decode()
+    for expected in (207, 207):
+        connection.request("PROPFIND", home, headers={"Authorization": app, "Depth": "0"})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == expected
+    dav.services.credentials.revoke_app_password(SYSTEM, ALICE, "phone")
+    connection.request("PROPFIND", home, headers={"Authorization": app, "Depth": "0"})
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 401
