@@ -124,6 +124,18 @@ class Sharing:
                 for i, how, address, group, domain in rows
             ]
 
+    def collections_of(self, actor: Principal) -> list[tuple[str, str, str, list[Share]]]:
+        """The actor's own calendars, task lists and address books with their shares:
+        (path, display name, tag, shares), for the account page."""
+        self._calendars.ensure_home(actor.address)
+        owned = []
+        for row in self._calendars.children(actor.address):
+            if not row.tag:
+                continue
+            name = row.props.get("D:displayname") or row.path.rsplit("/", 1)[-1]
+            owned.append((row.path, name, row.tag, self.shares_of(actor, row.path)))
+        return owned
+
     def _owned(self, session: Session, actor: Principal, collection: str) -> DavCollection:
         row = session.scalar(select(DavCollection).where(DavCollection.path == collection))
         if row is None or "/" not in collection or not row.tag:

@@ -1,4 +1,5 @@
-"""A user's own account page: password, TOTP enrolment and app passwords.
+"""A user's own account pages: password, TOTP enrolment, app passwords, and sharing
+calendars, task lists and address books.
 
 Every user reaches this, whatever their roles; it never shows anyone else's account.
 """
@@ -8,9 +9,16 @@ from __future__ import annotations
 import segno
 from flask import Blueprint, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
+from wtforms.fields import SelectChoice
 
 from groupware.web.context import attempt, login_gate, principal, services
-from groupware.web.forms import ActionForm, AppPasswordForm, ChangePasswordForm, TotpForm
+from groupware.web.forms import (
+    ActionForm,
+    AppPasswordForm,
+    ChangePasswordForm,
+    ShareForm,
+    TotpForm,
+)
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 
@@ -114,3 +122,44 @@ def disable_totp() -> Response:
 def _enrolled() -> bool:
     me = principal()
     return services().directory.get_user(me, me.address).totp_enabled
+
+
+@blueprint.get("/calendars")
+def calendars() -> str:
+    me = principal()
+    svc = services()
+    owned = svc.sharing.collections_of(me)
+    form = ShareForm()
+    form.collection.choices = [SelectChoice(path, name) for path, name, _, _ in owned]
+    return render_template(
+        "calendars.html",
+        owned=owned,
+        shared=svc.sharing.visible_to(me.address),
+        form=form,
+        action=ActionForm(),
+        dav_url=url_for("index", _external=True) + "dav/",
+    )
+
+
+@blueprint.post("/calendars/shares")
+def share_calendar() -> Response:
+    form = ShareForm()
+    if form.validate_on_submit():
+        me = principal()
+        sharee = form.sharee.data.strip()
+        attempt(
+            lambda: services().sharing.share(me, form.collection.data, sharee, form.access.data),
+            f"Shared with {sharee}.",
+        )
+    return redirect(url_for("account.calendars"))
+
+
+@blueprint.post("/calendars/shares/remove/<path:collection>/<sharee>")
+def unshare_calendar(collection: str, sharee: str) -> Response:
+    if ActionForm().validate_on_submit():
+        me = principal()
+        attempt(
+            lambda: services().sharing.unshare(me, collection, sharee),
+            f"No longer shared with {sharee}.",
+        )
+    return redirect(url_for("account.calendars"))

@@ -42,6 +42,21 @@ class AppPasswordForm(FlaskForm):  # type: ignore[misc]
     name = StringField("Name (e.g. phone)", validators=[DataRequired(), Length(max=100)])
 
 
+class ShareForm(FlaskForm):  # type: ignore[misc]
+    collection = SelectField("Share", choices=[], validate_choice=False)
+    sharee = StringField(
+        "With (an address, or +group@domain)", validators=[DataRequired(), Length(max=320)]
+    )
+    access = SelectField(
+        "Access",
+        choices=[
+            SelectChoice("read", "read"),
+            SelectChoice("write", "read and write"),
+            SelectChoice("freebusy", "free/busy only"),
+        ],
+    )
+
+
 class DomainForm(FlaskForm):  # type: ignore[misc]
     name = StringField("Domain", validators=[DataRequired(), Length(max=253)])
 

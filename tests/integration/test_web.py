@@ -114,6 +114,7 @@ def test_pages_have_no_inline_script_or_style(web_server: Served) -> None:
     for path in [
         "/login",
         "/account",
+        "/account/calendars",
         "/admin/domains",
         "/admin/users",
         "/admin/aliases",
@@ -203,3 +204,34 @@ def test_the_first_web_login_makes_the_default_calendars(web_server: Served) -> 
     assert Browser(web_server.base_url).log_in(ADMIN, ADMIN_PASSWORD)[0] == 200
     made = {c.path.split("/", 1)[1] for c in calendars.children(ADMIN)}
     assert made == {"calendar", "tasks", "contacts"}
+
+
+def test_a_user_shares_a_calendar_from_the_web(web_server: Served) -> None:
+    services = web_server.services
+    for address in ("alice@example.test", "bob@example.test"):
+        services.directory.add_user(SYSTEM, address, "Alice-pass-123")
+    alice = Browser(web_server.base_url)
+    assert alice.log_in("alice@example.test", "Alice-pass-123")[0] == 200
+    status, _, page = alice.request("/account/calendars")
+    assert status == 200 and "/dav/" in page and "nobody" in page
+    token = alice.csrf("/account/calendars")
+    form = {
+        "csrf_token": token,
+        "collection": "alice@example.test/calendar",
+        "sharee": "bob@example.test",
+        "access": "write",
+    }
+    status, _, page = alice.request("/account/calendars/shares", form)
+    assert status == 200 and "Shared with bob@example.test." in page
+    assert "bob@example.test (write)" in page
+    bob = Browser(web_server.base_url)
+    assert bob.log_in("bob@example.test", "Alice-pass-123")[0] == 200
+    assert "Calendar (alice@example.test) — read and write" in bob.request("/account/calendars")[2]
+    # Not someone else's calendar, even with a forged form.
+    forged = dict(form, csrf_token=bob.csrf("/account/calendars"), sharee="bob@example.test")
+    page = bob.request("/account/calendars/shares", forged)[2]
+    assert "permission denied" in page
+    path = "/account/calendars/shares/remove/alice@example.test/calendar/bob@example.test"
+    status, _, page = alice.request(path, {"csrf_token": alice.csrf("/account/calendars")})
+    assert status == 200 and "No longer shared with bob@example.test." in page
+    assert services.sharing.visible_to("bob@example.test") == []
