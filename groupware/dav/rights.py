@@ -34,8 +34,7 @@ class Rights(radicale_rights.BaseRights):
         if user.startswith(GROUP_HOME):  # a share of a group calendar, mapped by Radicale
             return self._calendars.group_rights(user, sane)
         now = time.monotonic()
-        with self._lock:
-            answer = self._answers.get((user, sane))
+        answer = self._answers.get((user, sane))  # a dict read needs no lock
         if answer is not None and answer[0] > now:
             return answer[1]
         # Serving a share, Radicale asks as the collection's owner, who may be logged out.
