@@ -17,6 +17,7 @@ quiet, so they start nothing further.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import logging
@@ -219,17 +220,23 @@ class Scheduling:
         raw = spool.read_bytes()
         if b"text/calendar" not in raw.lower():
             return
-        body = _calendar_part(raw)
+        senders, body = _calendar_part(raw)
         if body is None:
             return
+        senders.add(mail_from.lower())
         try:
             facts = imip.read(body)
         except imip.NotScheduling:
             return
         for address in addresses:
             if facts.method == "REPLY" and facts.organizer == address:
+                # Only the attendee's own answer counts: its address must be the sender's
+                # (envelope or From:, which DMARC has checked for other domains).
                 for attendee, answer in facts.attendees.items():
-                    self._update_partstat(address, facts.uid, attendee, answer)
+                    if attendee in senders:
+                        self._update_partstat(address, facts.uid, attendee, answer)
+                    else:
+                        log.info("REPLY for %s from %s ignored: not the sender", attendee, senders)
             elif facts.method in ("REQUEST", "CANCEL") and address in facts.attendees:
                 if self._calendars.principal_of(facts.organizer) is not None:
                     continue  # a local organizer placed it already
@@ -258,13 +265,19 @@ def _fingerprint(facts: imip.Scheduled, item: ItemRow | None) -> tuple[object, .
     return (facts.sequence, tuple(sorted(facts.attendees)), lines)
 
 
-def _calendar_part(raw: bytes) -> str | None:
+def _calendar_part(raw: bytes) -> tuple[set[str], str | None]:
+    """(the From: addresses, the text/calendar part) of a message."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
+    senders: set[str] = set()
+    # No usable From: the envelope sender alone counts.
+    with contextlib.suppress(AttributeError, TypeError, ValueError, IndexError):
+        senders = {a.addr_spec.lower() for a in message["From"].addresses}
     for part in message.walk():
         if part.get_content_type() == "text/calendar":
             try:
                 content = part.get_content()
             except (LookupError, ValueError):
-                return None
-            return content if isinstance(content, str) else content.decode("utf-8", "replace")
-    return None
+                return senders, None
+            text = content if isinstance(content, str) else content.decode("utf-8", "replace")
+            return senders, text
+    return senders, None
