@@ -22,6 +22,7 @@ import email
 import email.policy
 import logging
 import re
+import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,6 +54,9 @@ class Scheduling:
         self._dkim = dkim
         self._spool = spool_dir
         self.delivery: LocalDelivery | None = None  # set once delivery exists (it calls us)
+        # Copies are read, compared (SEQUENCE) and written: two deliveries at once (a late
+        # REQUEST and its CANCEL) must not interleave, or the older could win.
+        self._copies = threading.Lock()
 
     # -- changes in a calendar ---------------------------------------------------------------
 
@@ -152,6 +156,12 @@ class Scheduling:
         keeps their answer unless SEQUENCE rose (RFC 5546 §2.1.5)."""
         if self._calendars.principal_of(attendee) is None:
             return
+        with self._copies:
+            self._place_locked(attendee, text, facts, cancel=cancel)
+
+    def _place_locked(
+        self, attendee: str, text: str, facts: imip.Scheduled, *, cancel: bool
+    ) -> None:
         self._calendars.ensure_home(attendee)
         found = self._calendars.find_uid(attendee, facts.uid)
         text = imip.without_method(text)
@@ -176,6 +186,10 @@ class Scheduling:
         self._store(collection, href, text)
 
     def _update_partstat(self, organizer: str, uid: str, attendee: str, answer: str) -> None:
+        with self._copies:
+            self._update_partstat_locked(organizer, uid, attendee, answer)
+
+    def _update_partstat_locked(self, organizer: str, uid: str, attendee: str, answer: str) -> None:
         found = self._calendars.find_uid(organizer, uid)
         if found is None:
             log.info("reply from %s for %s: no such event of %s", attendee, uid, organizer)
