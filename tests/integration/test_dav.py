@@ -416,3 +416,50 @@ def test_a_remembered_login_ends_when_the_password_changes(dav: Served) -> None:
     response = connection.getresponse()
     response.read()
     assert response.status == 401
+
+
+CAL = "urn:ietf:params:xml:ns:caldav"
+TWO_EVENTS = EVENT.format(
+    uid="a", start="20261201T100000Z", end="20261201T110000Z", summary="x"
+) + EVENT.format(uid="b", start="20261201T100000Z", end="20261201T110000Z", summary="y")
+BAD_TIME_RANGE = (
+    f"<?xml version='1.0'?><C:calendar-query xmlns:C='{CAL}'><C:filter>"
+    "<C:comp-filter name='VCALENDAR'><C:comp-filter name='VEVENT'>"
+    "<C:time-range start='yesterday'/></C:comp-filter></C:comp-filter></C:filter>"
+    "</C:calendar-query>"
+)
+UNKNOWN_TOKEN = (
+    "<?xml version='1.0'?><D:sync-collection xmlns:D='DAV:'><D:sync-token>"
+    "http://groupware.invalid/ns/sync/nope-999</D:sync-token><D:prop/></D:sync-collection>"
+)
+MOVE_TO_BOB = {"Destination": "/dav/bob@example.test/calendar/x.ics"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers"),
+    [
+        ("PUT", "calendar/bad.ics", "BEGIN:VCALENDAR\r\ngarbage", {}),
+        ("PUT", "calendar/bad.ics", "not a calendar at all", {}),
+        ("PUT", "calendar/card.ics", CARD.format(name="Card in a calendar"), {}),
+        ("PUT", "calendar/two.ics", TWO_EVENTS, {}),
+        ("PUT", "calendar/empty.ics", "", {}),
+        ("PUT", "calendar/bad%00name.ics", "x", {}),
+        ("PROPFIND", "calendar/", "<not xml", {"Depth": "1"}),
+        ("PROPFIND", "calendar/", "<?xml version='1.0'?><D:propfind xmlns:D='DAV:'><D:prop>", {}),
+        ("REPORT", "calendar/", "<?xml version='1.0'?><x:unknown-report xmlns:x='urn:x'/>", {}),
+        ("REPORT", "calendar/", BAD_TIME_RANGE, {"Depth": "1"}),
+        ("REPORT", "calendar/", UNKNOWN_TOKEN, {}),
+        ("MKCALENDAR", "calendar/", "", {}),
+        ("MOVE", "calendar/nothing.ics", "", MOVE_TO_BOB),
+        ("PROPFIND", "../bob@example.test/", "", {"Depth": "1"}),
+        ("GET", "calendar/" + "x" * 5000 + ".ics", "", {}),
+    ],
+)
+def test_bad_requests_get_a_clear_answer(
+    dav: Served, method: str, path: str, body: str, headers: dict[str, str]
+) -> None:
+    """Malformed, truncated and hostile requests: refused (4xx; an unknown REPORT gets
+    Radicale's multistatus), never a 500, and the server answers normally afterwards."""
+    status = request(dav, method, f"/dav/{ALICE}/{path}", body, **headers)[0]
+    assert status < 500 and status not in (200, 201, 204), (method, path, status)
+    assert request(dav, "PROPFIND", f"/dav/{ALICE}/calendar/", Depth="0")[0] == 207
