@@ -35,7 +35,12 @@ def build(services: Services) -> Application:
                 "type": lambda conf: Auth(conf, services, principals),
                 "delay": "0",  # our throttle delays and locks out, as for IMAP and SMTP
             },
-            "rights": {"type": lambda conf: Rights(conf, services.calendars, principals)},
+            "rights": {
+                "type": lambda conf: Rights(conf, services.calendars, principals),
+                # Replacing a whole collection (PUT of a calendar on its URL) needs "O",
+                # which owners hold on their own collections and shares never carry.
+                "permit_overwrite_collection": "False",
+            },
             "storage": {"type": lambda conf: Storage(conf, services.calendars)},
             "sharing": {
                 "type": lambda conf: Sharing(conf, services.sharing),

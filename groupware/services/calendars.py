@@ -160,20 +160,24 @@ class Calendars:
             ).first()
             return _collection(row) if row is not None else None
 
-    def find_uid(self, home: str, uid: str) -> tuple[CollectionRow, ItemRow] | None:
-        """The item with `uid` in any calendar of `home` (the first by path)."""
+    def find_uid(
+        self, home: str, uid: str, *, besides: int | None = None
+    ) -> tuple[CollectionRow, ItemRow] | None:
+        """The item with `uid` in any calendar of `home` (the first by path), or in any
+        but collection `besides`."""
+        query = (
+            select(*_COLLECTION_COLUMNS, *_ITEM_COLUMNS)
+            .join(DavItem, DavItem.collection_id == DavCollection.id)
+            .where(
+                DavCollection.path.like(_like_prefix(home) + "/%", escape="\\"),
+                DavCollection.tag == "VCALENDAR",
+                DavItem.uid == uid,
+            )
+        )
+        if besides is not None:
+            query = query.where(DavCollection.id != besides)
         with self._db.read() as session:
-            row = session.execute(
-                select(*_COLLECTION_COLUMNS, *_ITEM_COLUMNS)
-                .join(DavItem, DavItem.collection_id == DavCollection.id)
-                .where(
-                    DavCollection.path.like(_like_prefix(home) + "/%", escape="\\"),
-                    DavCollection.tag == "VCALENDAR",
-                    DavItem.uid == uid,
-                )
-                .order_by(DavCollection.path)
-                .limit(1)
-            ).first()
+            row = session.execute(query.order_by(DavCollection.path).limit(1)).first()
         if row is None:
             return None
         width = len(_COLLECTION_COLUMNS)
@@ -199,8 +203,8 @@ class Calendars:
             return "r" if readable else ""  # the global address book is read-only
         if depth == 0:
             return ("R" if readable else "") + ("W" if writable else "")
-        if depth == 1:
-            return ("r" if readable else "") + ("w" if writable else "")
+        if depth == 1:  # O: may replace the whole collection (a shared one: never)
+            return ("r" if readable else "") + ("wO" if writable else "")
         return ""
 
     @staticmethod
@@ -485,8 +489,10 @@ class Calendars:
     def create_collection(
         self, path: str, props: dict[str, str] | None, items: Iterable[NewItem] = ()
     ) -> CollectionRow:
-        """Make the collection at `path`, or replace the one there (its items and props);
-        with neither props nor items an existing collection is left as it is."""
+        """Make the collection at `path`, or replace the contents of the one there (items
+        and props; the collection itself, and so its shares, stays, with a new generation
+        so that old sync tokens start over); with neither props nor items an existing
+        collection is left as it is."""
         items = list(items)
         owner_address = path.split("/", 1)[0]
         with self._db.write() as session:
@@ -497,7 +503,21 @@ class Calendars:
                 ).one()
                 return _collection(row)
             if existing is not None:
-                session.execute(delete(DavCollection).where(DavCollection.id == existing))
+                props = dict(props or {})
+                session.execute(delete(DavItem).where(DavItem.collection_id == existing))
+                session.execute(delete(DavTombstone).where(DavTombstone.collection_id == existing))
+                session.execute(
+                    update(DavCollection)
+                    .where(DavCollection.id == existing)
+                    .values(
+                        props=json.dumps(props, sort_keys=True),
+                        tag=props.get("tag", ""),
+                        generation=secrets.token_hex(8),
+                        sync_seq=DavCollection.sync_seq + 1,
+                        modified_at=utcnow(),
+                    )
+                )
+                return self._fill(session, existing, items)
             parent = parent_of(path)
             if (
                 parent
@@ -507,15 +527,19 @@ class Calendars:
                 raise NotFound(f"no collection {parent}")
             owner = session.scalar(select(User.id).where(User.address == owner_address))
             collection_id = _insert_collection(session, path, owner, dict(props or {}))
-            if items:
-                session.execute(
-                    insert(DavItem),
-                    [{"collection_id": collection_id, **_item_values(i, 1)} for i in items],
-                )
-            row = session.execute(
-                select(*_COLLECTION_COLUMNS).where(DavCollection.id == collection_id)
-            ).one()
-            return _collection(row)
+            return self._fill(session, collection_id, items)
+
+    @staticmethod
+    def _fill(session: Session, collection_id: int, items: list[NewItem]) -> CollectionRow:
+        if items:
+            session.execute(
+                insert(DavItem),
+                [{"collection_id": collection_id, **_item_values(i, 1)} for i in items],
+            )
+        row = session.execute(
+            select(*_COLLECTION_COLUMNS).where(DavCollection.id == collection_id)
+        ).one()
+        return _collection(row)
 
     def delete_collection(self, path: str) -> None:
         """The collection and everything under it."""

@@ -130,6 +130,10 @@ class Directory:
         quota_bytes: int = 0,
     ) -> UserInfo:
         address = normalize_address(address)
+        if address.startswith("+") or "/" in address:
+            # A mailbox name may hold them, an account's may not: "/" splits its calendar
+            # home's path and a leading "+" names a group's home (services/sharing.py).
+            raise InvalidInput(f"an account address cannot start with + or hold /: {address}")
         domain_name = domain_of(address)
         access.require(actor, "directory.users.manage", Resource("user", address, domain_name))
         check_strength(password, self.min_password_length)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from groupware.services.delivery import LocalDelivery
 
 log = logging.getLogger(__name__)
+MAX_ATTENDEES = 100  # as many as one SMTP transaction takes ([smtp] max_recipients)
 _ORGANIZER = re.compile(r"^ORGANIZER[;:]", re.IGNORECASE | re.MULTILINE)
 
 
@@ -73,6 +74,15 @@ class Scheduling:
         facts = after or before
         if facts is None:
             return
+        # An event moved between one's own calendars (saved in one, deleted from the
+        # other) is neither new nor cancelled: the other copy is what it was before.
+        elsewhere = self._calendars.find_uid(owner, facts.uid, besides=collection_id)
+        if elsewhere is not None:
+            if new is None:
+                return
+            if old is None:
+                old = elsewhere[1]
+                before = _facts(old)
         if facts.organizer == owner:
             self._organizer_saved(owner, before, after, old, new)
         elif owner in facts.attendees:
@@ -94,13 +104,25 @@ class Scheduling:
         if removed and old is not None:
             self._cancel(owner, after, old.text, removed)
         changed = before is None or _fingerprint(before, old) != _fingerprint(after, new)
+        if len(after.attendees) > MAX_ATTENDEES:
+            log.warning(
+                "%s: %d attendees, over %d: no invitations sent",
+                after.uid,
+                len(after.attendees),
+                MAX_ATTENDEES,
+            )
+            return
         for attendee in after.attendees:
             if attendee == owner:
                 continue
             if not changed and before is not None and attendee in before.attendees:
                 continue
-            self._send(owner, attendee, "REQUEST", imip.with_method(new.text, "REQUEST"), after)
-            self._place(attendee, new.text, after)
+            try:
+                request = imip.with_method(new.text, "REQUEST")
+                self._send(owner, attendee, "REQUEST", request, after)
+                self._place(attendee, new.text, after)
+            except Exception:  # one bad address must not stop the others
+                log.exception("invitation of %s to %s failed", after.uid, attendee)
 
     def _attendee_saved(
         self,
@@ -176,7 +198,10 @@ class Scheduling:
             collection, item = found
             href = item.href
             kept = _facts(item)
-            if kept is not None and kept.sequence > facts.sequence:
+            if kept is None or kept.organizer != facts.organizer or kept.organizer == attendee:
+                log.info("%s: %s's own item with that UID is left alone", facts.uid, attendee)
+                return  # not an invitation from this organizer: never overwritten
+            if kept.sequence > facts.sequence:
                 return  # older news, arrived late (RFC 5546 §2.1.5): what is kept wins
             answer = kept.attendees.get(attendee) if kept else None
             if not cancel and kept and answer and kept.sequence >= facts.sequence:
@@ -254,6 +279,9 @@ class Scheduling:
             elif facts.method in ("REQUEST", "CANCEL") and address in facts.attendees:
                 if self._calendars.principal_of(facts.organizer) is not None:
                     continue  # a local organizer placed it already
+                if facts.organizer not in senders:
+                    log.info("%s from %s ignored: not the organizer", facts.method, senders)
+                    continue
                 self._place(address, body, facts, cancel=facts.method == "CANCEL")
 
 

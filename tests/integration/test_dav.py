@@ -297,6 +297,14 @@ def test_shares_read_write_revoke(sharing: Served) -> None:
     assert status_of(sharing, BOB, "PUT", mapped + "from-bob.ics", event("from-bob")) == 201
     assert status_of(sharing, ALICE, "GET", new) == 200  # it is Alice's calendar that changed
     assert status_of(sharing, BOB, "DELETE", mapped) in (403, 405)  # never the collection
+    whole = event("replacement")  # a whole calendar PUT on the collection would replace it
+    assert status_of(sharing, BOB, "PUT", mapped, whole) in (403, 405)
+    assert status_of(sharing, ALICE, "GET", item) == 200
+    # The owner may replace her own calendar whole; its shares stay.
+    assert status_of(sharing, ALICE, "PUT", f"/dav/{ALICE}/calendar/", whole) in (201, 204)
+    assert [s.sharee for s in services.sharing.shares_of(alice, f"{ALICE}/calendar")] == [BOB]
+    assert status_of(sharing, ALICE, "GET", item) == 404
+    assert status_of(sharing, ALICE, "PUT", item, event("secret", "Dentist")) == 201
     assert status_of(sharing, BOB, "MKCALENDAR", f"/dav/{ALICE}/bobs/") in (403, 405)
 
     services.sharing.unshare(alice, f"{ALICE}/calendar", BOB)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from groupware.errors import InvalidInput
 from groupware.mime import imip
 from groupware.mime.icalitem import describe_text
 from groupware.services import Services
@@ -79,3 +82,68 @@ def test_replies_by_mail_count_only_for_their_sender(services: Services, tmp_pat
         data = reply_mail("ann@partner.example", "ann@partner.example", "DECLINED", broken)
         deliver(services, tmp_path, "ann@partner.example", data)
     assert organizer_copy(services)["ann@partner.example"] == "ACCEPTED"
+
+
+def test_invitations_never_overwrite_someone_elses_item(services: Services, tmp_path: Path) -> None:
+    """A forged REQUEST, or a colleague's event reusing the UID of one of ours, leaves
+    our item alone; moving an event between one's own calendars cancels nothing."""
+    services.directory.add_domain(SYSTEM, "example.test")
+    services.directory.add_user(SYSTEM, ORGANIZER, "Organizer-pass-1")
+    services.directory.add_user(SYSTEM, "bob@example.test", "Organizer-pass-1")
+    for home in (ORGANIZER, "bob@example.test"):
+        services.calendars.ensure_home(home)
+    mine = services.calendars.collection(f"{ORGANIZER}/calendar")
+    bobs = services.calendars.collection("bob@example.test/calendar")
+    assert mine is not None and bobs is not None
+    private = EVENT.replace("ORGANIZER:mailto:org@example.test\r\n", "").replace(
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:ann@partner.example\r\n", ""
+    )
+    private = private.replace("ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:ben@partner.example\r\n", "")
+    services.calendars.put_item(
+        mine.id, NewItem.of("m1.ics", describe_text(mine.path, private)), quiet=True
+    )
+
+    def text() -> str:
+        found = services.calendars.find_uid(ORGANIZER, "m1")
+        assert found is not None
+        return found[1].text
+
+    forged = (
+        EVENT.replace("org@example.test", "mallory@evil.example")
+        .replace("ann@partner.example", ORGANIZER)
+        .replace("SUMMARY:Review", "SUMMARY:HIJACKED\r\nSEQUENCE:5")
+    )
+    body = imip.with_method(forged, "REQUEST")
+    data = imip.compose(
+        method="REQUEST",
+        sender="mallory@evil.example",
+        sender_name="",
+        to=ORGANIZER,
+        body=body,
+        facts=imip.read(body),
+    )
+    deliver(services, tmp_path, "mallory@evil.example", data)
+    assert "HIJACKED" not in text()
+
+    # Bob invites the organizer with the UID of her private event: hers stays.
+    bobs_event = forged.replace("mallory@evil.example", "bob@example.test")
+    services.calendars.put_item(bobs.id, NewItem.of("m1.ics", describe_text(bobs.path, bobs_event)))
+    assert "HIJACKED" not in text()
+
+    # Moving an invitation between Bob's own calendars cancels nothing.
+    theirs = services.calendars.find_uid(ORGANIZER, "m1")
+    assert theirs is not None
+    services.calendars.create_collection("bob@example.test/work", {"tag": "VCALENDAR"})
+    work = services.calendars.collection("bob@example.test/work")
+    assert work is not None
+    before = len(services.queue.list_all(SYSTEM))
+    services.calendars.put_item(work.id, NewItem.of("m1.ics", describe_text(work.path, bobs_event)))
+    services.calendars.delete_item(bobs.id, "m1.ics")
+    assert len(services.queue.list_all(SYSTEM)) == before  # no REQUEST or CANCEL again
+
+
+def test_account_addresses_cannot_look_like_group_homes(services: Services) -> None:
+    services.directory.add_domain(SYSTEM, "example.test")
+    for bad in ("+team@example.test", "a/b@example.test"):
+        with pytest.raises(InvalidInput):
+            services.directory.add_user(SYSTEM, bad, "Organizer-pass-1")

@@ -148,23 +148,22 @@ class Notifier:
 
     def _write(self, line: bytes) -> None:
         self.session.channel.write(line)
+        self.wake.set()  # the task drains (under COMPRESS the line waits for a flush)
 
     # -- the task -----------------------------------------------------------------------
 
     async def _run(self) -> None:
-        try:
-            while True:
-                await self.wake.wait()
-                self.wake.clear()
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            try:
                 await self._statuses()
                 await self._selected()
                 await self.session.channel.drain()
-        except asyncio.CancelledError:
-            raise
-        except (ConnectionError, OSError):
-            return  # the connection went; the session closes and cancels us
-        except Exception:
-            log.exception("IMAP NOTIFY failed")
+            except (ConnectionError, OSError):
+                return  # the connection went; the session closes and cancels us
+            except Exception:  # one bad round must not end NOTIFY for the session
+                log.exception("IMAP NOTIFY failed")
 
     async def _statuses(self) -> None:
         session = self.session

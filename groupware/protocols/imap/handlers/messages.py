@@ -166,10 +166,12 @@ async def cmd_check(session: Session, command: c.Check) -> str | None:
 async def cmd_append(session: Session, command: c.Append) -> str | None:
     name = session.mailbox_in(command.mailbox)
     literals = []
+    built = 0  # CATENATE output held in memory for this command
     for message in command.messages:
         literal = message.message
         if isinstance(literal, c.Catenate):  # every URL resolved before anything is stored
-            literal = await _catenated(session, name, literal)
+            literal = await _catenated(session, name, literal, session.limits.max_literal - built)
+            built += len(literal)
         size = literal.size if isinstance(literal, c.Spooled) else len(literal)
         if size > session.limits.max_literal:
             raise Refused("Message too big", "TOOBIG")
@@ -197,7 +199,7 @@ async def cmd_append(session: Session, command: c.Append) -> str | None:
     return f"[APPENDUID {appended[-1].uidvalidity} {uids}] APPEND completed"
 
 
-async def _catenated(session: Session, mailbox: str, catenate: c.Catenate) -> bytes:
+async def _catenated(session: Session, mailbox: str, catenate: c.Catenate, room: int) -> bytes:
     """RFC 4469 §5: the pieces joined; the target must exist (TRYCREATE first), a URL
     that names nothing here is NO [BADURL]."""
     try:
@@ -214,7 +216,7 @@ async def _catenated(session: Session, mailbox: str, catenate: c.Catenate) -> by
         else:
             piece = part
         total += len(piece)
-        if total > session.limits.max_literal:
+        if total > room:  # one APPENDLIMIT for all the messages a command builds
             raise Refused("Message too big", "TOOBIG")
         pieces.append(piece)
     return b"".join(pieces)
@@ -222,7 +224,11 @@ async def _catenated(session: Session, mailbox: str, catenate: c.Catenate) -> by
 
 def _url_bytes(session: Session, text: str) -> bytes:
     """What an RFC 5092 URL names in the user's own mailboxes (in a service thread)."""
-    bad = Refused("The URL names no message of yours", "BADURL " + wire.quoted(text).decode())
+    try:
+        code = "BADURL " + wire.quoted(text).decode()
+    except ValueError:  # a URL that cannot be quoted back (CR, LF, 8-bit): no echo
+        code = "BADURL"
+    bad = Refused("The URL names no message of yours", code)
     try:
         url = urls.parse_message_url(text)
     except urls.BadUrl:
