@@ -144,7 +144,8 @@ class Collection(radicale_storage.BaseCollection):
         self, href: str, item: radicale_item.Item
     ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
         row = self._required()
-        fresh, old = self._calendars.put_item(row.id, new_item(href, item))
+        writer = self._storage.writer()
+        fresh, old = self._calendars.put_item(row.id, new_item(href, item), by=writer)
         return self._item(fresh), self._item(old) if old is not None else None
 
     def delete(self, href: str | None = None) -> None:
@@ -152,7 +153,7 @@ class Collection(radicale_storage.BaseCollection):
             self._calendars.delete_collection(self._path)
             return
         try:
-            self._calendars.delete_item(self._required().id, href)
+            self._calendars.delete_item(self._required().id, href, by=self._storage.writer())
         except NotFound:
             raise radicale_storage.ComponentNotFoundError(href) from None
 
@@ -250,6 +251,7 @@ class Storage(radicale_storage.BaseStorage):
         super().__init__(configuration)
         self.calendars = calendars
         self._guard = threading.Lock()
+        self._local = threading.local()
         self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -351,7 +353,16 @@ class Storage(radicale_storage.BaseStorage):
         with contextlib.ExitStack() as stack:
             for key in keys:
                 stack.enter_context(self._lock_for(key))
-            yield
+            # Radicale names the logged-in user "actor" (on a share, `user` is the owner).
+            self._local.writer = kwargs.get("actor") or user or None
+            try:
+                yield
+            finally:
+                self._local.writer = None
+
+    def writer(self) -> str | None:
+        """Who is writing in this thread (inside a write lock), when Radicale said."""
+        return getattr(self._local, "writer", None)
 
     def _lock_for(self, key: str) -> threading.Lock:
         with self._guard:

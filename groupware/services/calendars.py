@@ -135,8 +135,9 @@ def parent_of(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
 
 
-# (collection id, the item before, after): None before for a new item, None after when gone
-ItemListener = Callable[[int, "ItemRow | None", "ItemRow | None"], None]
+# (collection id, the item before, after, who wrote it when known): None before for a new
+# item, None after when gone
+ItemListener = Callable[[int, "ItemRow | None", "ItemRow | None", "str | None"], None]
 
 
 class Calendars:
@@ -146,10 +147,12 @@ class Calendars:
         # here. Writes made with quiet=True (scheduling's own) are not told.
         self.on_item_change: list[ItemListener] = []
 
-    def _told(self, collection_id: int, old: ItemRow | None, new: ItemRow | None) -> None:
+    def _told(
+        self, collection_id: int, old: ItemRow | None, new: ItemRow | None, by: str | None
+    ) -> None:
         for listener in self.on_item_change:
             try:
-                listener(collection_id, old, new)
+                listener(collection_id, old, new, by)
             except Exception:  # the save stands; a failed follow-up is logged
                 log.exception("item change listener failed on collection %d", collection_id)
 
@@ -389,12 +392,13 @@ class Calendars:
     # -- writing ----------------------------------------------------------------------------
 
     def put_item(
-        self, collection_id: int, item: NewItem, *, quiet: bool = False
+        self, collection_id: int, item: NewItem, *, quiet: bool = False, by: str | None = None
     ) -> tuple[ItemRow, ItemRow | None]:
-        """Store `item` under its href: (what is stored now, what it replaced)."""
+        """Store `item` under its href: (what is stored now, what it replaced). `by` is
+        the address of whoever wrote it, when that is known (a sharee, say)."""
         stored, old = self._put(collection_id, item)
         if not quiet:
-            self._told(collection_id, old, stored)
+            self._told(collection_id, old, stored, by)
         return stored, old
 
     def _put(self, collection_id: int, item: NewItem) -> tuple[ItemRow, ItemRow | None]:
@@ -432,7 +436,9 @@ class Calendars:
             )
             return stored, _item(old) if old is not None else None
 
-    def delete_item(self, collection_id: int, href: str, *, quiet: bool = False) -> None:
+    def delete_item(
+        self, collection_id: int, href: str, *, quiet: bool = False, by: str | None = None
+    ) -> None:
         with self._db.write() as session:
             seq = _bump(session, collection_id)
             old = session.execute(
@@ -447,7 +453,7 @@ class Calendars:
             )
             _tombstone(session, collection_id, href, seq)
         if not quiet:
-            self._told(collection_id, _item(old), None)
+            self._told(collection_id, _item(old), None, by)
 
     def move_item(
         self, source_id: int, href: str, target_id: int, target_href: str, item: NewItem

@@ -61,7 +61,9 @@ class Scheduling:
 
     # -- changes in a calendar ---------------------------------------------------------------
 
-    def item_changed(self, collection_id: int, old: ItemRow | None, new: ItemRow | None) -> None:
+    def item_changed(
+        self, collection_id: int, old: ItemRow | None, new: ItemRow | None, by: str | None
+    ) -> None:
         if not any(item is not None and _ORGANIZER.search(item.text) for item in (old, new)):
             return  # not scheduled (most saves): nothing parsed
         collection = self._calendars.collection_by_id(collection_id)
@@ -69,6 +71,9 @@ class Scheduling:
             return
         owner = collection.owner
         if collection.tag != "VCALENDAR" or owner.startswith("+"):
+            return
+        if by is not None and by != owner:
+            log.info("%s wrote in %s's calendar: no invitations in the owner's name", by, owner)
             return
         before, after = _facts(old), _facts(new)
         facts = after or before

@@ -471,3 +471,21 @@ def test_bad_requests_get_a_clear_answer(
     status = request(dav, method, f"/dav/{ALICE}/{path}", body, **headers)[0]
     assert status < 500 and status not in (200, 201, 204), (method, path, status)
     assert request(dav, "PROPFIND", f"/dav/{ALICE}/calendar/", Depth="0")[0] == 207
+
+
+def test_a_sharee_cannot_send_invitations_in_the_owners_name(sharing: Served) -> None:
+    services = sharing.services
+    alice = services.calendars.principal_of(ALICE)
+    assert alice is not None
+    share = services.sharing.share(alice, f"{ALICE}/calendar", BOB, "write")
+    invite = event("meeting", "Meeting").replace(
+        "SUMMARY:Meeting",
+        f"SUMMARY:Meeting\r\nORGANIZER:mailto:{ALICE}\r\nATTENDEE:mailto:{CAROL}",
+    )
+    path = f"/dav/{BOB}/shared-{share.id}/meeting.ics"
+    assert status_of(sharing, BOB, "PUT", path, invite) == 201
+    assert services.calendars.find_uid(CAROL, "meeting") is None  # Bob wrote: nothing sent
+    own = f"/dav/{ALICE}/calendar/meeting.ics"
+    again = invite.replace("SUMMARY:Meeting", "SUMMARY:Meeting\r\nSEQUENCE:1")
+    assert status_of(sharing, ALICE, "PUT", own, again) == 204
+    assert services.calendars.find_uid(CAROL, "meeting") is not None  # Alice did: invited
