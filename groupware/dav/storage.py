@@ -189,7 +189,14 @@ class DirectoryBook(Collection):
 
     def __init__(self, storage: Storage, path: str) -> None:
         super().__init__(storage, path, None)
-        self._cards = {card.href: card for card in storage.calendars.directory_cards()}
+        self._read: dict[str, ItemRow] | None = None
+
+    @property
+    def _cards(self) -> dict[str, ItemRow]:
+        """Read on first use: listing a home names the book without reading it."""
+        if self._read is None:
+            self._read = {c.href: c for c in self._storage.calendars.directory_cards()}
+        return self._read
 
     @property
     def tag(self) -> str:

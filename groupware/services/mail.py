@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from groupware.errors import InvalidInput, NotFound
+from groupware.errors import InvalidInput
 from groupware.mime.parse import ParsedMessage, parse_message
 from groupware.model.base import utcnow
 from groupware.model.mail import Message, Tombstone
@@ -31,6 +31,7 @@ from groupware.services.mailrows import (
     chunked,
     clone_row,
     insert_row,
+    message_blob,
     message_states,
     remove_rows,
 )
@@ -150,12 +151,7 @@ class Messages:
         user_id = own_mailboxes(actor)
         with self._db.read() as session:
             box = mailbox_by_name(session, user_id, normalize_name(mailbox))
-            blob_id = session.scalar(
-                select(Message.blob_id).where(Message.mailbox_id == box.id, Message.uid == uid)
-            )
-            if blob_id is None:
-                raise NotFound(f"no message with UID {uid}")
-            with self._blobs.open(session, blob_id) as handle:
+            with self._blobs.open(session, message_blob(session, box, uid)) as handle:
                 return handle.read()
 
     # -- changing ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
+from groupware.errors import NotFound
 from groupware.mime.parse import ParsedMessage
 from groupware.mime.structure import Address
 from groupware.model.mail import Mailbox, Message, MessageText, Tombstone
@@ -56,6 +57,16 @@ class Delivery:
     user_id: int
     mailbox: str
     flags: frozenset[str] = frozenset()
+
+
+def message_blob(session: Session, box: Mailbox, uid: int) -> str:
+    """The blob of message `uid` in `box`; NotFound when there is none."""
+    blob_id = session.scalar(
+        select(Message.blob_id).where(Message.mailbox_id == box.id, Message.uid == uid)
+    )
+    if blob_id is None:
+        raise NotFound(f"no message with UID {uid}")
+    return blob_id
 
 
 def message_states(session: Session, condition: ColumnElement[bool]) -> list[MessageState]:

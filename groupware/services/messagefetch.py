@@ -11,11 +11,11 @@ from typing import BinaryIO, cast
 
 from sqlalchemy import Table, bindparam, select, update
 
-from groupware.errors import NotFound
 from groupware.mime.parse import ParsedMessage
 from groupware.model.mail import Mailbox, Message
 from groupware.services.access import Principal
 from groupware.services.mailboxes import MailboxInfo, mailbox_info, normalize_name, own_mailboxes
+from groupware.services.mailrows import message_blob
 from groupware.store import Database
 from groupware.store.blobs import BlobStore
 from groupware.store.mail import flag_names, mailbox_by_name, message_flags
@@ -142,13 +142,8 @@ class MessageFetch:
         user_id = own_mailboxes(actor)
         with self._db.read() as session:
             box = mailbox_by_name(session, user_id, normalize_name(mailbox))
-            blob_id = session.scalar(
-                select(Message.blob_id).where(Message.mailbox_id == box.id, Message.uid == uid)
-            )
-            if blob_id is None:
-                raise NotFound(f"no message with UID {uid}")
             # An open file stays readable even if an expunge collects the blob meanwhile.
-            return self._blobs.open(session, blob_id)
+            return self._blobs.open(session, message_blob(session, box, uid))
 
 
 def _chunks(uids: list[int]) -> Iterator[list[int]]:

@@ -117,13 +117,13 @@ class Scheduling:
                 MAX_ATTENDEES,
             )
             return
+        request = imip.with_method(new.text, "REQUEST")
         for attendee in after.attendees:
             if attendee == owner:
                 continue
             if not changed and before is not None and attendee in before.attendees:
                 continue
             try:
-                request = imip.with_method(new.text, "REQUEST")
                 self._send(owner, attendee, "REQUEST", request, after)
                 self._place(attendee, new.text, after)
             except Exception:  # one bad address must not stop the others
@@ -199,6 +199,7 @@ class Scheduling:
             if collection is None:
                 return
             href = f"{uuid.uuid4()}.ics"
+            asked_again = True
         else:
             collection, item = found
             href = item.href
@@ -208,10 +209,11 @@ class Scheduling:
                 return  # not an invitation from this organizer: never overwritten
             if kept.sequence > facts.sequence:
                 return  # older news, arrived late (RFC 5546 §2.1.5): what is kept wins
-            answer = kept.attendees.get(attendee) if kept else None
-            if not cancel and kept and answer and kept.sequence >= facts.sequence:
-                text = imip.set_partstat(text, attendee, answer)
-        if not cancel and (found is None or facts.sequence > (_facts(found[1]) or facts).sequence):
+            asked_again = facts.sequence > kept.sequence
+            answer = kept.attendees.get(attendee)
+            if not cancel and not asked_again and answer:
+                text = imip.set_partstat(text, attendee, answer)  # their answer stands
+        if not cancel and asked_again:
             text = imip.set_partstat(text, attendee, imip.NEEDS_ACTION)
         self._store(collection, href, text)
 
