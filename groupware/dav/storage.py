@@ -15,7 +15,6 @@ import email.utils
 import hashlib
 import threading
 import uuid
-import weakref
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -144,18 +143,20 @@ class Collection(radicale_storage.BaseCollection):
         self, href: str, item: radicale_item.Item
     ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
         row = self._required()
-        writer = self._storage.writer()
-        fresh, old = self._calendars.put_item(row.id, new_item(href, item), by=writer)
+        fresh, old = self._calendars.put_item(row.id, new_item(href, item), quiet=True)
+        self._storage.changed(row.id, old, fresh)
         return self._item(fresh), self._item(old) if old is not None else None
 
     def delete(self, href: str | None = None) -> None:
         if href is None:
             self._calendars.delete_collection(self._path)
             return
+        row = self._required()
         try:
-            self._calendars.delete_item(self._required().id, href, by=self._storage.writer())
+            gone = self._calendars.delete_item(row.id, href, quiet=True)
         except NotFound:
             raise radicale_storage.ComponentNotFoundError(href) from None
+        self._storage.changed(row.id, gone, None)
 
     # -- sync-collection (RFC 6578) -------------------------------------------------------
 
@@ -257,11 +258,7 @@ class Storage(radicale_storage.BaseStorage):
     def __init__(self, configuration: config.Configuration, calendars: Calendars) -> None:
         super().__init__(configuration)
         self.calendars = calendars
-        self._guard = threading.Lock()
         self._local = threading.local()
-        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
-            weakref.WeakValueDictionary()
-        )
 
     def discover(
         self,
@@ -351,41 +348,37 @@ class Storage(radicale_storage.BaseStorage):
 
     @contextlib.contextmanager
     def acquire_lock(self, mode: str, user: str = "", *args: Any, **kwargs: Any) -> Iterator[None]:
-        """Writers lock the collections they touch (MOVE: both, in order); readers none."""
+        """Writers lock the collections they touch (MOVE: both, in order); readers none.
+        What the writes changed is announced (invitations go out) once the locks are
+        released, so scheduling, which writes in other people's calendars under their
+        locks, never waits for a lock while holding one."""
         if mode != "w":
             yield
             return
         paths = [kwargs.get("path") or user, kwargs.get("to_path") or ""]
-        keys = sorted({_collection_key(p) for p in paths if p})
-        with contextlib.ExitStack() as stack:
-            for key in keys:
-                stack.enter_context(self._lock_for(key))
-            # Radicale names the logged-in user "actor" (on a share, `user` is the owner).
-            self._local.writer = kwargs.get("actor") or user or None
-            try:
+        sane = [pathutils.strip_path(pathutils.sanitize_path(p)) for p in paths if p]
+        changes: list[tuple[int, ItemRow | None, ItemRow | None]] = []
+        self._local.changes = changes
+        try:
+            with self.calendars.locks.holding(*sane):
                 yield
-            finally:
-                self._local.writer = None
+        finally:
+            self._local.changes = None
+            # Radicale names the logged-in user "actor" (on a share, `user` is the owner).
+            writer = kwargs.get("actor") or user or None
+            for collection_id, old, new in changes:
+                self.calendars.announce(collection_id, old, new, writer)
 
-    def writer(self) -> str | None:
-        """Who is writing in this thread (inside a write lock), when Radicale said."""
-        return getattr(self._local, "writer", None)
-
-    def _lock_for(self, key: str) -> threading.Lock:
-        with self._guard:
-            lock = self._locks.get(key)
-            if lock is None:
-                lock = threading.Lock()
-                self._locks[key] = lock
-            return lock
+    def changed(self, collection_id: int, old: ItemRow | None, new: ItemRow | None) -> None:
+        """An item written: announced when this thread's write lock is released."""
+        pending = getattr(self._local, "changes", None)
+        if pending is None:  # written outside a write lock (not by Radicale's requests)
+            self.calendars.announce(collection_id, old, new, None)
+        else:
+            pending.append((collection_id, old, new))
 
     def verify(self) -> bool:
         return True
-
-
-def _collection_key(path: str) -> str:
-    """The collection a write touches: home/collection from any path below."""
-    return "/".join(pathutils.strip_path(pathutils.sanitize_path(path)).split("/")[:2])
 
 
 def _with_hrefs(items: Iterable[radicale_item.Item], suffix: str) -> list[NewItem]:

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from groupware.config import AuthConfig
@@ -256,21 +256,25 @@ class _Account:
     app_passwords: tuple[tuple[int, str, str], ...]
 
 
+# Built once: every DAV request runs it, and building a statement costs more than running it.
+_ACCOUNT = (
+    select(
+        User.id,
+        User.password_hash,
+        User.active,
+        User.totp_secret.is_not(None),
+        AppPassword.id,
+        AppPassword.name,
+        AppPassword.secret_hash,
+    )
+    .outerjoin(AppPassword, AppPassword.user_id == User.id)
+    .where(User.address == bindparam("address"))
+)
+
+
 def _load_account(session: Session, address: str) -> _Account | None:
     """One query (every DAV request makes it): the user with its app passwords."""
-    rows = session.execute(
-        select(
-            User.id,
-            User.password_hash,
-            User.active,
-            User.totp_secret.is_not(None),
-            AppPassword.id,
-            AppPassword.name,
-            AppPassword.secret_hash,
-        )
-        .outerjoin(AppPassword, AppPassword.user_id == User.id)
-        .where(User.address == address)
-    ).all()
+    rows = session.connection().execute(_ACCOUNT, {"address": address}).all()
     if not rows:
         return None
     user_id, password_hash, active, has_totp = rows[0][:4]

@@ -18,12 +18,15 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, delete, func, insert, or_, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from groupware.errors import AlreadyExists, NotFound
@@ -102,25 +105,76 @@ class ItemRow(NewItem):
 log = logging.getLogger(__name__)
 TIMESTAMP_MIN, TIMESTAMP_MAX = -62135596800, 253402300800  # Radicale's "no time range"
 
-_COLLECTION_COLUMNS = (
-    DavCollection.id,
-    DavCollection.path,
-    DavCollection.tag,
-    DavCollection.props,
-    DavCollection.sync_seq,
-    DavCollection.generation,
-    DavCollection.modified_at,
-)
+_COLLECTIONS = cast(Table, DavCollection.__table__)
+_ITEMS = cast(Table, DavItem.__table__)
+_TOMBSTONES = cast(Table, DavTombstone.__table__)
+_C, _I, _T = _COLLECTIONS.c, _ITEMS.c, _TOMBSTONES.c
+_COLLECTION_COLUMNS = (_C.id, _C.path, _C.tag, _C.props, _C.sync_seq, _C.generation, _C.modified_at)
 _ITEM_COLUMNS = (
-    DavItem.href,
-    DavItem.uid,
-    DavItem.etag,
-    DavItem.component,
-    DavItem.start_ts,
-    DavItem.end_ts,
-    DavItem.text,
-    DavItem.modified_at,
+    _I.href,
+    _I.uid,
+    _I.etag,
+    _I.component,
+    _I.start_ts,
+    _I.end_ts,
+    _I.text,
+    _I.modified_at,
 )
+
+# The statements every DAV request runs, built once: building and keying a statement
+# costs more than SQLite takes to answer it (about 0.4 ms a query, several per request).
+_COLLECTIONS_AT = select(*_COLLECTION_COLUMNS).where(
+    _C.path.in_(bindparam("paths", expanding=True))
+)
+_COLLECTION_BY_ID = select(*_COLLECTION_COLUMNS).where(_C.id == bindparam("cid"))
+_ITEM_AT = select(*_ITEM_COLUMNS).where(
+    _I.collection_id == bindparam("cid"), _I.href == bindparam("href")
+)
+_ITEMS_AT = select(*_ITEM_COLUMNS).where(
+    _I.collection_id == bindparam("cid"), _I.href.in_(bindparam("hrefs", expanding=True))
+)
+_ITEMS_OF = select(*_ITEM_COLUMNS).where(_I.collection_id == bindparam("cid")).order_by(_I.href)
+_ITEMS_IN_RANGE = (
+    select(*_ITEM_COLUMNS)
+    .where(
+        _I.collection_id == bindparam("cid"),
+        _I.start_ts < bindparam("end"),
+        _I.end_ts > bindparam("start"),
+    )
+    .order_by(_I.href)
+)
+_ITEMS_OF_IN_RANGE = _ITEMS_IN_RANGE.where(_I.component == bindparam("component"))
+_HAS_UID = (
+    select(_I.id).where(_I.collection_id == bindparam("cid"), _I.uid == bindparam("uid")).limit(1)
+)
+_CHANGED = select(_I.href).where(_I.collection_id == bindparam("cid"), _I.seq > bindparam("seq"))
+_DELETED = select(_T.href).where(_T.collection_id == bindparam("cid"), _T.seq > bindparam("seq"))
+_ACTIVE_USER = select(User.__table__.c.id).where(
+    User.__table__.c.address == bindparam("address"), User.__table__.c.active
+)
+_BUMP = (
+    update(_COLLECTIONS)
+    .where(_C.id == bindparam("cid"))
+    .values(sync_seq=_C.sync_seq + 1, modified_at=bindparam("now"))
+    .returning(_C.sync_seq)
+)
+_INSERT_ITEM = insert(_ITEMS)
+_UPDATE_ITEM = update(_ITEMS).where(
+    _I.collection_id == bindparam("w_cid"), _I.href == bindparam("w_href")
+)
+_DELETE_ITEM = delete(_ITEMS).where(
+    _I.collection_id == bindparam("cid"), _I.href == bindparam("href")
+)
+_UNBURY = delete(_TOMBSTONES).where(
+    _T.collection_id == bindparam("cid"), _T.href == bindparam("href")
+)
+_BURY = insert(_TOMBSTONES)
+
+
+def _run(session: Session, statement: Any, **params: Any) -> Any:
+    """A pre-built statement on the session's connection (its transaction): the ORM adds
+    nothing to these and costs as much again."""
+    return session.connection().execute(statement, params)
 
 
 def _collection(row: Sequence[Any]) -> CollectionRow:
@@ -140,16 +194,48 @@ def parent_of(path: str) -> str:
 ItemListener = Callable[[int, "ItemRow | None", "ItemRow | None", "str | None"], None]
 
 
+class CollectionLocks:
+    """A lock per collection ("home/name", or a home), held by whoever writes in it:
+    Radicale's requests (dav/storage.py) and scheduling's copies. A client's If-Match
+    check and its write then see no other change between them."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @contextmanager
+    def holding(self, *paths: str) -> Iterator[None]:
+        """The locks of the collections of `paths` (items name theirs), taken in order."""
+        keys = sorted({"/".join(p.strip("/").split("/")[:2]) for p in paths if p})
+        with ExitStack() as stack:
+            for key in keys:
+                stack.enter_context(self._lock_for(key))
+            yield
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = threading.Lock()
+                self._locks[key] = lock
+            return lock
+
+
 class Calendars:
     def __init__(self, database: Database) -> None:
         self._db = database
+        self.locks = CollectionLocks()
         # Told of every item saved or deleted (after commit): scheduling sends iTIP from
-        # here. Writes made with quiet=True (scheduling's own) are not told.
+        # here. Writes made with quiet=True (scheduling's own) are not told; dav/storage.py
+        # writes quietly and announces once the collection's lock is released.
         self.on_item_change: list[ItemListener] = []
 
-    def _told(
+    def announce(
         self, collection_id: int, old: ItemRow | None, new: ItemRow | None, by: str | None
     ) -> None:
+        """Tell the listeners of a change already committed."""
         for listener in self.on_item_change:
             try:
                 listener(collection_id, old, new, by)
@@ -158,9 +244,7 @@ class Calendars:
 
     def collection_by_id(self, collection_id: int) -> CollectionRow | None:
         with self._db.read() as session:
-            row = session.execute(
-                select(*_COLLECTION_COLUMNS).where(DavCollection.id == collection_id)
-            ).first()
+            row = _run(session, _COLLECTION_BY_ID, cid=collection_id).first()
             return _collection(row) if row is not None else None
 
     def find_uid(
@@ -195,20 +279,21 @@ class Calendars:
         else's calendars (calendar.* are personal permissions)."""
         if not path:
             return "R"  # the root: enough to discover one's own home
+        depth = path.count("/")
+        if depth > 1:
+            return ""  # an item: Radicale goes by its collection's letters
         owner = path.split("/", 1)[0]
         resource = Resource("calendar", path, owner_id=self._owner_id(owner))
         if resource.owner_id is None or principal.address != owner:
             return ""
         readable = access.can(principal, "calendar.read", resource)
         writable = access.can(principal, "calendar.write", resource)
-        depth = path.count("/")
         if depth == 1 and path.endswith("/" + DIRECTORY):
             return "r" if readable else ""  # the global address book is read-only
         if depth == 0:
             return ("R" if readable else "") + ("W" if writable else "")
-        if depth == 1:  # O: may replace the whole collection (a shared one: never)
-            return ("r" if readable else "") + ("wO" if writable else "")
-        return ""
+        # O: may replace the whole collection (a shared one: never)
+        return ("r" if readable else "") + ("wO" if writable else "")
 
     @staticmethod
     def group_rights(home: str, path: str) -> str:
@@ -228,7 +313,8 @@ class Calendars:
 
     def _owner_id(self, address: str) -> int | None:
         with self._db.read() as session:
-            return session.scalar(select(User.id).where(User.address == address, User.active))
+            found: int | None = _run(session, _ACTIVE_USER, address=address).scalar()
+            return found
 
     # -- homes ------------------------------------------------------------------------------
 
@@ -286,9 +372,7 @@ class Calendars:
 
     def collection(self, path: str) -> CollectionRow | None:
         with self._db.read() as session:
-            row = session.execute(
-                select(*_COLLECTION_COLUMNS).where(DavCollection.path == path)
-            ).first()
+            row = _run(session, _COLLECTIONS_AT, paths=[path]).first()
             return _collection(row) if row is not None else None
 
     def resolve(self, path: str) -> tuple[CollectionRow | None, ItemRow | None]:
@@ -297,20 +381,14 @@ class Calendars:
         parent = parent_of(path)
         href = path.rsplit("/", 1)[-1]
         with self._db.read() as session:
-            rows = session.execute(
-                select(*_COLLECTION_COLUMNS).where(DavCollection.path.in_((path, parent)))
-            ).all()
+            rows = _run(session, _COLLECTIONS_AT, paths=[path, parent]).all()
             found = {row[1]: _collection(row) for row in rows}
             if path in found:
                 return found[path], None
             collection = found.get(parent) if parent else None
             if collection is None or not collection.tag:
                 return None, None
-            item = session.execute(
-                select(*_ITEM_COLUMNS).where(
-                    DavItem.collection_id == collection.id, DavItem.href == href
-                )
-            ).first()
+            item = _run(session, _ITEM_AT, cid=collection.id, href=href).first()
             return (collection, _item(item)) if item is not None else (None, None)
 
     def children(self, path: str) -> list[CollectionRow]:
@@ -326,26 +404,23 @@ class Calendars:
             rows = session.execute(query.order_by(DavCollection.path)).all()
             return [_collection(row) for row in rows if row[1]]
 
+    def item(self, collection_id: int, href: str) -> ItemRow | None:
+        with self._db.read() as session:
+            row = _run(session, _ITEM_AT, cid=collection_id, href=href).first()
+            return _item(row) if row is not None else None
+
     def items(self, collection_id: int) -> list[ItemRow]:
         with self._db.read() as session:
-            rows = session.execute(
-                select(*_ITEM_COLUMNS)
-                .where(DavItem.collection_id == collection_id)
-                .order_by(DavItem.href)
-            ).all()
-            return [_item(row) for row in rows]
+            return [_item(row) for row in _run(session, _ITEMS_OF, cid=collection_id)]
 
     def items_by_href(self, collection_id: int, hrefs: Sequence[str]) -> dict[str, ItemRow]:
         found: dict[str, ItemRow] = {}
         wanted = list(dict.fromkeys(hrefs))
         with self._db.read() as session:
             for start in range(0, len(wanted), 500):
-                rows = session.execute(
-                    select(*_ITEM_COLUMNS).where(
-                        DavItem.collection_id == collection_id,
-                        DavItem.href.in_(wanted[start : start + 500]),
-                    )
-                ).all()
+                rows = _run(
+                    session, _ITEMS_AT, cid=collection_id, hrefs=wanted[start : start + 500]
+                )
                 found.update((row[0], _item(row)) for row in rows)
         return found
 
@@ -354,39 +429,22 @@ class Calendars:
     ) -> list[ItemRow]:
         """Items whose enclosing time range overlaps [start, end) (a prefilter: a
         recurring item's range encloses all its occurrences)."""
-        query = select(*_ITEM_COLUMNS).where(
-            DavItem.collection_id == collection_id,
-            DavItem.start_ts < end,
-            DavItem.end_ts > start,
-        )
+        query = _ITEMS_IN_RANGE if component is None else _ITEMS_OF_IN_RANGE
+        params: dict[str, Any] = {"cid": collection_id, "start": start, "end": end}
         if component is not None:
-            query = query.where(DavItem.component == component)
+            params["component"] = component
         with self._db.read() as session:
-            rows = session.execute(query.order_by(DavItem.href)).all()
-            return [_item(row) for row in rows]
+            return [_item(row) for row in _run(session, query, **params)]
 
     def has_uid(self, collection_id: int, uid: str) -> bool:
         with self._db.read() as session:
-            found = session.scalar(
-                select(DavItem.id)
-                .where(DavItem.collection_id == collection_id, DavItem.uid == uid)
-                .limit(1)
-            )
-            return found is not None
+            return _run(session, _HAS_UID, cid=collection_id, uid=uid).first() is not None
 
     def changes_since(self, collection_id: int, seq: int) -> tuple[list[str], list[str]]:
         """(hrefs changed, hrefs deleted) after `seq`."""
         with self._db.read() as session:
-            changed = session.scalars(
-                select(DavItem.href).where(
-                    DavItem.collection_id == collection_id, DavItem.seq > seq
-                )
-            ).all()
-            deleted = session.scalars(
-                select(DavTombstone.href).where(
-                    DavTombstone.collection_id == collection_id, DavTombstone.seq > seq
-                )
-            ).all()
+            changed = _run(session, _CHANGED, cid=collection_id, seq=seq).scalars().all()
+            deleted = _run(session, _DELETED, cid=collection_id, seq=seq).scalars().all()
             return list(changed), list(deleted)
 
     # -- writing ----------------------------------------------------------------------------
@@ -398,32 +456,19 @@ class Calendars:
         the address of whoever wrote it, when that is known (a sharee, say)."""
         stored, old = self._put(collection_id, item)
         if not quiet:
-            self._told(collection_id, old, stored, by)
+            self.announce(collection_id, old, stored, by)
         return stored, old
 
     def _put(self, collection_id: int, item: NewItem) -> tuple[ItemRow, ItemRow | None]:
         with self._db.write() as session:
             seq = _bump(session, collection_id)
-            old = session.execute(
-                select(*_ITEM_COLUMNS).where(
-                    DavItem.collection_id == collection_id, DavItem.href == item.href
-                )
-            ).first()
+            old = _run(session, _ITEM_AT, cid=collection_id, href=item.href).first()
             values = _item_values(item, seq)
             if old is None:
-                session.execute(insert(DavItem).values(collection_id=collection_id, **values))
-                session.execute(
-                    delete(DavTombstone).where(
-                        DavTombstone.collection_id == collection_id,
-                        DavTombstone.href == item.href,
-                    )
-                )
+                _run(session, _INSERT_ITEM, collection_id=collection_id, **values)
+                _run(session, _UNBURY, cid=collection_id, href=item.href)
             else:
-                session.execute(
-                    update(DavItem)
-                    .where(DavItem.collection_id == collection_id, DavItem.href == item.href)
-                    .values(**values)
-                )
+                _run(session, _UPDATE_ITEM, w_cid=collection_id, w_href=item.href, **values)
             stored = ItemRow(
                 item.href,
                 item.uid,
@@ -438,22 +483,19 @@ class Calendars:
 
     def delete_item(
         self, collection_id: int, href: str, *, quiet: bool = False, by: str | None = None
-    ) -> None:
+    ) -> ItemRow:
+        """Delete the item at `href` (NotFound if none): what was there."""
         with self._db.write() as session:
             seq = _bump(session, collection_id)
-            old = session.execute(
-                select(*_ITEM_COLUMNS).where(
-                    DavItem.collection_id == collection_id, DavItem.href == href
-                )
-            ).first()
+            old = _run(session, _ITEM_AT, cid=collection_id, href=href).first()
             if old is None:
                 raise NotFound(f"no item {href}")
-            session.execute(
-                delete(DavItem).where(DavItem.collection_id == collection_id, DavItem.href == href)
-            )
+            _run(session, _DELETE_ITEM, cid=collection_id, href=href)
             _tombstone(session, collection_id, href, seq)
+        gone = _item(old)
         if not quiet:
-            self._told(collection_id, _item(old), None, by)
+            self.announce(collection_id, gone, None, by)
+        return gone
 
     def move_item(
         self, source_id: int, href: str, target_id: int, target_href: str, item: NewItem
@@ -616,24 +658,15 @@ def _insert_collection(
 
 def _bump(session: Session, collection_id: int) -> int:
     """The collection's next sync_seq (taken in this transaction)."""
-    seq = session.execute(
-        update(DavCollection)
-        .where(DavCollection.id == collection_id)
-        .values(sync_seq=DavCollection.sync_seq + 1, modified_at=utcnow())
-        .returning(DavCollection.sync_seq)
-    ).scalar()
+    seq: int | None = _run(session, _BUMP, cid=collection_id, now=utcnow()).scalar()
     if seq is None:
         raise NotFound("the collection is gone")
     return seq
 
 
 def _tombstone(session: Session, collection_id: int, href: str, seq: int) -> None:
-    session.execute(
-        delete(DavTombstone).where(
-            DavTombstone.collection_id == collection_id, DavTombstone.href == href
-        )
-    )
-    session.execute(insert(DavTombstone).values(collection_id=collection_id, href=href, seq=seq))
+    _run(session, _UNBURY, cid=collection_id, href=href)
+    _run(session, _BURY, collection_id=collection_id, href=href, seq=seq)
 
 
 def _item_values(item: NewItem, seq: int) -> dict[str, object]:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_ATTENDEES = 100  # as many as one SMTP transaction takes ([smtp] max_recipients)
+ATTEMPTS = 3  # reads of a copy that its owner keeps changing meanwhile, before giving up
 _ORGANIZER = re.compile(r"^ORGANIZER[;:]", re.IGNORECASE | re.MULTILINE)
 
 
@@ -184,61 +185,78 @@ class Scheduling:
         if self._calendars.principal_of(attendee) is None:
             return
         with self._copies:
-            self._place_locked(attendee, text, facts, cancel=cancel)
+            for _ in range(ATTEMPTS):
+                if self._place_once(attendee, text, facts, cancel=cancel):
+                    return
+            log.warning("%s: %s's copy kept changing; not updated", facts.uid, attendee)
 
-    def _place_locked(
-        self, attendee: str, text: str, facts: imip.Scheduled, *, cancel: bool
-    ) -> None:
+    def _place_once(self, attendee: str, text: str, facts: imip.Scheduled, *, cancel: bool) -> bool:
+        """False when the attendee changed the copy while it was being compared."""
         self._calendars.ensure_home(attendee)
         found = self._calendars.find_uid(attendee, facts.uid)
         text = imip.without_method(text)
+        kept_etag = None
         if found is None:
             if cancel:
-                return
+                return True
             collection = self._calendars.collection(f"{attendee}/{CALENDAR}")
             if collection is None:
-                return
+                return True
             href = f"{uuid.uuid4()}.ics"
             asked_again = True
         else:
             collection, item = found
-            href = item.href
+            href, kept_etag = item.href, item.etag
             kept = _facts(item)
             if kept is None or kept.organizer != facts.organizer or kept.organizer == attendee:
                 log.info("%s: %s's own item with that UID is left alone", facts.uid, attendee)
-                return  # not an invitation from this organizer: never overwritten
+                return True  # not an invitation from this organizer: never overwritten
             if kept.sequence > facts.sequence:
-                return  # older news, arrived late (RFC 5546 §2.1.5): what is kept wins
+                return True  # older news, arrived late (RFC 5546 §2.1.5): what is kept wins
             asked_again = facts.sequence > kept.sequence
             answer = kept.attendees.get(attendee)
             if not cancel and not asked_again and answer:
                 text = imip.set_partstat(text, attendee, answer)  # their answer stands
         if not cancel and asked_again:
             text = imip.set_partstat(text, attendee, imip.NEEDS_ACTION)
-        self._store(collection, href, text)
+        return self._store(collection, href, text, kept_etag)
 
     def _update_partstat(self, organizer: str, uid: str, attendee: str, answer: str) -> None:
         with self._copies:
-            self._update_partstat_locked(organizer, uid, attendee, answer)
+            for _ in range(ATTEMPTS):
+                if self._update_partstat_once(organizer, uid, attendee, answer):
+                    return
+            log.warning(
+                "%s: %s's event kept changing; %s's answer not noted", uid, organizer, attendee
+            )
 
-    def _update_partstat_locked(self, organizer: str, uid: str, attendee: str, answer: str) -> None:
+    def _update_partstat_once(self, organizer: str, uid: str, attendee: str, answer: str) -> bool:
         found = self._calendars.find_uid(organizer, uid)
         if found is None:
             log.info("reply from %s for %s: no such event of %s", attendee, uid, organizer)
-            return
+            return True
         collection, item = found
         facts = _facts(item)
         if facts is None or attendee not in facts.attendees:
-            return
-        self._store(collection, item.href, imip.set_partstat(item.text, attendee, answer))
+            return True
+        text = imip.set_partstat(item.text, attendee, answer)
+        return self._store(collection, item.href, text, item.etag)
 
-    def _store(self, collection: CollectionRow, href: str, text: str) -> None:
+    def _store(self, collection: CollectionRow, href: str, text: str, expected: str | None) -> bool:
+        """Write `text` at `href` under the collection's lock if what is there still has
+        the etag it had when read (`expected`, None: nothing); False if it changed, as
+        when its owner saved it from a client in between."""
         try:
             facts = describe_text(collection.path, text)
         except (ValueError, RuntimeError) as error:
             log.warning("scheduling: could not store %s/%s: %s", collection.path, href, error)
-            return
-        self._calendars.put_item(collection.id, NewItem.of(href, facts), quiet=True)
+            return True
+        with self._calendars.locks.holding(collection.path):
+            now = self._calendars.item(collection.id, href)
+            if (now.etag if now is not None else None) != expected:
+                return False
+            self._calendars.put_item(collection.id, NewItem.of(href, facts), quiet=True)
+        return True
 
     # -- mail --------------------------------------------------------------------------------
 
