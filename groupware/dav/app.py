@@ -13,6 +13,7 @@ from groupware.config import Config
 from groupware.dav.auth import Auth, Principals
 from groupware.dav.rights import Rights
 from groupware.dav.sharing import Sharing
+from groupware.dav.speedups import remember_pure_helpers
 from groupware.dav.storage import Storage
 from groupware.mime.icalitem import faster_timezones
 from groupware.services import Services
@@ -27,6 +28,7 @@ UNTRUSTED = ("HTTP_X_SCRIPT_NAME", "HTTP_X_REMOTE_USER", "REMOTE_USER", "HTTP_X_
 def build(services: Services) -> Application:
     """Radicale on services.auth, services.calendars.rights and our database."""
     faster_timezones()
+    remember_pure_helpers()
     principals = Principals()
     configuration = radicale_config.load()
     configuration.update(

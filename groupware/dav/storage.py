@@ -23,6 +23,7 @@ from typing import Any
 from radicale import config, pathutils
 from radicale import item as radicale_item
 from radicale import storage as radicale_storage
+from radicale.app import report as radicale_report
 from radicale.item import filter as radicale_filter
 
 from groupware.errors import NotFound
@@ -38,6 +39,7 @@ from groupware.services.calendars import (
 )
 
 SYNC_PREFIX = "http://groupware.invalid/ns/sync/"
+ANSWERS_REMEMBERED = 50_000  # filter answers of item versions (a bool and its key each)
 
 
 def http_date(moment: datetime) -> str:
@@ -128,13 +130,25 @@ class Collection(radicale_storage.BaseCollection):
         self, filters: Iterable[ET.Element]
     ) -> Iterator[tuple[radicale_item.Item, bool]]:
         """Radicale's prefilter (component and time range) as one indexed query; an item
-        "fully matches" under the same rule as Radicale's own default."""
+        "fully matches" under the same rule as Radicale's own default. The others
+        (recurring events whose span encloses the range, mostly) are tested with Radicale's
+        own filter once per item version and filter: clients ask the same window again
+        and again, and the test parses the whole item."""
         if self._row is None or not self._row.tag:
             return
+        filters = list(filters)
         tag, start, end, simple = radicale_filter.simplify_prefilters(filters, self._row.tag)
+        asked = b"".join(ET.tostring(f) for f in filters)
         for row in self._calendars.items_in_range(self._row.id, tag, start, end):
             item = self._item(row)
-            yield item, simple and (start <= row.start_ts or row.end_ts <= end)
+            if simple and (start <= row.start_ts or row.end_ts <= end):
+                yield item, True
+                continue
+            matches = self._storage.filter_answer(self._row.tag, item, row.etag, filters, asked)
+            if matches is None:
+                yield item, False  # Radicale tests it again and reports what is wrong
+            elif matches:
+                yield item, True
 
     def has_uid(self, uid: str) -> bool:
         return self._row is not None and self._calendars.has_uid(self._row.id, uid)
@@ -259,6 +273,7 @@ class Storage(radicale_storage.BaseStorage):
         super().__init__(configuration)
         self.calendars = calendars
         self._local = threading.local()
+        self._answers: dict[tuple[str, str, bytes], bool] = {}
 
     def discover(
         self,
@@ -368,6 +383,29 @@ class Storage(radicale_storage.BaseStorage):
             writer = kwargs.get("actor") or user or None
             for collection_id, old, new in changes:
                 self.calendars.announce(collection_id, old, new, writer)
+
+    def filter_answer(
+        self,
+        tag: str,
+        item: radicale_item.Item,
+        etag: str,
+        filters: list[ET.Element],
+        asked: bytes,
+    ) -> bool | None:
+        """Whether `item` passes every filter (Radicale's own test), remembered by item
+        version (etag) and filter; None when the test fails."""
+        key = (tag, etag, asked)
+        known = self._answers.get(key)  # a dict read needs no lock
+        if known is not None:
+            return known
+        try:
+            known = all(radicale_report.test_filter(tag, item, f) for f in filters)
+        except Exception:
+            return None
+        if len(self._answers) > ANSWERS_REMEMBERED:
+            self._answers.clear()
+        self._answers[key] = known
+        return known
 
     def changed(self, collection_id: int, old: ItemRow | None, new: ItemRow | None) -> None:
         """An item written: announced when this thread's write lock is released."""

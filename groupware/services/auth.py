@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from groupware.config import AuthConfig
@@ -71,8 +71,8 @@ class Auth:
         with self._lock:
             remembered = self._remembered.get(key)
         if remembered is not None and remembered.until > now:
-            with self._db.read() as session:
-                account = _load_account(session, remembered.address)
+            with self._db.reading() as connection:
+                account = _load_account(connection, remembered.address)
             if (
                 account is not None
                 and _stamp(account) == remembered.stamp
@@ -272,9 +272,10 @@ _ACCOUNT = (
 )
 
 
-def _load_account(session: Session, address: str) -> _Account | None:
+def _load_account(on: Session | Connection, address: str) -> _Account | None:
     """One query (every DAV request makes it): the user with its app passwords."""
-    rows = session.connection().execute(_ACCOUNT, {"address": address}).all()
+    connection = on.connection() if isinstance(on, Session) else on
+    rows = connection.execute(_ACCOUNT, {"address": address}).all()
     if not rows:
         return None
     user_id, password_hash, active, has_totp = rows[0][:4]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from groupware.errors import AlreadyExists, NotFound
@@ -171,10 +171,10 @@ _UNBURY = delete(_TOMBSTONES).where(
 _BURY = insert(_TOMBSTONES)
 
 
-def _run(session: Session, statement: Any, **params: Any) -> Any:
-    """A pre-built statement on the session's connection (its transaction): the ORM adds
-    nothing to these and costs as much again."""
-    return session.connection().execute(statement, params)
+def _run(on: Session | Connection, statement: Any, **params: Any) -> Any:
+    """A pre-built statement on a connection, or on a session's (in its transaction)."""
+    connection = on.connection() if isinstance(on, Session) else on
+    return connection.execute(statement, params)
 
 
 def _collection(row: Sequence[Any]) -> CollectionRow:
@@ -243,8 +243,8 @@ class Calendars:
                 log.exception("item change listener failed on collection %d", collection_id)
 
     def collection_by_id(self, collection_id: int) -> CollectionRow | None:
-        with self._db.read() as session:
-            row = _run(session, _COLLECTION_BY_ID, cid=collection_id).first()
+        with self._db.reading() as connection:
+            row = _run(connection, _COLLECTION_BY_ID, cid=collection_id).first()
             return _collection(row) if row is not None else None
 
     def find_uid(
@@ -312,8 +312,8 @@ class Calendars:
             return access.load_principal(session, user_id) if user_id is not None else None
 
     def _owner_id(self, address: str) -> int | None:
-        with self._db.read() as session:
-            found: int | None = _run(session, _ACTIVE_USER, address=address).scalar()
+        with self._db.reading() as connection:
+            found: int | None = _run(connection, _ACTIVE_USER, address=address).scalar()
             return found
 
     # -- homes ------------------------------------------------------------------------------
@@ -371,8 +371,8 @@ class Calendars:
     # -- reading ----------------------------------------------------------------------------
 
     def collection(self, path: str) -> CollectionRow | None:
-        with self._db.read() as session:
-            row = _run(session, _COLLECTIONS_AT, paths=[path]).first()
+        with self._db.reading() as connection:
+            row = _run(connection, _COLLECTIONS_AT, paths=[path]).first()
             return _collection(row) if row is not None else None
 
     def resolve(self, path: str) -> tuple[CollectionRow | None, ItemRow | None]:
@@ -380,15 +380,15 @@ class Calendars:
         collection, the item) for an item path, or (None, None)."""
         parent = parent_of(path)
         href = path.rsplit("/", 1)[-1]
-        with self._db.read() as session:
-            rows = _run(session, _COLLECTIONS_AT, paths=[path, parent]).all()
+        with self._db.reading() as connection:
+            rows = _run(connection, _COLLECTIONS_AT, paths=[path, parent]).all()
             found = {row[1]: _collection(row) for row in rows}
             if path in found:
                 return found[path], None
             collection = found.get(parent) if parent else None
             if collection is None or not collection.tag:
                 return None, None
-            item = _run(session, _ITEM_AT, cid=collection.id, href=href).first()
+            item = _run(connection, _ITEM_AT, cid=collection.id, href=href).first()
             return (collection, _item(item)) if item is not None else (None, None)
 
     def children(self, path: str) -> list[CollectionRow]:
@@ -405,21 +405,21 @@ class Calendars:
             return [_collection(row) for row in rows if row[1]]
 
     def item(self, collection_id: int, href: str) -> ItemRow | None:
-        with self._db.read() as session:
-            row = _run(session, _ITEM_AT, cid=collection_id, href=href).first()
+        with self._db.reading() as connection:
+            row = _run(connection, _ITEM_AT, cid=collection_id, href=href).first()
             return _item(row) if row is not None else None
 
     def items(self, collection_id: int) -> list[ItemRow]:
-        with self._db.read() as session:
-            return [_item(row) for row in _run(session, _ITEMS_OF, cid=collection_id)]
+        with self._db.reading() as connection:
+            return [_item(row) for row in _run(connection, _ITEMS_OF, cid=collection_id)]
 
     def items_by_href(self, collection_id: int, hrefs: Sequence[str]) -> dict[str, ItemRow]:
         found: dict[str, ItemRow] = {}
         wanted = list(dict.fromkeys(hrefs))
-        with self._db.read() as session:
+        with self._db.reading() as connection:
             for start in range(0, len(wanted), 500):
                 rows = _run(
-                    session, _ITEMS_AT, cid=collection_id, hrefs=wanted[start : start + 500]
+                    connection, _ITEMS_AT, cid=collection_id, hrefs=wanted[start : start + 500]
                 )
                 found.update((row[0], _item(row)) for row in rows)
         return found
@@ -433,18 +433,18 @@ class Calendars:
         params: dict[str, Any] = {"cid": collection_id, "start": start, "end": end}
         if component is not None:
             params["component"] = component
-        with self._db.read() as session:
-            return [_item(row) for row in _run(session, query, **params)]
+        with self._db.reading() as connection:
+            return [_item(row) for row in _run(connection, query, **params)]
 
     def has_uid(self, collection_id: int, uid: str) -> bool:
-        with self._db.read() as session:
-            return _run(session, _HAS_UID, cid=collection_id, uid=uid).first() is not None
+        with self._db.reading() as connection:
+            return _run(connection, _HAS_UID, cid=collection_id, uid=uid).first() is not None
 
     def changes_since(self, collection_id: int, seq: int) -> tuple[list[str], list[str]]:
         """(hrefs changed, hrefs deleted) after `seq`."""
-        with self._db.read() as session:
-            changed = _run(session, _CHANGED, cid=collection_id, seq=seq).scalars().all()
-            deleted = _run(session, _DELETED, cid=collection_id, seq=seq).scalars().all()
+        with self._db.reading() as connection:
+            changed = _run(connection, _CHANGED, cid=collection_id, seq=seq).scalars().all()
+            deleted = _run(connection, _DELETED, cid=collection_id, seq=seq).scalars().all()
             return list(changed), list(deleted)
 
     # -- writing ----------------------------------------------------------------------------

@@ -86,6 +86,14 @@ def test_events_with_recurrence_time_range_search_and_delete(dav: Served) -> Non
         expand=True,
     )
     assert [str(e.icalendar_component["SUMMARY"]) for e in moved] == ["Weekly (moved)"]
+    # Between two occurrences the series spans the window but has nothing in it. The
+    # server keeps that answer per version of the item: an edited series is asked again.
+    between = datetime(2026, 11, 6, 9, tzinfo=utc), datetime(2026, 11, 6, 10, tzinfo=utc)
+    for _ in range(2):
+        assert calendar.search(start=between[0], end=between[1], event=True) == []
+    calendar.save_event(recurring.replace("FREQ=WEEKLY", "FREQ=DAILY"))
+    daily = calendar.search(start=between[0], end=between[1], event=True)
+    assert [e.icalendar_component["UID"] for e in daily] == ["weekly"]
     calendar.event_by_uid("old").delete()
     assert sorted(e.icalendar_component["UID"] for e in calendar.events()) == ["one", "weekly"]
 

@@ -142,6 +142,41 @@ def test_invitations_never_overwrite_someone_elses_item(services: Services, tmp_
     assert len(services.queue.list_all(SYSTEM)) == before  # no REQUEST or CANCEL again
 
 
+def test_a_copy_changed_meanwhile_is_not_overwritten(services: Services) -> None:
+    """Scheduling compares a copy and writes it, under the collection's lock, only if it
+    is still the version it compared (else it reads again): an owner's own save made in
+    between is never lost."""
+    services.directory.add_domain(SYSTEM, "example.test")
+    services.directory.add_user(SYSTEM, ORGANIZER, "Organizer-pass-1")
+    services.calendars.ensure_home(ORGANIZER)
+    calendar = services.calendars.collection(f"{ORGANIZER}/calendar")
+    assert calendar is not None
+    compared, _ = services.calendars.put_item(
+        calendar.id, NewItem.of("m1.ics", describe_text(calendar.path, EVENT)), quiet=True
+    )
+    edited = EVENT.replace("SUMMARY:Review", "SUMMARY:Review (moved by its owner)")
+    services.calendars.put_item(
+        calendar.id, NewItem.of("m1.ics", describe_text(calendar.path, edited)), quiet=True
+    )
+    answered = imip.set_partstat(EVENT, "ann@partner.example", "ACCEPTED")
+    scheduling = services.scheduling
+    assert not scheduling._store(calendar, "m1.ics", answered, compared.etag)
+    assert "moved by its owner" in organizer_copy_text(services)
+    # Read again, the answer lands on the owner's version.
+    deliver_reply = imip.set_partstat(edited, "ann@partner.example", "ACCEPTED")
+    current = services.calendars.item(calendar.id, "m1.ics")
+    assert current is not None
+    assert scheduling._store(calendar, "m1.ics", deliver_reply, current.etag)
+    assert organizer_copy(services)["ann@partner.example"] == "ACCEPTED"
+    assert "moved by its owner" in organizer_copy_text(services)
+
+
+def organizer_copy_text(services: Services) -> str:
+    found = services.calendars.find_uid(ORGANIZER, "m1")
+    assert found is not None
+    return found[1].text
+
+
 def test_account_addresses_cannot_look_like_group_homes(services: Services) -> None:
     services.directory.add_domain(SYSTEM, "example.test")
     for bad in ("+team@example.test", "a/b@example.test"):
