@@ -21,6 +21,9 @@ from groupware.services import Services
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 PREFIX = "/dav"
 WELL_KNOWN = ("/.well-known/caldav", "/.well-known/carddav")
+# RFC 6638 §2: this server sends the invitations, replies and cancellations of the
+# calendars it stores, so a client seeing this (Thunderbird) does not mail them again.
+AUTO_SCHEDULE = "calendar-auto-schedule"
 # Headers through which a client could pick its own identity or base path in Radicale.
 UNTRUSTED = ("HTTP_X_SCRIPT_NAME", "HTTP_X_REMOTE_USER", "REMOTE_USER", "HTTP_X_REMOTE_ADDR")
 
@@ -88,9 +91,22 @@ def mount(web: WSGIApp, dav: WSGIApp, config: Config, services: Services) -> WSG
         peer = environ.get("REMOTE_ADDR", "")
         if environ.get("HTTP_AUTHORIZATION") and not services.auth.plaintext_allowed(peer, secure):
             return _answer(start_response, "403 Forbidden", b"Use HTTPS to log in\n")
-        return dav(environ, start_response)
+        return dav(environ, _announcing_auto_schedule(start_response))
 
     return app
+
+
+def _announcing_auto_schedule(start_response: Callable[..., Any]) -> Callable[..., Any]:
+    """Radicale's DAV header, with calendar-auto-schedule added."""
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        headers = [
+            (name, f"{value}, {AUTO_SCHEDULE}") if name.lower() == "dav" else (name, value)
+            for name, value in headers
+        ]
+        return start_response(status, headers, exc_info)
+
+    return start
 
 
 def _answer(

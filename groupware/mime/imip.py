@@ -36,6 +36,9 @@ class Scheduled:
     summary: str
     start: str  # as written, for the mail's text
     method: str  # METHOD of an iMIP body, "" in a stored calendar
+    # Attendees (and the organizer) whose client schedules for them, as its
+    # SCHEDULE-AGENT=CLIENT or NONE says (RFC 6638 §7.1): the server sends them nothing.
+    by_client: frozenset[str] = frozenset()
 
 
 def address_of(value: object) -> str:
@@ -62,9 +65,12 @@ def _read(text: str) -> Scheduled:
     if organizer is None:
         raise NotScheduling("no ORGANIZER")
     attendees = {}
+    by_client = {address_of(organizer)} if _scheduled_by_client(organizer) else set()
     for attendee in _list(component.get("ATTENDEE")):
         partstat = str(attendee.params.get("PARTSTAT", NEEDS_ACTION)).upper()
         attendees[address_of(attendee)] = partstat
+        if _scheduled_by_client(attendee):
+            by_client.add(address_of(attendee))
     start = component.get("DTSTART")
     return Scheduled(
         uid=str(component.get("UID", "")),
@@ -74,7 +80,13 @@ def _read(text: str) -> Scheduled:
         summary=str(component.get("SUMMARY", "")),
         start=start.to_ical().decode() if start is not None else "",
         method=str(calendar.get("METHOD", "")).upper(),
+        by_client=frozenset(by_client),
     )
+
+
+def _scheduled_by_client(address: object) -> bool:
+    params = getattr(address, "params", {})
+    return str(params.get("SCHEDULE-AGENT", "SERVER")).upper() in ("CLIENT", "NONE")
 
 
 def with_method(text: str, method: str) -> str:

@@ -102,6 +102,9 @@ class Scheduling:
         old: ItemRow | None,
         new: ItemRow | None,
     ) -> None:
+        facts = after or before
+        if facts is not None and owner in facts.by_client:
+            return  # the organizer's client sends the invitations itself (RFC 6638 §7.1)
         if after is None or new is None:  # deleted: everyone invited is told
             assert before is not None and old is not None
             self._cancel(owner, before, old.text, list(before.attendees))
@@ -120,7 +123,7 @@ class Scheduling:
             return
         request = imip.with_method(new.text, "REQUEST")
         for attendee in after.attendees:
-            if attendee == owner:
+            if attendee == owner or attendee in after.by_client:
                 continue
             if not changed and before is not None and attendee in before.attendees:
                 continue
@@ -138,6 +141,9 @@ class Scheduling:
         old: ItemRow | None,
         new: ItemRow | None,
     ) -> None:
+        facts = after or before
+        if facts is not None and facts.organizer in facts.by_client:
+            return  # the attendee's client answers the organizer itself (RFC 6638 §7.1)
         if after is None or new is None:  # the attendee deleted it: declined
             if before is None or old is None or before.attendees.get(owner) == "DECLINED":
                 return
@@ -170,7 +176,7 @@ class Scheduling:
     def _cancel(self, owner: str, facts: imip.Scheduled, text: str, attendees: list[str]) -> None:
         body = imip.cancelled(text)
         for attendee in attendees:
-            if attendee == owner:
+            if attendee == owner or attendee in facts.by_client:
                 continue
             self._send(owner, attendee, "CANCEL", body, facts)
             self._place(attendee, imip.without_method(body), facts, cancel=True)

@@ -497,3 +497,33 @@ def test_a_sharee_cannot_send_invitations_in_the_owners_name(sharing: Served) ->
     again = invite.replace("SUMMARY:Meeting", "SUMMARY:Meeting\r\nSEQUENCE:1")
     assert status_of(sharing, ALICE, "PUT", own, again) == 204
     assert services.calendars.find_uid(CAROL, "meeting") is not None  # Alice did: invited
+
+
+def test_the_server_schedules_unless_the_client_says_it_does(sharing: Served) -> None:
+    """calendar-auto-schedule is advertised (clients such as Thunderbird then leave
+    invitations to us instead of mailing them twice); an attendee marked
+    SCHEDULE-AGENT=CLIENT (RFC 6638 §7.1) is left to the client."""
+    status, headers, _ = request(sharing, "OPTIONS", "/dav/")
+    assert status == 200 and "calendar-auto-schedule" in headers["dav"]
+    assert "calendar-access" in headers["dav"]
+    services = sharing.services
+    invite = event("by-client", "Meeting").replace(
+        "SUMMARY:Meeting",
+        f"SUMMARY:Meeting\r\nORGANIZER:mailto:{ALICE}\r\n"
+        f"ATTENDEE;SCHEDULE-AGENT=CLIENT:mailto:{BOB}\r\nATTENDEE:mailto:{CAROL}",
+    )
+    path = f"/dav/{ALICE}/calendar/by-client.ics"
+    assert status_of(sharing, ALICE, "PUT", path, invite) == 201
+    assert services.calendars.find_uid(BOB, "by-client") is None  # left to Alice's client
+    assert services.calendars.find_uid(CAROL, "by-client") is not None
+    # The organizer marked so: her client sends everything, even the cancellation.
+    mine = invite.replace(
+        f"ORGANIZER:mailto:{ALICE}", f"ORGANIZER;SCHEDULE-AGENT=CLIENT:mailto:{ALICE}"
+    )
+    mine = mine.replace("SUMMARY:Meeting", "SUMMARY:Moved\r\nSEQUENCE:1")
+    assert status_of(sharing, ALICE, "PUT", path, mine) == 204
+    carols = services.calendars.find_uid(CAROL, "by-client")
+    assert carols is not None and "Moved" not in carols[1].text
+    assert status_of(sharing, ALICE, "DELETE", path) == 200
+    carols = services.calendars.find_uid(CAROL, "by-client")
+    assert carols is not None and "CANCELLED" not in carols[1].text

@@ -37,6 +37,14 @@ def test_read_takes_the_master_and_normalises_addresses() -> None:
     assert facts.sequence == 2 and facts.summary == "Planning" and facts.method == ""
 
 
+def test_schedule_agent_client_or_none_is_read() -> None:
+    assert imip.read(EVENT).by_client == frozenset()
+    marked = EVENT.replace("ATTENDEE;RSVP=TRUE:", "ATTENDEE;SCHEDULE-AGENT=client;RSVP=TRUE:")
+    marked = marked.replace("ORGANIZER;CN=Alice:", "ORGANIZER;CN=Alice;SCHEDULE-AGENT=NONE:")
+    marked = marked.replace("PARTSTAT=TENTATIVE:", "PARTSTAT=TENTATIVE;SCHEDULE-AGENT=SERVER:")
+    assert imip.read(marked).by_client == {"bob@example.org", "alice@example.org"}
+
+
 def test_partstat_is_set_in_every_component_and_rsvp_dropped() -> None:
     text = imip.set_partstat(EVENT, "bob@example.org", "ACCEPTED")
     assert imip.read(text).attendees["bob@example.org"] == "ACCEPTED"
