@@ -50,20 +50,61 @@ class StoredItem(radicale_item.Item):
     """A Radicale item made from a stored row. Radicale's constructor re-checks that the
     collection path is sanitized (a path normalisation per item: a fifth of a 10,000-item
     PROPFIND); ours come from the database already sane, so this one sets the same fields
-    and checks nothing."""
+    and checks nothing. Made from a listing (`texts` given), its text is read when first
+    wanted, with every other text of the listing: a PROPFIND asks etags, not 10 MB of
+    calendar data. Its Last-Modified is written out only when asked, too."""
 
-    def __init__(self, collection: Collection, row: ItemRow) -> None:
+    def __init__(self, collection: Collection, row: ItemRow, texts: Texts | None = None) -> None:
         self._collection_path = collection.path
         self.collection = collection
         self.href = row.href
-        self.last_modified = http_date(row.modified_at)
-        self._text = row.text
+        self._modified_at = row.modified_at
+        self._http_date: str | None = None
+        self._texts = texts
+        self._text = row.text if texts is None else None
         self._vobject_item = None
         self._etag = row.etag
         self._uid = row.uid
         self._name = "VCARD" if collection.tag == "VADDRESSBOOK" else "VCALENDAR"
         self._component_name = row.component
         self._time_range = (row.start_ts, row.end_ts)
+
+    @property
+    def last_modified(self) -> str:
+        if self._http_date is None:
+            self._http_date = http_date(self._modified_at)
+        return self._http_date
+
+    @last_modified.setter
+    def last_modified(self, value: str) -> None:
+        self._http_date = value
+
+    def serialize(self) -> str:
+        if self._text is None and self._texts is not None:
+            self._text = self._texts.of(self.href or "")
+        return str(super().serialize())
+
+    @property
+    def vobject_item(self) -> Any:
+        self.serialize()
+        return radicale_item.Item.vobject_item.fget(self)  # type: ignore[attr-defined]
+
+
+class Texts:
+    """The texts of one collection's items, read together the first time one is wanted."""
+
+    def __init__(self, calendars: Calendars, collection_id: int) -> None:
+        self._calendars = calendars
+        self._collection_id = collection_id
+        self._texts: dict[str, str] | None = None
+
+    def of(self, href: str) -> str:
+        if self._texts is None:
+            self._texts = self._calendars.texts(self._collection_id)
+        text = self._texts.get(href)
+        if text is None:  # gone since the listing
+            raise radicale_storage.ComponentNotFoundError(href)
+        return text
 
 
 def new_item(href: str, item: radicale_item.Item) -> NewItem:
@@ -118,6 +159,14 @@ class Collection(radicale_storage.BaseCollection):
             return
         for row in self._calendars.items(self._row.id):
             yield self._item(row)
+
+    def listing(self) -> Iterator[radicale_item.Item]:
+        """Every item, as a Depth: 1 PROPFIND lists them: texts read only when wanted."""
+        if self._row is None or not self._row.tag:
+            return
+        texts = Texts(self._calendars, self._row.id)
+        for row in self._calendars.items(self._row.id, with_text=False):
+            yield StoredItem(self, row, texts)
 
     def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
         wanted = list(dict.fromkeys(hrefs))
@@ -309,7 +358,7 @@ class Storage(radicale_storage.BaseStorage):
             with manager(f"{sane}/{DIRECTORY}", None):
                 yield DirectoryBook(self, f"{sane}/{DIRECTORY}")
         if row is not None and row.tag:
-            for item in collection.get_all():
+            for item in collection.listing():
                 with manager(sane, item.href):
                     yield item
 

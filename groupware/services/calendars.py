@@ -134,6 +134,12 @@ _ITEMS_AT = select(*_ITEM_COLUMNS).where(
     _I.collection_id == bindparam("cid"), _I.href.in_(bindparam("hrefs", expanding=True))
 )
 _ITEMS_OF = select(*_ITEM_COLUMNS).where(_I.collection_id == bindparam("cid")).order_by(_I.href)
+_BRIEF_ITEMS_OF = (
+    select(*(c for c in _ITEM_COLUMNS if c is not _I.text))
+    .where(_I.collection_id == bindparam("cid"))
+    .order_by(_I.href)
+)
+_TEXTS_OF = select(_I.href, _I.text).where(_I.collection_id == bindparam("cid"))
 _ITEMS_IN_RANGE = (
     select(*_ITEM_COLUMNS)
     .where(
@@ -409,18 +415,27 @@ class Calendars:
             row = _run(connection, _ITEM_AT, cid=collection_id, href=href).first()
             return _item(row) if row is not None else None
 
-    def items(self, collection_id: int) -> list[ItemRow]:
+    def items(self, collection_id: int, *, with_text: bool = True) -> list[ItemRow]:
+        """Every item by href; without text, each row's text is "" (a listing of etags
+        need not read megabytes of calendar data)."""
         with self._db.reading() as connection:
-            return [_item(row) for row in _run(connection, _ITEMS_OF, cid=collection_id)]
+            if with_text:
+                return [_item(row) for row in _run(connection, _ITEMS_OF, cid=collection_id).all()]
+            rows = _run(connection, _BRIEF_ITEMS_OF, cid=collection_id).all()
+            return [ItemRow(h, u, e, c, s, t, "", m) for h, u, e, c, s, t, m in rows]
+
+    def texts(self, collection_id: int) -> dict[str, str]:
+        """href → text of every item."""
+        with self._db.reading() as connection:
+            return dict(_run(connection, _TEXTS_OF, cid=collection_id).all())
 
     def items_by_href(self, collection_id: int, hrefs: Sequence[str]) -> dict[str, ItemRow]:
         found: dict[str, ItemRow] = {}
         wanted = list(dict.fromkeys(hrefs))
         with self._db.reading() as connection:
             for start in range(0, len(wanted), 500):
-                rows = _run(
-                    connection, _ITEMS_AT, cid=collection_id, hrefs=wanted[start : start + 500]
-                )
+                batch = wanted[start : start + 500]
+                rows = _run(connection, _ITEMS_AT, cid=collection_id, hrefs=batch).all()
                 found.update((row[0], _item(row)) for row in rows)
         return found
 
@@ -434,7 +449,7 @@ class Calendars:
         if component is not None:
             params["component"] = component
         with self._db.reading() as connection:
-            return [_item(row) for row in _run(connection, query, **params)]
+            return [_item(row) for row in _run(connection, query, **params).all()]
 
     def has_uid(self, collection_id: int, uid: str) -> bool:
         with self._db.reading() as connection:

@@ -31,10 +31,13 @@ class Database:
         if self.is_sqlite:
             self._reader = _sqlite_engine(url, "BEGIN", echo)
             self._writer = _sqlite_engine(url, "BEGIN IMMEDIATE", echo)
+            # Each statement its own snapshot: no BEGIN and ROLLBACK around one SELECT.
+            self._quick = _sqlite_engine(url, None, echo)
         else:
             self._reader = self._writer = create_engine(
                 url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
             )
+            self._quick = self._reader
         self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
 
@@ -50,10 +53,11 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A read transaction on a plain connection, always rolled back: for hot paths
-        that run pre-built Core statements, which need no ORM session set up and torn
-        down around them (half the cost of a small query)."""
-        with self._reader.connect() as connection:
+        """A plain connection for hot read paths that run pre-built Core statements, with
+        no ORM session set up and torn down around them (half the cost of a small
+        query). On SQLite each statement reads the latest commit by itself (no BEGIN
+        sent): callers that need several statements to see one snapshot use read()."""
+        with self._quick.connect() as connection:
             try:
                 yield connection
             finally:
@@ -69,6 +73,8 @@ class Database:
 
     def dispose(self) -> None:
         self._reader.dispose()
+        if self._quick is not self._reader:
+            self._quick.dispose()
         if self._writer is not self._reader:
             self._writer.dispose()
 
@@ -80,7 +86,8 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url.removeprefix("sqlite:///").partition("?")[0])
 
 
-def _sqlite_engine(url: str, begin: str, echo: bool) -> Engine:
+def _sqlite_engine(url: str, begin: str | None, echo: bool) -> Engine:
+    """An engine whose transactions start with `begin` (None: statements autocommit)."""
     connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
     in_memory = url in {"sqlite://", "sqlite:///:memory:"}
     engine = create_engine(
@@ -103,8 +110,10 @@ def _sqlite_engine(url: str, begin: str, echo: bool) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+    if begin is not None:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql(begin)
 
     return engine

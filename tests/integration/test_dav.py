@@ -138,6 +138,19 @@ def test_sync_collection_returns_only_what_changed(dav: Served) -> None:
     )
     changed = calendar.objects_by_sync_token(again.sync_token, load_objects=False)
     assert len(list(changed)) == 2  # the new one and the deleted one
+    # A listing reads no calendar data unless a property needs it (the length, here).
+    status, _, body = request(
+        dav,
+        "PROPFIND",
+        f"/dav/{ALICE}/calendar/",
+        '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/>'
+        "<D:getlastmodified/><D:getcontentlength/></D:prop></D:propfind>",
+        Depth="1",
+    )
+    assert status == 207 and body.count("GMT</") == 4  # the calendar and its 3 items
+    lengths = re.findall(r"<getcontentlength>(\d+)</getcontentlength>", body)
+    for uid, length in zip(("s0", "s2", "s3"), lengths[1:], strict=True):  # after the calendar
+        assert int(length) == len(request(dav, "GET", f"/dav/{ALICE}/calendar/{uid}.ics")[2])
 
 
 def test_other_users_calendars_are_out_of_reach(dav: Served) -> None:
