@@ -91,22 +91,35 @@ def mount(web: WSGIApp, dav: WSGIApp, config: Config, services: Services) -> WSG
         peer = environ.get("REMOTE_ADDR", "")
         if environ.get("HTTP_AUTHORIZATION") and not services.auth.plaintext_allowed(peer, secure):
             return _answer(start_response, "403 Forbidden", b"Use HTTPS to log in\n")
-        return dav(environ, _announcing_auto_schedule(start_response))
+        return _answered_by(dav, environ, start_response)
 
     return app
 
 
-def _announcing_auto_schedule(start_response: Callable[..., Any]) -> Callable[..., Any]:
-    """Radicale's DAV header, with calendar-auto-schedule added."""
+def _answered_by(
+    dav: WSGIApp, environ: dict[str, Any], start_response: Callable[..., Any]
+) -> list[bytes]:
+    """Radicale's answer with calendar-auto-schedule added to its DAV header, and with a
+    Content-Length where it gives none (a PUT's 201, OPTIONS): without one the answer
+    is chunked and the connection closed, so a client saving events one after another
+    connected again for each. Radicale's answers are whole bytes, so this costs nothing."""
+    said: list[Any] = []
 
-    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        headers = [
-            (name, f"{value}, {AUTO_SCHEDULE}") if name.lower() == "dav" else (name, value)
-            for name, value in headers
-        ]
-        return start_response(status, headers, exc_info)
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        said[:] = [status, headers, exc_info]
 
-    return start
+    body = b"".join(dav(environ, start))
+    status, headers, exc_info = said
+    headers = [
+        (name, f"{value}, {AUTO_SCHEDULE}") if name.lower() == "dav" else (name, value)
+        for name, value in headers
+    ]
+    sized = any(name.lower() == "content-length" for name, _ in headers)
+    bodiless = environ.get("REQUEST_METHOD") == "HEAD" or status[:3] in ("204", "304")
+    if not sized and not bodiless:
+        headers.append(("Content-Length", str(len(body))))
+    start_response(status, headers, exc_info)
+    return [body]
 
 
 def _answer(

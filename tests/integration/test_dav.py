@@ -540,3 +540,26 @@ def test_the_server_schedules_unless_the_client_says_it_does(sharing: Served) ->
     assert status_of(sharing, ALICE, "DELETE", path) == 200
     carols = services.calendars.find_uid(CAROL, "by-client")
     assert carols is not None and "CANCELLED" not in carols[1].text
+
+
+def test_saving_one_event_after_another_keeps_the_connection(dav: Served) -> None:
+    """Every answer carries its length (Radicale gives none for a PUT's 201 or OPTIONS),
+    so the connection stays open for the next request."""
+    connection = http.client.HTTPConnection("127.0.0.1", dav.ports["http"], timeout=30)
+    auth = {"Authorization": basic(ALICE), "Content-Type": "text/calendar"}
+    sockets = set()
+    for n in range(3):
+        body = event(f"kept-{n}").encode()
+        connection.request("PUT", f"/dav/{ALICE}/calendar/kept-{n}.ics", body=body, headers=auth)
+        response = connection.getresponse()
+        assert response.status == 201 and response.getheader("Content-Length") == "0"
+        assert response.getheader("Connection") != "close"
+        response.read()
+        sockets.add(id(connection.sock))
+    connection.request("OPTIONS", "/dav/", headers=auth)
+    response = connection.getresponse()
+    assert response.status == 200 and response.getheader("Content-Length") == "0"
+    response.read()
+    sockets.add(id(connection.sock))
+    connection.close()
+    assert len(sockets) == 1
