@@ -123,8 +123,9 @@ _ITEM_COLUMNS = (
 
 # The statements every DAV request runs, built once: building and keying a statement
 # costs more than SQLite takes to answer it (about 0.4 ms a query, several per request).
-_COLLECTIONS_AT = select(*_COLLECTION_COLUMNS).where(
-    _C.path.in_(bindparam("paths", expanding=True))
+_COLLECTION_AT = select(*_COLLECTION_COLUMNS).where(_C.path == bindparam("path"))
+_COLLECTION_OR_PARENT = select(*_COLLECTION_COLUMNS).where(
+    or_(_C.path == bindparam("path"), _C.path == bindparam("parent"))
 )
 _COLLECTION_BY_ID = select(*_COLLECTION_COLUMNS).where(_C.id == bindparam("cid"))
 _ITEM_AT = select(*_ITEM_COLUMNS).where(
@@ -378,7 +379,7 @@ class Calendars:
 
     def collection(self, path: str) -> CollectionRow | None:
         with self._db.reading() as connection:
-            row = _run(connection, _COLLECTIONS_AT, paths=[path]).first()
+            row = _run(connection, _COLLECTION_AT, path=path).first()
             return _collection(row) if row is not None else None
 
     def resolve(self, path: str) -> tuple[CollectionRow | None, ItemRow | None]:
@@ -387,7 +388,7 @@ class Calendars:
         parent = parent_of(path)
         href = path.rsplit("/", 1)[-1]
         with self._db.reading() as connection:
-            rows = _run(connection, _COLLECTIONS_AT, paths=[path, parent]).all()
+            rows = _run(connection, _COLLECTION_OR_PARENT, path=path, parent=parent).all()
             found = {row[1]: _collection(row) for row in rows}
             if path in found:
                 return found[path], None
