@@ -28,6 +28,7 @@ from radicale import pathutils, xmlutils
 from radicale.app import base as radicale_base
 
 PATHS_REMEMBERED = 16_384  # the repeats come close together: one item's path, item after item
+LONGEST_REMEMBERED = 512  # characters: so at most 16 MiB of paths remembered
 radicale_sanitize_path = pathutils.sanitize_path  # Radicale's own (the tests compare)
 _SAFE = string.ascii_letters + string.digits + "_.-~" + "/"  # urllib's, with quote's "/"
 _QUOTING = str.maketrans({chr(i): f"%{i:02X}" for i in range(128) if chr(i) not in _SAFE})
@@ -85,7 +86,13 @@ def remember_pure_helpers() -> None:
     global _installed
     if _installed:
         return
-    pathutils.sanitize_path = functools.lru_cache(maxsize=PATHS_REMEMBERED)(sanitized)
+    remembered = functools.lru_cache(maxsize=PATHS_REMEMBERED)(sanitized)
+
+    def sanitize_path(path: str) -> str:
+        # Radicale asks before any login: only paths of a sane length are remembered.
+        return remembered(path) if len(path) <= LONGEST_REMEMBERED else sanitized(path)
+
+    pathutils.sanitize_path = sanitize_path
     xmlutils.make_clark = functools.lru_cache(maxsize=512)(xmlutils.make_clark)
     xmlutils.quote = quoted  # type: ignore[attr-defined,assignment]
     # Radicale writes its XML answers with `ET.ElementTree(...).write` in app/base.py.

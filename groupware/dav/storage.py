@@ -16,6 +16,7 @@ import hashlib
 import threading
 import uuid
 import xml.etree.ElementTree as ET
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -102,8 +103,9 @@ class Texts:
         if self._texts is None:
             self._texts = self._calendars.texts(self._collection_id)
         text = self._texts.get(href)
-        if text is None:  # gone since the listing
-            raise radicale_storage.ComponentNotFoundError(href)
+        if text is None:  # saved since the listing, or gone ("": nothing to measure)
+            item = self._calendars.item(self._collection_id, href)
+            text = item.text if item is not None else ""
         return text
 
 
@@ -187,7 +189,7 @@ class Collection(radicale_storage.BaseCollection):
             return
         filters = list(filters)
         tag, start, end, simple = radicale_filter.simplify_prefilters(filters, self._row.tag)
-        asked = b"".join(ET.tostring(f) for f in filters)
+        asked = hashlib.blake2b(b"".join(ET.tostring(f) for f in filters), digest_size=16).digest()
         for row in self._calendars.items_in_range(self._row.id, tag, start, end):
             item = self._item(row)
             if simple and (start <= row.start_ts or row.end_ts <= end):
@@ -315,6 +317,43 @@ class DirectoryBook(Collection):
         return token, [] if old_token else list(self._cards)
 
 
+class Announcements:
+    """Changes told to the listeners (scheduling) in the order they were written, one at a
+    time per collection. They are queued while the collection's lock is held and told
+    after it is released (scheduling takes other collections' locks), by whichever writer
+    finds no one else telling that collection's news."""
+
+    def __init__(self, calendars: Calendars) -> None:
+        self._calendars = calendars
+        self._guard = threading.Lock()
+        self._queues: dict[int, deque[tuple[ItemRow | None, ItemRow | None, str | None]]] = {}
+        self._telling: set[int] = set()
+
+    def queue(
+        self, collection_id: int, old: ItemRow | None, new: ItemRow | None, by: str | None
+    ) -> None:
+        with self._guard:
+            self._queues.setdefault(collection_id, deque()).append((old, new, by))
+
+    def tell(self, collection_ids: Iterable[int]) -> None:
+        for collection_id in collection_ids:
+            while True:
+                with self._guard:
+                    if collection_id in self._telling:
+                        break  # its teller tells ours too, after its own
+                    pending = self._queues.get(collection_id)
+                    if not pending:
+                        self._queues.pop(collection_id, None)
+                        break
+                    old, new, by = pending.popleft()
+                    self._telling.add(collection_id)
+                try:
+                    self._calendars.announce(collection_id, old, new, by)
+                finally:
+                    with self._guard:
+                        self._telling.discard(collection_id)
+
+
 class Storage(radicale_storage.BaseStorage):
     """Built by dav/app.py with the services (Radicale's `type` may be a callable)."""
 
@@ -322,6 +361,7 @@ class Storage(radicale_storage.BaseStorage):
         super().__init__(configuration)
         self.calendars = calendars
         self._local = threading.local()
+        self._announcements = Announcements(calendars)
         self._answers: dict[tuple[str, str, bytes], bool] = {}
 
     def discover(
@@ -421,17 +461,20 @@ class Storage(radicale_storage.BaseStorage):
             return
         paths = [kwargs.get("path") or user, kwargs.get("to_path") or ""]
         sane = [pathutils.strip_path(pathutils.sanitize_path(p)) for p in paths if p]
+        # Radicale names the logged-in user "actor" (on a share, `user` is the owner).
+        writer = kwargs.get("actor") or user or None
         changes: list[tuple[int, ItemRow | None, ItemRow | None]] = []
-        self._local.changes = changes
+        previous, self._local.changes = getattr(self._local, "changes", None), changes
         try:
             with self.calendars.locks.holding(*sane):
-                yield
+                try:
+                    yield
+                finally:  # queued under the lock: in the order they were written
+                    for collection_id, old, new in changes:
+                        self._announcements.queue(collection_id, old, new, writer)
         finally:
-            self._local.changes = None
-            # Radicale names the logged-in user "actor" (on a share, `user` is the owner).
-            writer = kwargs.get("actor") or user or None
-            for collection_id, old, new in changes:
-                self.calendars.announce(collection_id, old, new, writer)
+            self._local.changes = previous
+            self._announcements.tell(dict.fromkeys(c for c, _, _ in changes))
 
     def filter_answer(
         self,

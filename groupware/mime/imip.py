@@ -18,6 +18,7 @@ from email.utils import format_datetime, formataddr
 import icalendar
 
 SCHEDULED = ("VEVENT", "VTODO")
+SCHEDULING_PARAMS = ("SCHEDULE-AGENT", "SCHEDULE-STATUS", "SCHEDULE-FORCE-SEND")
 NEEDS_ACTION = "NEEDS-ACTION"
 
 
@@ -91,7 +92,7 @@ def _scheduled_by_client(address: object) -> bool:
 
 def with_method(text: str, method: str) -> str:
     """The calendar as an iTIP message: METHOD set (RFC 5546 §3.2)."""
-    calendar = _parse(text)
+    calendar = _without_agents(_parse(text))
     calendar.pop("METHOD", None)
     calendar.add("METHOD", method)
     return str(calendar.to_ical().decode())
@@ -99,7 +100,7 @@ def with_method(text: str, method: str) -> str:
 
 def without_method(text: str) -> str:
     """An iTIP message as a calendar to store (METHOD is not allowed there, RFC 4791)."""
-    calendar = _parse(text)
+    calendar = _without_agents(_parse(text))
     calendar.pop("METHOD", None)
     return str(calendar.to_ical().decode())
 
@@ -119,7 +120,7 @@ def set_partstat(text: str, attendee: str, partstat: str) -> str:
 
 def reply(text: str, attendee: str) -> str:
     """RFC 5546 §3.2.3 REPLY: the event with only the replying attendee."""
-    calendar = _parse(text)
+    calendar = _without_agents(_parse(text))
     calendar.pop("METHOD", None)
     calendar.add("METHOD", "REPLY")
     for component in calendar.walk():
@@ -134,7 +135,7 @@ def reply(text: str, attendee: str) -> str:
 
 def cancelled(text: str) -> str:
     """RFC 5546 §3.2.5 CANCEL: STATUS:CANCELLED and SEQUENCE one higher."""
-    calendar = _parse(text)
+    calendar = _without_agents(_parse(text))
     calendar.pop("METHOD", None)
     calendar.add("METHOD", "CANCEL")
     for component in calendar.walk():
@@ -203,6 +204,20 @@ def _parse(text: str) -> icalendar.Calendar:
         raise NotScheduling(f"not iCalendar: {error}") from None
     if not isinstance(calendar, icalendar.Calendar):
         raise NotScheduling("not a VCALENDAR")
+    return calendar
+
+
+def _without_agents(calendar: icalendar.Calendar) -> icalendar.Calendar:
+    """RFC 6638 §7.1-7.3: the scheduling parameters of the organizer's server are not sent
+    in iTIP messages, nor kept in a copy made from one (an ORGANIZER;SCHEDULE-AGENT=CLIENT
+    landing in a local attendee's calendar would silence their answers)."""
+    for component in calendar.walk():
+        if component.name not in SCHEDULED:
+            continue
+        for name in ("ORGANIZER", "ATTENDEE"):
+            for value in _list(component.get(name)):
+                for param in SCHEDULING_PARAMS:
+                    value.params.pop(param, None)
     return calendar
 
 

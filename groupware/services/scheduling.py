@@ -109,7 +109,11 @@ class Scheduling:
             assert before is not None and old is not None
             self._cancel(owner, before, old.text, list(before.attendees))
             return
-        removed = [a for a in (before.attendees if before else {}) if a not in after.attendees]
+        removed = [
+            a
+            for a in (before.attendees if before else {})
+            if a not in after.attendees and a not in (before.by_client if before else ())
+        ]
         if removed and old is not None:
             self._cancel(owner, after, old.text, removed)
         changed = before is None or _fingerprint(before, old) != _fingerprint(after, new)
@@ -261,6 +265,8 @@ class Scheduling:
             now = self._calendars.item(collection.id, href)
             if (now.etag if now is not None else None) != expected:
                 return False
+            if expected is None and self._calendars.has_uid(collection.id, facts.uid):
+                return False  # saved meanwhile (imported from the mail): read it again
             self._calendars.put_item(collection.id, NewItem.of(href, facts), quiet=True)
         return True
 

@@ -171,6 +171,40 @@ def test_a_copy_changed_meanwhile_is_not_overwritten(services: Services) -> None
     assert "moved by its owner" in organizer_copy_text(services)
 
 
+def test_an_attendee_left_to_the_client_gets_no_cancel_when_removed(services: Services) -> None:
+    services.directory.add_domain(SYSTEM, "example.test")
+    for address in (ORGANIZER, "carol@example.test"):
+        services.directory.add_user(SYSTEM, address, "Organizer-pass-1")
+        services.calendars.ensure_home(address)
+    calendar = services.calendars.collection(f"{ORGANIZER}/calendar")
+    assert calendar is not None
+    invited = EVENT.replace("mailto:ben@partner.example", "mailto:carol@example.test")
+
+    def save(text: str) -> None:
+        services.calendars.put_item(
+            calendar.id, NewItem.of("m1.ics", describe_text(calendar.path, text))
+        )
+
+    def carols() -> str:
+        found = services.calendars.find_uid("carol@example.test", "m1")
+        assert found is not None
+        return found[1].text
+
+    save(invited)
+    assert "CANCELLED" not in carols()
+    client_kept = invited.replace(
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol",
+        "ATTENDEE;SCHEDULE-AGENT=CLIENT;PARTSTAT=NEEDS-ACTION:mailto:carol",
+    )
+    save(client_kept)
+    removed = client_kept.replace(
+        "ATTENDEE;SCHEDULE-AGENT=CLIENT;PARTSTAT=NEEDS-ACTION:mailto:carol@example.test\r\n", ""
+    )
+    assert "carol" not in removed
+    save(removed)
+    assert "CANCELLED" not in carols()  # her client tells her, not us
+
+
 def organizer_copy_text(services: Services) -> str:
     found = services.calendars.find_uid(ORGANIZER, "m1")
     assert found is not None

@@ -43,6 +43,16 @@ def test_schedule_agent_client_or_none_is_read() -> None:
     marked = marked.replace("ORGANIZER;CN=Alice:", "ORGANIZER;CN=Alice;SCHEDULE-AGENT=NONE:")
     marked = marked.replace("PARTSTAT=TENTATIVE:", "PARTSTAT=TENTATIVE;SCHEDULE-AGENT=SERVER:")
     assert imip.read(marked).by_client == {"bob@example.org", "alice@example.org"}
+    # Never sent on, nor kept in a copy made from an iTIP message (RFC 6638 §7.1).
+    marked = marked.replace("ACCEPTED:mailto:alice", "ACCEPTED;SCHEDULE-STATUS=1.2:mailto:alice")
+    for text in (
+        imip.with_method(marked, "REQUEST"),
+        imip.cancelled(marked),
+        imip.reply(marked, "bob@example.org"),
+        imip.without_method(imip.with_method(marked, "REQUEST")),
+    ):
+        assert "SCHEDULE-" not in text
+        assert imip.read(text).by_client == frozenset()
 
 
 def test_partstat_is_set_in_every_component_and_rsvp_dropped() -> None:
