@@ -31,6 +31,8 @@ class Rights(radicale_rights.BaseRights):
         if not user:
             return ""  # anonymous
         sane = path.strip("/")  # Radicale hands over sanitized paths (its strip re-checks)
+        if sane.count("/") > 1:
+            return ""  # an item: Radicale goes by its collection's letters (none remembered)
         if user.startswith(GROUP_HOME):  # a share of a group calendar, mapped by Radicale
             return self._calendars.group_rights(user, sane)
         now = time.monotonic()
