@@ -108,6 +108,7 @@ class Runtime:
             # What is built by now lives as long as the server: the collector need not
             # walk it again. Each full collection walked all of Radicale, SQLAlchemy and
             # Flask, a third of a month REPORT's time (bench/dav.py).
+            gc.collect()
             gc.freeze()
             log.info("groupware ready on %s", self.config.hostname)
             if ready is not None:
@@ -115,6 +116,7 @@ class Runtime:
             await self._stopping.wait()
             log.info("stopping")
         finally:
+            gc.unfreeze()  # collectable again (a test process starts many servers)
             for listener in reversed(started):
                 await listener.stop()
             started.clear()
