@@ -18,6 +18,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -317,6 +318,14 @@ class DirectoryBook(Collection):
         return token, [] if old_token else list(self._cards)
 
 
+@dataclass
+class _Writing:
+    """A Radicale write under way in this thread: who writes, which collections changed."""
+
+    writer: str | None
+    touched: dict[int, None] = field(default_factory=dict)  # ordered, no repeats
+
+
 class Announcements:
     """Changes told to the listeners (scheduling) in the order they were written, one at a
     time per collection. They are queued while the collection's lock is held and told
@@ -462,19 +471,14 @@ class Storage(radicale_storage.BaseStorage):
         paths = [kwargs.get("path") or user, kwargs.get("to_path") or ""]
         sane = [pathutils.strip_path(pathutils.sanitize_path(p)) for p in paths if p]
         # Radicale names the logged-in user "actor" (on a share, `user` is the owner).
-        writer = kwargs.get("actor") or user or None
-        changes: list[tuple[int, ItemRow | None, ItemRow | None]] = []
-        previous, self._local.changes = getattr(self._local, "changes", None), changes
+        writing = _Writing(kwargs.get("actor") or user or None)
+        previous, self._local.writing = getattr(self._local, "writing", None), writing
         try:
             with self.calendars.locks.holding(*sane):
-                try:
-                    yield
-                finally:  # queued under the lock: in the order they were written
-                    for collection_id, old, new in changes:
-                        self._announcements.queue(collection_id, old, new, writer)
+                yield
         finally:
-            self._local.changes = previous
-            self._announcements.tell(dict.fromkeys(c for c, _, _ in changes))
+            self._local.writing = previous
+            self._announcements.tell(writing.touched)
 
     def filter_answer(
         self,
@@ -500,12 +504,14 @@ class Storage(radicale_storage.BaseStorage):
         return known
 
     def changed(self, collection_id: int, old: ItemRow | None, new: ItemRow | None) -> None:
-        """An item written: announced when this thread's write lock is released."""
-        pending = getattr(self._local, "changes", None)
-        if pending is None:  # written outside a write lock (not by Radicale's requests)
+        """An item written: queued now, under the collection's lock (so in the order of
+        the writes), and announced when this thread's write lock is released."""
+        writing: _Writing | None = getattr(self._local, "writing", None)
+        if writing is None:  # written outside a write lock (not by Radicale's requests)
             self.calendars.announce(collection_id, old, new, None)
-        else:
-            pending.append((collection_id, old, new))
+            return
+        self._announcements.queue(collection_id, old, new, writing.writer)
+        writing.touched.setdefault(collection_id)
 
     def verify(self) -> bool:
         return True
