@@ -18,6 +18,9 @@ from groupware.model.delivery import ServerSecret
 from groupware.store import Database
 
 MAX_AGE_DAYS = 21  # how long a bounce may take to come back
+# 8 base32 characters are 40 bits of HMAC: finding an address that relays to a chosen one
+# takes about 2**39 guesses, against 2**19 (a day's work) for libsrs2's default of 4.
+HASH_LENGTH = 8
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32
 _DAY = 86400
 
@@ -27,15 +30,16 @@ def forward_sender(
 ) -> str:
     """The envelope sender to use when forwarding mail from `mail_from` via `local_domain`:
 
-        SRS0=HHHH=TT=orig-domain=orig-local@local_domain
-        SRS1=HHHH=first-forwarder==HHHH=TT=orig-domain=orig-local@local_domain
+        SRS0=HHHHHHHH=TT=orig-domain=orig-local@local_domain
+        SRS1=HHHHHHHH=first-forwarder==HHHH=TT=orig-domain=orig-local@local_domain
 
-    HHHH is the first 4 base32 characters of HMAC-SHA256(key, the lower-cased fields
-    joined by "=": a domain holds no "=", so no field can borrow from the next); TT the
+    HHHHHHHH is the first HASH_LENGTH base32 characters of HMAC-SHA256(key, the lower-cased
+    fields joined by "=": a domain holds no "=", so no field can borrow from the next); TT the
     day number mod 1024 in 2 base32 characters. An SRS0 address from another forwarder
     is wrapped as SRS1 (a bounce then goes straight back to that first forwarder, which
-    checks its own hash and age); an SRS1 keeps its first forwarder and gets our hash.
-    The null sender, and senders of `local_domain` itself, stay as they are.
+    checks its own hash and age; we check the age too); an SRS1 keeps its first forwarder
+    and gets our hash. The null sender, and senders of `local_domain` itself, stay as
+    they are.
     """
     if not mail_from:
         return ""  # a bounce stays a bounce (RFC 5321 §4.5.5)
@@ -81,7 +85,13 @@ def reverse(address: str, secret: bytes, now: float | None = None) -> str | None
         given, first, opaque = parts
         if not _same(given, _hash(secret, first, opaque)):
             return None
-        return f"SRS0{opaque}@{first}"  # the first forwarder checks its own hash and age
+        # The opaque part is the first forwarder's "=HHHH=TT=domain=local" (their hash, of
+        # whatever length they use): its stamp is about the day the mail passed here too,
+        # so an old SRS1 expires like an old SRS0.
+        inner = opaque[1:].split("=", 3)
+        if len(inner) != 4 or not all(inner) or not _fresh(inner[1], now):
+            return None
+        return f"SRS0{opaque}@{first}"  # the first forwarder checks its own hash
     return None
 
 
@@ -92,7 +102,7 @@ def is_srs(address: str) -> bool:
 def _hash(secret: bytes, *fields: str) -> str:
     message = "=".join(fields).lower().encode("utf-8", "surrogateescape")
     digest = hmac.new(secret, message, hashlib.sha256).digest()
-    return base64.b32encode(digest).decode("ascii")[:4]
+    return base64.b32encode(digest).decode("ascii")[:HASH_LENGTH]
 
 
 def _same(given: str, expected: str) -> bool:

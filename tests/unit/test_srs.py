@@ -1,6 +1,7 @@
 """SRS (services/srs.py) without a database: the rewrite and its reversal round-trip, a
-forged or aged address is refused, SRS0 from another forwarder becomes SRS1, and the
-null sender and our own senders are left alone.
+forged or aged address is refused (SRS1 by its inner stamp too), hashes are 8 base32
+characters, SRS0 from another forwarder becomes SRS1, and the null sender and our own
+senders are left alone.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def test_round_trip() -> None:
     local, _, domain = rewritten.partition("@")
     assert domain == "fwd.example"
     assert local.startswith("SRS0=") and local.endswith("=Sender.example=Alice.Smith")
-    assert len(local.split("=")[1]) == 4 and len(local.split("=")[2]) == 2
+    assert len(local.split("=")[1]) == 8 and len(local.split("=")[2]) == 2
     assert is_srs(rewritten)
     assert reverse(rewritten, KEY, NOW) == "Alice.Smith@Sender.example"
     # Hashes ignore case: MTAs that lower-case addresses still get bounces home.
@@ -72,3 +73,37 @@ def test_srs0_of_another_forwarder_becomes_srs1_and_reverses_to_it() -> None:
     assert third.startswith("SRS1=") and "=first.example==" in third
     assert reverse(third, b"third key", NOW) == theirs
     assert reverse(third, KEY, NOW) is None
+
+
+def test_srs_hashes_of_4_characters_no_longer_reverse() -> None:
+    """Regression (issue 11): 20 bits of hash were found by about a million RCPTs."""
+    rewritten = forward_sender("a@x.example", "fwd.example", KEY, NOW)
+    _, hash_, rest = rewritten.split("=", 2)
+    assert len(hash_) >= 8
+    assert reverse(f"SRS0={hash_[:4]}={rest}", KEY, NOW) is None
+
+
+@pytest.mark.parametrize("days", [MAX_AGE_DAYS + 1, 100, 1023])
+def test_srs1_too_old_is_refused(days: int) -> None:
+    """Regression (issue 11): SRS1 had no age check, so one address relayed for ever."""
+    theirs = forward_sender("a@x.example", "first.example", b"their key", NOW)
+    ours = forward_sender(theirs, "fwd.example", KEY, NOW)
+    assert reverse(ours, KEY, NOW + MAX_AGE_DAYS * DAY) == theirs
+    assert reverse(ours, KEY, NOW + days * DAY) is None
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [
+        "SRS0=HHHH=!!=x.example=a",
+        "SRS0=HHHH==x.example=a",
+        "SRS0=HHHH=AA",
+        "SRS0=HHHH=AA=x=",
+        "SRS0=",
+    ],
+)
+def test_srs1_whose_inner_stamp_does_not_parse_is_refused(inner: str) -> None:
+    # Our hash is good (we made it), but what it wraps is no SRS0 with a day stamp.
+    ours = forward_sender(f"{inner}@first.example", "fwd.example", KEY, NOW)
+    assert ours.startswith("SRS1=")
+    assert reverse(ours, KEY, NOW) is None
