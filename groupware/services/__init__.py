@@ -80,7 +80,8 @@ def build_services(config: Config, database: Database) -> Services:
     queue = OutboundQueue(database, blobs, config.outbound)
     rules = Rules(database)
     vacation = Vacation(database, queue, dkim)
-    srs = Srs(database)
+    auth = Auth(database, config.auth)
+    srs = Srs(database, auth.throttle)  # bad SRS addresses count like failed logins
     calendars = Calendars(database)
     scheduling = Scheduling(calendars, queue, dkim, config.data_dir / "spool")
     calendars.on_item_change.append(scheduling.item_changed)
@@ -93,7 +94,7 @@ def build_services(config: Config, database: Database) -> Services:
         groups=Groups(database),
         roles=Roles(database),
         credentials=Credentials(database, issuer=config.hostname),
-        auth=Auth(database, config.auth),
+        auth=auth,
         audit=Audit(database),
         events=events,
         mailboxes=mailboxes,

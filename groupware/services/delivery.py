@@ -1,10 +1,11 @@
 """Local delivery: which mailboxes an address reaches, and storing a message in them as
 each user's rules say, with forwards reported back and vacation replies sent after.
 
-An address resolves, in order, to the original sender behind one of our SRS addresses, a
-user, a user by plus-addressing (user+tag@), an alias (local users and external
-addresses), a group address (every member), or the domain's catch-all alias. Extend
-`resolve` for new kinds of addresses.
+An address resolves, in order, to the original sender behind one of our SRS addresses (a
+bad one is refused outright, never passed to the catch-all), a user, a user by
+plus-addressing (user+tag@), an alias (local users and external addresses), a group
+address (every member), or the domain's catch-all alias. Extend `resolve` for new kinds
+of addresses.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from groupware.services.addresses import domain_of, normalize_address, normalize
 from groupware.services.mail import Appended, Delivery, Messages
 from groupware.services.mailboxes import INBOX
 from groupware.services.rules import Outcome, Rules
-from groupware.services.srs import Srs, is_srs
+from groupware.services.srs import Srs, SrsRefused, is_srs
 from groupware.services.vacation import Vacation
 from groupware.store import Database
 
@@ -105,7 +106,8 @@ class LocalDelivery:
         A domain we do not host resolves to a remote recipient (is_remote). An SRS address
         of ours with a good hash resolves to the original sender as its external target, so
         bounces of forwarded mail find their way back (the SRS local part may exceed 64
-        characters, so it is read before the address is normalised).
+        characters, so it is read before the address is normalised); one with a bad hash or
+        too old raises SrsRefused, even with a catch-all, so a guesser always learns "no".
         """
         if is_srs(address):
             found_srs = self._srs_sender(address)
@@ -252,7 +254,8 @@ class LocalDelivery:
         return result
 
     def _srs_sender(self, address: str) -> Resolved | None:
-        """The original sender behind an SRS address of a hosted domain, if it checks out."""
+        """The original sender behind an SRS address of a hosted domain (None: not one of
+        our domains); SrsRefused when it does not check out."""
         try:
             domain = normalize_domain(address.rpartition("@")[2])
         except InvalidInput:
@@ -262,7 +265,7 @@ class LocalDelivery:
         original = self._srs.reverse(address)
         if original is None:
             log.info("SRS address %s refused: bad hash or too old", address)
-            return None
+            raise SrsRefused(f"no such recipient: {address}")
         return Resolved(address, True, (), (original,))
 
 

@@ -1,6 +1,7 @@
 """The Sender Rewriting Scheme: the envelope sender of mail we forward, rewritten into our
 domain so SPF passes at the destination, and read back when a bounce comes home. The
-format is libsrs2's (see `forward_sender`); `Srs` keeps the key, shared by every node.
+format is libsrs2's (see `forward_sender`); `Srs` keeps the key, shared by every node,
+and counts bad SRS addresses against the client that tried them, as failed logins are.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import time
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from groupware.errors import NotFound, TryLater
+from groupware.model.base import utcnow
 from groupware.model.delivery import ServerSecret
+from groupware.services.throttle import Throttle, ip_key
 from groupware.store import Database
 
 MAX_AGE_DAYS = 21  # how long a bounce may take to come back
@@ -23,6 +27,15 @@ MAX_AGE_DAYS = 21  # how long a bounce may take to come back
 HASH_LENGTH = 8
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32
 _DAY = 86400
+
+
+class SrsRefused(NotFound):
+    """An SRS address of a hosted domain that does not reverse: forged, broken or too old;
+    `retry_after` is the back-off a front door should wait before saying so."""
+
+    def __init__(self, message: str, retry_after: float = 0.0):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def forward_sender(
@@ -127,12 +140,18 @@ def _fresh(stamp: str, now: float | None) -> bool:
 
 
 class Srs:
-    """SRS with the server's key, made at first use and kept in `server_secrets`."""
+    """SRS with the server's key, made at first use and kept in `server_secrets`.
+
+    A wrong hash is how a guesser learns nothing yet; each one counts against the client
+    address in the login throttle (same table, same limits as failed logins), so a guesser
+    gets a handful of tries per lock-out instead of the million a 20-bit hash needed.
+    """
 
     NAME = "srs"
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, throttle: Throttle) -> None:
         self._db = database
+        self._throttle = throttle
         self._secret: bytes | None = None
 
     @property
@@ -146,6 +165,21 @@ class Srs:
 
     def reverse(self, address: str) -> str | None:
         return reverse(address, self.secret) if is_srs(address) else None
+
+    def check_client(self, peer_ip: str) -> None:
+        """Raise TryLater while `peer_ip` is locked out (too many bad SRS addresses or
+        failed logins)."""
+        now = utcnow()
+        with self._db.read() as session:
+            lock = self._throttle.locked(session, [ip_key(peer_ip)], now)
+        if lock is not None:
+            wait = max(1.0, (lock.until - now).total_seconds())
+            raise TryLater(f"too many bad addresses: try again in {int(wait)} s", wait)
+
+    def count_refusal(self, peer_ip: str) -> float:
+        """Count a bad SRS address against `peer_ip`; the delay before answering it."""
+        with self._db.write() as session:
+            return self._throttle.failure(session, [ip_key(peer_ip)], utcnow())
 
     def _load(self) -> bytes:
         with self._db.read() as session:

@@ -1,7 +1,8 @@
 """Forwarding, rules and the vacation reply over real SMTP (smtplib against the MX): an
 alias's external copy leaves with an SRS sender of our domain, a bounce to that address
-reaches the original sender, a forged one is refused, and a user's forward rule and
-auto-reply are queued (the reply with the null sender).
+reaches the original sender, a forged one is refused (and counted against the client like
+a failed login), and a user's forward rule and auto-reply are queued (the reply with the
+null sender).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from groupware import runtime as runtime_module
+from groupware.errors import TryLater
 from groupware.services.access import SYSTEM
 from groupware.services.queue import QueuedMessage
 from groupware.services.rulespec import Action, RuleSpec
@@ -79,3 +81,40 @@ def test_rule_forward_and_vacation_reply(server: Served) -> None:
     # A second message from Carol gets no second reply.
     send(server, CAROL, ["bob@example.test"])
     assert sum(1 for m in queued(server) for r in m.recipients if r.address == CAROL) == 1
+
+
+def test_bad_srs_addresses_are_throttled_like_failed_logins(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Regression (issue 11): RCPT to guessed SRS addresses was free, so a million tries
+    found one relaying to the guesser. Now each bad one counts against the client address
+    in the login throttle; once locked out, SRS recipients get 450 (others still pass)."""
+    config = make_config(tmp_path, database_url, max_failures_per_ip=3)
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    with serving(with_listeners(config, smtp="on")) as served:
+        services = served.services
+        services.directory.add_user(SYSTEM, "bob@example.test", "Bob-pass-1234")
+        services.aliases.add(SYSTEM, "@example.test", ["bob@example.test"])  # a catch-all
+        good = services.srs.forward_sender(CAROL, "example.test")
+        _, hash_, rest = good.split("=", 2)
+        guesses = [
+            f"SRS0={'A' * len(hash_)}={rest}",
+            f"SRS0={hash_[::-1]}={rest}",
+            "SRS0=x@example.test",
+        ]
+        with smtplib.SMTP("127.0.0.1", served.ports["smtp"], timeout=30) as client:
+            client.ehlo("guesser.example")
+            client.mail("")
+            for guess in guesses:
+                code, message = client.rcpt(guess)  # never the catch-all
+                assert (code, message[:5]) == (550, b"5.1.1"), guess
+            code, message = client.rcpt(good)  # locked out: even a right guess is no use
+            assert (code, message[:5]) == (450, b"4.7.1")
+            assert client.rcpt("bob@example.test")[0] == 250  # ordinary mail still flows
+        with smtplib.SMTP("127.0.0.1", served.ports["smtp"], timeout=30) as client:
+            client.ehlo("guesser.example")
+            client.mail("")
+            assert client.rcpt(good)[0] == 450  # a new connection does not reset it
+        # The same count as failed logins: this client address is locked out there too.
+        with pytest.raises(TryLater):
+            services.auth.authenticate("bob@example.test", "Bob-pass-1234", "smtp", "127.0.0.1")

@@ -29,7 +29,8 @@ def setup(services: Services) -> Services:
 def test_key_is_shared_through_the_database(setup: Services) -> None:
     key = setup.srs.secret
     assert len(key) >= 32
-    assert Srs(setup.delivery._db).secret == key  # another node, the same database
+    # Another node, the same database.
+    assert Srs(setup.delivery._db, setup.auth.throttle).secret == key
 
 
 def test_resolve_srs_addresses(setup: Services) -> None:

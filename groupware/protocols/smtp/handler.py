@@ -6,6 +6,7 @@ between them are the few `self.kind` tests below. Replies come from statuses.py.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -19,13 +20,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from groupware.blocking import Blocking
-from groupware.errors import GroupwareError
+from groupware.errors import GroupwareError, TryLater
 from groupware.protocols.smtp import statuses
 from groupware.services import Services
 from groupware.services.addresses import domain_of, normalize_address
 from groupware.services.auth import Login
 from groupware.services.delivery import DeliveryReport, Forward, MailboxDisabled, Resolved
 from groupware.services.mailauth import AuthVerdict, PublicSuffixList, verify_inbound
+from groupware.services.srs import SrsRefused, is_srs
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +119,14 @@ class SMTPHandler:
     ) -> str:
         if len(envelope.rcpt_tos) >= self.limits.max_recipients:
             return statuses.TOO_MANY_RECIPIENTS
+        peer = session.peer[0] if session.peer else ""
         try:
-            resolved, full = await self.blocking.call(self._recipient, address)
+            resolved, full = await self.blocking.call(self._recipient, address, peer)
+        except SrsRefused as refused:
+            await asyncio.sleep(refused.retry_after)  # the throttle's back-off, off the loop
+            return statuses.SRS_REFUSED
+        except TryLater:
+            return statuses.SRS_THROTTLED
         except MailboxDisabled:
             return statuses.MAILBOX_DISABLED
         except GroupwareError as error:
@@ -135,9 +143,21 @@ class SMTPHandler:
         envelope.resolved.append(resolved)
         return statuses.OK_RECIPIENT
 
-    def _recipient(self, address: str) -> tuple[Resolved, list[str]]:
-        """Where the address leads, and which of its users' mailboxes are full (one hop)."""
-        resolved = self.services.delivery.resolve(address)
+    def _recipient(self, address: str, peer_ip: str) -> tuple[Resolved, list[str]]:
+        """Where the address leads, and which of its users' mailboxes are full (one hop).
+
+        A bad SRS address of ours counts against the client as a failed login does, and a
+        client locked out gets TryLater for SRS addresses: guessing a hash that relays to
+        the guesser's own address stays out of reach. Other recipients are not held back,
+        so a mail server whose late bounces found expired addresses still delivers mail.
+        """
+        srs = self.services.srs
+        if is_srs(address):
+            srs.check_client(peer_ip)
+        try:
+            resolved = self.services.delivery.resolve(address)
+        except SrsRefused as refused:
+            raise SrsRefused(str(refused), srs.count_refusal(peer_ip)) from None
         return resolved, self.services.delivery.full_mailboxes(resolved)
 
     # RFC 5321 §4.1.1.4 DATA
