@@ -1,0 +1,79 @@
+"""The author fields of a message (RFC 5322 §3.6.2 From: and Sender:), read strictly for
+policy: whom a submitted message claims to come from, and which domains may sign it.
+
+`address.py` reads addresses leniently, for display. A policy check must instead see
+every address some reader might take for the author: each field is read both by that
+parser and by Python's `email.utils.getaddresses` (which our DMARC check and many filters
+use), and the union is returned, so an address hidden from one reading by odd syntax is
+still seen. Anything that cannot be read raises AuthorError. New rules go in
+`read_authors`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import getaddresses
+
+from groupware.mime.address import parse_addresses
+from groupware.mime.headers import read_header
+
+MAX_AUTHORS = 10  # addresses in one field; more is no real message (and costs lookups)
+
+
+class AuthorError(ValueError):
+    """The author fields cannot be checked; the text says why (safe to show a client)."""
+
+
+@dataclass(frozen=True)
+class Authors:
+    """The addr-specs of From: (never empty) and of Sender: (empty when absent), as
+    written: the caller normalises them."""
+
+    from_: tuple[str, ...]
+    sender: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.from_ + self.sender
+
+
+def read_authors(message: bytes) -> Authors:
+    """From: and Sender: of `message` (its header section, up to the first empty line).
+
+    RFC 5322 §3.6: exactly one From: and at most one Sender:. A group (RFC 6854) counts by
+    its members; a From: with no address at all (an empty group, a bare name) is refused,
+    as nothing would be left to check or to align DMARC with. Several From: fields are
+    refused rather than checked one by one: receivers disagree on which one they show,
+    the trick RFC 6376 §8.15 warns of.
+    """
+    header, _ = read_header(message, 0, len(message))
+    froms = [f.value for f in header.fields if f.name.lower() == "from"]
+    senders = [f.value for f in header.fields if f.name.lower() == "sender"]
+    if not froms:
+        raise AuthorError("no From: header field")
+    if len(froms) > 1:
+        raise AuthorError("more than one From: header field")
+    if len(senders) > 1:
+        raise AuthorError("more than one Sender: header field")
+    from_ = _addresses("From", froms[0])
+    sender = _addresses("Sender", senders[0]) if senders else ()
+    return Authors(from_, sender)
+
+
+def _addresses(name: str, value: str) -> tuple[str, ...]:
+    """Every addr-spec either reading finds in one field, in order, each once."""
+    found: list[str] = []
+    for address in parse_addresses(value):
+        if address.host is None:
+            continue  # a group's start or end marker: its members come on their own
+        if not address.mailbox or not address.host:
+            raise AuthorError(f"unreadable address in {name}:")
+        found.append(f"{address.mailbox}@{address.host}")
+    # getaddresses yields ("", "") for stray commas and the like: nothing to check there.
+    found += [spec for _, spec in getaddresses([value]) if spec]
+    unique = tuple(dict.fromkeys(found))
+    if not unique:
+        raise AuthorError(f"no address in {name}:")
+    if len(unique) > MAX_AUTHORS:
+        raise AuthorError(f"more than {MAX_AUTHORS} addresses in {name}:")
+    return unique

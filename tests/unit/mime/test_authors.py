@@ -1,0 +1,86 @@
+"""mime/authors.py: From: and Sender: read strictly (table-driven), every address either
+reader sees, and the malformed cases refused; a property test that only AuthorError
+escapes, whatever the header holds."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from groupware.mime.authors import MAX_AUTHORS, AuthorError, Authors, read_authors
+
+
+def message(*fields: str) -> bytes:
+    return ("".join(f + "\r\n" for f in fields) + "\r\nbody\r\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (["From: Alice <alice@ours.test>"], Authors(("alice@ours.test",))),
+        (["from: alice@ours.test (Alice)"], Authors(("alice@ours.test",))),
+        (['From: "Doe, Al" <al@ours.test>'], Authors(("al@ours.test",))),
+        (["From: =?utf-8?q?victim=40bank.test?= <alice@ours.test>"], Authors(("alice@ours.test",))),
+        (["From :alice@ours.test"], Authors(("alice@ours.test",))),  # RFC 5322 §4.5 obs
+        (["From: Alice\r\n <alice@ours.test>"], Authors(("alice@ours.test",))),  # folded
+        # RFC 6854: a group's members are the authors.
+        (["From: Team: a@ours.test, b@ours.test;"], Authors(("a@ours.test", "b@ours.test"))),
+        (
+            ["From: a@ours.test", "Sender: Secretary <s@ours.test>"],
+            Authors(("a@ours.test",), ("s@ours.test",)),
+        ),
+        # Where the readings differ, every address either one sees is returned.
+        (
+            ["From: alice@ours.test <victim@bank.test>"],
+            Authors(("victim@bank.test", "alice@ours.test")),
+        ),
+        (
+            ["From: <victim@bank.test>alice@ours.test"],
+            Authors(("victim@bank.test", "alice@ours.test")),
+        ),
+        (["From: a@ours.test, victim@bank.test"], Authors(("a@ours.test", "victim@bank.test"))),
+        # A comment is no address, whatever it holds.
+        (["From: victim@bank.test (alice@ours.test)"], Authors(("victim@bank.test",))),
+    ],
+)
+def test_authors(fields: list[str], expected: Authors) -> None:
+    assert read_authors(message("Subject: x", *fields, "To: b@x.test")) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        (["Subject: no author"], "no From:"),
+        (["From: a@ours.test", "From: victim@bank.test"], "more than one From:"),
+        (["From: a@ours.test", "FROM: a@ours.test"], "more than one From:"),
+        (
+            ["From: a@ours.test", "Sender: a@ours.test", "Sender: b@ours.test"],
+            "more than one Sender:",
+        ),
+        (["From: undisclosed:;"], "no address in From:"),
+        (["From: "], "no address in From:"),
+        (["From: garbage"], "unreadable address in From:"),
+        (["From: Alice Smith"], "unreadable address in From:"),
+        (["From: a@ours.test", "Sender: nobody"], "unreadable address in Sender:"),
+        (["From: " + ", ".join(f"u{i}@ours.test" for i in range(MAX_AUTHORS + 1))], "more than"),
+    ],
+)
+def test_refused(fields: list[str], why: str) -> None:
+    with pytest.raises(AuthorError, match=why):
+        read_authors(message(*fields))
+
+
+def test_from_in_the_body_is_not_read() -> None:
+    with pytest.raises(AuthorError, match="no From:"):
+        read_authors(b"Subject: x\r\n\r\nFrom: alice@ours.test\r\n")
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.binary(max_size=300))
+def test_only_author_error_escapes(header: bytes) -> None:
+    try:
+        authors = read_authors(b"From: " + header + b"\r\n\r\nbody")
+    except AuthorError:
+        return
+    assert authors.from_ and all(authors.from_)
