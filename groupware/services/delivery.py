@@ -26,6 +26,7 @@ from groupware.model.mail import Mailbox, MailUsage
 from groupware.services.addresses import domain_of, normalize_address, normalize_domain
 from groupware.services.mail import Appended, Delivery, Messages
 from groupware.services.mailboxes import INBOX
+from groupware.services.provenance import Provenance
 from groupware.services.rules import Outcome, Rules
 from groupware.services.srs import Srs, SrsRefused, is_srs
 from groupware.services.vacation import Vacation
@@ -92,9 +93,9 @@ class LocalDelivery:
         self._rules = rules
         self._vacation = vacation
         self._srs = srs
-        # Told of each message stored for local users (spool, their addresses, sender):
-        # scheduling reads iMIP from here.
-        self.on_delivered: list[Callable[[Path, list[str], str], None]] = []
+        # Told of each message stored for local users (spool, their addresses, how it came
+        # in): scheduling reads iMIP from here.
+        self.on_delivered: list[Callable[[Path, list[str], Provenance], None]] = []
 
     def hosts(self, domain: str) -> bool:
         with self._db.read() as session:
@@ -151,12 +152,17 @@ class LocalDelivery:
             return [address for (address,) in rows]
 
     def deliver(
-        self, spool: Path, recipients: list[Resolved], mail_from: str = ""
+        self,
+        spool: Path,
+        recipients: list[Resolved],
+        mail_from: str = "",
+        origin: Provenance | None = None,
     ) -> DeliveryReport:
         """Store the message once per local user reached, where that user's rules put it,
         skipping users whose quota it would exceed; report forwards (aliases' and rules')
         back for the outbound queue; then send vacation replies to `mail_from`, the
-        envelope sender ("" for a bounce, which is never answered)."""
+        envelope sender ("" for a bounce, which is never answered). `origin` says whose
+        word the message carries (None: nobody's) for the listeners."""
         users: dict[int, str] = {}
         reached: dict[int, set[str]] = {}  # user id → recipient addresses that led there
         forwards: dict[str, Forward] = {}  # by target: one copy each
@@ -186,7 +192,7 @@ class LocalDelivery:
         stored_for = [users[u] for u in accepted]
         for listener in self.on_delivered:
             try:
-                listener(spool, stored_for, mail_from)
+                listener(spool, stored_for, origin or Provenance())
             except Exception:  # the message is stored; a failed follow-up is logged
                 log.exception("delivery listener failed")
         return DeliveryReport(

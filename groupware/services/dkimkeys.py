@@ -4,6 +4,7 @@ the newest active one signs outgoing mail; the DNS records a domain needs come f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -85,6 +86,11 @@ class DkimKeys:
         if row is None:
             return b""
         return sign(message, domain, row[0], row[1].encode())
+
+    def signatures(self, message: bytes, domains: Iterable[str]) -> bytes:
+        """DKIM-Signature headers for `message`, one per domain of `domains` we hold a key
+        for (each made over the message as given, so their order does not matter)."""
+        return b"".join(self.signature(message, domain) for domain in dict.fromkeys(domains))
 
     def records(self, domain: str) -> list[DnsRecord]:
         """Everything `domain` should publish for mail and client discovery."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from groupware.errors import GroupwareError
 from groupware.services.addresses import domain_of
 from groupware.services.dkimkeys import DkimKeys
+from groupware.services.provenance import generated
 from groupware.services.queue import OutboundQueue
 
 if TYPE_CHECKING:
@@ -32,8 +33,8 @@ def send_generated(
     data: bytes,
     mail_from: str = "",
 ) -> bool:
-    """Send `data` from `author` (a local user, whose domain signs) to `recipient`; False
-    when the recipient cannot be reached (an unknown local address)."""
+    """Send `data` from `author` (a local user, the From: of `data`, whose domain signs) to
+    `recipient`; False when the recipient cannot be reached (an unknown local address)."""
     spool_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=spool_dir, prefix="generated-")
     path = Path(name)
@@ -47,7 +48,7 @@ def send_generated(
             return False
         outside = [target.address]
         if target.hosted:
-            report = delivery.deliver(path, [target], mail_from)
+            report = delivery.deliver(path, [target], mail_from, generated(author))
             outside = [forward.target for forward in report.forwards]
         if outside:
             signature = dkim.signature(data, domain_of(author))

@@ -17,7 +17,6 @@ quiet, so they start nothing further.
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.policy
 import logging
@@ -32,6 +31,7 @@ from groupware.mime.icalitem import describe_text
 from groupware.services.calendars import CALENDAR, Calendars, CollectionRow, ItemRow, NewItem
 from groupware.services.dkimkeys import DkimKeys
 from groupware.services.outgoing import send_generated
+from groupware.services.provenance import Provenance
 from groupware.services.queue import OutboundQueue
 
 if TYPE_CHECKING:
@@ -291,33 +291,38 @@ class Scheduling:
             mail_from=sender,
         )
 
-    def message_delivered(self, spool: Path, addresses: list[str], mail_from: str) -> None:
-        """iMIP in mail delivered to local users (`addresses`)."""
+    def message_delivered(self, spool: Path, addresses: list[str], origin: Provenance) -> None:
+        """iMIP in mail delivered to local users (`addresses`). Who sent it is what
+        `origin` proves, nothing else: From: and the envelope are the sender's word only
+        when checked (our submission, or SPF/DKIM/DMARC for mail from outside), and an
+        address of ours never comes proven from outside (RFC 6047 §3: iMIP trusts the
+        transport's authentication)."""
         raw = spool.read_bytes()
         if b"text/calendar" not in raw.lower():
             return
-        senders, body = _calendar_part(raw)
+        body = _calendar_part(raw)
         if body is None:
             return
-        senders.add(mail_from.lower())
+        senders = origin.proven
         try:
             facts = imip.read(body)
         except imip.NotScheduling:
             return
         for address in addresses:
             if facts.method == "REPLY" and facts.organizer == address:
-                # Only the attendee's own answer counts: its address must be the sender's
-                # (envelope or From:, which DMARC has checked for other domains).
+                # Only the attendee's own answer counts: its address must be a proven sender.
                 for attendee, answer in facts.attendees.items():
                     if attendee in senders:
                         self._update_partstat(address, facts.uid, attendee, answer)
                     else:
-                        log.info("REPLY for %s from %s ignored: not the sender", attendee, senders)
+                        log.info("REPLY for %s ignored: not proven sent by them", attendee)
             elif facts.method in ("REQUEST", "CANCEL") and address in facts.attendees:
                 if self._calendars.principal_of(facts.organizer) is not None:
                     continue  # a local organizer placed it already
                 if facts.organizer not in senders:
-                    log.info("%s from %s ignored: not the organizer", facts.method, senders)
+                    log.info(
+                        "%s of %s ignored: not proven sent by them", facts.method, facts.organizer
+                    )
                     continue
                 self._place(address, body, facts, cancel=facts.method == "CANCEL")
 
@@ -344,19 +349,14 @@ def _fingerprint(facts: imip.Scheduled, item: ItemRow | None) -> tuple[object, .
     return (facts.sequence, tuple(sorted(facts.attendees)), lines)
 
 
-def _calendar_part(raw: bytes) -> tuple[set[str], str | None]:
-    """(the From: addresses, the text/calendar part) of a message."""
+def _calendar_part(raw: bytes) -> str | None:
+    """The text/calendar part of a message, if it has one that decodes."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    senders: set[str] = set()
-    # No usable From: the envelope sender alone counts.
-    with contextlib.suppress(AttributeError, TypeError, ValueError, IndexError):
-        senders = {a.addr_spec.lower() for a in message["From"].addresses}
     for part in message.walk():
         if part.get_content_type() == "text/calendar":
             try:
                 content = part.get_content()
             except (LookupError, ValueError):
-                return senders, None
-            text = content if isinstance(content, str) else content.decode("utf-8", "replace")
-            return senders, text
-    return senders, None
+                return None
+            return content if isinstance(content, str) else content.decode("utf-8", "replace")
+    return None

@@ -1,4 +1,5 @@
-"""Authenticated submission: which sender addresses a user may use.
+"""Authenticated submission: which sender addresses a user may use, in the envelope
+(MAIL FROM) and in the message (From:, Sender:).
 
 A user sends as their own address (and its +tag forms), as aliases and group addresses
 that reach them, and wherever access.can grants mail.send_as (custom roles, admins).
@@ -6,14 +7,38 @@ that reach them, and wherever access.can grants mail.send_as (custom roles, admi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
-from groupware.errors import InvalidInput
+from groupware.errors import InvalidInput, PermissionDenied
+from groupware.mime.authors import AuthorError, read_authors
 from groupware.model.directory import Alias, AliasTarget, Group, GroupMember
 from groupware.services import access
 from groupware.services.access import Principal, Resource
 from groupware.services.addresses import domain_of, normalize_address
 from groupware.store import Database
+
+
+class AuthorUnreadable(InvalidInput):
+    """No From:, several, or an address in From:/Sender: that cannot be read."""
+
+
+class AuthorNotOwned(PermissionDenied):
+    """A From:/Sender: address the submitting user may not send as."""
+
+
+@dataclass(frozen=True)
+class CheckedAuthors:
+    """The normalised From: and Sender: addresses of a submitted message, all owned."""
+
+    from_: tuple[str, ...]
+    sender: tuple[str, ...] = ()
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """The From: domains, each once: the ones whose DKIM keys sign the message."""
+        return tuple(dict.fromkeys(domain_of(a) for a in self.from_))
 
 
 class Submission:
@@ -31,6 +56,28 @@ class Submission:
             return True
         owned = Resource("address", address, domain_of(address), self._owner(address, principal))
         return access.can(principal, "mail.send_as", owned)
+
+    def check_authors(self, principal: Principal, message: bytes) -> CheckedAuthors:
+        """The From: and Sender: addresses of a message `principal` submits, each one they
+        may send as (the envelope sender alone proves nothing to the reader, who sees only
+        From:); AuthorUnreadable or AuthorNotOwned otherwise.
+
+        Choice: a message without From: is refused (RFC 5322 §3.6 requires one; among
+        what RFC 6409 §8 lets an MSA add, Sender:, Date: and Message-ID:, there is no
+        From:) rather than given one made up from the envelope: clients always write it,
+        and an author-less message fails DMARC everywhere. Resent-From: is no exception:
+        a redirected message whose From: is someone else's is refused too.
+        """
+        try:
+            authors = read_authors(message)
+            from_ = tuple(dict.fromkeys(normalize_address(a) for a in authors.from_))
+            sender = tuple(dict.fromkeys(normalize_address(a) for a in authors.sender))
+        except (AuthorError, InvalidInput) as error:
+            raise AuthorUnreadable(f"unusable From: or Sender: ({error})") from None
+        for address in from_ + sender:
+            if not self.may_send_as(principal, address):
+                raise AuthorNotOwned(f"{principal.address} may not send as {address}")
+        return CheckedAuthors(from_, sender)
 
     def _owner(self, address: str, principal: Principal) -> int | None:
         """The principal's user id when an alias or group address leads to them."""

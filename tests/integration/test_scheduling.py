@@ -1,5 +1,6 @@
-"""iMIP mail reaching a local organizer: a REPLY counts only for the attendee who sent
-it (a forged one is ignored), and broken calendar parts are delivered as plain mail."""
+"""iMIP mail reaching a local organizer: a REPLY counts only for the attendee proven to
+have sent it (a forged one is ignored), and broken calendar parts are delivered as plain
+mail. How a sender is proven over SMTP is in test_imip_trust.py; here delivery is told."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from groupware.mime.icalitem import describe_text
 from groupware.services import Services
 from groupware.services.access import SYSTEM
 from groupware.services.calendars import NewItem
+from groupware.services.provenance import Provenance
 
 ORGANIZER = "org@example.test"
 EVENT = (
@@ -26,10 +28,11 @@ EVENT = (
 
 
 def deliver(services: Services, tmp_path: Path, sender: str, data: bytes) -> None:
+    """Deliver `data` as mail proven to come from `sender` (as SPF would prove it)."""
     path = tmp_path / "in.eml"
     path.write_bytes(data)
     resolved = [services.delivery.resolve(ORGANIZER)]
-    report = services.delivery.deliver(path, resolved, mail_from=sender)
+    report = services.delivery.deliver(path, resolved, sender, Provenance(frozenset({sender})))
     assert report.delivered
 
 

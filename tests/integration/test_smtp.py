@@ -24,6 +24,11 @@ PASSWORD = "Alice-pass-1234"
 BODY = b"Subject: hello\r\nFrom: someone@elsewhere.example\r\n\r\nHi there.\r\n"
 
 
+def written_by(author: str) -> bytes:
+    """BODY as `author` writes it: submission checks From: (test_smtp_authors.py)."""
+    return BODY.replace(b"someone@elsewhere.example", author.encode())
+
+
 def start(tmp_path: Path, database_url: str, **auth: object) -> Iterator[Served]:
     config = make_config(tmp_path, database_url, **auth)
     runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
@@ -163,13 +168,17 @@ def test_submission_with_starttls_and_auth(server: Served) -> None:
         client.ehlo("laptop")
         assert "PLAIN" in client.esmtp_features["auth"].upper()
         client.login("alice@example.test", PASSWORD)
-        client.sendmail("alice@example.test", ["bob@example.test"], BODY)
+        client.sendmail(
+            "alice@example.test", ["bob@example.test"], written_by("alice@example.test")
+        )
         with pytest.raises(smtplib.SMTPSenderRefused) as refused:
-            client.sendmail("bob@example.test", ["bob@example.test"], BODY)
+            client.sendmail(
+                "bob@example.test", ["bob@example.test"], written_by("bob@example.test")
+            )
         assert refused.value.smtp_code == 553
-        client.sendmail("sales@example.test", ["bob@example.test"], BODY)  # her alias
-        client.sendmail("team@example.test", ["bob@example.test"], BODY)  # her group
-        client.sendmail("alice+lists@example.test", ["bob@example.test"], BODY)
+        for sender in ("sales@example.test", "team@example.test", "alice+lists@example.test"):
+            # Her alias, her group, her own address with a tag.
+            client.sendmail(sender, ["bob@example.test"], written_by(sender))
     received = inbox(server, "bob@example.test")
     assert len(received) == 4
     assert b"with ESMTPSA id" in received[0]
@@ -183,8 +192,9 @@ def test_submissions_with_implicit_tls_and_an_app_password(server: Served) -> No
         "127.0.0.1", server.ports["submissions"], context=context, timeout=30
     ) as client:
         client.login("alice@example.test", secret)
-        client.sendmail("alice@example.test", ["bob@example.test"], BODY)
-        client.sendmail("alice@example.test", ["someone@elsewhere.example"], BODY)
+        mine = written_by("alice@example.test")
+        client.sendmail("alice@example.test", ["bob@example.test"], mine)
+        client.sendmail("alice@example.test", ["someone@elsewhere.example"], mine)
     assert len(inbox(server, "bob@example.test")) == 1
     [queued] = server.services.queue.list_all(SYSTEM)  # relayed for her: queued
     assert queued.mail_from == "alice@example.test"

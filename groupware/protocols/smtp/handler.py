@@ -22,12 +22,14 @@ from typing import Any, Literal
 from groupware.blocking import Blocking
 from groupware.errors import GroupwareError, TryLater
 from groupware.protocols.smtp import statuses
-from groupware.services import Services
+from groupware.services import Services, provenance
 from groupware.services.addresses import domain_of, normalize_address
 from groupware.services.auth import Login
 from groupware.services.delivery import DeliveryReport, Forward, MailboxDisabled, Resolved
 from groupware.services.mailauth import AuthVerdict, PublicSuffixList, verify_inbound
+from groupware.services.provenance import Provenance
 from groupware.services.srs import SrsRefused, is_srs
+from groupware.services.submission import AuthorNotOwned, AuthorUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +176,10 @@ class SMTPHandler:
         try:
             # One trip to the pool: checks, then storing (each hop costs thread hand-offs).
             report = await self.blocking.call(self._accept, session, envelope, content, received)
+        except AuthorNotOwned:
+            return statuses.AUTHOR_NOT_OWNED
+        except AuthorUnreadable:
+            return statuses.AUTHOR_UNREADABLE
         except GroupwareError as error:
             log.warning("delivery %s failed: %s", queue_id, error)
             return statuses.reply_for(error)
@@ -194,7 +200,9 @@ class SMTPHandler:
         )
         return f"250 2.0.0 OK: queued as {queue_id}"
 
-    def _store(self, data: bytes, envelope: Any, recipients: list[Resolved]) -> DeliveryReport:
+    def _store(
+        self, data: bytes, envelope: Any, recipients: list[Resolved], origin: Provenance
+    ) -> DeliveryReport:
         """Spool to disk; deliver locally and queue the rest (each durable before this
         returns); remove the spool file."""
         self.spool.mkdir(parents=True, exist_ok=True)
@@ -206,12 +214,12 @@ class SMTPHandler:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             local = [r for r in recipients if r.hosted]
-            report = self.services.delivery.deliver(path, local, mail_from=mail_from)
+            report = self.services.delivery.deliver(path, local, mail_from, origin)
             remote = [r.address for r in recipients if not r.hosted]
-            if remote:
-                self._sign(path, mail_from)
+            if remote:  # only for authenticated clients: relaying is refused at RCPT
+                self._sign(path, origin.signers)
                 self.services.queue.enqueue(path, mail_from, remote, notify=envelope.notify, **dsn)
-            self._forward(path, data, mail_from, report.forwards, envelope.notify, dsn)
+            self._forward(path, data, mail_from, report.forwards, envelope.notify, dsn, origin)
             if report.over_quota and (report.accepted or remote):
                 # RFC 5321 §6.1: taken for some recipients, so the full mailboxes are
                 # reported to the sender rather than refused to the client (a retry would
@@ -236,10 +244,12 @@ class SMTPHandler:
         forwards: tuple[Forward, ...],
         notify: dict[str, str],
         dsn: dict[str, Any],
+        origin: Provenance,
     ) -> None:
         """Queue forwarded copies with an SRS sender of the forwarding address's domain, so
         SPF passes at the destination and bounces come back (delivery.resolve reverses it).
-        Each copy names its forwarders in Delivered-To, which rules read to stop loops."""
+        Each copy names its forwarders in Delivered-To, which rules read to stop loops,
+        and is DKIM-signed as `Provenance.forward_signers` says."""
         groups: dict[str, list[Forward]] = {}
         for forward in forwards:
             sender = self.services.srs.forward_sender(mail_from, domain_of(forward.recipient))
@@ -248,7 +258,8 @@ class SMTPHandler:
             forwarders = dict.fromkeys(f.recipient for f in group)
             marks = "".join(f"Delivered-To: {r}\r\n" for r in forwarders)
             path.write_bytes(marks.encode() + data)
-            self._sign(path, sender)
+            domain = domain_of(sender) if sender else ""
+            self._sign(path, origin.forward_signers(domain, self._suffixes or None))
             # RFC 3461 §6.2: a forwarded copy keeps the NOTIFY of the address it came to.
             kept = {f.target: notify[f.recipient] for f in group if f.recipient in notify}
             targets = [f.target for f in group]
@@ -257,14 +268,25 @@ class SMTPHandler:
     def _accept(
         self, session: Any, envelope: Any, content: bytes, received: bytes
     ) -> DeliveryReport | None:
-        """Authenticate mail from outside (None: refused by DMARC), then store it."""
-        if not session.authenticated:
+        """Establish who the message is from, then store it (None: refused by DMARC).
+
+        Every authenticated client (the MX takes no logins) must name only addresses it
+        owns in From: and Sender:, as in MAIL FROM; mail from outside gets SPF, DKIM and
+        DMARC verdicts, recorded in Authentication-Results. What either proves travels
+        with the message as its Provenance.
+        """
+        if session.authenticated:
+            login: Login = session.auth_data
+            authors = self.services.submission.check_authors(login.principal, content)
+            origin = provenance.submitted(reverse_path(envelope), authors)
+        else:
             verdict = self._verify(session, envelope, content)
             if verdict.reject:
                 return None
             content = strip_own_results(content, self.hostname)
             received = verdict.authentication_results_header() + received
-        return self._store(received + content, envelope, list(envelope.resolved))
+            origin = provenance.from_outside(verdict, content, self.services.delivery.hosts)
+        return self._store(received + content, envelope, list(envelope.resolved), origin)
 
     def _verify(self, session: Any, envelope: Any, content: bytes) -> AuthVerdict:
         """SPF, DKIM and DMARC of mail from outside (RFC 7208, 6376, 7489)."""
@@ -280,12 +302,13 @@ class SMTPHandler:
             suffixes=self._suffixes or None,
         )
 
-    def _sign(self, path: Path, mail_from: str) -> None:
-        """DKIM-sign mail leaving for other domains with the sender domain's key."""
-        if not mail_from:
+    def _sign(self, path: Path, domains: tuple[str, ...]) -> None:
+        """DKIM-sign mail leaving for other domains with the keys of `domains` we hold
+        (the From: domains: DMARC aligns with From:, not with the envelope)."""
+        if not domains:
             return
         data = path.read_bytes()
-        header = self.services.dkim.signature(data, mail_from.rpartition("@")[2].lower())
+        header = self.services.dkim.signatures(data, domains)
         if header:
             path.write_bytes(header + data)
 
