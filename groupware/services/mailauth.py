@@ -158,11 +158,12 @@ def verify_dkim(message: bytes, resolver: Resolver) -> tuple[DKIMCheck, ...]:
 
 def _verify_one(verifier: dkim.DKIM, index: int, value: bytes, resolver: Resolver) -> DKIMCheck:
     tags = _tags(value.decode("ascii", "replace"))
-    return DKIMCheck(
-        _dkim_result(verifier, index, DKIMKeyLookup(resolver)),
-        tags.get("d", "").lower()[:255],
-        tags.get("s", "")[:255],
-    )
+    domain, selector = tags.get("d", "").lower()[:255], tags.get("s", "")[:255]
+    if "h" in tags and "from" not in tags["h"].lower().split(":"):
+        # RFC 6376 §6.1.1: a signature not covering From is a PERMFAIL (dkimpy lets it
+        # pass, and then the From: of any message it was cut from could be rewritten).
+        return DKIMCheck("permerror", domain, selector)
+    return DKIMCheck(_dkim_result(verifier, index, DKIMKeyLookup(resolver)), domain, selector)
 
 
 def _dkim_result(verifier: dkim.DKIM, index: int, lookup: DKIMKeyLookup) -> DKIMResult:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import dkim
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -212,6 +213,33 @@ def test_several_signatures_each_reported(resolver: Resolver) -> None:
         ("pass", "other.test"),
         ("pass", "example.test"),
     ]
+
+
+class _UnsignedFrom(bytes):
+    """A header name dkimpy's "From must be signed" check takes for "from" (it compares
+    with ==) but that signs only itself: how a careless signer's h= without From looks."""
+
+    def __eq__(self, other: object) -> bool:
+        return other == b"from" or bytes.__eq__(self, other)
+
+    def __hash__(self) -> int:
+        return bytes.__hash__(self)
+
+    def lower(self) -> bytes:  # type: ignore[override]
+        return self
+
+
+def test_dkim_signature_not_covering_from_is_permerror(resolver: Resolver) -> None:
+    """RFC 6376 §6.1.1: dkimpy verifies it, yet its From: could be anyone's."""
+    raw = message()
+    header = dkim.sign(
+        raw, b"sel", b"example.test", KEY[0], include_headers=[_UnsignedFrom(b"subject")]
+    )
+    assert b"h=subject;" in header
+    forged = header + raw.replace(b"alice@example.test", b"ceo@example.test")
+    verdict = verify(resolver, forged, ip=BAD_IP)  # SPF fails: only DKIM could align
+    assert [c.result for c in verdict.dkim] == ["permerror"]
+    assert (verdict.dmarc.result, verdict.reject) == ("fail", True)
 
 
 def test_sign_refuses_bad_input() -> None:
