@@ -33,7 +33,6 @@ from groupware.services.submission import AuthorNotOwned, AuthorUnreadable
 
 log = logging.getLogger(__name__)
 
-MAX_LINE = 998  # RFC 5321 §4.5.3.1.6: 998 octets plus CRLF
 # aiosmtpd hands MAIL FROM:<> over as "<>" and needs envelope.mail_from truthy for RCPT.
 NULL_SENDER = "<>"
 
@@ -43,10 +42,6 @@ def has_bare_line_ending(content: bytes) -> bool:
     slips a second message past a filter, so such messages are refused outright."""
     pairs = content.count(b"\r\n")
     return content.count(b"\r") != pairs or content.count(b"\n") != pairs
-
-
-def has_long_line(content: bytes) -> bool:
-    return len(content) > MAX_LINE and max(map(len, content.split(b"\r\n"))) > MAX_LINE
 
 
 @dataclass(frozen=True)
@@ -167,8 +162,6 @@ class SMTPHandler:
         content: bytes = envelope.original_content or b""
         if has_bare_line_ending(content):
             return statuses.BARE_LINE_ENDING
-        if has_long_line(content):
-            return statuses.LINE_TOO_LONG
         if not envelope.resolved:
             return statuses.NO_RECIPIENTS
         queue_id = secrets.token_hex(6)

@@ -15,13 +15,14 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, syntax
 
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
 from groupware.errors import AuthFailed, TryLater
 from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.smtp import statuses
+from groupware.protocols.smtp.data import read_data
 from groupware.protocols.smtp.handler import Limits, SMTPHandler
 from groupware.services import Services
 
@@ -34,7 +35,8 @@ DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})  # RFC 3461 §4
 
 class GroupwareSMTP(SMTP):
     """aiosmtpd's protocol with AUTH checked by services.auth (never on the loop), RFC 3461
-    parameters let through to the handler, and a 421 past the connection limits."""
+    parameters let through to the handler, DATA read in bounded memory (data.py), and a
+    421 past the connection limits."""
 
     def __init__(self, handler: SMTPHandler, *, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
@@ -65,6 +67,33 @@ class GroupwareSMTP(SMTP):
                 self.transport.close()
             return
         await super()._handle_client()
+
+    # RFC 5321 §4.1.1.4 DATA: aiosmtpd's checks and hook around our reader.
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        read = await read_data(self._reader, self.data_size_limit)
+        if read.closed:
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if read.refusal:
+            self.envelope = self._create_envelope()  # the transaction is over (§4.1.1.4)
+            await self.push(read.refusal)
+            return
+        self.envelope.content = self.envelope.original_content = read.content
+        status = await self._call_handler_hook("DATA")
+        self.envelope = self._create_envelope()
+        await self.push("250 OK" if status is MISSING else status)
 
     def _getparams(self, params: Any) -> dict[str, str | bool] | None:
         """Parameters minus RFC 3461's, which the handler reads from the options itself."""
