@@ -80,12 +80,17 @@ class StoreConfig:
 
 @dataclass(frozen=True)
 class SMTPConfig:
-    """Limits of the SMTP listeners; past max_connections a client gets 421 and goes."""
+    """Limits of the SMTP listeners; past max_connections a client gets 421 and goes.
+    `timeout` is how long a client may take over each command line (Postfix's
+    smtpd_timeout; RFC 5321 §4.5.3.2.7 asks at least 5 minutes), `data_timeout` over a
+    whole message, from 354 to the final dot; then it gets 421 and is closed."""
 
     max_message_bytes: int = 50 * 1024 * 1024
     max_recipients: int = 100
     max_connections: int = 500
     max_connections_per_ip: int = 20
+    timeout: int = 300  # seconds
+    data_timeout: int = 600  # seconds: 50 MB at about 85 kB/s
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,8 @@ def _build(raw: dict[str, Any], source: str, listen_given: bool) -> Config:
     parse_transport(config.outbound.transport, source)
     if config.store.blobs not in {"files", "database"}:
         raise ConfigError(f"{source}: store.blobs: one of files, database")
+    if config.smtp.timeout < 1 or config.smtp.data_timeout < 1:
+        raise ConfigError(f"{source}: smtp.timeout and smtp.data_timeout: at least 1 second")
     if config.log.level not in {"debug", "info", "warning", "error"}:
         raise ConfigError(f"{source}: log.level: one of debug, info, warning, error")
     return config

@@ -1,17 +1,25 @@
 """SMTP under abuse, over raw sockets: a message far over smtp.max_message_bytes (in lines,
 or as one endless line) is refused without the server holding it (its peak memory is
-measured in a child process).
+measured in a child process); slow clients on the MX and submission ports are dropped at
+smtp.timeout (idle, a command line trickled byte by byte, NOOP for ever) and
+smtp.data_timeout (a message trickled line by line); a client opening connections
+without end meets smtp.max_connections_per_ip while its earlier ones keep working.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, TEST_DNS
+from groupware import runtime as runtime_module
+from groupware.services.access import SYSTEM
+from tests.conftest import ADMIN_PASSWORD, TEST_DNS, Served, make_config, serving, with_listeners
 from tests.serverprocess import ServerProcess
 
 ALICE, PASSWORD = "alice@example.test", "Alice-pass-1234"
@@ -104,3 +112,100 @@ def test_huge_messages_are_refused_without_being_held(tmp_path: Path, database_u
         print(f"\npeak memory before {before} KiB; growth after 100 MB sent: {growth}")
         # Far below the 100 MB sent (the limit is 1 MB; allocator noise stays well under).
         assert all(kib < 30 * 1024 for kib in growth.values()), growth
+
+
+@pytest.fixture
+def slow_server(tmp_path: Path, database_url: str) -> Iterator[Served]:
+    config = make_config(tmp_path, database_url)
+    smtp = dataclasses.replace(config.smtp, timeout=2, data_timeout=4)
+    config = dataclasses.replace(config, smtp=smtp)
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    with serving(with_listeners(config, smtp="on", submission="on")) as served:
+        served.services.directory.add_user(SYSTEM, ALICE, PASSWORD)
+        yield served
+
+
+def trickle(client: Client, data: bytes, seconds: float = 30) -> bool:
+    """Send `data` a byte at a time, 0.1 s apart, until the server hangs up (True) or
+    `seconds` pass (False)."""
+    deadline = time.monotonic() + seconds
+    for byte in data * 1000:
+        if time.monotonic() > deadline:
+            return False
+        try:
+            client.sock.sendall(bytes([byte]))
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("port", ["smtp", "submission"])
+def test_slow_clients_are_dropped_on_time(slow_server: Served, port: str) -> None:
+    """An idle client, a command line trickled byte by byte, a message trickled line by
+    line (each line is progress, yet the whole has a deadline) and NOOP for ever."""
+    number = slow_server.ports[port]
+    login = port == "submission"
+    idle = Client(number)
+    assert idle.reply().startswith(b"220")
+    began = time.monotonic()
+    assert idle.reply().startswith(b"421 4.4.2")  # RFC 5321 §3.8: 421, then closed
+    assert idle.closed_within(30)
+    print(f"\n{port}: idle client dropped after {time.monotonic() - began:.1f} s")
+
+    slow = Client(number)
+    assert slow.reply().startswith(b"220")
+    assert trickle(slow, b"EHLO slowloris.example "), "a trickled command line lived on"
+
+    data = Client(number)
+    data.begin(login)
+    assert trickle(data, b"line\r\n"), "a trickled message lived on"
+
+    chatty = Client(number)
+    assert chatty.reply().startswith(b"220")
+    replies = [chatty.command("NOOP") for _ in range(101)]
+    assert all(r.startswith(b"250") for r in replies[:100])
+    assert replies[100].startswith(b"421")
+    assert chatty.closed_within(30)
+    for client in (idle, slow, data, chatty):
+        client.close()
+
+
+def test_connection_flood_meets_the_per_address_limit(tmp_path: Path, database_url: str) -> None:
+    config = make_config(tmp_path, database_url)
+    config = dataclasses.replace(
+        config, smtp=dataclasses.replace(config.smtp, max_connections_per_ip=5)
+    )
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    with serving(with_listeners(config, smtp="on")) as served:
+        served.services.directory.add_user(SYSTEM, ALICE, PASSWORD)
+        port = served.ports["smtp"]
+        first = [Client(port) for _ in range(5)]
+        try:
+            for client in first:
+                assert client.reply().startswith(b"220")
+            for _ in range(50):  # bounded: the flood of a client that never stops
+                extra = Client(port)
+                assert extra.reply().startswith(b"421 4.7.0")
+                assert extra.closed_within(30)
+                extra.close()
+            for number, client in enumerate(first):  # the earlier ones still work
+                assert client.command("EHLO flood.example").startswith(b"250")
+                assert client.command(f"MAIL FROM:<f{number}@elsewhere.example>")[:3] == b"250"
+                assert client.command(f"RCPT TO:<{ALICE}>").startswith(b"250")
+                assert client.command("DATA").startswith(b"354")
+                reply = client.command(f"Subject: {number}\r\n\r\nstill here\r\n.")
+                assert reply.startswith(b"250"), reply
+        finally:
+            for client in first:
+                client.close()
+        # Closed ones free their places: a newcomer is welcome again.
+        deadline = time.monotonic() + 30
+        while True:
+            again = Client(port)
+            greeting = again.reply()
+            again.close()
+            if greeting.startswith(b"220") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert greeting.startswith(b"220")

@@ -107,9 +107,12 @@ def test_sections_of_every_kind(tmp_path: Path) -> None:
         [web]
         secret_key = "s3cret"
         threads = 16
+        [smtp]
+        timeout = 60
         """,
     )
     cfg = config.load(path, environ={})
+    assert (cfg.smtp.timeout, cfg.smtp.data_timeout) == (60, 600)
     assert cfg.database_url == "postgresql+psycopg://gw@db.internal/groupware"
     assert cfg.auth.max_failures == 3
     assert cfg.auth.backoff_base == 1.0 and isinstance(cfg.auth.backoff_base, float)
@@ -222,6 +225,8 @@ def test_groupware_config_names_the_file(tmp_path: Path) -> None:
         ("hostname = 42\n", "hostname"),
         ('database_url = "mysql://localhost/gw"\n', "database_url"),
         ('listen = "127.0.0.1:25"\n', "[listen]"),
+        ("[smtp]\ntimeout = 0\n", "smtp.timeout"),
+        ("[smtp]\ndata_timeout = 0\n", "smtp.data_timeout"),
     ],
 )
 def test_errors_name_the_bad_key(tmp_path: Path, toml: str, names: str) -> None:

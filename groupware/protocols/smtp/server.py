@@ -31,17 +31,33 @@ log = logging.getLogger(__name__)
 
 
 DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})  # RFC 3461 §4
+# Commands that move no mail, allowed this many times a session (Postfix's
+# smtpd_junk_command_limit): each resets the idle timer, so without a cap a client
+# sending NOOP every few minutes would hold its connection for ever.
+JUNK_COMMAND_LIMIT = 100
+CALL_LIMITS = {
+    **dict.fromkeys(("NOOP", "VRFY", "EXPN", "HELP", "HELO", "EHLO"), JUNK_COMMAND_LIMIT),
+    "*": 2**31,  # the others move mail: a long session of many messages is fine
+}
 
 
 class GroupwareSMTP(SMTP):
     """aiosmtpd's protocol with AUTH checked by services.auth (never on the loop), RFC 3461
-    parameters let through to the handler, DATA read in bounded memory (data.py), and a
-    421 past the connection limits."""
+    parameters let through to the handler, DATA read in bounded memory within its own
+    deadline (data.py), and a 421 past the connection limits or a timeout."""
 
-    def __init__(self, handler: SMTPHandler, *, limits: ConnectionLimits, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: SMTPHandler,
+        *,
+        limits: ConnectionLimits,
+        data_timeout: float,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
         self._groupware = handler
         self._limits = limits
+        self._data_timeout = data_timeout
         self._ip = ""
         self._admitted = False
 
@@ -62,11 +78,22 @@ class GroupwareSMTP(SMTP):
 
     async def _handle_client(self) -> None:
         if not self._admitted:  # RFC 5321 §3.8: 421 and close
-            await self.push("421 4.7.0 Too many connections; try again later")
+            await self.push(statuses.TOO_MANY_CONNECTIONS)
             if self.transport is not None:
                 self.transport.close()
             return
         await super()._handle_client()
+
+    def _timeout_cb(self) -> None:
+        """aiosmtpd's idle timer fired: no complete command (or no whole message, during
+        DATA) in time. RFC 5321 §3.8: say 421 before closing."""
+        transport = self.transport
+        if transport is None:
+            return
+        log.info("SMTP client %s timed out", self._ip)
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(statuses.TIMEOUT.encode() + b"\r\n")
+        transport.close()  # connection_lost ends the session
 
     # RFC 5321 §4.1.1.4 DATA: aiosmtpd's checks and hook around our reader.
     @syntax("DATA")
@@ -81,7 +108,11 @@ class GroupwareSMTP(SMTP):
             await self.push("501 Syntax: DATA")
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
+        # aiosmtpd resets the timer per command only, so it bounds the whole message; ours
+        # is longer than a command's, then storing gets a command's again.
+        self._reset_timeout(self._data_timeout)
         read = await read_data(self._reader, self.data_size_limit)
+        self._reset_timeout()
         if read.closed:
             if self.transport is not None:
                 self.transport.close()
@@ -188,9 +219,11 @@ class SMTPListener:
 
     def _protocol(self) -> GroupwareSMTP:
         implicit = self.name == "submissions"
+        smtp = self._config.smtp
         return GroupwareSMTP(
             self.handler,
             limits=self.limits,
+            data_timeout=smtp.data_timeout,
             hostname=self._config.hostname,
             ident="groupware ESMTP",
             data_size_limit=self.handler.limits.max_message_bytes,
@@ -204,7 +237,8 @@ class SMTPListener:
             auth_require_tls=True,
             # MX takes no logins: users submit on 587/465.
             auth_exclude_mechanism=[] if self.handler.kind == "submission" else MECHANISMS,
-            timeout=300,
+            timeout=smtp.timeout,
+            command_call_limit=CALL_LIMITS,
         )
 
     async def start(self) -> None:
