@@ -7,6 +7,7 @@ delivery, which passes it to its listeners. Nothing is proven unless one of them
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,8 +54,10 @@ class Provenance:
 def submitted(mail_from: str, authors: CheckedAuthors) -> Provenance:
     """Mail an authenticated user submitted: the envelope sender (checked at MAIL) and
     the From:/Sender: addresses (checked at DATA) are theirs."""
-    proven = frozenset({mail_from.lower(), *authors.from_, *authors.sender} - {""})
-    return Provenance(proven, authors.from_, checked=True)
+    proven = {*authors.from_, *authors.sender}
+    with contextlib.suppress(InvalidInput):  # the null sender proves nothing
+        proven.add(normalize_address(mail_from))  # normalised as the others are
+    return Provenance(frozenset(proven), authors.from_, checked=True)
 
 
 def generated(author: str) -> Provenance:
@@ -69,15 +72,23 @@ def from_outside(verdict: AuthVerdict, content: bytes, hosted: Callable[[str], b
         authors = tuple(normalize_address(a) for a in read_authors(content).from_)
     except (AuthorError, InvalidInput):
         authors = ()
-    proven = frozenset(a for a in vouched(verdict, authors) if not hosted(domain_of(a)))
-    return Provenance(proven, authors)
+    proven = set()
+    for address in vouched(verdict, authors):
+        try:
+            address = normalize_address(address)  # the envelope sender's is as given
+        except InvalidInput:
+            continue
+        if not hosted(domain_of(address)):
+            proven.add(address)
+    return Provenance(frozenset(proven), authors)
 
 
 def vouched(verdict: AuthVerdict, authors: tuple[str, ...]) -> frozenset[str]:
     """The sender addresses the checks vouch for, lower-case. They authenticate domains,
     not people: the envelope sender when SPF passed for it (RFC 7208 §2.4); a From:
     address (of `authors`) when DMARC passed for its domain, or when a DKIM signature of
-    that very domain verified (RFC 6376 §3.5 d=; a signature always covers From:)."""
+    that very domain verified (RFC 6376 §3.5 d=; mailauth fails any signature that
+    leaves From: out, RFC 6376 §6.1.1)."""
     found: set[str] = set()
     spf = verdict.spf
     if spf.result == "pass" and spf.identity == "mailfrom" and verdict.mail_from:
