@@ -4,17 +4,21 @@ storage, and `mount`, which puts it at /dav beside the web portal in one WSGI ap
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from http import client as http_client
 from typing import Any
 
 from radicale import config as radicale_config
+from radicale import types as radicale_types
 from radicale.app import Application
 
 from groupware.config import Config
+from groupware.dav import recurrence as dav_recurrence
 from groupware.dav.auth import Auth, Principals
 from groupware.dav.rights import Rights
 from groupware.dav.sharing import Sharing
 from groupware.dav.speedups import remember_pure_helpers
 from groupware.dav.storage import Storage
+from groupware.mime import recurrence
 from groupware.mime.icalitem import faster_timezones
 from groupware.services import Services
 
@@ -28,10 +32,35 @@ AUTO_SCHEDULE = "calendar-auto-schedule"
 UNTRUSTED = ("HTTP_X_SCRIPT_NAME", "HTTP_X_REMOTE_USER", "REMOTE_USER", "HTTP_X_REMOTE_ADDR")
 
 
+class Radicale(Application):
+    """Radicale's application, answering a PUT over the recurrence limit as CalDAV says."""
+
+    def do_PUT(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> radicale_types.WSGIResponse:
+        """RFC 4791 §5.3.2.1: an object over the recurrence limit is refused with 403 and
+        CALDAV:max-instances (Radicale itself says 400 to every object it refuses)."""
+        with dav_recurrence.refusals() as refused:
+            answer = super().do_PUT(environ, base_prefix, path, user, user_groups, request_info)
+        if refused and answer[0] == http_client.BAD_REQUEST:
+            request_info["status"] = http_client.FORBIDDEN
+            return self._webdav_error_response(
+                http_client.FORBIDDEN, "C:max-instances", request_info
+            )
+        return answer
+
+
 def build(services: Services) -> Application:
     """Radicale on services.auth, services.calendars.rights and our database."""
     faster_timezones()
     remember_pure_helpers()
+    dav_recurrence.install()
     principals = Principals()
     configuration = radicale_config.load()
     configuration.update(
@@ -54,6 +83,12 @@ def build(services: Services) -> Application:
                 "permit_create_map": "False",  # shares are made with our CLI and web
                 "permit_create_token": "False",
             },
+            # One recurrence limit (mime/recurrence.py), which a PUT meets before these.
+            "server": {"max_vevent_rrule_occurrence": str(recurrence.MAX_INSTANCES)},
+            "reporting": {
+                "max_expand_occurrence": str(recurrence.MAX_INSTANCES),
+                "max_freebusy_occurrence": str(recurrence.MAX_INSTANCES),
+            },
             "web": {"type": "none"},
             "hook": {"type": "none"},
             "logging": {"mask_passwords": "True"},
@@ -61,7 +96,7 @@ def build(services: Services) -> Application:
         "groupware",
         privileged=True,
     )
-    return Application(configuration)
+    return Radicale(configuration)
 
 
 def mount(web: WSGIApp, dav: WSGIApp, config: Config, services: Services) -> WSGIApp:

@@ -18,6 +18,7 @@ from radicale import item as radicale_item
 from radicale import pathutils
 
 from groupware.dav.storage import new_item
+from groupware.mime import recurrence
 from groupware.services import Services
 
 PROPS = ".Radicale.props"
@@ -30,6 +31,7 @@ class Progress:
     changed: int = 0
     unchanged: int = 0
     unreadable: int = 0
+    refused: int = 0  # over the recurrence limit (mime/recurrence.py)
     skipped_users: int = 0
 
 
@@ -51,7 +53,8 @@ def import_radicale(services: Services, folder: Path, say: Callable[[str], None]
     say(
         f"done: {progress.collections} collections, {progress.added} items added, "
         f"{progress.changed} changed, {progress.unchanged} unchanged, "
-        f"{progress.unreadable} unreadable, {progress.skipped_users} users skipped"
+        f"{progress.unreadable} unreadable, {progress.refused} refused, "
+        f"{progress.skipped_users} users skipped"
     )
     return progress
 
@@ -86,6 +89,10 @@ def _import_collection(
             text = file.read_text(encoding="utf-8")
             parsed = radicale_item.Item(collection_path=path, text=text)
             stored = new_item(file.name, parsed)
+        except recurrence.TooManyInstances as error:
+            say(f"{path}/{file.name}: refused, too many recurrences ({error}); skipped")
+            progress.refused += 1
+            continue
         except Exception as error:  # one broken file must not stop the rest
             say(f"{path}/{file.name}: unreadable ({error}); skipped")
             progress.unreadable += 1

@@ -1,6 +1,8 @@
 """What is stored of a calendar object or vCard besides its text: UID, etag, component
 and enclosing time range, read with Radicale's own item code (so that our indexes agree
-with how Radicale filters). Pure: text in, facts out."""
+with how Radicale filters). Every path that stores an item describes it here, so this is
+where the recurrence limit (mime/recurrence.py) holds for all of them. Pure: text in,
+facts out."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from dataclasses import dataclass
 
 from radicale import item as radicale_item
 from radicale import pathutils
+
+from groupware.mime import recurrence
 
 
 @dataclass(frozen=True)
@@ -21,12 +25,17 @@ class ItemFacts:
 
 
 def describe(item: radicale_item.Item) -> ItemFacts:
+    """recurrence.TooManyInstances (a ValueError) when a calendar object's recurrences
+    are over the limit: checked before anything walks them."""
+    if item.name == "VCALENDAR":
+        recurrence.check(item.vobject_item)
     start, end = item.time_range
     return ItemFacts(item.uid, item.etag, item.component_name, start, end, item.serialize())
 
 
 def describe_text(collection_path: str, text: str) -> ItemFacts:
-    """ValueError or RuntimeError (Radicale's) when `text` is not one object."""
+    """ValueError or RuntimeError (Radicale's) when `text` is not one object, or is one
+    over the recurrence limit."""
     sane = pathutils.strip_path(pathutils.sanitize_path(collection_path))
     return describe(radicale_item.Item(collection_path=sane, text=text))
 

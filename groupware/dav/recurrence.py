@@ -1,0 +1,100 @@
+"""Radicale held to the recurrence limit (mime/recurrence.py): a PUT's calendar objects are
+checked before Radicale walks them, and its time-range tests, expansions and free-busy
+walk recurrences only from near the range asked for.
+
+Radicale answers every refused PUT 400; `Radicale.do_PUT` (dav/app.py) turns a refusal
+recorded here into the 403 CALDAV:max-instances of RFC 4791 §5.3.2.1. A new Radicale
+function that walks recurrences for a time range gets the same wrapper in `install`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from radicale import item as radicale_item
+from radicale.app import report as radicale_report
+from radicale.item import filter as radicale_filter
+
+from groupware.mime import recurrence
+
+_refusals: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "dav_recurrence_refusals", default=None
+)
+_installed = False
+
+
+def install() -> None:
+    """Wrap Radicale's functions (module attributes it calls by name). Idempotent."""
+    global _installed
+    if _installed:
+        return
+    recurrence.install()
+    radicale_item.check_and_sanitize_items = _checked(radicale_item.check_and_sanitize_items)
+    radicale_filter.time_range_match = _matched_from_start(radicale_filter.time_range_match)
+    radicale_report.freebusy_periods = _from_argument(
+        radicale_report.freebusy_periods, 1, "range_start"
+    )
+    radicale_report._expand = _from_argument(radicale_report._expand, 2, "start")
+    _installed = True
+
+
+@contextlib.contextmanager
+def refusals() -> Iterator[list[str]]:
+    """What the limit refused during the block (one message per refused object)."""
+    refused: list[str] = []
+    token = _refusals.set(refused)
+    try:
+        yield refused
+    finally:
+        _refusals.reset(token)
+
+
+def _checked(check_items: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(check_items)
+    def check_and_sanitize_items(vobject_items: list[Any], *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("tag") == "VCALENDAR":
+            for calendar in vobject_items:
+                try:
+                    recurrence.check(calendar)
+                except recurrence.TooManyInstances as error:
+                    refused = _refusals.get()
+                    if refused is not None:
+                        refused.append(str(error))
+                    raise
+        check_items(vobject_items, *args, **kwargs)
+
+    return check_and_sanitize_items
+
+
+def _matched_from_start(match: Callable[..., bool]) -> Callable[..., bool]:
+    @functools.wraps(match)
+    def time_range_match(vobject_item: Any, filter_: Any, child_name: str, trigger: Any) -> bool:
+        if not filter_.get("start") or isinstance(trigger, datetime):
+            return match(vobject_item, filter_, child_name, trigger)  # an absolute alarm
+        start, _ = radicale_filter.parse_time_range(filter_)
+        if isinstance(trigger, timedelta) and trigger > timedelta(0):
+            start -= trigger  # an alarm after its instance: instances before the range count
+        with recurrence.expanding_from(start):
+            return match(vobject_item, filter_, child_name, trigger)
+
+    return time_range_match
+
+
+def _from_argument(walk: Callable[..., Any], position: int, name: str) -> Callable[..., Any]:
+    """`walk` with its range start (argument `name`, or at `position`) as where walks
+    begin."""
+
+    @functools.wraps(walk)
+    def walk_from(*args: Any, **kwargs: Any) -> Any:
+        start = args[position] if len(args) > position else kwargs.get(name)
+        if not isinstance(start, datetime) or start.tzinfo is None:
+            return walk(*args, **kwargs)
+        with recurrence.expanding_from(start):
+            return walk(*args, **kwargs)
+
+    return walk_from
