@@ -21,7 +21,6 @@ import email
 import email.policy
 import logging
 import re
-import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_ATTENDEES = 100  # as many as one SMTP transaction takes ([smtp] max_recipients)
-ATTEMPTS = 3  # reads of a copy that its owner keeps changing meanwhile, before giving up
+ATTEMPTS = 5  # reads of a copy that keeps changing meanwhile (its owner, another delivery)
 _ORGANIZER = re.compile(r"^ORGANIZER[;:]", re.IGNORECASE | re.MULTILINE)
 
 
@@ -56,9 +55,6 @@ class Scheduling:
         self._dkim = dkim
         self._spool = spool_dir
         self.delivery: LocalDelivery | None = None  # set once delivery exists (it calls us)
-        # Copies are read, compared (SEQUENCE) and written: two deliveries at once (a late
-        # REQUEST and its CANCEL) must not interleave, or the older could win.
-        self._copies = threading.Lock()
 
     # -- changes in a calendar ---------------------------------------------------------------
 
@@ -191,14 +187,15 @@ class Scheduling:
         self, attendee: str, text: str, facts: imip.Scheduled, *, cancel: bool = False
     ) -> None:
         """The event in a local attendee's calendar: new ones need action; an update
-        keeps their answer unless SEQUENCE rose (RFC 5546 §2.1.5)."""
+        keeps their answer unless SEQUENCE rose (RFC 5546 §2.1.5). Two deliveries at once
+        (a late REQUEST and its CANCEL) each read, compare and parse with no lock held;
+        `_store` writes only over the version compared, so the later one reads again."""
         if self._calendars.principal_of(attendee) is None:
             return
-        with self._copies:
-            for _ in range(ATTEMPTS):
-                if self._place_once(attendee, text, facts, cancel=cancel):
-                    return
-            log.warning("%s: %s's copy kept changing; not updated", facts.uid, attendee)
+        for _ in range(ATTEMPTS):
+            if self._place_once(attendee, text, facts, cancel=cancel):
+                return
+        log.warning("%s: %s's copy kept changing; not updated", facts.uid, attendee)
 
     def _place_once(self, attendee: str, text: str, facts: imip.Scheduled, *, cancel: bool) -> bool:
         """False when the attendee changed the copy while it was being compared."""
@@ -232,13 +229,10 @@ class Scheduling:
         return self._store(collection, href, text, kept_etag)
 
     def _update_partstat(self, organizer: str, uid: str, attendee: str, answer: str) -> None:
-        with self._copies:
-            for _ in range(ATTEMPTS):
-                if self._update_partstat_once(organizer, uid, attendee, answer):
-                    return
-            log.warning(
-                "%s: %s's event kept changing; %s's answer not noted", uid, organizer, attendee
-            )
+        for _ in range(ATTEMPTS):
+            if self._update_partstat_once(organizer, uid, attendee, answer):
+                return
+        log.warning("%s: %s's event kept changing; %s's answer not noted", uid, organizer, attendee)
 
     def _update_partstat_once(self, organizer: str, uid: str, attendee: str, answer: str) -> bool:
         found = self._calendars.find_uid(organizer, uid)
@@ -255,7 +249,8 @@ class Scheduling:
     def _store(self, collection: CollectionRow, href: str, text: str, expected: str | None) -> bool:
         """Write `text` at `href` under the collection's lock if what is there still has
         the etag it had when read (`expected`, None: nothing); False if it changed, as
-        when its owner saved it from a client in between."""
+        when its owner saved it from a client in between. The text is parsed (and its
+        recurrences checked against the limit) before the lock is taken."""
         try:
             facts = describe_text(collection.path, text)
         except (ValueError, RuntimeError) as error:

@@ -4,6 +4,7 @@ mail. How a sender is proven over SMTP is in test_imip_trust.py; here delivery i
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from groupware.errors import InvalidInput
 from groupware.mime import imip
 from groupware.mime.icalitem import describe_text
 from groupware.services import Services
+from groupware.services import scheduling as scheduling_module
 from groupware.services.access import SYSTEM
 from groupware.services.calendars import NewItem
 from groupware.services.provenance import Provenance
@@ -219,3 +221,59 @@ def test_account_addresses_cannot_look_like_group_homes(services: Services) -> N
     for bad in ("+team@example.test", "a/b@example.test"):
         with pytest.raises(InvalidInput):
             services.directory.add_user(SYSTEM, bad, "Organizer-pass-1")
+
+
+def test_a_slow_invitation_holds_up_no_other(
+    services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scheduling takes no lock of its own while it reads and parses a copy: while one
+    delivery is still parsing (held here), another attendee's invitation is placed."""
+    services.directory.add_domain(SYSTEM, "example.test")
+    for address in ("ann@example.test", "ben@example.test"):
+        services.directory.add_user(SYSTEM, address, "Organizer-pass-1")
+    parsing, release = threading.Event(), threading.Event()
+    real = scheduling_module.describe_text
+
+    def held(collection_path: str, text: str) -> object:
+        if "UID:slow" in text:
+            parsing.set()
+            release.wait(60)
+        return real(collection_path, text)
+
+    monkeypatch.setattr(scheduling_module, "describe_text", held)
+
+    def deliver_to(attendee: str, uid: str) -> None:
+        text = (
+            EVENT.replace("UID:m1", f"UID:{uid}")
+            .replace("org@example.test", "org@partner.example")
+            .replace("ann@partner.example", attendee)
+        )
+        body = imip.with_method(text, "REQUEST")
+        data = imip.compose(
+            method="REQUEST",
+            sender="org@partner.example",
+            sender_name="",
+            to=attendee,
+            body=body,
+            facts=imip.read(body),
+        )
+        path = tmp_path / f"{uid}.eml"
+        path.write_bytes(data)
+        resolved = [services.delivery.resolve(attendee)]
+        services.delivery.deliver(path, resolved, mail_from="org@partner.example")
+
+    slow = threading.Thread(target=deliver_to, args=("ann@example.test", "slow"))
+    fast = threading.Thread(target=deliver_to, args=("ben@example.test", "fast"))
+    slow.start()
+    try:
+        assert parsing.wait(60)
+        fast.start()
+        fast.join(60)  # generous: it waits for nothing but its own work
+        assert not fast.is_alive(), "held up by another delivery's parsing"
+        assert services.calendars.find_uid("ben@example.test", "fast") is not None
+        assert slow.is_alive()
+    finally:
+        release.set()
+        slow.join(60)
+        fast.join(60)
+    assert services.calendars.find_uid("ann@example.test", "slow") is not None
