@@ -88,10 +88,12 @@ def build_services(config: Config, database: Database) -> Services:
     delivery = LocalDelivery(database, messages, rules=rules, vacation=vacation, srs=srs)
     scheduling.delivery = delivery
     delivery.on_delivered.append(scheduling.message_delivered)
+    groups, sharing = Groups(database), Sharing(database, calendars)
+    groups.on_name_freed.append(sharing.forget_group)  # group calendars end with the group
     return Services(
         directory=directory,
         aliases=Aliases(database),
-        groups=Groups(database),
+        groups=groups,
         roles=Roles(database),
         credentials=Credentials(database, issuer=config.hostname),
         auth=auth,
@@ -111,7 +113,7 @@ def build_services(config: Config, database: Database) -> Services:
         dkim=dkim,
         bounces=Bounces(delivery, queue, config.hostname, config.data_dir / "spool"),
         calendars=calendars,
-        sharing=Sharing(database, calendars),
+        sharing=sharing,
         scheduling=scheduling,
     )
 

@@ -1,11 +1,14 @@
 """Groups: named sets of users with an optional group address, living in one domain.
 
 Roles granted to a group reach every member (access.load_principal follows membership).
+What other services keep under a group's name (its calendars) is cleared through
+`on_name_freed`, inside the transaction that removes or creates the group.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -43,9 +46,17 @@ def _check_name(name: str) -> str:
     return name
 
 
+# (the transaction's session, the group's name, its domain)
+NameHook = Callable[[Session, str, str], None]
+
+
 class Groups:
     def __init__(self, database: Database) -> None:
         self._db = database
+        # Run in the transaction that removes a group, and in the one that creates a
+        # group: what lives under the name goes with the group (or nothing changes), and
+        # a new group of an old name never finds the old one's data.
+        self.on_name_freed: list[NameHook] = []
 
     def add(
         self,
@@ -80,6 +91,8 @@ class Groups:
             group = Group(domain_id=dom.id, name=name, address=address)
             session.add(group)
             session.flush()
+            for hook in self.on_name_freed:
+                hook(session, name, domain_name)
             for member in wanted:
                 session.add(
                     GroupMember(group_id=group.id, user_id=_member(session, actor, member).id)
@@ -176,6 +189,9 @@ class Groups:
         with self._db.write() as session:
             group, domain_name = self._changeable(session, actor, name, domain)
             session.delete(group)
+            session.flush()
+            for hook in self.on_name_freed:
+                hook(session, group.name, domain_name)
             audit.record(session, actor, "group.remove", target=group.name, domain=domain_name)
 
     @classmethod

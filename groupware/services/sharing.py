@@ -5,7 +5,8 @@ A share appears in each sharee's home as a collection of its own ("bob@x/shared-
 which DAV clients list with the rest of the home; dav/sharing.py hands `visible_to` to
 Radicale, which maps requests there onto the shared collection with the share's rights.
 Group calendars live in the group's home, "+team@example.test/…" (no one logs in as it);
-members see them as "group-<id>" in their own home, read-write.
+members see them as "group-<id>" in their own home, read-write. They end with their group
+(`forget_group`): a new group of the same name starts with none.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from groupware.errors import InvalidInput, NotFound
@@ -170,6 +171,15 @@ class Sharing:
         self.version += 1
         return path
 
+    def forget_group(self, session: Session, name: str, domain: str) -> None:
+        """Everything in a group's home, in the caller's transaction (the group's removal,
+        or the creation of a group of that name): its collections, and with them (foreign
+        keys cascade) their items, tombstones and shares. Deleted rather than kept: no
+        one else owns them, and an admin wanting them keeps the group."""
+        home = group_home(name, domain)
+        session.execute(delete(DavCollection).where(_in_home(home, itself=True)))
+        self.version += 1
+
     # -- what a user sees ---------------------------------------------------------------------
 
     def visible_to(self, address: str) -> list[Visible]:
@@ -196,7 +206,7 @@ class Sharing:
                 home = group_home(group, domain)
                 owned_by_groups += session.execute(
                     select(DavCollection.id, DavCollection.path, DavCollection.props).where(
-                        DavCollection.path.like(home.replace("_", "\\_") + "/%", escape="\\")
+                        _in_home(home)
                     )
                 ).all()
         visible: dict[str, Visible] = {}
@@ -218,6 +228,13 @@ class Sharing:
             here = f"{address}/group-{collection_id}"
             visible[here] = Visible(here, path, owner, "rw", _title(props, owner[1:]))
         return list(visible.values())
+
+
+def _in_home(home: str, *, itself: bool = False) -> ColumnElement[bool]:
+    """The collections in `home` (and the home's own row too, `itself`)."""
+    escaped = home.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    inside = DavCollection.path.like(escaped + "/%", escape="\\")
+    return or_(DavCollection.path == home, inside) if itself else inside
 
 
 def _title(props: str, owner: str) -> str:
