@@ -181,4 +181,4 @@ def cmd_group_remove_member(args: argparse.Namespace, services: Services) -> Non
 def cmd_group_remove(args: argparse.Namespace, services: Services) -> None:
     name, domain = group_ref(args)
     services.groups.remove(SYSTEM, name, domain)
-    print(f"removed group {name}")
+    print(f"removed group {name} with its calendars, task lists and address books")

@@ -117,5 +117,8 @@ def remove_member(domain: str, name: str, member: str) -> Response:
 def remove_group(domain: str, name: str) -> Response:
     if ActionForm().validate_on_submit():
         me = principal()
-        attempt(lambda: services().groups.remove(me, name, domain), f"Group {name} removed.")
+        attempt(
+            lambda: services().groups.remove(me, name, domain),
+            f"Group {name} removed, with its calendars.",
+        )
     return redirect(url_for("admin.groups"))
