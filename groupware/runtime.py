@@ -23,6 +23,7 @@ from groupware import tlscerts
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint, WebConfig
 from groupware.errors import NotFound
+from groupware.mime import recurrence
 from groupware.services import Services, build_services
 from groupware.services.access import SYSTEM
 from groupware.services.addresses import normalize_domain
@@ -230,6 +231,7 @@ class WebListener:
 
 def build(config: Config) -> Runtime:
     """Everything the server needs, wired together; the database must be at head."""
+    recurrence.install()  # every recurrence walked in this process is bounded, even parsing's
     database = Database(config.database_url)
     return Runtime(config, database, build_services(config, database))
 

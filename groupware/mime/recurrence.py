@@ -6,12 +6,14 @@ each rule has at most MAX_INSTANCES instances in all (COUNT, or what fits before
 or, without an end, at most MAX_INSTANCES a year; it lists at most MAX_INSTANCES dates
 (RDATE, EXDATE); and its instances are found within MAX_STEPS steps of the walk (a rule
 that never matches, the 30th of February, is not). Counts are upper bounds read from the
-rule, never from walking it.
+rule, never from walking it. The rules of a VTIMEZONE are held to it too: converting a
+time walks them.
 
-`install` bounds every walk of dateutil (which vobject, and so Radicale, expands with):
-at most MAX_STEPS steps each, rules over the limit (stored before it) not walked at all,
-and inside `expanding_from(start)` rules without COUNT begin near `start` instead of at
-their DTSTART. Change the limit here; a new expanding library gets the same treatment.
+`install` (runtime.build calls it first; `check` makes sure) bounds every walk of
+dateutil, which vobject, and so Radicale, expands with: at most MAX_STEPS steps each,
+rules over the limit (stored before it) not walked at all, and inside
+`expanding_from(start)` rules without COUNT begin near `start` instead of at their
+DTSTART. Change the limit here; a new expanding library gets the same treatment.
 """
 
 from __future__ import annotations
@@ -76,10 +78,14 @@ def check(calendar: Any) -> None:
     set in `calendar`, a vobject VCALENDAR, is within the limit."""
     install()
     for component in calendar.getChildren():
-        if component.name in RECURRING and any(
-            name in component.contents for name in ("rrule", "exrule", "rdate", "exdate")
-        ):
-            _check_component(component)
+        if component.name in RECURRING and _recurs(component):
+            uid = component.contents["uid"][0].value if "uid" in component.contents else ""
+            _check_component(component, f"{component.name} {uid!r}")
+        elif component.name == "VTIMEZONE":  # converting a time walks these rules too
+            tzid = component.contents["tzid"][0].value if "tzid" in component.contents else ""
+            for observance in component.getChildren():
+                if observance.name in ("STANDARD", "DAYLIGHT") and _recurs(observance):
+                    _check_component(observance, f"VTIMEZONE {tzid!r} {observance.name}")
 
 
 def refusal(rule: dateutil_rrule.rrule) -> str | None:
@@ -102,9 +108,11 @@ def refusal(rule: dateutil_rrule.rrule) -> str | None:
     return None
 
 
-def _check_component(component: Any) -> None:
-    uid = component.contents["uid"][0].value if "uid" in component.contents else ""
-    where = f"{component.name} {uid!r}"
+def _recurs(component: Any) -> bool:
+    return any(name in component.contents for name in ("rrule", "exrule", "rdate", "exdate"))
+
+
+def _check_component(component: Any, where: str) -> None:
     for name in ("rdate", "exdate"):
         listed = sum(len(line.value) for line in component.contents.get(name, ()))
         if listed > MAX_INSTANCES:
@@ -133,6 +141,7 @@ def _check_component(component: Any) -> None:
             else:
                 next(iter(rule), None)
     if cuts:
+        # Its rules, or those of a VTIMEZONE it uses (converting a time walks them too).
         raise TooManyInstances(f"{where}: instances not found within {MAX_STEPS} steps")
 
 

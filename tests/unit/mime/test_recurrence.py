@@ -203,3 +203,19 @@ def test_a_walk_begun_near_a_range_finds_the_same_instances(
     with unbounded():
         expected = in_range(whole, begin - timedelta(hours=1), end)  # DURATION:PT1H
     assert in_range(near, begin - timedelta(hours=1), end) == expected
+
+
+def test_a_time_zone_is_held_to_the_limit_too() -> None:
+    """Converting a time walks the rules of its VTIMEZONE (from 1970 here)."""
+    recurrence.install()  # before parsing, which converts times already
+    began = time.monotonic()
+    runaway = vobject.readOne(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+        + BERLIN.replace("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU", "RRULE:FREQ=SECONDLY")
+        + "BEGIN:VEVENT\r\nUID:u1\r\nDTSTAMP:20260101T000000Z\r\n"
+        "DTSTART;TZID=Europe/Berlin:20260105T090000\r\nDURATION:PT1H\r\n"
+        "RRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    with pytest.raises(TooManyInstances, match="VTIMEZONE 'Europe/Berlin' DAYLIGHT"):
+        recurrence.check(runaway)
+    assert time.monotonic() - began < 60
