@@ -20,7 +20,7 @@ from radicale import item as radicale_item
 from radicale.app import report as radicale_report
 from radicale.item import filter as radicale_filter
 
-from groupware.mime import recurrence
+from groupware.mime import expansion, recurrence
 
 _refusals: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "dav_recurrence_refusals", default=None
@@ -79,7 +79,7 @@ def _matched_from_start(match: Callable[..., bool]) -> Callable[..., bool]:
         start, _ = radicale_filter.parse_time_range(filter_)
         if isinstance(trigger, timedelta) and trigger > timedelta(0):
             start -= trigger  # an alarm after its instance: instances before the range count
-        with recurrence.expanding_from(start):
+        with expansion.expanding_from(start):
             return match(vobject_item, filter_, child_name, trigger)
 
     return time_range_match
@@ -94,7 +94,7 @@ def _from_argument(walk: Callable[..., Any], position: int, name: str) -> Callab
         start = args[position] if len(args) > position else kwargs.get(name)
         if not isinstance(start, datetime) or start.tzinfo is None:
             return walk(*args, **kwargs)
-        with recurrence.expanding_from(start):
+        with expansion.expanding_from(start):
             return walk(*args, **kwargs)
 
     return walk_from

@@ -1,6 +1,11 @@
-"""Tests of groupware.mime; `check_invariants` is the shape every parse must have."""
+"""Tests of groupware.mime; `check_invariants` is the shape every parse must have, and
+`calendar` an event with recurrence lines to check."""
 
 from __future__ import annotations
+
+from typing import Any
+
+import vobject
 
 from groupware.mime.parse import ParsedMessage
 from groupware.mime.structure import BodyPart
@@ -52,3 +57,21 @@ def _check_part(part: BodyPart, low: int, high: int) -> None:
         inner = part.message[1]
         assert (inner.header_start, inner.body_end) == (part.body_start, part.body_end)
         _check_part(inner, part.body_start, part.body_end)
+
+
+BERLIN = (
+    "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\n"
+    "TZOFFSETTO:+0200\r\nTZNAME:CEST\r\nDTSTART:19700329T020000\r\n"
+    "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\nBEGIN:STANDARD\r\n"
+    "TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\nDTSTART:19701025T030000\r\n"
+    "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+)
+
+
+def calendar(lines: str, start: str = "DTSTART:20260105T090000Z") -> Any:
+    """A parsed VCALENDAR (with Berlin's VTIMEZONE) of one hour-long event with `lines`."""
+    return vobject.readOne(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+        f"{BERLIN}BEGIN:VEVENT\r\nUID:u1\r\nDTSTAMP:20260101T000000Z\r\n{start}\r\n"
+        f"DURATION:PT1H\r\n{lines}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
