@@ -75,8 +75,9 @@ def refusal(rule: dateutil_rrule.rrule) -> str | None:
     if (freq == _MINUTELY and rule._byhour) or (
         freq == _SECONDLY and (rule._byhour or rule._byminute)
     ):
-        # dateutil finds the next allowed hour (or minute) of such a rule by trying every
-        # minute (or second) in between: up to a day's worth for each step.
+        # deviation(RFC 5545 §3.3.10): valid, but dateutil finds the next allowed hour (or
+        # minute) of such a rule by trying every minute (or second) in between, up to a
+        # day's worth for each step; no calendar client writes them.
         return "FREQ=MINUTELY with BYHOUR, or SECONDLY with BYHOUR or BYMINUTE"
     if rule._count is None and rule._until is None:
         yearly = _per_year(rule)
