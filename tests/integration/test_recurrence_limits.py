@@ -20,7 +20,7 @@ from groupware.dav.importer import import_radicale
 from groupware.mime import imip
 from groupware.services.access import SYSTEM
 from groupware.services.calendars import TIMESTAMP_MAX, NewItem
-from tests.conftest import ADMIN_PASSWORD, Served, serving, with_listeners
+from tests.conftest import ADMIN_PASSWORD, TEST_DNS, Served, serving, with_listeners
 from tests.integration.test_smtp import inbox
 
 PASSWORD = "Calendar-pass-1"
@@ -42,10 +42,15 @@ def event(uid: str, rule: str, start: str = "20260101T000000Z") -> str:
 @pytest.fixture
 def server(config: Config) -> Iterator[Served]:
     runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
-    with serving(with_listeners(config, smtp="on", http="on")) as served:
-        served.services.directory.add_user(SYSTEM, ALICE, PASSWORD)
-        served.services.calendars.ensure_home(ALICE)
-        yield served
+    # SPF passes from loopback, so invitations from the organizer's domain count.
+    TEST_DNS.set("partner.example", "TXT", ["v=spf1 ip4:127.0.0.1 -all"])
+    try:
+        with serving(with_listeners(config, smtp="on", http="on")) as served:
+            served.services.directory.add_user(SYSTEM, ALICE, PASSWORD)
+            served.services.calendars.ensure_home(ALICE)
+            yield served
+    finally:  # the DNS server is shared by the whole session
+        TEST_DNS.set("partner.example", "TXT", [])
 
 
 def dav(served: Served, method: str, path: str, body: str = "", **headers: str) -> tuple[int, str]:

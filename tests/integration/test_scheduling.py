@@ -260,7 +260,8 @@ def test_a_slow_invitation_holds_up_no_other(
         path = tmp_path / f"{uid}.eml"
         path.write_bytes(data)
         resolved = [services.delivery.resolve(attendee)]
-        services.delivery.deliver(path, resolved, mail_from="org@partner.example")
+        sender = "org@partner.example"
+        services.delivery.deliver(path, resolved, sender, Provenance(frozenset({sender})))
 
     slow = threading.Thread(target=deliver_to, args=("ann@example.test", "slow"))
     fast = threading.Thread(target=deliver_to, args=("ben@example.test", "fast"))
