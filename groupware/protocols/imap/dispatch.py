@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from groupware.protocols.imap.handlers import (
     search,
 )
 from groupware.protocols.imap.replies import Refused, reply_for
-from groupware.protocols.imap.session import Session, State
+from groupware.protocols.imap.session import ConnectionClosed, Session, State
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,10 @@ async def _run(session: Session, command: c.Command) -> None:
         mapped = reply_for(error)
         _reply(session, command.tag, "NO", f"[{mapped.code}] {mapped.text}")
         return
+    except (ConnectionClosed, ConnectionError, ssl.SSLError):
+        # The socket's troubles end the connection: a NO written here would go on in
+        # clear after a STARTTLS whose handshake never happened (RFC 9051 §6.2.1).
+        raise
     except Exception:
         log.exception("IMAP %s failed", name)
         _reply(session, command.tag, "NO", "[SERVERBUG] Internal error; the problem was logged")

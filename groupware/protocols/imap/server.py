@@ -21,16 +21,12 @@ from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.imap import dispatch, grammar
 from groupware.protocols.imap.commands import Spooled
 from groupware.protocols.imap.handlers.anystate import capabilities
-from groupware.protocols.imap.session import Limits, Session, State
+from groupware.protocols.imap.session import ConnectionClosed, Limits, Session, State
 from groupware.services import Services
 
 log = logging.getLogger(__name__)
 CHUNK = 64 * 1024
 MAX_UNPARSABLE = 20  # unparsable commands in a row before "* BYE" (as Dovecot does)
-
-
-class ConnectionClosed(Exception):
-    pass
 
 
 class StreamChannel:

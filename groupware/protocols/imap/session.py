@@ -37,8 +37,14 @@ class State(enum.Enum):
     LOGOUT = "logout"
 
 
+class ConnectionClosed(Exception):
+    """The connection ends now, whatever command runs: dispatch lets it through to the
+    server, which closes it. A channel raises it (data pipelined behind STARTTLS)."""
+
+
 class Channel(Protocol):
-    """What the server gives a session: bytes out, lines in, TLS on demand."""
+    """What the server gives a session: bytes out, lines in, TLS on demand. A channel whose
+    socket fails or must close raises ConnectionClosed (or the socket's own errors)."""
 
     peer: str
     secure: bool
