@@ -37,6 +37,7 @@ from groupware.model.directory import Group, User
 from groupware.services import access
 from groupware.services.access import Principal, Resource
 from groupware.store import Database
+from groupware.store.prefixes import one_level_below, starts_with
 
 CALENDAR, TASKS, CONTACTS = "calendar", "tasks", "contacts"
 DIRECTORY = "directory"  # the global address book, made from the directory on each read
@@ -263,7 +264,7 @@ class Calendars:
             select(*_COLLECTION_COLUMNS, *_ITEM_COLUMNS)
             .join(DavItem, DavItem.collection_id == DavCollection.id)
             .where(
-                DavCollection.path.like(_like_prefix(home) + "/%", escape="\\"),
+                starts_with(DavCollection.path, home + "/"),
                 DavCollection.tag == "VCALENDAR",
                 DavItem.uid == uid,
             )
@@ -331,7 +332,10 @@ class Calendars:
             present = set(
                 session.scalars(
                     select(DavCollection.path).where(
-                        or_(DavCollection.path == address, DavCollection.path.like(address + "/%"))
+                        or_(
+                            DavCollection.path == address,
+                            starts_with(DavCollection.path, address + "/"),
+                        )
                     )
                 )
             )
@@ -403,10 +407,10 @@ class Calendars:
         with self._db.read() as session:
             if path:
                 query = select(*_COLLECTION_COLUMNS).where(
-                    DavCollection.path.like(_like_prefix(path) + "/%", escape="\\"),
-                    DavCollection.path.not_like(_like_prefix(path) + "/%/%", escape="\\"),
+                    one_level_below(DavCollection.path, path)
                 )
             else:
+                # The homes: a constant pattern, no user text in it.
                 query = select(*_COLLECTION_COLUMNS).where(DavCollection.path.not_like("%/%"))
             rows = session.execute(query.order_by(DavCollection.path)).all()
             return [_collection(row) for row in rows if row[1]]
@@ -612,7 +616,7 @@ class Calendars:
                 delete(DavCollection).where(
                     or_(
                         DavCollection.path == path,
-                        DavCollection.path.like(_like_prefix(path) + "/%", escape="\\"),
+                        starts_with(DavCollection.path, path + "/"),
                     )
                 )
             ).rowcount  # type: ignore[attr-defined]
@@ -646,10 +650,6 @@ def _escape(value: str) -> str:
     """RFC 6350 §3.4 text value escaping (and no line breaks)."""
     value = value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
     return value.replace("\r", " ").replace("\n", " ")
-
-
-def _like_prefix(path: str) -> str:
-    return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _insert_collection(

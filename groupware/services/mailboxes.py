@@ -39,6 +39,7 @@ from groupware.store.mail import (
     new_uidvalidity,
     usage,
 )
+from groupware.store.prefixes import starts_with
 
 SEPARATOR = "/"
 INBOX = "INBOX"
@@ -197,7 +198,7 @@ class Mailboxes:
             else:
                 children = session.scalars(
                     select(Mailbox).where(
-                        Mailbox.user_id == user_id, Mailbox.name.startswith(old + SEPARATOR)
+                        Mailbox.user_id == user_id, starts_with(Mailbox.name, old + SEPARATOR)
                     )
                 ).all()
                 renames = {m.name: new + m.name[len(old) :] for m in (source, *children)}

@@ -25,6 +25,7 @@ from groupware.services import access
 from groupware.services.access import Principal, Resource
 from groupware.services.calendars import Calendars
 from groupware.store import Database
+from groupware.store.prefixes import starts_with
 
 ACCESS = {"read": "r", "write": "rw", "freebusy": "f"}  # → Radicale's permission letters
 GROUP_HOME = "+"  # a group's home is "+name@domain"
@@ -232,8 +233,7 @@ class Sharing:
 
 def _in_home(home: str, *, itself: bool = False) -> ColumnElement[bool]:
     """The collections in `home` (and the home's own row too, `itself`)."""
-    escaped = home.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    inside = DavCollection.path.like(escaped + "/%", escape="\\")
+    inside = starts_with(DavCollection.path, home + "/")
     return or_(DavCollection.path == home, inside) if itself else inside
 
 
