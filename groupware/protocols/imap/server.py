@@ -1,142 +1,94 @@
 """IMAP listeners (143 with STARTTLS, 993 with TLS) on the runtime's event loop: reading
-command lines and literals (big ones spooled to a file as they arrive), limits, and the
-socket side of a session. What commands mean lives in the handlers."""
+command lines and literals within what a command may bring (see Allowance), and the socket
+side of a session (channel.py). What commands mean lives in the handlers."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import os
 import ssl
-import tempfile
-import zlib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
 from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.imap import dispatch, grammar
+from groupware.protocols.imap.channel import LineTooLong, StreamChannel
 from groupware.protocols.imap.commands import Spooled
 from groupware.protocols.imap.handlers.anystate import capabilities
 from groupware.protocols.imap.session import ConnectionClosed, Limits, Session, State
 from groupware.services import Services
 
 log = logging.getLogger(__name__)
-CHUNK = 64 * 1024
 MAX_UNPARSABLE = 20  # unparsable commands in a row before "* BYE" (as Dovecot does)
+# Before login a command is small: a login, an ID. Dovecot's imap-login takes 8 KiB in
+# all (lines and literals); past that, literals cost memory an anonymous client must not
+# be able to claim.
+PRE_LOGIN_COMMAND = 8 * 1024
+LITERAL_MINUS = 4096  # RFC 7888 §4: the largest non-synchronising literal under LITERAL-
+MAX_LITERALS = 1000  # literals in one command (MULTIAPPEND messages, CATENATE parts)
 
 
-class StreamChannel:
-    """A session's socket: asyncio streams, with STARTTLS and bounded line reads."""
+@dataclass
+class Allowance:
+    """What one command may still bring. Before login: 8 KiB in all, lines and literals,
+    and non-synchronising literals of 4 KiB at most (we advertise LITERAL- then). After:
+    line pieces of four times max_line, literals of max_literal in all (one APPENDLIMIT for
+    every message of a MULTIAPPEND or CATENATE), of which memory_literal octets are kept
+    in memory and the rest spooled to files; and MAX_LITERALS literals."""
 
-    def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        tls: ssl.SSLContext | None,
-        limits: Limits,
-    ) -> None:
-        self.reader, self.writer, self._tls, self._limits = reader, writer, tls, limits
-        peer = writer.get_extra_info("peername")
-        self.peer = peer[0] if peer else ""
-        self.secure = writer.get_extra_info("sslcontext") is not None
-        self._deflate: Any = None  # a zlib compressor once COMPRESS is active
-        self._unsent: list[bytes] = []
+    lines: int
+    literals: int
+    memory: int
+    nonsync: int
+    shared: bool  # lines and literals draw on one allowance (before login)
+    count: int = MAX_LITERALS
 
-    def write(self, data: bytes) -> None:
-        if self._deflate is None:
-            self.writer.write(data)
-        else:
-            self._unsent.append(data)
+    @classmethod
+    def before_login(cls) -> Allowance:
+        size = PRE_LOGIN_COMMAND
+        return cls(size, size, size, LITERAL_MINUS, shared=True)
 
-    async def drain(self) -> None:
-        if self._deflate is not None and self._unsent:
-            data = b"".join(self._unsent)
-            self._unsent.clear()
-            self.writer.write(self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH))
-        await self.writer.drain()
+    @classmethod
+    def after_login(cls, limits: Limits) -> Allowance:
+        return cls(
+            limits.max_line * 4,
+            limits.max_literal,
+            limits.memory_literal,
+            limits.max_literal,
+            shared=False,
+        )
 
-    async def readline(self) -> bytes:
-        """One line without its line break; b"" when the client went away."""
-        try:
-            line = await self.reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError:
-            return b""
-        except asyncio.LimitOverrunError:
-            raise LineTooLong from None
-        return line[:-2] if line.endswith(b"\r\n") else line[:-1]
+    def take_line(self, size: int) -> None:
+        self.lines -= size
+        if self.shared:
+            self.literals -= size
+        if self.lines < 0:
+            raise LineTooLong
 
-    async def read_literal(self, size: int, spool: Path) -> bytes | Spooled:
-        """A literal's octets: in memory when small, else streamed to a spool file."""
-        if size <= self._limits.memory_literal:
-            return await self.reader.readexactly(size)
-        spool.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=spool, prefix="imap-")
-        with os.fdopen(fd, "wb") as handle:
-            left = size
-            while left:
-                chunk = await self.reader.readexactly(min(CHUNK, left))
-                handle.write(chunk)
-                left -= len(chunk)
-        return Spooled(Path(name), size)
+    def take_literal(self, literal: grammar.LiteralRequest) -> str | None:
+        """Why the literal is refused, or None once it is counted."""
+        if self.count <= 0:
+            return "Too many literals in one command"
+        if not literal.synchronizing and literal.size > self.nonsync:
+            return f"Non-synchronizing literals take {self.nonsync} octets at most (LITERAL-)"
+        if literal.size > self.literals:
+            return "Literal too big"
+        self.count -= 1
+        self.literals -= literal.size
+        if self.shared:
+            self.lines -= literal.size
+        return None
 
-    async def start_tls(self) -> None:
-        assert self._tls is not None
-        if self.reader._buffer:  # type: ignore[attr-defined]
-            # Commands sent behind STARTTLS in clear must not run as if protected
-            # (CVE-2011-0411 class): drop the connection.
-            raise ConnectionClosed("data pipelined after STARTTLS")
-        await self.writer.start_tls(self._tls)
-        self.secure = True
-
-    def compress(self) -> None:
-        """RFC 4978: from now on both directions are raw DEFLATE streams; what we send
-        is flushed (Z_SYNC_FLUSH) at each drain, so every response arrives whole."""
-        transport = self.writer.transport
-        transport.set_protocol(InflatingProtocol(transport.get_protocol(), transport))
-        self._deflate = zlib.compressobj(wbits=-15)
-
-
-class LineTooLong(Exception):
-    pass
-
-
-class InflatingProtocol(asyncio.Protocol):
-    """Sits between the transport and the stream's protocol, inflating what arrives."""
-
-    MAX_BURST = 64 * 1024 * 1024  # what one read may inflate to (a deflate bomb stops here)
-
-    def __init__(self, inner: Any, transport: asyncio.BaseTransport) -> None:
-        self._inner = inner
-        self._transport = transport
-        self._inflate = zlib.decompressobj(wbits=-15)
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            plain = self._inflate.decompress(data, self.MAX_BURST)
-        except zlib.error:
-            plain = None
-        if plain is None or self._inflate.unconsumed_tail:
-            self._transport.close()  # corrupt or explosive input: no way to resynchronise
-            return
-        if plain:
-            self._inner.data_received(plain)
-
-    def eof_received(self) -> bool | None:
-        result: bool | None = self._inner.eof_received()
-        return result
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._inner.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self._inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._inner.resume_writing()
+    def in_memory(self, size: int) -> bool:
+        """Keep this literal in memory (else it goes to a spool file)?"""
+        if size > self.memory:
+            return False
+        self.memory -= size
+        return True
 
 
 class IMAPListener:
@@ -198,7 +150,7 @@ class IMAPListener:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        channel = StreamChannel(reader, writer, None if self._implicit else self._tls, self._limits)
+        channel = StreamChannel(reader, writer, None if self._implicit else self._tls, self._spool)
         ip = channel.peer
         try:
             if not self.connections.admit(ip):
@@ -208,13 +160,14 @@ class IMAPListener:
                 await self._serve(channel)
             finally:
                 self.connections.release(ip)
-        except (ConnectionError, ConnectionClosed, ssl.SSLError, asyncio.IncompleteReadError):
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 writer.write(b"* BYE Server shutting down\r\n")
         finally:
             self._tasks.discard(task)
+            channel.release()  # literals of a command cut off or never run
             with contextlib.suppress(Exception):
                 writer.close()
 
@@ -229,71 +182,73 @@ class IMAPListener:
             accounts=self._users,
             hide=self._config.imap.hidden_for,
         )
-        unparsable = 0  # commands in a row the grammar refused
         try:
             session.untagged(f"OK [CAPABILITY {' '.join(capabilities(session))}] groupware ready")
-            while session.state is not State.LOGOUT:
-                await channel.drain()
-                try:
-                    parts = await asyncio.wait_for(
-                        self._read_command(channel, session), self._limits.autologout
-                    )
-                except TimeoutError:
-                    session.untagged("BYE Autologout; idle for too long")
-                    break
-                except LineTooLong:
-                    session.untagged("BYE Command line too long")
-                    break
-                if parts is None:
-                    break
-                if not parts:
-                    continue  # refused before its literal; already answered
-                try:
-                    parsed = await self._execute(session, parts)
-                finally:
-                    _remove_spooled(parts)
-                unparsable = 0 if parsed else unparsable + 1
-                if unparsable >= MAX_UNPARSABLE:  # a client speaking something else
-                    session.untagged("BYE Too many invalid commands")
-                    break
-            await channel.drain()
+            await self._converse(channel, session)
+        except ConnectionClosed as closed:
+            if closed.bye:
+                session.untagged("BYE " + closed.bye)
         finally:
             session.close()
+        await channel.drain()
+
+    async def _converse(self, channel: StreamChannel, session: Session) -> None:
+        unparsable = 0  # commands in a row the grammar refused
+        while session.state is not State.LOGOUT:
+            await channel.drain()
+            try:
+                parts = await asyncio.wait_for(
+                    self._read_command(channel, session), self._limits.autologout
+                )
+            except TimeoutError:
+                session.untagged("BYE Autologout; idle for too long")
+                return
+            if parts is None:
+                return
+            if not parts:
+                continue  # refused before its literal; already answered
+            try:
+                parsed = await self._execute(session, parts)
+            finally:
+                channel.release(parts)
+            unparsable = 0 if parsed else unparsable + 1
+            if unparsable >= MAX_UNPARSABLE:  # a client speaking something else
+                session.untagged("BYE Too many invalid commands")
+                return
 
     async def _read_command(
         self, channel: StreamChannel, session: Session
     ) -> list[bytes | Spooled] | None:
-        """A command's lines and literals; None at end of stream, [] if refused."""
+        """A command's lines and literals; None at end of stream, [] if refused. Spool
+        files of a command cut off by an error stay with the channel, which removes them
+        when the connection ends."""
+        if session.state is State.NOT_AUTHENTICATED:
+            allowance = Allowance.before_login()
+        else:
+            allowance = Allowance.after_login(self._limits)
         parts: list[bytes | Spooled] = []
-        total = 0
         while True:
             line = await channel.readline()
-            if not line and not parts and channel.reader.at_eof():
+            if channel.ended:  # a command cut off is no command: an APPEND stores nothing
                 return None
             parts.append(line)
-            total += len(line)
+            allowance.take_line(len(line))
             try:
                 literal = grammar.literal_request(line)
             except grammar.ParseError:
                 return parts  # the parser will say what is wrong
             if literal is None:
                 return parts
-            if total > self._limits.max_line * 4:
-                raise LineTooLong
-            too_big = literal.size > self._limits.max_literal
-            if too_big and literal.synchronizing:
-                # RFC 7888 §4 / RFC 9051 §4.3: refuse before the "+", the client sends nothing
-                first = parts[0] if isinstance(parts[0], bytes) else b"*"
-                tag = first.split(b" ", 1)[0].decode("ascii", "replace")
-                channel.write(f"{tag} NO [TOOBIG] Literal too big\r\n".encode())
+            refusal = allowance.take_literal(literal)
+            if refusal is not None:
+                channel.release(parts)
+                _refuse(session, parts[0], literal, refusal)
                 return []
-            if too_big:  # a non-synchronising literal is on its way: we cannot skip it
-                session.untagged("BYE Literal too big")
-                raise ConnectionClosed("literal too big")
             if literal.synchronizing:
                 channel.write(b"+ Ready for literal data\r\n")
                 await channel.drain()
-            parts.append(await channel.read_literal(literal.size, self._spool))
+            keep = allowance.in_memory(literal.size)
+            parts.append(await channel.read_literal(literal.size, keep))
 
     async def _execute(self, session: Session, parts: list[bytes | Spooled]) -> bool:
         """Parse and run one command; False when it did not parse (answered BAD)."""
@@ -310,7 +265,17 @@ class IMAPListener:
         return True
 
 
-def _remove_spooled(parts: list[bytes | Spooled]) -> None:
-    for part in parts:
-        if isinstance(part, Spooled):
-            part.path.unlink(missing_ok=True)
+def _refuse(
+    session: Session, first: bytes | Spooled, literal: grammar.LiteralRequest, why: str
+) -> None:
+    """Refuse a command at its literal's announcement."""
+    tag = (grammar.read_tag(first) if isinstance(first, bytes) else None) or "*"
+    if literal.synchronizing:
+        # RFC 9051 §4.3, RFC 7888 §4: refused before the "+", so the client sends no
+        # octet of it and the connection goes on.
+        session.write(f"{tag} NO [TOOBIG] {why}\r\n".encode())
+        return
+    # RFC 7888 §4: BAD [TOOBIG]. The octets are on their way already; reading them to
+    # skip them is what a flood wants, so the connection ends.
+    session.write(f"{tag} BAD [TOOBIG] {why}\r\n".encode())
+    raise ConnectionClosed("literal refused", bye="Literal too big")

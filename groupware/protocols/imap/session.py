@@ -39,7 +39,12 @@ class State(enum.Enum):
 
 class ConnectionClosed(Exception):
     """The connection ends now, whatever command runs: dispatch lets it through to the
-    server, which closes it. A channel raises it (data pipelined behind STARTTLS)."""
+    server, which says `bye` (if any) in a "* BYE" and closes. A channel raises it (data
+    pipelined behind STARTTLS, a line without end), and so may the server's reading."""
+
+    def __init__(self, reason: str, bye: str | None = None) -> None:
+        super().__init__(reason)
+        self.bye = bye
 
 
 class Channel(Protocol):

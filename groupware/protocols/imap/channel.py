@@ -1,0 +1,147 @@
+"""An IMAP connection's socket, the Channel a Session talks to: asyncio streams with STARTTLS
+and COMPRESS=DEFLATE, bounded line reads, and literals spooled to files as they arrive (and
+removed whatever becomes of the connection). New socket behaviour goes here."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import tempfile
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from groupware.protocols.imap.commands import Spooled
+from groupware.protocols.imap.session import ConnectionClosed
+
+CHUNK = 64 * 1024
+
+
+class LineTooLong(ConnectionClosed):
+    def __init__(self) -> None:
+        super().__init__("line too long", bye="Command line too long")
+
+
+class StreamChannel:
+    """A session's socket: asyncio streams, with STARTTLS and bounded line reads."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        tls: ssl.SSLContext | None,
+        spool: Path,
+    ) -> None:
+        self.reader, self.writer, self._tls, self._spool = reader, writer, tls, spool
+        peer = writer.get_extra_info("peername")
+        self.peer = peer[0] if peer else ""
+        self.secure = writer.get_extra_info("sslcontext") is not None
+        self._deflate: Any = None  # a zlib compressor once COMPRESS is active
+        self._unsent: list[bytes] = []
+        self._spooled: set[Path] = set()  # this connection's spool files not yet removed
+        self.ended = False  # the client closed its side (what it sent last had no CRLF)
+
+    def write(self, data: bytes) -> None:
+        if self._deflate is None:
+            self.writer.write(data)
+        else:
+            self._unsent.append(data)
+
+    async def drain(self) -> None:
+        if self._deflate is not None and self._unsent:
+            data = b"".join(self._unsent)
+            self._unsent.clear()
+            self.writer.write(self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH))
+        await self.writer.drain()
+
+    async def readline(self) -> bytes:
+        """One line without its line break; b"" when the client went away (and `ended`)."""
+        try:
+            line = await self.reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError:
+            self.ended = True
+            return b""
+        except asyncio.LimitOverrunError:
+            raise LineTooLong from None
+        return line[:-2] if line.endswith(b"\r\n") else line[:-1]
+
+    async def read_literal(self, size: int, in_memory: bool) -> bytes | Spooled:
+        """A literal's octets: in memory, or streamed to a spool file that this channel
+        removes at the latest when the connection ends (see `release`)."""
+        if in_memory:
+            return await self.reader.readexactly(size)
+        self._spool.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self._spool, prefix="imap-")
+        path = Path(name)
+        self._spooled.add(path)
+        with os.fdopen(fd, "wb") as handle:
+            left = size
+            while left:
+                chunk = await self.reader.readexactly(min(CHUNK, left))
+                handle.write(chunk)
+                left -= len(chunk)
+        return Spooled(path, size)
+
+    def release(self, parts: Iterable[object] | None = None) -> None:
+        """Remove the spool files among a command's `parts` (None: every file this
+        connection still has, whether its command ran, was refused or was cut off)."""
+        if parts is None:
+            paths = set(self._spooled)
+        else:
+            paths = {part.path for part in parts if isinstance(part, Spooled)}
+        for path in paths:
+            path.unlink(missing_ok=True)
+            self._spooled.discard(path)
+
+    async def start_tls(self) -> None:
+        assert self._tls is not None
+        if self.reader._buffer:  # type: ignore[attr-defined]
+            # Commands sent behind STARTTLS in clear must not run as if protected
+            # (CVE-2011-0411 class): drop the connection.
+            raise ConnectionClosed("data pipelined after STARTTLS")
+        await self.writer.start_tls(self._tls)
+        self.secure = True
+
+    def compress(self) -> None:
+        """RFC 4978: from now on both directions are raw DEFLATE streams; what we send
+        is flushed (Z_SYNC_FLUSH) at each drain, so every response arrives whole."""
+        transport = self.writer.transport
+        transport.set_protocol(InflatingProtocol(transport.get_protocol(), transport))
+        self._deflate = zlib.compressobj(wbits=-15)
+
+
+class InflatingProtocol(asyncio.Protocol):
+    """Sits between the transport and the stream's protocol, inflating what arrives."""
+
+    MAX_BURST = 64 * 1024 * 1024  # what one read may inflate to (a deflate bomb stops here)
+
+    def __init__(self, inner: Any, transport: asyncio.BaseTransport) -> None:
+        self._inner = inner
+        self._transport = transport
+        self._inflate = zlib.decompressobj(wbits=-15)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            plain = self._inflate.decompress(data, self.MAX_BURST)
+        except zlib.error:
+            plain = None
+        if plain is None or self._inflate.unconsumed_tail:
+            self._transport.close()  # corrupt or explosive input: no way to resynchronise
+            return
+        if plain:
+            self._inner.data_received(plain)
+
+    def eof_received(self) -> bool | None:
+        result: bool | None = self._inner.eof_received()
+        return result
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
