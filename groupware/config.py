@@ -105,6 +105,9 @@ class IMAPConfig:
     max_line: int = 64 * 1024  # octets in a command line (literals are not counted)
     max_literal: int = 64 * 1024 * 1024  # the largest APPEND (also APPENDLIMIT)
     idle_timeout: int = 30 * 60  # seconds; RFC 9051 §5.4 wants at least 30 minutes
+    # Seconds from connecting to logging in, then the connection ends (Dovecot's 3 minutes;
+    # RFC 9051 §5.4's 30-minute autologout is for sessions that logged in).
+    login_timeout: int = 3 * 60
     compress: bool = True  # offer COMPRESS=DEFLATE (RFC 4978)
     hide_capabilities: str = ""
 

@@ -1,6 +1,7 @@
 """An IMAP connection's socket, the Channel a Session talks to: asyncio streams with STARTTLS
-and COMPRESS=DEFLATE, bounded line reads, and literals spooled to files as they arrive (and
-removed whatever becomes of the connection). New socket behaviour goes here."""
+and COMPRESS=DEFLATE, bounded line reads, literals spooled to files as they arrive (and
+removed whatever becomes of the connection), and one deadline for every wait. The server
+sets the deadline; new socket behaviour goes here."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import os
 import ssl
 import tempfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from groupware.protocols.imap.commands import Spooled
 from groupware.protocols.imap.session import ConnectionClosed
 
+T = TypeVar("T")
 CHUNK = 64 * 1024
 
 
@@ -24,8 +26,14 @@ class LineTooLong(ConnectionClosed):
         super().__init__("line too long", bye="Command line too long")
 
 
+class TimedOut(ConnectionClosed):
+    """The deadline passed while waiting on the client (a read, or a write it does not
+    take): the server picks the BYE, which depends on the state."""
+
+
 class StreamChannel:
-    """A session's socket: asyncio streams, with STARTTLS and bounded line reads."""
+    """A session's socket. `deadline` (the event loop's clock; None: none) bounds every
+    read and drain, however the client trickles its bytes: TimedOut when it passes."""
 
     def __init__(
         self,
@@ -42,6 +50,14 @@ class StreamChannel:
         self._unsent: list[bytes] = []
         self._spooled: set[Path] = set()  # this connection's spool files not yet removed
         self.ended = False  # the client closed its side (what it sent last had no CRLF)
+        self.deadline: float | None = None
+
+    async def _bounded(self, waiting: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                return await waiting
+        except TimeoutError:
+            raise TimedOut("the client took too long") from None
 
     def write(self, data: bytes) -> None:
         if self._deflate is None:
@@ -54,12 +70,13 @@ class StreamChannel:
             data = b"".join(self._unsent)
             self._unsent.clear()
             self.writer.write(self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH))
-        await self.writer.drain()
+        # A client that reads nothing must not hold us past the deadline either.
+        await self._bounded(self.writer.drain())
 
     async def readline(self) -> bytes:
         """One line without its line break; b"" when the client went away (and `ended`)."""
         try:
-            line = await self.reader.readuntil(b"\n")
+            line = await self._bounded(self.reader.readuntil(b"\n"))
         except asyncio.IncompleteReadError:
             self.ended = True
             return b""
@@ -71,7 +88,7 @@ class StreamChannel:
         """A literal's octets: in memory, or streamed to a spool file that this channel
         removes at the latest when the connection ends (see `release`)."""
         if in_memory:
-            return await self.reader.readexactly(size)
+            return await self._bounded(self.reader.readexactly(size))
         self._spool.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self._spool, prefix="imap-")
         path = Path(name)
@@ -79,7 +96,7 @@ class StreamChannel:
         with os.fdopen(fd, "wb") as handle:
             left = size
             while left:
-                chunk = await self.reader.readexactly(min(CHUNK, left))
+                chunk = await self._bounded(self.reader.readexactly(min(CHUNK, left)))
                 handle.write(chunk)
                 left -= len(chunk)
         return Spooled(path, size)

@@ -16,7 +16,7 @@ from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
 from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.imap import dispatch, grammar
-from groupware.protocols.imap.channel import LineTooLong, StreamChannel
+from groupware.protocols.imap.channel import LineTooLong, StreamChannel, TimedOut
 from groupware.protocols.imap.commands import Spooled
 from groupware.protocols.imap.handlers.anystate import capabilities
 from groupware.protocols.imap.session import ConnectionClosed, Limits, Session, State
@@ -30,6 +30,7 @@ MAX_UNPARSABLE = 20  # unparsable commands in a row before "* BYE" (as Dovecot d
 PRE_LOGIN_COMMAND = 8 * 1024
 LITERAL_MINUS = 4096  # RFC 7888 §4: the largest non-synchronising literal under LITERAL-
 MAX_LITERALS = 1000  # literals in one command (MULTIAPPEND messages, CATENATE parts)
+LAST_WORDS = 5.0  # seconds a closing BYE may take to go out
 
 
 @dataclass
@@ -112,10 +113,11 @@ class IMAPListener:
         self._tls = tls
         self._implicit = name == "imaps"
         imap = config.imap
-        self._limits = Limits(
+        self.limits = Limits(  # read per connection, so tests may shorten the timers
             max_line=imap.max_line,
             max_literal=imap.max_literal,
             idle_timeout=imap.idle_timeout,
+            login_timeout=imap.login_timeout,
             compress=imap.compress,
             max_per_user=imap.max_connections_per_user,
         )
@@ -131,7 +133,7 @@ class IMAPListener:
             self.endpoint.host,
             self.endpoint.port,
             ssl=self._tls if self._implicit else None,
-            limit=self._limits.max_line,
+            limit=self.limits.max_line,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("%s listening on %s:%s", self.name, self.endpoint.host, self.port)
@@ -160,7 +162,7 @@ class IMAPListener:
                 await self._serve(channel)
             finally:
                 self.connections.release(ip)
-        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+        except (ConnectionError, ConnectionClosed, ssl.SSLError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
@@ -176,7 +178,7 @@ class IMAPListener:
             channel,
             self._services,
             self._blocking,
-            self._limits,
+            self.limits,
             tls_available=not self._implicit,
             spool=self._spool,
             accounts=self._users,
@@ -186,27 +188,38 @@ class IMAPListener:
             session.untagged(f"OK [CAPABILITY {' '.join(capabilities(session))}] groupware ready")
             await self._converse(channel, session)
         except ConnectionClosed as closed:
-            if closed.bye:
-                session.untagged("BYE " + closed.bye)
+            bye = closed.bye
+            if isinstance(closed, TimedOut):
+                logged_in = session.state is not State.NOT_AUTHENTICATED
+                bye = "Autologout; idle for too long" if logged_in else "Too slow to log in"
+            if bye:
+                session.untagged("BYE " + bye)
         finally:
             session.close()
+        channel.deadline = asyncio.get_running_loop().time() + LAST_WORDS
         await channel.drain()
 
     async def _converse(self, channel: StreamChannel, session: Session) -> None:
+        limits = session.limits
+        clock = asyncio.get_running_loop().time
+        # Before login the connection has login_timeout in all, whatever it sends (a byte
+        # now and then, NOOPs, an AUTHENTICATE left unanswered); RFC 9051 §5.4's autologout
+        # of at least 30 minutes is for sessions that logged in.
+        login_by = clock() + min(limits.login_timeout, limits.autologout)
         unparsable = 0  # commands in a row the grammar refused
         while session.state is not State.LOGOUT:
+            waiting = session.state is State.NOT_AUTHENTICATED
+            # Logged in, a command has autologout to arrive whole, lines and literals.
+            channel.deadline = login_by if waiting else clock() + limits.autologout
             await channel.drain()
-            try:
-                parts = await asyncio.wait_for(
-                    self._read_command(channel, session), self._limits.autologout
-                )
-            except TimeoutError:
-                session.untagged("BYE Autologout; idle for too long")
-                return
+            parts = await self._read_command(channel, session)
             if parts is None:
                 return
             if not parts:
                 continue  # refused before its literal; already answered
+            if session.state is not State.NOT_AUTHENTICATED:
+                # The answer may take long to a slow reader; IDLE keeps its own timer.
+                channel.deadline = None
             try:
                 parsed = await self._execute(session, parts)
             finally:
@@ -225,7 +238,7 @@ class IMAPListener:
         if session.state is State.NOT_AUTHENTICATED:
             allowance = Allowance.before_login()
         else:
-            allowance = Allowance.after_login(self._limits)
+            allowance = Allowance.after_login(session.limits)
         parts: list[bytes | Spooled] = []
         while True:
             line = await channel.readline()

@@ -69,7 +69,8 @@ class Limits:
     max_literal: int = 64 * 1024 * 1024  # the largest message APPEND takes
     memory_literal: int = 256 * 1024  # bigger literals are spooled to a file
     idle_timeout: float = 30 * 60  # RFC 9051 §5.4: at least 30 minutes
-    autologout: float = 30 * 60
+    autologout: float = 30 * 60  # for a command (lines and literals) while logged in
+    login_timeout: float = 3 * 60  # from connecting to logging in, however it trickles
     compress: bool = True  # offer COMPRESS=DEFLATE
     max_per_user: int = 100  # logged-in connections per account
 

@@ -1,0 +1,156 @@
+"""Hostile IMAP clients over real sockets: slowloris before and after login (dropped at the
+login timeout or the autologout, however they trickle), connections without end (the per
+address limit turns them away, earlier ones work on), and memory per hostile connection."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from groupware import runtime as runtime_module
+from groupware.config import IMAPConfig
+from groupware.protocols.imap.server import IMAPListener
+from groupware.services.access import SYSTEM
+from tests.abuse import (
+    GIVE_UP,
+    connect,
+    eventually,
+    peak_memory,
+    send_without_reading,
+    trickle_until_closed,
+    wait_closed,
+)
+from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
+from tests.integration.test_imap import MESSAGE, PASSWORD, raw_login
+
+LOGIN_TIMEOUT = 2
+PER_IP = 4
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Served]:
+    # About the protocol, not the database: SQLite alone.
+    config = make_config(tmp_path, f"sqlite:///{tmp_path / 'groupware.db'}")
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    imap = IMAPConfig(
+        login_timeout=LOGIN_TIMEOUT, max_connections_per_ip=PER_IP, max_literal=32 * MIB
+    )
+    config = dataclasses.replace(with_listeners(config, imap="on"), imap=imap)
+    with serving(config) as served:
+        served.services.directory.add_user(SYSTEM, "alice@example.test", PASSWORD)
+        yield served
+
+
+def listener(served: Served) -> IMAPListener:
+    [found] = [s for s in served.runtime.started if s.name == "imap"]
+    assert isinstance(found, IMAPListener)
+    return found
+
+
+def test_silent_client_is_dropped_at_the_login_timeout(server: Served) -> None:
+    sock = connect(server.ports["imap"])
+    sock.sendall(b"a LOGIN alice@example.test")  # and never the end of the line
+    received, seconds = wait_closed(sock)
+    assert received.endswith(b"* BYE Too slow to log in\r\n")
+    assert seconds < GIVE_UP
+    sock.close()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"a NOOP\r\n", b"a LOGIN alice@example.test " + b"x" * 1000, b"a ID {4000}\r\n"],
+    ids=["noops", "endless-line", "literal"],
+)
+def test_trickling_client_is_dropped_at_the_login_timeout(server: Served, payload: bytes) -> None:
+    """A byte every quarter second never lets the connection outlive the login timeout:
+    complete commands, one line without end, or a literal (RFC 9051 §5.4's 30 minutes are
+    for sessions that logged in)."""
+    sock = connect(server.ports["imap"])
+    received, seconds = trickle_until_closed(sock, payload)
+    assert seconds < GIVE_UP, "still connected"
+    assert received.startswith(b"* OK")
+    sock.close()
+
+
+def test_unanswered_authenticate_is_dropped_at_the_login_timeout(server: Served) -> None:
+    sock = connect(server.ports["imap"])
+    sock.sendall(b"a AUTHENTICATE PLAIN\r\n")
+    received, seconds = wait_closed(sock)
+    assert b"\r\n+ \r\n" in received and received.endswith(b"* BYE Too slow to log in\r\n")
+    assert seconds < GIVE_UP
+    sock.close()
+
+
+def test_logged_in_session_outlives_the_login_timeout(server: Served) -> None:
+    raw = raw_login(server)
+    time.sleep(LOGIN_TIMEOUT + 1)
+    raw.send(b"n NOOP\r\n")
+    assert raw.until(b"n")[-1].startswith(b"n OK")
+    raw.close()
+
+
+def test_trickled_command_after_login_is_dropped_at_autologout(server: Served) -> None:
+    imap = listener(server)
+    imap.limits = dataclasses.replace(imap.limits, autologout=LOGIN_TIMEOUT)
+    raw = raw_login(server)
+    raw.send(b"b APPEND INBOX {300000+}\r\n" + MESSAGE)  # a literal that never ends
+    received, seconds = trickle_until_closed(raw.sock, b"x")
+    assert seconds < GIVE_UP, "still connected"
+    spool = server.runtime.config.data_dir / "spool"
+    assert not list(spool.glob("imap-*"))  # its spool file went with it
+    raw = raw_login(server)
+    raw.send(b"s STATUS INBOX (MESSAGES)\r\n")
+    assert raw.until(b"s")[0] == b"* STATUS INBOX (MESSAGES 0)"
+    raw.close()
+
+
+def test_connections_without_end_meet_the_limit_per_address(server: Served) -> None:
+    port = server.ports["imap"]
+    first = [raw_login(server) for _ in range(PER_IP)]
+    for _ in range(30):
+        sock = connect(port)
+        received, seconds = wait_closed(sock)
+        assert received == b"* BYE Too many connections; try again later\r\n"
+        sock.close()
+    for raw in first:  # the earlier ones are served as ever
+        raw.send(b"s SELECT INBOX\r\n")
+        assert raw.until(b"s")[-1].startswith(b"s OK")
+    first.pop().close()
+    eventually(lambda: raw_login(server)).close()  # a slot came back
+    for raw in first:
+        raw.close()
+
+
+def test_memory_per_hostile_connection_stays_bounded(server: Served) -> None:
+    """Huge literals before login (a live server grew by ~100 MB so), an endless line,
+    thousands of commands never read, and a logged-in APPEND of many small literals (each
+    held in memory until the command ended): the server grows by a few MiB at most."""
+    quarter = b"q" * (256 * 1024)
+    before_login = b"a LOGIN {262144+}\r\n" + b"".join(
+        quarter + b" {262144+}\r\n" for _ in range(100)
+    )
+    endless = b"b " + b"x" * (8 * MIB)
+    commands = b"c NOOP\r\n" * 20_000
+    message = MESSAGE + b"m" * (200_000 - len(MESSAGE))
+    appends = b"d APPEND INBOX" + b"".join(b" {200000+}\r\n" + message for _ in range(100))
+    port = server.ports["imap"]
+    with peak_memory() as peak:
+        for hostile in (before_login, endless, commands):
+            sock = connect(port)
+            send_without_reading(sock, hostile)
+            sock.close()
+        raw = raw_login(server)
+        send_without_reading(raw.sock, appends)  # 20 MB, never ended: cut off
+        raw.close()
+        raw = raw_login(server)  # the server still answers
+        raw.send(b"s STATUS INBOX (MESSAGES)\r\n")
+        assert raw.until(b"s")[0] == b"* STATUS INBOX (MESSAGES 0)"
+        raw.close()
+        grown = peak()
+    print(f"the server grew by {grown / MIB:.1f} MiB at most")
+    assert grown < 10 * MIB, f"the server grew by {grown / MIB:.1f} MiB"
