@@ -122,6 +122,17 @@ class IMAPConfig:
 
 
 @dataclass(frozen=True)
+class POP3Config:
+    """Limits of the POP3 listeners; past a limit a client gets -ERR [SYS/TEMP] and goes."""
+
+    max_connections: int = 1000
+    max_connections_per_ip: int = 50
+    # Seconds from connecting to logging in (Dovecot's 3 minutes); RFC 1939 §3's
+    # 10-minute autologout is for sessions that logged in.
+    login_timeout: int = 3 * 60
+
+
+@dataclass(frozen=True)
 class OutboundConfig:
     """The outbound queue. `transport` routes domains to fixed hosts, overriding MX:
     "example.net=10.0.0.5:25, *=smarthost.example:587" ("*" is every other domain)."""
@@ -175,6 +186,7 @@ class Config:
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
     smtp: SMTPConfig = field(default_factory=SMTPConfig)
     imap: IMAPConfig = field(default_factory=IMAPConfig)
+    pop3: POP3Config = field(default_factory=POP3Config)
     dav: DavConfig = field(default_factory=DavConfig)
     source: str = "defaults"  # where the settings came from, for messages
 
@@ -195,6 +207,7 @@ SECTIONS: dict[str, type[Any]] = {
     "outbound": OutboundConfig,
     "smtp": SMTPConfig,
     "imap": IMAPConfig,
+    "pop3": POP3Config,
     "dav": DavConfig,
 }
 

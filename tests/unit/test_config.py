@@ -296,3 +296,14 @@ def test_config_is_frozen() -> None:
 )
 def test_primary_domain(hostname: str, primary: str) -> None:
     assert Config(hostname=hostname).primary_domain == primary
+
+
+def test_login_timeouts_and_pop3_limits(tmp_path: Path) -> None:
+    defaults = config.load(None, environ={})
+    assert (defaults.imap.login_timeout, defaults.pop3.login_timeout) == (180, 180)
+    assert (defaults.pop3.max_connections, defaults.pop3.max_connections_per_ip) == (1000, 50)
+    path = write(tmp_path, "[imap]\nlogin_timeout = 60\n[pop3]\nmax_connections_per_ip = 5\n")
+    environ = {"GROUPWARE_POP3_LOGIN_TIMEOUT": "30"}
+    cfg = config.load(path, environ=environ)
+    assert (cfg.imap.login_timeout, cfg.pop3.login_timeout) == (60, 30)
+    assert (cfg.pop3.max_connections, cfg.pop3.max_connections_per_ip) == (1000, 5)

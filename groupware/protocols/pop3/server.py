@@ -1,5 +1,6 @@
-"""POP3 listeners (110 with STLS, 995 with TLS): bounded line reads, the autologout timer,
-connection limits, the socket side of a session. New limits go in session.Limits."""
+"""POP3 listeners (110 with STLS, 995 with TLS): bounded line reads, the login and
+autologout timers, connection limits, the socket side of a session. New limits go in
+session.Limits."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from groupware.config import Config, Endpoint
 from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.pop3 import dispatch, grammar
 from groupware.protocols.pop3.replies import Refused
-from groupware.protocols.pop3.session import Hangup, Limits, LineTooLong, Session
+from groupware.protocols.pop3.session import Hangup, Limits, LineTooLong, Session, State
 from groupware.services import Services
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,9 @@ MAX_SKIPPED = 64 * 1024  # an over-long line longer than this ends the connectio
 
 
 class StreamChannel:
-    """A session's socket: asyncio streams, with STLS and bounded, timed line reads."""
+    """A session's socket: asyncio streams, with STLS and bounded, timed line reads.
+    `deadline` (the event loop's clock; None: none) also bounds every read and drain:
+    before login the whole conversation must fit in it, however the client trickles."""
 
     def __init__(
         self,
@@ -34,12 +37,17 @@ class StreamChannel:
         peer = writer.get_extra_info("peername")
         self.peer = peer[0] if peer else ""
         self.secure = writer.get_extra_info("sslcontext") is not None
+        self.deadline: float | None = None
 
     def write(self, data: bytes) -> None:
         self.writer.write(data)
 
     async def drain(self) -> None:
-        await self.writer.drain()
+        try:
+            async with asyncio.timeout_at(self.deadline):  # a client that reads nothing
+                await self.writer.drain()
+        except TimeoutError:
+            raise Hangup("too slow to log in") from None
 
     async def readline(self) -> bytes:
         """One line without its line break. RFC 1939 §3: a client silent for the
@@ -52,8 +60,12 @@ class StreamChannel:
         return line[:-2] if line.endswith(b"\r\n") else line[:-1]
 
     async def _until_newline(self) -> bytes:
+        # A line has autologout to arrive whole: a trickle does not stretch it.
+        timeout = self._limits.autologout
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - asyncio.get_running_loop().time())
         try:
-            return await asyncio.wait_for(self.reader.readuntil(b"\n"), self._limits.autologout)
+            return await asyncio.wait_for(self.reader.readuntil(b"\n"), max(timeout, 0))
         except TimeoutError:
             raise Hangup("autologout") from None
         except asyncio.IncompleteReadError:
@@ -103,10 +115,12 @@ class POP3Listener:
         self._blocking = blocking
         self._tls = tls
         self._implicit = name == "pop3s"
-        self.limits = Limits()  # read per connection, so tests may shorten the timer
+        pop3 = config.pop3
+        # read per connection, so tests may shorten the timers
+        self.limits = Limits(login_timeout=pop3.login_timeout)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.connections = ConnectionLimits(total=1000, per_ip=50)
+        self.connections = ConnectionLimits(pop3.max_connections, pop3.max_connections_per_ip)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -159,7 +173,13 @@ class POP3Listener:
             channel, self._services, self._blocking, limits, tls_available=not self._implicit
         )
         session.ok("groupware POP3 server ready")
+        loop = asyncio.get_running_loop()
+        # Before login the connection has login_timeout in all, whatever it sends (RFC
+        # 1939 §3's autologout of at least 10 minutes is for sessions that logged in).
+        channel.deadline = loop.time() + limits.login_timeout
         while not session.done:
+            if session.state is not State.AUTHORIZATION:
+                channel.deadline = None
             await channel.drain()
             if session.bad_commands >= session.limits.max_bad_commands:
                 session.refuse(Refused("Too many bad commands; closing the connection"))

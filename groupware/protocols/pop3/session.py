@@ -25,8 +25,9 @@ class State(enum.Enum):
 
 
 class Hangup(Exception):
-    """The connection ends now, with no UPDATE: the client went away or stayed silent
-    past the autologout timer (RFC 1939 §3), or pipelined data behind STLS."""
+    """The connection ends now, with no UPDATE: the client went away, stayed silent past
+    the autologout timer (RFC 1939 §3), did not log in in time, or pipelined data behind
+    STLS."""
 
 
 class LineTooLong(Exception):
@@ -49,7 +50,8 @@ class Channel(Protocol):
 class Limits:
     # RFC 2449 §4: command lines up to 255 octets; we take up to 1 KiB before -ERR.
     max_line: int = 1024
-    autologout: float = 10 * 60  # RFC 1939 §3: at least 10 minutes
+    autologout: float = 10 * 60  # RFC 1939 §3: at least 10 minutes, once logged in
+    login_timeout: float = 3 * 60  # from connecting to logging in, however it trickles
     max_bad_commands: int = 20  # then the connection is closed, as Dovecot does
 
 
