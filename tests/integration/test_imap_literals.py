@@ -1,6 +1,6 @@
-"""IMAP literals within bounds, over real sockets: before login a command is small (8 KiB,
-non-synchronising literals of 4 KiB: LITERAL-, RFC 7888 §4); after it a command's literals
-share one APPENDLIMIT; spool files go when their command ends or the connection does,
+"""IMAP literals within bounds, over real sockets: before login a command is small (32 KiB,
+literals of 4 KiB: LITERAL-, RFC 7888 §4); after it a command's literals share one
+APPENDLIMIT; spool files go when their command ends or the connection does,
 whatever state it is in (a cut-off APPEND left them until a restart)."""
 
 from __future__ import annotations
@@ -93,22 +93,30 @@ def test_small_literals_before_login_still_work(server: Served) -> None:
     raw.close()
 
 
-def test_a_command_before_login_takes_8_kib_in_all(server: Served) -> None:
+def test_a_command_before_login_takes_32_kib_in_all(server: Served) -> None:
     raw = Raw(server.ports["imap"])
-    raw.send(b"a LOGIN {9000}\r\n")  # refused before "+": the client sends nothing
-    assert raw.line().startswith(b"a NO [TOOBIG]")
-    raw.send(b'b ID ("one" {4000}\r\n')
-    assert raw.line().startswith(b"+ ")
-    raw.send(b"x" * 4000 + b' "two" {4000}\r\n')
-    assert raw.line().startswith(b"+ ")
-    raw.send(b"y" * 4000 + b' "three" {500}\r\n')  # past 8 KiB: refused, nothing more read
-    assert raw.line().startswith(b"b NO [TOOBIG]")
-    raw.send(b"c " + b"z" * 9000 + b"\r\n")  # a line alone is bounded the same way
+    raw.send(b"a LOGIN {4097}\r\n")  # refused before "+": the client sends nothing
+    assert raw.line() == b"a NO [TOOBIG] Literals take 4096 octets at most before login (LITERAL-)"
+    raw.send(b'b ID ("k0" {4000}\r\n')
+    for number in range(1, 9):
+        assert raw.line().startswith(b"+ ")
+        raw.send(b"v" * 4000 + b' "k%d" {4000}\r\n' % number)
+    assert raw.line() == b"b NO [TOOBIG] Literal too big"  # past 32 KiB in all
+    raw.send(b"c " + b"z" * 33_000 + b"\r\n")  # a line alone is bounded the same way
     assert raw.line() == b"* BYE Command line too long"
     assert closed(raw)
     raw = Raw(server.ports["imap"])
     raw.send(b"d NOOP\r\n")
     assert raw.line().startswith(b"d OK")
+    raw.close()
+
+
+def test_the_largest_id_of_rfc_2971_fits_before_login(server: Served) -> None:
+    """RFC 2971 §3.3: up to 30 fields of 30 octets with values of 1024 (imaptest's "id")."""
+    pairs = b" ".join(b'"%s" "%s"' % (b"%02d" % n * 15, b"v" * 1024) for n in range(30))
+    raw = Raw(server.ports["imap"])
+    raw.send(b"a ID (" + pairs + b")\r\n")
+    assert raw.until(b"a")[-1].startswith(b"a OK")
     raw.close()
 
 

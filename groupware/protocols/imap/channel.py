@@ -118,7 +118,7 @@ class StreamChannel:
             # Commands sent behind STARTTLS in clear must not run as if protected
             # (CVE-2011-0411 class): drop the connection.
             raise ConnectionClosed("data pipelined after STARTTLS")
-        await self.writer.start_tls(self._tls)
+        await self._bounded(self.writer.start_tls(self._tls))  # a slow handshake too
         self.secure = True
 
     def compress(self) -> None:

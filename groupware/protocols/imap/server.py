@@ -24,34 +24,35 @@ from groupware.services import Services
 
 log = logging.getLogger(__name__)
 MAX_UNPARSABLE = 20  # unparsable commands in a row before "* BYE" (as Dovecot does)
-# Before login a command is small: a login, an ID. Dovecot's imap-login takes 8 KiB in
-# all (lines and literals); past that, literals cost memory an anonymous client must not
-# be able to claim.
-PRE_LOGIN_COMMAND = 8 * 1024
-LITERAL_MINUS = 4096  # RFC 7888 §4: the largest non-synchronising literal under LITERAL-
+# Before login a command is small: a login, an ID. Literals of 4 KiB at most, whether
+# synchronising or not (RFC 7888 §4 LITERAL-, which we advertise then; Dovecot's imap-login
+# takes a few KiB), and 32 KiB in all, lines and literals: RFC 2971 §3.3's largest ID (30
+# fields of 30 octets, values of 1024) fits, and an anonymous client claims no more memory.
+PRE_LOGIN_COMMAND = 32 * 1024
+PRE_LOGIN_LITERAL = 4096
 MAX_LITERALS = 1000  # literals in one command (MULTIAPPEND messages, CATENATE parts)
 LAST_WORDS = 5.0  # seconds a closing BYE may take to go out
 
 
 @dataclass
 class Allowance:
-    """What one command may still bring. Before login: 8 KiB in all, lines and literals,
-    and non-synchronising literals of 4 KiB at most (we advertise LITERAL- then). After:
-    line pieces of four times max_line, literals of max_literal in all (one APPENDLIMIT for
-    every message of a MULTIAPPEND or CATENATE), of which memory_literal octets are kept
-    in memory and the rest spooled to files; and MAX_LITERALS literals."""
+    """What one command may still bring. Before login: 32 KiB in all, lines and literals,
+    and literals of 4 KiB at most. After: line pieces of four times max_line, literals of
+    max_literal in all (one APPENDLIMIT for every message of a MULTIAPPEND or CATENATE), of
+    which memory_literal octets are kept in memory and the rest spooled to files; and
+    MAX_LITERALS literals."""
 
     lines: int
     literals: int
     memory: int
-    nonsync: int
+    largest: int  # one literal
     shared: bool  # lines and literals draw on one allowance (before login)
     count: int = MAX_LITERALS
 
     @classmethod
     def before_login(cls) -> Allowance:
         size = PRE_LOGIN_COMMAND
-        return cls(size, size, size, LITERAL_MINUS, shared=True)
+        return cls(size, size, size, PRE_LOGIN_LITERAL, shared=True)
 
     @classmethod
     def after_login(cls, limits: Limits) -> Allowance:
@@ -74,9 +75,9 @@ class Allowance:
         """Why the literal is refused, or None once it is counted."""
         if self.count <= 0:
             return "Too many literals in one command"
-        if not literal.synchronizing and literal.size > self.nonsync:
-            return f"Non-synchronizing literals take {self.nonsync} octets at most (LITERAL-)"
-        if literal.size > self.literals:
+        if literal.size > self.largest and self.shared:
+            return f"Literals take {self.largest} octets at most before login (LITERAL-)"
+        if literal.size > min(self.largest, self.literals):
             return "Literal too big"
         self.count -= 1
         self.literals -= literal.size

@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
@@ -18,6 +20,7 @@ from groupware.protocols.pop3.session import Hangup, Limits, LineTooLong, Sessio
 from groupware.services import Services
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_SKIPPED = 64 * 1024  # an over-long line longer than this ends the connection
 
 
@@ -42,12 +45,15 @@ class StreamChannel:
     def write(self, data: bytes) -> None:
         self.writer.write(data)
 
-    async def drain(self) -> None:
+    async def _bounded(self, waiting: Awaitable[T]) -> T:
         try:
-            async with asyncio.timeout_at(self.deadline):  # a client that reads nothing
-                await self.writer.drain()
+            async with asyncio.timeout_at(self.deadline):
+                return await waiting
         except TimeoutError:
             raise Hangup("too slow to log in") from None
+
+    async def drain(self) -> None:
+        await self._bounded(self.writer.drain())  # a client that reads nothing
 
     async def readline(self) -> bytes:
         """One line without its line break. RFC 1939 §3: a client silent for the
@@ -91,7 +97,7 @@ class StreamChannel:
             # RFC 2595 §4 and CVE-2011-0411: commands pipelined behind STLS in clear must
             # not run as if protected; hang up instead.
             raise Hangup("data pipelined after STLS")
-        await self.writer.start_tls(self._tls)
+        await self._bounded(self.writer.start_tls(self._tls))  # a slow handshake too
         self.secure = True
 
 

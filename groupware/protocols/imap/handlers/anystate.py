@@ -53,7 +53,7 @@ def capabilities(session: Session) -> list[str]:
     """RFC 9051 §6.1.1: before login, what it takes to log in; after, what we support."""
     if session.state is State.NOT_AUTHENTICATED:
         # RFC 7888 §4: LITERAL- before login, where a command is small (server.Allowance):
-        # non-synchronising literals up to 4096 octets.
+        # literals up to 4096 octets.
         names = ["IMAP4rev1", "IMAP4rev2", "LITERAL-", "SASL-IR", "ID", "ENABLE", "IDLE"]
         if not session.channel.secure and session.tls_available:
             names.append("STARTTLS")
