@@ -109,6 +109,24 @@ def test_trickled_command_after_login_is_dropped_at_autologout(server: Served) -
     raw.close()
 
 
+def test_client_that_reads_nothing_is_dropped_at_autologout(server: Served) -> None:
+    """Logged in, a client that takes none of its answers (here 40 MB of FETCH) is idle
+    too (RFC 9051 §5.4): a write waits the autologout for it at most."""
+    imap = listener(server)
+    imap.limits = dataclasses.replace(imap.limits, autologout=LOGIN_TIMEOUT)
+    raw = raw_login(server)
+    big = MESSAGE + b"b" * (2 * MIB)
+    raw.send(b"a APPEND INBOX {%d+}\r\n" % len(big) + big + b"\r\ns SELECT INBOX\r\n")
+    raw.until(b"s")
+    send_without_reading(raw.sock, b"f FETCH 1 BODY.PEEK[]\r\n" * 20)
+
+    def gone() -> None:
+        assert not imap.connections.open, "still connected"
+
+    eventually(gone, within=GIVE_UP)
+    raw.close()
+
+
 def test_connections_without_end_meet_the_limit_per_address(server: Served) -> None:
     port = server.ports["imap"]
     first = [raw_login(server) for _ in range(PER_IP)]

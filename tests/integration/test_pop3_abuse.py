@@ -24,7 +24,14 @@ from tests.abuse import (
     wait_closed,
 )
 from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
-from tests.integration.pop3_clients import ALICE, PASSWORD, listener, raw_login
+from tests.integration.pop3_clients import (
+    ALICE,
+    MESSAGE,
+    PASSWORD,
+    deliver,
+    listener,
+    raw_login,
+)
 
 LOGIN_TIMEOUT = 2
 PER_IP = 4
@@ -90,6 +97,22 @@ def test_trickled_line_after_login_is_dropped_at_autologout(server: Served) -> N
     raw = raw_login(server)
     received, seconds = trickle_until_closed(raw.sock, b"NOOP ")
     assert seconds < GIVE_UP, "still connected"
+    raw.close()
+
+
+def test_client_that_reads_nothing_is_dropped_at_autologout(server: Served, tmp_path: Path) -> None:
+    """Logged in, a client that takes none of its answers (here 40 MB of RETR) is idle
+    too (RFC 1939 §3): a write waits the autologout for it at most."""
+    pop3 = listener(server)
+    pop3.limits = dataclasses.replace(pop3.limits, autologout=LOGIN_TIMEOUT)
+    deliver(server, tmp_path, MESSAGE + b"b" * (2 * MIB))
+    raw = raw_login(server)
+    send_without_reading(raw.sock, b"RETR 1\r\n" * 20)
+
+    def gone() -> None:
+        assert not pop3.connections.open, "still connected"
+
+    eventually(gone, within=GIVE_UP)
     raw.close()
 
 

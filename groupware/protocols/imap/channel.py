@@ -33,7 +33,8 @@ class TimedOut(ConnectionClosed):
 
 class StreamChannel:
     """A session's socket. `deadline` (the event loop's clock; None: none) bounds every
-    read and drain, however the client trickles its bytes: TimedOut when it passes."""
+    read and drain, however the client trickles its bytes, and a drain waits `patience`
+    seconds at most for a client to take anything: TimedOut when either runs out."""
 
     def __init__(
         self,
@@ -51,10 +52,15 @@ class StreamChannel:
         self._spooled: set[Path] = set()  # this connection's spool files not yet removed
         self.ended = False  # the client closed its side (what it sent last had no CRLF)
         self.deadline: float | None = None
+        self.patience: float | None = None
 
-    async def _bounded(self, waiting: Awaitable[T]) -> T:
+    async def _bounded(self, waiting: Awaitable[T], patience: float | None = None) -> T:
+        at = self.deadline
+        if patience is not None:
+            until = asyncio.get_running_loop().time() + patience
+            at = until if at is None else min(at, until)
         try:
-            async with asyncio.timeout_at(self.deadline):
+            async with asyncio.timeout_at(at):
                 return await waiting
         except TimeoutError:
             raise TimedOut("the client took too long") from None
@@ -70,8 +76,9 @@ class StreamChannel:
             data = b"".join(self._unsent)
             self._unsent.clear()
             self.writer.write(self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH))
-        # A client that reads nothing must not hold us past the deadline either.
-        await self._bounded(self.writer.drain())
+        # A client that reads nothing is not active (RFC 9051 §5.4): it must not hold the
+        # connection past the deadline, nor for ever once logged in.
+        await self._bounded(self.writer.drain(), self.patience)
 
     async def readline(self) -> bytes:
         """One line without its line break; b"" when the client went away (and `ended`)."""

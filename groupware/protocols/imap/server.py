@@ -153,14 +153,16 @@ class IMAPListener:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        limits = self.limits
         channel = StreamChannel(reader, writer, None if self._implicit else self._tls, self._spool)
+        channel.patience = limits.autologout
         ip = channel.peer
         try:
             if not self.connections.admit(ip):
                 writer.write(b"* BYE Too many connections; try again later\r\n")
                 return
             try:
-                await self._serve(channel)
+                await self._serve(channel, limits)
             finally:
                 self.connections.release(ip)
         except (ConnectionError, ConnectionClosed, ssl.SSLError, asyncio.IncompleteReadError):
@@ -174,12 +176,12 @@ class IMAPListener:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def _serve(self, channel: StreamChannel) -> None:
+    async def _serve(self, channel: StreamChannel, limits: Limits) -> None:
         session = Session(
             channel,
             self._services,
             self._blocking,
-            self.limits,
+            limits,
             tls_available=not self._implicit,
             spool=self._spool,
             accounts=self._users,
@@ -219,7 +221,8 @@ class IMAPListener:
             if not parts:
                 continue  # refused before its literal; already answered
             if session.state is not State.NOT_AUTHENTICATED:
-                # The answer may take long to a slow reader; IDLE keeps its own timer.
+                # The answer may take long to a slow reader (each drain waits `patience`
+                # for it to take something); IDLE keeps its own timer.
                 channel.deadline = None
             try:
                 parsed = await self._execute(session, parts)

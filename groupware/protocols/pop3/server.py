@@ -27,7 +27,9 @@ MAX_SKIPPED = 64 * 1024  # an over-long line longer than this ends the connectio
 class StreamChannel:
     """A session's socket: asyncio streams, with STLS and bounded, timed line reads.
     `deadline` (the event loop's clock; None: none) also bounds every read and drain:
-    before login the whole conversation must fit in it, however the client trickles."""
+    before login the whole conversation must fit in it, however the client trickles. A
+    drain waits the autologout at most for a client to take anything (RFC 1939 §3: it is
+    inactive)."""
 
     def __init__(
         self,
@@ -45,15 +47,19 @@ class StreamChannel:
     def write(self, data: bytes) -> None:
         self.writer.write(data)
 
-    async def _bounded(self, waiting: Awaitable[T]) -> T:
+    async def _bounded(self, waiting: Awaitable[T], patience: float | None = None) -> T:
+        at = self.deadline
+        if patience is not None:
+            until = asyncio.get_running_loop().time() + patience
+            at = until if at is None else min(at, until)
         try:
-            async with asyncio.timeout_at(self.deadline):
+            async with asyncio.timeout_at(at):
                 return await waiting
         except TimeoutError:
-            raise Hangup("too slow to log in") from None
+            raise Hangup("too slow to log in, or to read") from None
 
     async def drain(self) -> None:
-        await self._bounded(self.writer.drain())  # a client that reads nothing
+        await self._bounded(self.writer.drain(), self._limits.autologout)
 
     async def readline(self) -> bytes:
         """One line without its line break. RFC 1939 §3: a client silent for the
