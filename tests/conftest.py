@@ -11,7 +11,7 @@ import dataclasses
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +126,23 @@ def runtime(config: Config) -> Iterator[Runtime]:
 @pytest.fixture
 def services(runtime: Runtime) -> Services:
     return runtime.services
+
+
+@pytest.fixture
+def make_runtime(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Runtime]]:
+    """Build a runtime with the given [auth] settings (one per test)."""
+    built: list[Runtime] = []
+
+    def make(**auth: object) -> Runtime:
+        assert not built, "one runtime per test: they share the database"
+        config = make_config(tmp_path, database_url, **auth)
+        runtime_module.upgrade_database(config)
+        built.append(runtime_module.build(config))
+        return built[0]
+
+    yield make
+    for runtime in built:
+        runtime.close()
 
 
 @dataclass

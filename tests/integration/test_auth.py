@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pyotp
 import pytest
 
-from groupware import runtime as runtime_module
 from groupware.errors import AuthFailed, InvalidInput, TryLater
 from groupware.runtime import Runtime
 from groupware.services import Services
 from groupware.services.access import SYSTEM, Principal
 from groupware.services.audit import AuditRecord
 from groupware.services.throttle import account_key, ip_key
-from tests.conftest import make_config
 
 PASSWORD = "S3cret-pass-1"
 ALICE = "alice@example.org"
@@ -56,23 +53,6 @@ def wrong_totp(secret: str) -> str:
     now = time.time()
     valid = {totp.at(now + step * 30) for step in (-2, -1, 0, 1, 2)}
     return next(code for code in ("000000", "111111", "222222", "333333") if code not in valid)
-
-
-@pytest.fixture
-def make_runtime(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Runtime]]:
-    """Build a runtime with the given [auth] settings (one per test)."""
-    built: list[Runtime] = []
-
-    def make(**auth: object) -> Runtime:
-        assert not built, "one runtime per test: they share the database"
-        config = make_config(tmp_path, database_url, **auth)
-        runtime_module.upgrade_database(config)
-        built.append(runtime_module.build(config))
-        return built[0]
-
-    yield make
-    for runtime in built:
-        runtime.close()
 
 
 # -- passwords ---------------------------------------------------------------------------
