@@ -57,14 +57,16 @@ class TLSConfig:
 
 @dataclass(frozen=True)
 class AuthConfig:
-    """Login throttling (per account and per client IP) and the plaintext-auth policy."""
+    """Login throttling (per account and client address, per address, and account-wide
+    back-off) and the plaintext-auth policy; services/throttle.py says how they combine."""
 
     window: int = 900  # seconds over which failures are counted
-    max_failures: int = 5  # per account, within the window, before a lock-out
+    max_failures: int = 5  # per (account, client address), and TOTP codes, before a lock-out
     max_failures_per_ip: int = 20  # per client address, within the window
-    lockout: int = 900  # seconds an account or address stays locked
+    lockout: int = 900  # seconds a key stays locked
     backoff_base: float = 0.5  # first failure delays the next answer this long…
     backoff_max: float = 15.0  # …doubling per failure up to this
+    known_address_days: int = 30  # an address logged in from stays exempt from account back-off
     loopback_is_secure: bool = True  # plaintext AUTH allowed from 127.0.0.0/8 and ::1
     min_password_length: int = 10
     login_cache: int = 300  # seconds a DAV login is remembered (0: check every request)

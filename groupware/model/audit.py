@@ -1,11 +1,13 @@
-"""Tables of the audit log and of login throttling state.
+"""Tables of the audit log, of login throttling state and of the addresses each account
+has logged in from (which the account-wide slow-down spares).
 
-Throttle rows are keyed "account:<address>" or "ip:<address>" so every node shares them.
+Throttle rows are keyed by kind and subject (services/throttle.py builds and parses the
+keys) so every node shares them.
 """
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from groupware.model.base import Base, UTCDateTime, utcnow
@@ -32,5 +34,20 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    # On an account-wide row: the last attempt let through from an unknown address too
+    # (a failure, or the slot an attempt took), from which the next slot is counted.
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LoginOrigin(Base):
+    """A client network (as throttle.network gives it: IPv6 per /64) that an account fully
+    logged in from; it keeps working however many failures come from elsewhere."""
+
+    __tablename__ = "login_origins"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    network: Mapped[str] = mapped_column(String(72), primary_key=True)
+    last_login_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -18,6 +18,7 @@ from groupware.services.directory import Directory
 from groupware.services.dkimkeys import DkimKeys
 from groupware.services.events import EventHub
 from groupware.services.groups import Groups
+from groupware.services.loginlocks import LoginLocks
 from groupware.services.mail import Messages
 from groupware.services.mailboxes import Mailboxes
 from groupware.services.messagefetch import MessageFetch
@@ -45,6 +46,7 @@ class Services:
     credentials: Credentials
     auth: Auth
     audit: Audit
+    login_locks: LoginLocks
     events: EventHub
     mailboxes: Mailboxes
     messages: Messages
@@ -98,6 +100,7 @@ def build_services(config: Config, database: Database) -> Services:
         credentials=Credentials(database, issuer=config.hostname),
         auth=auth,
         audit=Audit(database),
+        login_locks=LoginLocks(database, auth.throttle),
         events=events,
         mailboxes=mailboxes,
         messages=messages,

@@ -1,9 +1,9 @@
 """`authenticate(login, secret, service, peer_ip)`: the one login check of every protocol.
 
 Passwords are checked with argon2 outside any transaction; throttling and the audit
-entry of each attempt are written together afterwards. Web logins use the account
-password (then TOTP if enrolled); mail and DAV clients use app passwords, or the
-account password while no TOTP is enrolled.
+entry of each attempt are written together afterwards (services/throttle.py says what
+is counted where). Web logins use the account password (then TOTP if enrolled); mail
+and DAV clients use app passwords, or the account password while no TOTP is enrolled.
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
 import threading
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import NoReturn
 
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -27,7 +30,15 @@ from groupware.services import access, audit
 from groupware.services.access import Principal
 from groupware.services.addresses import domain_of, normalize_address
 from groupware.services.passwords import dummy_hash, hash_password, needs_rehash, verify_password
-from groupware.services.throttle import Throttle, account_key, ip_key
+from groupware.services.throttle import (
+    Throttle,
+    account_key,
+    ip_key,
+    network,
+    pair_key,
+    totp_key,
+    totp_pair_key,
+)
 from groupware.services.totp import matching_step
 from groupware.store import Database
 
@@ -99,32 +110,33 @@ class Auth:
         return result
 
     def authenticate(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
-        """Return a Login, or raise AuthFailed (wrong) or TryLater (locked out)."""
+        """Return a Login, or raise AuthFailed (wrong) or TryLater (locked out, or the
+        account's attempts from unknown addresses spaced out: see services/throttle.py)."""
         try:
             address = normalize_address(login)
         except InvalidInput:
             address = login.strip().lower()[:320]
-        keys = [account_key(address), ip_key(peer_ip)]
+        pair, per_ip, wide = pair_key(address, peer_ip), ip_key(peer_ip), account_key(address)
+        net = network(peer_ip)
         now = utcnow()
         origin = _Origin(service, peer_ip, address)
-        with self._db.read() as session:
-            lock = self.throttle.locked(session, keys, now)
-            account = _load_account(session, address)
-        if lock is not None:
-            wait = max(1.0, (lock.until - now).total_seconds())
-            self._audit_alone(origin, "login", "throttled", f"{lock.key} locked")
-            raise TryLater(f"too many failed logins: try again in {int(wait)} s", wait)
+        account = self._admit(origin, pair, per_ip, wide, now)
 
         matched_app, password_ok = self._check_secret(account, secret, service)
         ok = account is not None and account.active and (password_ok or matched_app is not None)
-        principal = None
+        totp_required = service == WEB and account is not None and account.has_totp
+        principal, delay = None, 0.0
         with self._db.write() as session:
             if account is None or not ok:
-                delay = self.throttle.failure(session, keys, now)
+                worst = self.throttle.failure(session, [pair, per_ip], now)
+                self.throttle.failure(session, [wide], now)  # spaces, never locks
+                delay = self.throttle.backoff(worst)
                 why = "disabled account" if account is not None and not account.active else ""
                 origin.record(session, "login", "failed", why)
             else:
-                self.throttle.success(session, keys[0])
+                self.throttle.clear(session, [pair])  # the address keeps its own count
+                if not totp_required:  # a full login: this network is now known
+                    self.throttle.remember(session, account.id, net, now)
                 origin.record(
                     session, "login", "ok", f"app password {matched_app[1]}" if matched_app else ""
                 )
@@ -139,9 +151,40 @@ class Auth:
             self._rehash(account.id, secret)
         return Login(
             principal.via(service, peer_ip),
-            totp_required=service == WEB and account.has_totp,
+            totp_required=totp_required,
             app_password=matched_app[1] if matched_app else None,
         )
+
+    def _admit(
+        self, origin: _Origin, pair: str, per_ip: str, wide: str, now: datetime
+    ) -> _Account | None:
+        """The account tried (None: no such account), read before any slow hashing; or
+        TryLater if this client is locked out, or if the account is being guessed at and
+        this network, not one it logged in from, must wait for its turn."""
+        net = network(origin.peer_ip)
+        with self._db.read() as session:
+            account = _load_account(session, origin.address)
+            lock = self.throttle.locked(session, [pair, per_ip], now)
+            slowed = (
+                lock is None
+                and self.throttle.slowed(session, wide, now)
+                and not (account and self.throttle.known(session, account.id, net, now))
+            )
+        if lock is not None:
+            self._refuse(origin, "login", lock.key, "locked", (lock.until - now).total_seconds())
+        if slowed:
+            with self._db.write() as session:
+                wait = self.throttle.admit(session, wide, now)
+            if wait > 0:
+                self._refuse(origin, "login", wide, "slowed down", wait)
+        return account
+
+    def _refuse(self, origin: _Origin, action: str, key: str, why: str, wait: float) -> NoReturn:
+        """Audit a throttled attempt and refuse it; clients are never told to retry at once."""
+        wait = max(1.0, wait)
+        self._audit_alone(origin, action, "throttled", f"{key} {why}")
+        what = "wrong codes" if action == "login.totp" else "failed logins"
+        raise TryLater(f"too many {what}: try again in {math.ceil(wait)} s", wait)
 
     @staticmethod
     def _check_secret(
@@ -175,24 +218,30 @@ class Auth:
             return False
 
     def verify_totp(self, principal: Principal, code: str) -> bool:
-        """Check a TOTP code (±1 step of clock drift), each code good once; failures count
-        like wrong passwords."""
+        """Check a TOTP code (±1 step of clock drift), each code good once. Wrong codes
+        count on keys of their own, which a right password never resets: past
+        auth.max_failures even the right code gets TryLater until the lock ends."""
         address = principal.address
-        keys = [account_key(address), ip_key(principal.peer_ip)]
+        keys = [totp_key(address), totp_pair_key(address, principal.peer_ip)]
+        per_ip = ip_key(principal.peer_ip)
         now = utcnow()
-        with self._db.read() as session:
-            lock = self.throttle.locked(session, keys, now)
-            user = session.scalar(select(User).where(User.address == address))
-            secret = user.totp_secret if user is not None else None
         origin = _Origin(principal.service, principal.peer_ip, address)
+        with self._db.read() as session:
+            lock = self.throttle.locked(session, [*keys, per_ip], now)
+            user = session.scalar(select(User).where(User.address == address))
+            user_id, secret = (user.id, user.totp_secret) if user is not None else (None, None)
         if lock is not None:
-            self._audit_alone(origin, "login.totp", "throttled", "locked")
-            return False
+            self._refuse(
+                origin, "login.totp", lock.key, "locked", (lock.until - now).total_seconds()
+            )
         step = matching_step(secret, code, now) if secret else None
         with self._db.write() as session:
             good = step is not None and _use_step(session, address, step)
-            if not good:
-                self.throttle.failure(session, keys, now)
+            if good and user_id is not None:
+                self.throttle.clear(session, keys)
+                self.throttle.remember(session, user_id, network(principal.peer_ip), now)
+            else:
+                self.throttle.failure(session, [*keys, per_ip], now)
             origin.record(session, "login.totp", "ok" if good else "failed")
         return good
 

@@ -1,18 +1,19 @@
 """Maps service errors and HTTP errors to pages: the web's one error-to-wire module.
 
-A refusal from access.require becomes 403 with its message; anything unexpected is
-logged with its traceback and answered with a generic 500.
+A refusal from access.require becomes 403 with its message, a throttled step 429;
+anything unexpected is logged with its traceback and answered with a generic 500.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from groupware.errors import InvalidInput, NotFound, PermissionDenied
+from groupware.errors import InvalidInput, NotFound, PermissionDenied, TryLater
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(InvalidInput)
     def invalid(exc: InvalidInput) -> tuple[str, int]:
         return page(400, "Invalid input", str(exc))
+
+    @app.errorhandler(TryLater)
+    def try_later(exc: TryLater) -> tuple[str, int, dict[str, str]]:
+        # RFC 6585 §4: 429 with Retry-After (a login step throttled, e.g. TOTP codes).
+        body, status = page(429, "Try again later", str(exc))
+        return body, status, {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
 
     @app.errorhandler(CSRFError)
     def csrf(exc: CSRFError) -> tuple[str, int]:

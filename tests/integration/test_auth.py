@@ -1,6 +1,7 @@
 """`Auth.authenticate` on SQLite and PostgreSQL: passwords, disabled accounts, app
-passwords, TOTP; throttling per account and per IP (lock-out even with the right password,
-its end, back-off) with each attempt in the audit log; and the throttle keys (IPv6 /64).
+passwords, TOTP; throttling per (account, address) and per address (lock-out even with the
+right password, its end, back-off) with each attempt in the audit log; and the throttle
+keys (IPv6 /64). What only an attacker elsewhere or wrong codes do: test_auth_throttle.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from groupware.runtime import Runtime
 from groupware.services import Services
 from groupware.services.access import SYSTEM, Principal
 from groupware.services.audit import AuditRecord
-from groupware.services.throttle import account_key, ip_key
+from groupware.services.throttle import account_key, ip_key, pair_key, parse_key, totp_pair_key
 
 PASSWORD = "S3cret-pass-1"
 ALICE = "alice@example.org"
@@ -209,9 +210,11 @@ def test_lockout_after_max_failures_refuses_the_right_password(
         services.auth.authenticate(ALICE, PASSWORD, "imap", IP)
     assert 590 <= throttled.value.retry_after <= 600
     assert "too many failed logins" in str(throttled.value)
-    # The lock is on the account: another address is refused too.
+    # The lock is on the account from that address, over every protocol…
     with pytest.raises(TryLater):
-        services.auth.authenticate(ALICE, PASSWORD, "web", "198.51.100.99")
+        services.auth.authenticate(ALICE, PASSWORD, "web", IP)
+    # …not on the account: from another address it works.
+    services.auth.authenticate(ALICE, PASSWORD, "web", "198.51.100.99")
 
     entries = logins(services)
     assert [(e.outcome, e.service, e.peer_ip) for e in entries] == [
@@ -219,10 +222,11 @@ def test_lockout_after_max_failures_refuses_the_right_password(
         ("failed", "imap", IP),
         ("failed", "imap", IP),
         ("throttled", "imap", IP),
-        ("throttled", "web", "198.51.100.99"),
+        ("throttled", "web", IP),
+        ("ok", "web", "198.51.100.99"),
     ]
     assert all(e.actor == ALICE and e.action == "login" for e in entries)
-    assert "account:alice@example.org" in entries[3].detail
+    assert "account-ip:alice@example.org|192.0.2.10 locked" in entries[3].detail
 
 
 def test_failures_below_the_limit_do_not_lock(make_runtime: Callable[..., Runtime]) -> None:
@@ -232,7 +236,7 @@ def test_failures_below_the_limit_do_not_lock(make_runtime: Callable[..., Runtim
         with pytest.raises(AuthFailed):
             services.auth.authenticate(ALICE, "wrong-password", "imap", IP)
     services.auth.authenticate(ALICE, PASSWORD, "imap", IP)
-    # The success cleared the account's count: two more failures still do not lock.
+    # The success cleared that address's count on the account: two more do not lock.
     for _ in range(2):
         with pytest.raises(AuthFailed):
             services.auth.authenticate(ALICE, "wrong-password", "imap", IP)
@@ -251,7 +255,7 @@ def test_lock_ends_after_lockout_seconds(make_runtime: Callable[..., Runtime]) -
     time.sleep(1.2)
     login = services.auth.authenticate(ALICE, PASSWORD, "imap", IP)
     assert login.principal.address == ALICE
-    # The success reset the account's counter: one failure is one again, not three.
+    # The success reset the address's count on the account: one failure is one again.
     with pytest.raises(AuthFailed):
         services.auth.authenticate(ALICE, "wrong-password", "imap", IP)
     services.auth.authenticate(ALICE, PASSWORD, "imap", IP)
@@ -298,6 +302,7 @@ def test_backoff_doubles_up_to_the_cap(make_runtime: Callable[..., Runtime]) -> 
         max_failures=20, max_failures_per_ip=20, backoff_base=0.5, backoff_max=3.0
     ).services
     seed(services)
+    services.auth.authenticate(ALICE, PASSWORD, "imap", IP)  # a known address: not spaced
     delays = []
     for _ in range(5):
         with pytest.raises(AuthFailed) as failed:
@@ -305,10 +310,11 @@ def test_backoff_doubles_up_to_the_cap(make_runtime: Callable[..., Runtime]) -> 
         delays.append(failed.value.retry_after)
     assert delays == [0.5, 1.0, 2.0, 3.0, 3.0]
     services.auth.authenticate(ALICE, PASSWORD, "imap", IP)
-    # The account's count restarts, but the address keeps its own (the worse one counts).
+    # The account's count from there restarts, but the address keeps its own (the worse
+    # one counts).
     with pytest.raises(AuthFailed) as failed:
-        services.auth.authenticate(ALICE, "wrong-password", "imap", "198.51.100.1")
-    assert failed.value.retry_after == 0.5
+        services.auth.authenticate("bob@example.org", "wrong-password", "imap", IP)
+    assert failed.value.retry_after == 3.0
 
 
 def test_parallel_failures_are_all_counted(make_runtime: Callable[..., Runtime]) -> None:
@@ -324,7 +330,7 @@ def test_parallel_failures_are_all_counted(make_runtime: Callable[..., Runtime])
     def guess(index: int) -> None:
         barrier.wait()
         try:
-            services.auth.authenticate(ALICE, f"wrong-{index}", "imap", f"198.51.100.{index}")
+            services.auth.authenticate(ALICE, f"wrong-{index}", "imap", "198.51.100.7")
         except AuthFailed:
             pass
         except BaseException as exc:  # anything else is the bug
@@ -338,7 +344,13 @@ def test_parallel_failures_are_all_counted(make_runtime: Callable[..., Runtime])
     assert unexpected == []
     assert [e.outcome for e in logins(services)] == ["failed"] * attempts
     with pytest.raises(TryLater):
-        services.auth.authenticate(ALICE, PASSWORD, "imap", "198.51.100.200")
+        services.auth.authenticate(ALICE, PASSWORD, "imap", "198.51.100.7")
+    counts = {lock.key: lock.failures for lock in services.login_locks.entries(SYSTEM)}
+    assert counts == {
+        "account-ip:alice@example.org|198.51.100.7": attempts,
+        "ip:198.51.100.7": attempts,
+        "account:alice@example.org": attempts,
+    }
 
 
 def test_totp_failures_count_towards_the_lock(make_runtime: Callable[..., Runtime]) -> None:
@@ -350,16 +362,18 @@ def test_totp_failures_count_towards_the_lock(make_runtime: Callable[..., Runtim
     wrong = wrong_totp(enrolment.secret)
     assert not services.auth.verify_totp(web.principal, wrong)
     assert not services.auth.verify_totp(web.principal, wrong)
-    # Locked now: even the right code is refused, and so is the password.
-    assert not services.auth.verify_totp(web.principal, next_totp(enrolment.secret))
-    with pytest.raises(TryLater):
-        services.auth.authenticate(ALICE, PASSWORD, "web", IP)
+    # Locked now: even the right code is refused (the password itself is not locked).
+    with pytest.raises(TryLater) as throttled:
+        services.auth.verify_totp(web.principal, next_totp(enrolment.secret))
+    assert "too many wrong codes" in str(throttled.value)
+    assert 590 <= throttled.value.retry_after <= 600
+    assert services.auth.authenticate(ALICE, PASSWORD, "web", IP).totp_required
     outcomes = [(e.action, e.outcome) for e in logins(services)]
     assert outcomes[-4:] == [
         ("login.totp", "failed"),
         ("login.totp", "failed"),
         ("login.totp", "throttled"),
-        ("login", "throttled"),
+        ("login", "ok"),
     ]
 
 
@@ -388,3 +402,30 @@ def test_ip_key(peer: str, key: str) -> None:
 def test_account_key() -> None:
     assert account_key(" Alice@Example.ORG ") == "account:alice@example.org"
     assert len(account_key("a" * 1000)) == len("account:") + 320
+
+
+@pytest.mark.parametrize(
+    ("key", "parts"),
+    [
+        ("account:alice@example.org", ("account", "alice@example.org", None)),
+        ("ip:2001:db8::/64", ("ip", None, "2001:db8::/64")),
+        ("account-ip:a|b@example.org|192.0.2.1", ("account-ip", "a|b@example.org", "192.0.2.1")),
+        ("totp:alice@example.org", ("totp", "alice@example.org", None)),
+        ("totp-ip:alice@example.org|::/64", ("totp-ip", "alice@example.org", "::/64")),
+        ("account-ip:no-separator", None),
+        ("alice@example.org", None),
+        ("other:x", None),
+        ("ip:", None),
+    ],
+)
+def test_parse_key(key: str, parts: tuple[str, str | None, str | None] | None) -> None:
+    parsed = parse_key(key)
+    assert (parsed and (parsed.kind, parsed.account, parsed.network)) == parts
+
+
+def test_pair_keys_survive_a_separator_in_the_peer() -> None:
+    key = pair_key("Alice@Example.org", "odd|peer")
+    assert key == "account-ip:alice@example.org|odd_peer"
+    assert totp_pair_key("alice@example.org", "2001:db8:1:2::9") == (
+        "totp-ip:alice@example.org|2001:db8:1:2::/64"
+    )

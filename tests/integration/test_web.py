@@ -5,6 +5,7 @@ throttling with its audit trail, and pages that carry no inline script or style.
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import re
 import urllib.error
 import urllib.parse
@@ -25,14 +26,28 @@ class _ProxiedTLSPolicy(DefaultCookiePolicy):
         return True
 
 
-class Browser:
-    """A cookie-keeping HTTP client that returns (status, headers, body) for any status."""
+class _FromAddress(urllib.request.HTTPHandler):
+    """Connects from a given local address (another loopback address is another client)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(http.client.HTTPConnection, req, source_address=(self.source, 0))
+
+
+class Browser:
+    """A cookie-keeping HTTP client that returns (status, headers, body) for any status;
+    `source` is the local address it connects from (127.0.0.2 is another client)."""
+
+    def __init__(self, base: str, source: str = "127.0.0.1") -> None:
         self.base = base
         # The test talks plain HTTP to what a TLS proxy would front: send Secure cookies too.
         self.jar = CookieJar(policy=_ProxiedTLSPolicy())
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _FromAddress(source)
+        )
 
     def request(
         self, path: str, form: dict[str, str] | None = None, headers: dict[str, str] | None = None

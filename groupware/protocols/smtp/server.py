@@ -21,6 +21,7 @@ from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
 from groupware.errors import AuthFailed, TryLater
 from groupware.protocols.connections import ConnectionLimits
+from groupware.protocols.logins import check
 from groupware.protocols.smtp import statuses
 from groupware.protocols.smtp.data import read_data
 from groupware.protocols.smtp.handler import Limits, SMTPHandler
@@ -164,8 +165,9 @@ class GroupwareSMTP(SMTP):
         services = self._groupware.services
         peer = self.session.peer[0] if self.session and self.session.peer else ""
         try:
-            result = await self._groupware.blocking.call(
-                services.auth.authenticate,
+            result = await check(
+                services,
+                self._groupware.blocking,
                 login.decode("utf-8", "replace"),
                 password.decode("utf-8", "replace"),
                 "smtp",
@@ -173,8 +175,7 @@ class GroupwareSMTP(SMTP):
             )
         except TryLater:
             return AuthResult(success=False, handled=False, message=statuses.AUTH_THROTTLED)
-        except AuthFailed as failure:
-            await asyncio.sleep(failure.retry_after)  # the throttle's back-off, off the loop
+        except AuthFailed:
             return AuthResult(success=False, handled=False, message=statuses.AUTH_INVALID)
         return AuthResult(success=True, auth_data=result)
 
