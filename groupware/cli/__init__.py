@@ -267,6 +267,16 @@ def build_parser() -> Parser:
         change.add_argument("--domain", help="limit the grant to one domain")
     command(role, "grants", access.cmd_role_grants, "list who holds which role where")
 
+    lock = noun("lock", "failed-login counts and lock-outs")
+    command(lock, "list", access.cmd_lock_list, "what is counted, slowed or locked now")
+    command(
+        lock,
+        "clear",
+        access.cmd_lock_clear,
+        "forget the counts of a KEY (as listed), a client address (IPv6: its /64) or an account",
+        "who",
+    )
+
     app = noun("app-password", "passwords for mail and calendar clients")
     command(app, "add", access.cmd_app_password_add, "create one (shown once)", "address", "name")
     command(app, "list", access.cmd_app_password_list, "list an account's app passwords", "address")

@@ -1,5 +1,5 @@
-"""Commands for roles, grants and app passwords: one small handler each, acting as the
-system principal. Add a handler here and its line in cli/__init__.py's parser.
+"""Commands for roles, grants, app passwords and login locks: one small handler each,
+acting as the system principal. Add a handler here and its line in cli/__init__.py's parser.
 """
 
 from __future__ import annotations
@@ -75,3 +75,27 @@ def cmd_app_password_list(args: argparse.Namespace, services: Services) -> None:
 def cmd_app_password_revoke(args: argparse.Namespace, services: Services) -> None:
     services.credentials.revoke_app_password(SYSTEM, args.address, args.name)
     print(f"revoked app password {args.name!r} of {args.address.lower()}")
+
+
+# -- login locks -----------------------------------------------------------------------
+
+
+def cmd_lock_list(args: argparse.Namespace, services: Services) -> None:
+    rows = [
+        (
+            lock.kind_label,
+            lock.account or "-",
+            lock.network or "-",
+            str(lock.failures),
+            lock.state,
+            f"{lock.until:%Y-%m-%d %H:%M:%S}" if lock.until else "-",
+            lock.key,
+        )
+        for lock in services.login_locks.entries(SYSTEM)
+    ]
+    print_table(("KIND", "ACCOUNT", "ADDRESS", "FAILURES", "STATE", "UNTIL (UTC)", "KEY"), rows)
+
+
+def cmd_lock_clear(args: argparse.Namespace, services: Services) -> None:
+    for lock in services.login_locks.clear_matching(SYSTEM, args.who):
+        print(f"cleared {lock.key} ({lock.failures} failures, {lock.state})")

@@ -1,6 +1,7 @@
 """The admin console in a real browser: an admin sets up a domain, a user, a group and a
 domain-admin grant; the domain-admin manages their domain and is refused on another;
-a user enrols TOTP and logs in with a code; a plain user sees only their account.
+a user enrols TOTP and logs in with a code; a plain user sees only their account; an
+admin clears a login lock.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import time
 from pathlib import Path
 
 import pyotp
+import pytest
 from playwright.sync_api import Page, expect
 
+from groupware.errors import AuthFailed
 from groupware.services.access import SYSTEM
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Served
 
@@ -185,3 +188,41 @@ def test_user_sees_only_own_account_and_manages_app_passwords(web_server: Served
     expect(page).to_have_url(re.compile(r"/login"))
     log_in(page, base, "dan@example.test", "Dan-new-pass-9876")
     expect(page).to_have_url(re.compile(r"/account$"))
+
+
+def test_admin_clears_a_login_lock(web_server: Served, new_page, shots: Path) -> None:
+    peer_evil = "203.0.113.5"
+    base = web_server.base_url
+    services = web_server.services
+    services.directory.add_user(SYSTEM, "alice@example.test", "Alice-pass-1234")
+    for login, peer in [("alice@example.test", peer_evil)] * 5 + [
+        ("nobody@example.test", "2001:db8:1:2::7")
+    ] * 2:
+        with pytest.raises(AuthFailed):
+            services.auth.authenticate(login, "guess", "imap", peer)
+    page: Page = new_page()
+    log_in(page, base, ADMIN, ADMIN_PASSWORD)
+    page.get_by_role("link", name="Login locks").click()
+    expect(page.get_by_role("heading", name="Login locks")).to_be_visible()
+    table = page.get_by_role("table")
+    expect(table).to_contain_text("alice@example.test")
+    expect(table).to_contain_text("2001:db8:1:2::/64")
+    for width, height in ((1280, 800), (360, 740)):
+        page.set_viewport_size({"width": width, "height": height})
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            page.screenshot(path=shots / f"locks-{width}-{scheme}.png", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    clear = page.get_by_role(
+        "button", name="Clear account from address alice@example.test from 203.0.113.5"
+    )
+    page.once("dialog", lambda dialog: dialog.accept())
+    clear.click()
+    expect(page.locator(".flash.ok")).to_contain_text(
+        "Cleared account-ip:alice@example.test|203.0.113.5."
+    )
+    expect(clear).to_have_count(0)
+    # The effect, through the service every protocol logs in with.
+    alice = services.auth.authenticate("alice@example.test", "Alice-pass-1234", "imap", peer_evil)
+    assert alice.principal.address == "alice@example.test"

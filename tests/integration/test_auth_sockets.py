@@ -1,7 +1,8 @@
 """An attacker on another address against a user, over real sockets (IMAP and the web):
 the attacker's wrong passwords lock only the attacker; the user keeps logging in from where
-she logged in before, and from a new address after a short, bounded wait; with a stolen
-password, wrong codes lock the second factor. 127.0.0.2 is the attacker: another loopback address
+she logged in before, and from a new address after a short, bounded wait; an admin sees
+and clears the lock in the console; with a stolen password, wrong codes lock the second
+factor. 127.0.0.2 is the attacker: another loopback address
 is another client to the server.
 """
 
@@ -19,7 +20,7 @@ import pytest
 
 from groupware import runtime as runtime_module
 from groupware.services.access import SYSTEM
-from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
+from tests.conftest import ADMIN, ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 from tests.integration.test_web import Browser
 
 ALICE = "alice@example.test"
@@ -90,6 +91,45 @@ def test_imap_guesses_from_elsewhere_do_not_lock_alice_out(imap_server: Served) 
     entries = imap_server.services.audit.entries(SYSTEM, actor=ALICE, action="login")
     assert ("127.0.0.4", "throttled") in {(e.peer_ip, e.outcome) for e in entries}
     assert [e.outcome for e in entries if e.peer_ip == "127.0.0.4"] == ["ok", "throttled"]
+
+
+def test_web_guesses_from_elsewhere_do_not_lock_out_alice_nor_the_admin(web: Served) -> None:
+    for login, password in ((ALICE, PASSWORD), (ADMIN, ADMIN_PASSWORD)):  # their usual place
+        assert Browser(web.base_url).log_in(login, password)[0] == 200
+    attacker = Browser(web.base_url, source=ATTACKER)
+    statuses = [attacker.log_in(ALICE, f"guess-{i}")[0] for i in range(50)]
+    assert statuses == [401] * 5 + [429] * 45
+    assert [attacker.log_in(ADMIN, f"guess-{i}")[0] for i in range(7)] == [401] * 5 + [429] * 2
+    status, body = attacker.log_in(ADMIN, ADMIN_PASSWORD)
+    assert status == 429 and "too many failed logins" in body
+
+    # From 127.0.0.1 both still log in, and the admin sees the locks in the console…
+    assert Browser(web.base_url).log_in(ALICE, PASSWORD)[0] == 200
+    admin = Browser(web.base_url)
+    assert admin.log_in(ADMIN, ADMIN_PASSWORD)[0] == 200
+    status, _, page = admin.request("/admin/locks")
+    assert status == 200 and 'href="/admin/locks"' in page  # linked from the navigation
+    rows = re.findall(r'<tr class="lock-(\w+)">(.*?)</tr>', page, re.S)
+    locked = [cells for state, cells in rows if state == "locked"]
+    for account in (ALICE, ADMIN):
+        (row,) = [cells for cells in locked if f"<td>{account}</td>" in cells]
+        assert f"<td>{ATTACKER}</td>" in row and "<td>5</td>" in row
+        assert f'value="account-ip:{account}|{ATTACKER}"' in row
+
+    # …and clears alice's, after which the right password works from there again.
+    form = {"csrf_token": admin.csrf("/admin/locks"), "key": f"account-ip:{ALICE}|{ATTACKER}"}
+    status, _, page = admin.request("/admin/locks/clear", form)
+    assert status == 200 and f"Cleared account-ip:{ALICE}|{ATTACKER}." in page
+    assert attacker.log_in(ALICE, PASSWORD)[0] == 200
+    status, _ = Browser(web.base_url, source=ATTACKER).log_in(ADMIN, ADMIN_PASSWORD)
+    assert status == 429  # the admin's own lock from there was not cleared
+    (unlock,) = web.services.audit.entries(SYSTEM, action="login.unlock")
+    assert (unlock.actor, unlock.target, unlock.service, unlock.peer_ip) == (
+        ADMIN,
+        ALICE,
+        "web",
+        "127.0.0.1",
+    )
 
 
 def test_web_code_guesses_with_a_stolen_password_lock_the_second_factor(web: Served) -> None:

@@ -23,7 +23,7 @@ import pytest
 from groupware import config as config_module
 from groupware import runtime
 from groupware.cli import main
-from groupware.errors import AuthFailed
+from groupware.errors import AuthFailed, TryLater
 
 ADMIN_PASSWORD = "Adm1n-passw0rd"
 PASSWORD = "S3cret-pass"
@@ -477,3 +477,43 @@ def test_import_radicale_folder_is_idempotent(admin: Groupware, tmp_path: Path) 
     assert "not a Radicale storage folder" in admin.fails(
         "import", "radicale", str(tmp_path / "nowhere")
     )
+
+
+def test_login_locks(admin: Groupware) -> None:
+    admin.ok("user", "add", "alice@example.test", "--password", PASSWORD)
+    built = runtime.build(config_module.load(admin.cfgfile))
+    try:
+        auth = built.services.auth
+        for _ in range(5):
+            with pytest.raises(AuthFailed):
+                auth.authenticate("alice@example.test", "guess", "imap", "203.0.113.9")
+        with pytest.raises(TryLater):
+            auth.authenticate("alice@example.test", PASSWORD, "imap", "203.0.113.9")
+        listed = admin.ok("lock", "list").splitlines()
+        assert listed[0].split() == [
+            "KIND", "ACCOUNT", "ADDRESS", "FAILURES", "STATE", "UNTIL", "(UTC)", "KEY"
+        ]  # fmt: skip
+        assert [line.split()[-1] for line in listed[1:]] == [
+            "account-ip:alice@example.test|203.0.113.9",  # locked rows first
+            "account:alice@example.test",
+            "ip:203.0.113.9",
+        ]
+        kind, account, address, failures, state, _, _ = re.split(r"\s{2,}", listed[1])
+        assert (kind, account, address, failures, state) == (
+            "account from address",
+            "alice@example.test",
+            "203.0.113.9",
+            "5",
+            "locked",
+        )
+
+        assert "no login lock matches" in admin.fails("lock", "clear", "bob@example.test")
+        assert admin.ok("lock", "clear", "203.0.113.9").splitlines() == [
+            "cleared account-ip:alice@example.test|203.0.113.9 (5 failures, locked)",
+            "cleared ip:203.0.113.9 (5 failures, counting)",
+        ]
+        auth.authenticate("alice@example.test", PASSWORD, "imap", "203.0.113.9")
+        admin.ok("lock", "clear", "account:alice@example.test")
+        assert admin.ok("lock", "list") == ""
+    finally:
+        built.close()

@@ -1,12 +1,16 @@
 """Every admin console form over HTTP, as a browser posts it (with its CSRF token):
 domains, users (edit, quota, disable, reset password, remove), aliases, groups and
-members, roles and grants, and the audit log that records each action with its origin.
+members, roles and grants, login locks, and the audit log that records each action with
+its origin.
 """
 
 from __future__ import annotations
 
 import re
 
+import pytest
+
+from groupware.errors import AuthFailed
 from groupware.services.access import SYSTEM
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Served
 from tests.integration.test_web import Browser
@@ -184,3 +188,40 @@ def test_domain_admin_console_is_confined_to_its_domain(web_server: Served) -> N
     audit_status, _, _ = client.request("/admin/audit")
     assert audit_status == 200  # own entries only
     assert {a.address for a in services.aliases.list_all(SYSTEM)} == {"sales@example.org"}
+
+
+def test_domain_admin_sees_and_clears_only_its_domains_login_locks(web_server: Served) -> None:
+    services = web_server.services
+    services.directory.add_domain(SYSTEM, "example.org")
+    services.directory.add_domain(SYSTEM, "example.net")
+    services.directory.add_user(SYSTEM, "dana@example.org", "Dana-pass-12345")
+    services.roles.grant(SYSTEM, "domain-admin", user="dana@example.org", domain="example.org")
+    for login in ("olga@example.org", "ned@example.net"):  # failures lock even the unknown
+        for _ in range(5):
+            with pytest.raises(AuthFailed):
+                services.auth.authenticate(login, "guess", "imap", "203.0.113.5")
+    client = Browser(web_server.base_url)
+    assert client.log_in("dana@example.org", "Dana-pass-12345")[0] == 200
+
+    status, _, body = client.request("/admin/locks")
+    assert status == 200 and 'href="/admin/locks"' in body
+    assert "olga@example.org" in body
+    assert "ned@example.net" not in body and "ip:203.0.113.5" not in body
+    for key in ("account-ip:ned@example.net|203.0.113.5", "ip:203.0.113.5"):
+        status, body = post(client, "/admin/locks", "/admin/locks/clear", key=key)
+        assert status == 403 and "may not directory.users.manage" in body
+    status, body = post(client, "/admin/locks", "/admin/locks/clear", key="nonsense")
+    assert status == 200 and "not a login lock key" in body
+    key = "account-ip:olga@example.org|203.0.113.5"
+    status, body = post(client, "/admin/locks", "/admin/locks/clear", key=key)
+    assert status == 200 and f"Cleared {key}." in body
+    assert f'value="{key}"' not in body
+    left = {lock.key for lock in services.login_locks.entries(SYSTEM)}
+    assert "account-ip:ned@example.net|203.0.113.5" in left and key not in left
+
+    # A plain user has no such page, nor menu entry.
+    services.directory.add_user(SYSTEM, "ursula@example.org", "Ursula-pass-123")
+    plain = Browser(web_server.base_url)
+    assert plain.log_in("ursula@example.org", "Ursula-pass-123")[0] == 200
+    status, _, body = plain.request("/admin/locks")
+    assert status == 403 and 'href="/admin/locks"' not in body

@@ -1,10 +1,12 @@
-"""The admin console: domains, users, aliases, groups, roles and grants, the audit log.
+"""The admin console: domains, users, aliases, groups, roles and grants, login locks and
+the audit log.
 
 Each page shows only what the viewer's grants cover (services filter by access.can);
-the views live in directory.py, groups.py and access.py beside this, on one blueprint.
+the views live in directory.py, groups.py, access.py and locks.py beside this, on one
+blueprint.
 """
 
-from groupware.web.admin import access, directory, groups  # noqa: F401  (attach the views)
+from groupware.web.admin import access, directory, groups, locks  # noqa: F401  (attach views)
 from groupware.web.admin.views import blueprint
 
 __all__ = ["blueprint"]

@@ -40,6 +40,7 @@ def admin_menu() -> dict[str, object]:
         ("admin.aliases", "Aliases", anywhere("directory.aliases.manage")),
         ("admin.groups", "Groups", anywhere("directory.groups.manage")),
         ("admin.roles", "Roles", access.domains_with(me, "directory.roles.manage") is None),
+        ("admin.locks", "Login locks", anywhere("directory.users.manage")),
         ("admin.audit", "Audit log", anywhere("audit.read")),
     ]
     return {"admin_menu": [(endpoint, label) for endpoint, label, shown in sections if shown]}
