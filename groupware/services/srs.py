@@ -179,7 +179,8 @@ class Srs:
     def count_refusal(self, peer_ip: str) -> float:
         """Count a bad SRS address against `peer_ip`; the delay before answering it."""
         with self._db.write() as session:
-            return self._throttle.failure(session, [ip_key(peer_ip)], utcnow())
+            failures = self._throttle.failure(session, [ip_key(peer_ip)], utcnow())
+        return self._throttle.backoff(failures)
 
     def _load(self) -> bytes:
         with self._db.read() as session:
