@@ -25,6 +25,7 @@ from groupware.errors import AuthFailed, TryLater
 from groupware.services.auth import WEB
 from groupware.web.context import WebUser, peer_ip, services
 from groupware.web.forms import LoginForm, TotpForm
+from groupware.web.redirects import safe_next
 
 blueprint = Blueprint("auth", __name__)
 PENDING_TOTP_SECONDS = 300
@@ -93,7 +94,4 @@ def _finish(user_id: int) -> Response:
     login_user(WebUser(principal.via(WEB, peer_ip()), stamp))
     # A default calendar, task list and address book from the first login (as over DAV).
     services().calendars.ensure_home(principal.address)
-    next_url = request.args.get("next", "")
-    if next_url.startswith("/") and not next_url.startswith(("//", "/\\")):
-        return redirect(next_url)
-    return redirect(url_for("index"))
+    return redirect(safe_next(request.args.get("next")) or url_for("index"))
