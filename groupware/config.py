@@ -157,11 +157,16 @@ class LogConfig:
 
 @dataclass(frozen=True)
 class WebConfig:
-    """The web portal; an empty secret_key means one is kept in data_dir/web-secret."""
+    """The web portal; an empty secret_key means one is kept in data_dir/web-secret.
+    A session ends after session_hours unused, or session_max_days after its login;
+    password, TOTP and app-password changes want the password typed within
+    reauth_minutes (else they ask for it again)."""
 
     secret_key: str = ""
     trusted_proxy: str = ""  # address of a reverse proxy whose X-Forwarded-* we believe
     session_hours: int = 12
+    session_max_days: int = 7
+    reauth_minutes: int = 10
     max_body_bytes: int = 64 * 1024 * 1024
     threads: int = 8
 

@@ -5,6 +5,7 @@ calendars). Each takes the `Database` and returns DTOs; `Services` bundles them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from groupware.config import Config
 from groupware.services.aliases import Aliases
@@ -32,6 +33,7 @@ from groupware.services.sharing import Sharing
 from groupware.services.srs import Srs
 from groupware.services.submission import Submission
 from groupware.services.vacation import Vacation
+from groupware.services.websessions import WebSessions
 from groupware.store import Database
 from groupware.store.blobs import BlobStore, DatabaseBlobStore, FileBlobStore
 from groupware.store.groupcommit import GroupCommit
@@ -64,6 +66,7 @@ class Services:
     calendars: Calendars
     sharing: Sharing
     scheduling: Scheduling
+    websessions: WebSessions
 
 
 def build_services(config: Config, database: Database) -> Services:
@@ -118,6 +121,11 @@ def build_services(config: Config, database: Database) -> Services:
         calendars=calendars,
         sharing=sharing,
         scheduling=scheduling,
+        websessions=WebSessions(
+            database,
+            idle=timedelta(hours=config.web.session_hours),
+            lifetime=timedelta(days=config.web.session_max_days),
+        ),
     )
 
 

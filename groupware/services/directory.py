@@ -20,6 +20,7 @@ from groupware.services import access, audit
 from groupware.services.access import Principal, Resource
 from groupware.services.addresses import domain_of, normalize_address, normalize_domain
 from groupware.services.passwords import check_strength, hash_password, verify_password
+from groupware.services.websessions import end_all as end_web_sessions
 from groupware.store import Database
 from groupware.store.directory import address_taken, domain_by_name, user_by_address
 
@@ -202,6 +203,8 @@ class Directory:
                     raise InvalidInput("you cannot disable your own account")
                 user.active = active
                 changes.append("enabled" if active else "disabled")
+                if not active:  # re-enabling must not bring old cookies back
+                    end_web_sessions(session, user.id)
             audit.record(
                 session,
                 actor,
@@ -281,8 +284,11 @@ def managed_user(session: Session, actor: Principal, address: str, own: str | No
 
 
 def _store_password(session: Session, user: User, password_hash: str) -> None:
+    """Every path that sets a password comes here (own change, admin reset, the CLI):
+    whoever held the old one may hold a browser session too, so all of them end."""
     user.password_hash = password_hash
     user.password_changed_at = utcnow()
+    end_web_sessions(session, user.id)
 
 
 def _check_quota(quota_bytes: int) -> None:
