@@ -1,18 +1,16 @@
 """The web portal's app factory: `create_app(config, services, secret_key)`.
 
 Blueprints hold the views (auth, account, admin); add one per area and register it
-below. Security headers, CSRF and the session cookie policy are set here, once.
+below. Security headers, CSRF and the server-side sessions are set up here, once.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, g, redirect, request, url_for
-from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
@@ -21,6 +19,8 @@ from groupware.config import Config
 from groupware.services import Services
 from groupware.web import account, admin, auth, errors
 from groupware.web.context import SERVICES_KEY, WebUser, load_web_user
+from groupware.web.sessions import COOKIE, ServerSessionInterface
+from groupware.web.useragents import browser_name
 
 access_log = logging.getLogger("groupware.web.access")
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
@@ -39,13 +39,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-class TLSAwareSessionInterface(SecureCookieSessionInterface):
-    """Marks the session cookie Secure whenever the request came over TLS."""
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        return bool(request.is_secure) or super().get_cookie_secure(app)
-
-
 def create_app(config: Config, services: Services, secret_key: str) -> Flask:
     app = Flask(
         __name__,
@@ -54,25 +47,25 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
         static_url_path="/static",
     )
     app.config.update(
-        SECRET_KEY=secret_key,
-        SESSION_COOKIE_NAME="groupware_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.web.session_hours),
+        SECRET_KEY=secret_key,  # signs CSRF tokens (sessions are server-side)
+        SESSION_COOKIE_NAME=COOKIE,
         MAX_CONTENT_LENGTH=config.web.max_body_bytes,
-        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session that signs them
+        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session that keeps them
         GROUPWARE_HOSTNAME=config.hostname,
         GROUPWARE_BACKOFF_MAX=config.auth.backoff_max,
     )
-    app.session_interface = TLSAwareSessionInterface()
+    app.session_interface = ServerSessionInterface(services.websessions)
     app.extensions[SERVICES_KEY] = services
+    app.add_template_filter(browser_name)
     CSRFProtect(app)
 
     login_manager = LoginManager(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = ""
-    login_manager.session_protection = "basic"
-    login_manager.user_loader(load_web_user)
+    # The session itself is on the server and ends on logout, password change, expiry:
+    # flask-login only turns it into current_user (no user id, no "_fresh" in it).
+    login_manager.session_protection = None
+    login_manager.request_loader(load_web_user)
 
     for blueprint in (auth.blueprint, account.blueprint, admin.blueprint):
         app.register_blueprint(blueprint)

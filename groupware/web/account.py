@@ -1,17 +1,20 @@
-"""A user's own account pages: password, TOTP enrolment, app passwords, and sharing
-calendars, task lists and address books.
+"""A user's own account pages: password, TOTP enrolment, app passwords, where they are
+signed in, and sharing calendars, task lists and address books.
 
 Every user reaches this, whatever their roles; it never shows anyone else's account.
+Secrets shown once (a TOTP key being enrolled, a new app password) wait in the
+server-side session, never in the cookie.
 """
 
 from __future__ import annotations
 
 import segno
 from flask import Blueprint, redirect, render_template, session, url_for
+from flask_login import logout_user
 from werkzeug.wrappers import Response
 from wtforms.fields import SelectChoice
 
-from groupware.web.context import attempt, login_gate, principal, services
+from groupware.web.context import attempt, login_gate, principal, services, succeeded
 from groupware.web.forms import (
     ActionForm,
     AppPasswordForm,
@@ -19,6 +22,7 @@ from groupware.web.forms import (
     ShareForm,
     TotpForm,
 )
+from groupware.web.sessions import current_session
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 
@@ -43,6 +47,8 @@ def overview() -> str:
         enrolment=enrolment,
         qr=qr,
         roles=me.roles(),
+        sessions=svc.websessions.of(me),
+        this_session=_this_session_id(),
         password_form=ChangePasswordForm(),
         app_form=AppPasswordForm(),
         totp_form=TotpForm(),
@@ -55,10 +61,14 @@ def change_password() -> Response:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         me = principal()
-        attempt(
+        if succeeded(
             lambda: services().directory.change_own_password(me, form.current.data, form.new.data),
             "Password changed.",
-        )
+        ):
+            # The change ended every session of the account; this browser, which just
+            # proved the password, goes on in a new one.
+            assert me.user_id is not None
+            current_session().renew(me.user_id)
     return redirect(url_for("account.overview"))
 
 
@@ -117,6 +127,37 @@ def disable_totp() -> Response:
             lambda: services().credentials.disable_totp(me, me.address), "Two-factor login is off."
         )
     return redirect(url_for("account.overview"))
+
+
+@blueprint.post("/sessions/<sid>/sign-out")
+def end_session(sid: str) -> Response:
+    if ActionForm().validate_on_submit():
+        this = sid == _this_session_id()
+        me = principal()
+        # Anyone else's session is "not found", like one that ended already.
+        ended = succeeded(lambda: services().websessions.end_own(me, sid), "Signed out.")
+        if ended and this:
+            return _signed_out()
+    return redirect(url_for("account.overview"))
+
+
+@blueprint.post("/sessions/sign-out-everywhere")
+def end_all_sessions() -> Response:
+    if ActionForm().validate_on_submit():
+        services().websessions.end_all_own(principal())
+        return _signed_out()
+    return redirect(url_for("account.overview"))
+
+
+def _signed_out() -> Response:
+    logout_user()
+    current_session().end()
+    return redirect(url_for("auth.login"))
+
+
+def _this_session_id() -> str | None:
+    record = current_session().record
+    return record.id if record is not None else None
 
 
 def _enrolled() -> bool:

@@ -1,7 +1,8 @@
 """What every view needs from the request: the services and the acting principal.
 
-The logged-in user is reloaded from the directory on each request, so a disabled
-account, a revoked role or a changed password takes effect at once.
+The logged-in user is the user of this browser's server-side session (web/sessions.py),
+reloaded from the directory on each request, so a disabled account or a revoked role
+takes effect at once; a changed password ends the sessions themselves.
 """
 
 from __future__ import annotations
@@ -11,22 +12,24 @@ from typing import TypeVar
 
 from flask import current_app, flash, request
 from flask_login import UserMixin, current_user
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from groupware.errors import GroupwareError, PermissionDenied
 from groupware.services import Services
 from groupware.services.access import Principal
+from groupware.services.auth import WEB
+from groupware.web.sessions import session_or_none
 
 SERVICES_KEY = "groupware.services"
 T = TypeVar("T")
 
 
 class WebUser(UserMixin):  # type: ignore[misc]
-    """A logged-in principal; its id carries the password's age so a change logs out."""
+    """A logged-in principal, as flask-login's `current_user`."""
 
-    def __init__(self, principal: Principal, password_stamp: float) -> None:
+    def __init__(self, principal: Principal) -> None:
         self.principal = principal
-        self.id = f"{principal.user_id}:{password_stamp:.6f}"
+        self.id = str(principal.user_id)
 
     @property
     def address(self) -> str:
@@ -42,19 +45,16 @@ def peer_ip() -> str:
     return request.remote_addr or ""
 
 
-def load_web_user(user_id: str) -> WebUser | None:
-    """flask-login's loader: None when the user is gone, disabled or changed password."""
-    ident, _, stamp = user_id.partition(":")
-    if not ident.isdigit():
+def load_web_user(_request: Request) -> WebUser | None:
+    """flask-login's request loader: the session's user, while active."""
+    found = session_or_none()
+    user_id = found.user_id if found is not None else None
+    if user_id is None:
         return None
-    auth = services().auth
-    changed = auth.password_changed_at(int(ident))
-    if changed is None or f"{changed:.6f}" != stamp:
-        return None
-    principal = auth.principal(int(ident))
+    principal = services().auth.principal(user_id)
     if principal is None:
         return None
-    return WebUser(principal.via("web", peer_ip()), changed)
+    return WebUser(principal.via(WEB, peer_ip()))
 
 
 def login_gate() -> Response | None:

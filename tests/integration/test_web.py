@@ -104,6 +104,9 @@ def test_session_cookie_is_secure_behind_a_tls_proxy(tmp_path: Path, database_ur
     with serving(with_listeners(config, http="on")) as served:
         cookie = raw_set_cookie(served.base_url, "/login", {"X-Forwarded-Proto": "https"})
         assert "Secure" in cookie and "HttpOnly" in cookie
+        # Host-only, for the whole site, unsettable by a sibling domain (RFC 6265bis §4.1.3.2).
+        assert cookie.startswith("__Host-groupware_session=")
+        assert "Path=/" in cookie and "Domain" not in cookie
 
 
 def test_forms_without_csrf_token_are_refused(web_server: Served) -> None:

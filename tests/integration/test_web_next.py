@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import http.client
 import re
+import time
 import urllib.parse
 from collections.abc import Iterator
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -124,6 +126,29 @@ def test_the_login_gate_sends_next_that_survives_the_login(portal: Flask) -> Non
     assert location.path == "/login"
     status, after = post_login(client, location.query)
     assert (status, after) == (302, "/account/calendars")
+
+
+def test_next_survives_the_totp_step_and_is_checked_there_too(
+    portal: Flask, runtime_for_web: Runtime
+) -> None:
+    services = runtime_for_web.services
+    cases = [("next=/account/calendars", "/account/calendars"), (HOSTILE[0], "/")]
+    for number, (raw, expected) in enumerate(cases):
+        login = f"totp{number}@example.test"
+        user = services.directory.add_user(SYSTEM, login, USER_PASSWORD)
+        me = services.auth.principal(user.id)
+        assert me is not None
+        secret = pyotp.random_base32()
+        enrolled = time.time()
+        services.credentials.confirm_totp(me, secret, pyotp.TOTP(secret).at(enrolled))
+        client = portal.test_client()
+        assert post_login(client, raw, login) == (302, "/login/totp")
+        token = CSRF.search(client.get("/login/totp").get_data(as_text=True))
+        assert token
+        # The enrolment spent its step's code; the step after it is good (drift of one).
+        code = pyotp.TOTP(secret).at(enrolled + 30)
+        response = client.post("/login/totp", data={"csrf_token": token.group(1), "code": code})
+        assert (response.status_code, response.headers.get("Location")) == (302, expected)
 
 
 def test_the_issues_examples_over_http(web_server: Served) -> None:
