@@ -1,7 +1,7 @@
 """The web portal's app factory: `create_app(config, services, secret_key)`.
 
-Blueprints hold the views (auth, account, admin); add one per area and register it
-below. Security headers, CSRF and the server-side sessions are set up here, once.
+Blueprints hold the views (auth, reauth, account, admin); add one per area and register
+it below. Security headers, CSRF and the server-side sessions are set up here, once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from groupware.config import Config
 from groupware.services import Services
-from groupware.web import account, admin, auth, errors
+from groupware.web import account, admin, auth, errors, reauth
 from groupware.web.context import SERVICES_KEY, WebUser, load_web_user
 from groupware.web.sessions import COOKIE, ServerSessionInterface
 from groupware.web.useragents import browser_name
@@ -53,6 +53,7 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session that keeps them
         GROUPWARE_HOSTNAME=config.hostname,
         GROUPWARE_BACKOFF_MAX=config.auth.backoff_max,
+        GROUPWARE_REAUTH_MINUTES=config.web.reauth_minutes,
     )
     app.session_interface = ServerSessionInterface(services.websessions)
     app.extensions[SERVICES_KEY] = services
@@ -67,7 +68,7 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
     login_manager.session_protection = None
     login_manager.request_loader(load_web_user)
 
-    for blueprint in (auth.blueprint, account.blueprint, admin.blueprint):
+    for blueprint in (auth.blueprint, reauth.blueprint, account.blueprint, admin.blueprint):
         app.register_blueprint(blueprint)
     errors.register(app)
 

@@ -2,8 +2,8 @@
 signed in, and sharing calendars, task lists and address books.
 
 Every user reaches this, whatever their roles; it never shows anyone else's account.
-Secrets shown once (a TOTP key being enrolled, a new app password) wait in the
-server-side session, never in the cookie.
+Changes to how one signs in want a fresh password (web/reauth.py); secrets shown once
+(a TOTP key being enrolled, a new app password) wait in the server-side session.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from flask_login import logout_user
 from werkzeug.wrappers import Response
 from wtforms.fields import SelectChoice
 
+from groupware.web.auth import check_password
 from groupware.web.context import attempt, login_gate, principal, services, succeeded
 from groupware.web.forms import (
     ActionForm,
@@ -22,6 +23,7 @@ from groupware.web.forms import (
     ShareForm,
     TotpForm,
 )
+from groupware.web.reauth import fresh_login_required
 from groupware.web.sessions import current_session
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
@@ -58,10 +60,13 @@ def overview() -> str:
 
 @blueprint.post("/password")
 def change_password() -> Response:
+    # Asks for the current password itself, checked as a login (throttled, audited).
     form = ChangePasswordForm()
     if form.validate_on_submit():
         me = principal()
-        if succeeded(
+        wrong = "The current password is not right."
+        found, _ = check_password(me.address, form.current.data, wrong=wrong)
+        if found is not None and succeeded(
             lambda: services().directory.change_own_password(me, form.current.data, form.new.data),
             "Password changed.",
         ):
@@ -73,6 +78,7 @@ def change_password() -> Response:
 
 
 @blueprint.post("/app-passwords")
+@fresh_login_required("account.overview")
 def add_app_password() -> Response:
     form = AppPasswordForm()
     if form.validate_on_submit():
@@ -87,6 +93,7 @@ def add_app_password() -> Response:
 
 
 @blueprint.post("/app-passwords/<name>/revoke")
+@fresh_login_required("account.overview")
 def revoke_app_password(name: str) -> Response:
     if ActionForm().validate_on_submit():
         me = principal()
@@ -98,6 +105,7 @@ def revoke_app_password(name: str) -> Response:
 
 
 @blueprint.post("/totp/begin")
+@fresh_login_required("account.overview")
 def begin_totp() -> Response:
     if ActionForm().validate_on_submit():
         enrolment = services().credentials.begin_totp(principal())
@@ -106,6 +114,7 @@ def begin_totp() -> Response:
 
 
 @blueprint.post("/totp/confirm")
+@fresh_login_required("account.overview")
 def confirm_totp() -> Response:
     form = TotpForm()
     enrolment = session.get("totp_enrolment")
@@ -120,6 +129,7 @@ def confirm_totp() -> Response:
 
 
 @blueprint.post("/totp/disable")
+@fresh_login_required("account.overview")
 def disable_totp() -> Response:
     if ActionForm().validate_on_submit():
         me = principal()

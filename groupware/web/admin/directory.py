@@ -1,6 +1,7 @@
 """Admin pages for domains and users.
 
-Forms post back and redirect (PRG); a refusal by the services is a 403 page.
+Forms post back and redirect (PRG); a refusal by the services is a 403 page. Resetting
+someone's password or TOTP wants the admin's own password typed recently (web/reauth.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from werkzeug.wrappers import Response
 from groupware.web.admin.views import blueprint, domain_choices
 from groupware.web.context import attempt, principal, services, succeeded
 from groupware.web.forms import ActionForm, DomainForm, EditUserForm, NewUserForm, ResetPasswordForm
+from groupware.web.reauth import fresh_login_required
 
 MIB = 1024 * 1024
 
@@ -112,6 +114,7 @@ def update_user(address: str) -> Response:
 
 
 @blueprint.post("/users/<address>/password")
+@fresh_login_required("admin.user")
 def reset_password(address: str) -> Response:
     form = ResetPasswordForm()
     if form.validate_on_submit():
@@ -124,6 +127,7 @@ def reset_password(address: str) -> Response:
 
 
 @blueprint.post("/users/<address>/totp/disable")
+@fresh_login_required("admin.user")
 def disable_totp(address: str) -> Response:
     if ActionForm().validate_on_submit():
         me = principal()
