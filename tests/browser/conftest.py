@@ -48,8 +48,9 @@ def new_page(browser: object, tmp_path: Path) -> Iterator[object]:
     """A factory of pages, each in its own context (its own cookies)."""
     contexts = []
 
-    def make() -> object:
-        context = browser.new_context()  # type: ignore[attr-defined]
+    def make(**options: object) -> object:
+        """`options` go to new_context: viewport, color_scheme, user_agent…"""
+        context = browser.new_context(**options)  # type: ignore[attr-defined]
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()
