@@ -16,6 +16,7 @@ Networks are addresses, IPv6 ones /64 prefixes (one host usually holds a whole p
 from __future__ import annotations
 
 import ipaddress
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -100,6 +101,7 @@ class Lock:
 class Throttle:
     def __init__(self, config: AuthConfig) -> None:
         self.config = config
+        self._next_prune = 0.0  # time.monotonic() of the next sweep of dead rows
 
     def limit(self, key: str) -> int | None:
         """Failures within the window that lock `key`; None: it never locks."""
@@ -164,13 +166,13 @@ class Throttle:
         row.last_failure_at = now
         return 0.0
 
-    @staticmethod
-    def _locked_row(session: Session, key: str, now: datetime) -> LoginThrottle:
+    def _locked_row(self, session: Session, key: str, now: datetime) -> LoginThrottle:
         """The key's row, created if absent, locked until commit (FOR UPDATE on PostgreSQL)
         so that concurrent failures neither collide on insert nor lose each other's count."""
         row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
         if row is not None:
             return row
+        self._prune(session, now)
         try:
             with session.begin_nested():
                 session.add(
@@ -181,6 +183,19 @@ class Throttle:
         row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
         assert row is not None
         return row
+
+    def _prune(self, session: Session, now: datetime) -> None:
+        """Delete rows that count nothing any more (window over, no lock running), at most
+        once a minute (or a window): a guesser spread over many addresses makes a row per
+        address and account, and the table must not keep them all."""
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + min(60, self.config.window)
+        session.execute(
+            delete(LoginThrottle)
+            .where(LoginThrottle.window_start < now - timedelta(seconds=self.config.window))
+            .where(LoginThrottle.locked_until.is_(None) | (LoginThrottle.locked_until <= now))
+        )
 
     @staticmethod
     def clear(session: Session, keys: list[str]) -> None:

@@ -14,8 +14,10 @@ from collections.abc import Callable
 
 import pyotp
 import pytest
+from sqlalchemy import func, select
 
 from groupware.errors import AuthFailed, NotFound, PermissionDenied, TryLater
+from groupware.model.audit import LoginThrottle
 from groupware.runtime import Runtime
 from groupware.services import Services
 from groupware.services.access import SYSTEM, Principal
@@ -282,3 +284,24 @@ def test_domain_admins_see_and_clear_only_their_domains(
     assert plain is not None
     with pytest.raises(PermissionDenied):
         services.login_locks.entries(plain)
+
+
+def test_rows_that_count_nothing_are_swept(make_runtime: Callable[..., Runtime]) -> None:
+    """A guesser spread over many addresses leaves a row per address and pair; once their
+    window is over (and no lock runs) the next new key sweeps them away."""
+    runtime = make_runtime(window=5, lockout=1, max_failures=1000, max_failures_per_ip=1000)
+    services = runtime.services
+    seed(services)
+    for number in range(10):
+        with pytest.raises(AuthFailed):
+            services.auth.authenticate(ALICE, "wrong", "imap", f"198.51.100.{number}")
+    assert rows(runtime) == 21  # a pair and an address each, and the account
+    time.sleep(5.5)
+    with pytest.raises(AuthFailed):
+        services.auth.authenticate(ALICE, "wrong", "imap", "192.0.2.200")
+    assert rows(runtime) == 3  # the new pair, address and account
+
+
+def rows(runtime: Runtime) -> int:
+    with runtime.database.read() as session:
+        return int(session.scalar(select(func.count()).select_from(LoginThrottle)) or 0)
