@@ -250,11 +250,6 @@ class Auth:
         with self._db.read() as session:
             return access.load_principal(session, user_id)
 
-    def password_changed_at(self, user_id: int) -> float | None:
-        with self._db.read() as session:
-            user = session.get(User, user_id)
-            return None if user is None else user.password_changed_at.timestamp()
-
     def _audit_alone(self, origin: _Origin, action: str, outcome: str, detail: str) -> None:
         with self._db.write() as session:
             origin.record(session, action, outcome, detail)
