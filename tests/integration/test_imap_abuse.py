@@ -5,7 +5,9 @@ address limit turns them away, earlier ones work on), and memory per hostile con
 from __future__ import annotations
 
 import dataclasses
+import ssl
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +27,8 @@ from tests.abuse import (
     wait_closed,
 )
 from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
-from tests.integration.test_imap import MESSAGE, PASSWORD, raw_login
+from tests.integration.test_imap import MESSAGE, PASSWORD, Raw, raw_login
+from tests.integration.test_imap_options import Deflated
 
 LOGIN_TIMEOUT = 2
 PER_IP = 4
@@ -170,5 +173,38 @@ def test_memory_per_hostile_connection_stays_bounded(server: Served) -> None:
         assert raw.until(b"s")[0] == b"* STATUS INBOX (MESSAGES 0)"
         raw.close()
         grown = peak()
+    print(f"the server grew by {grown / MIB:.1f} MiB at most")
+    assert grown < 10 * MIB, f"the server grew by {grown / MIB:.1f} MiB"
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["clear", "starttls"])
+def test_a_deflate_bomb_after_login_is_inflated_as_it_is_read(server: Served, tls: bool) -> None:
+    """COMPRESS=DEFLATE (RFC 4978): 24 MiB of one letter deflate to some 24 KiB, which one
+    read of the socket used to inflate whole into memory. It is inflated a piece at a time
+    as the session reads the literal (spooled to disk, then refused as a mailbox name),
+    and the session goes on."""
+    size = 24 * MIB
+    raw = Raw(server.ports["imap"])
+    if tls:  # then the reader waits on the socket's transport, not on the TLS one
+        raw.send(b"t STARTTLS\r\n")
+        assert raw.line().startswith(b"t OK")
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        raw.sock = context.wrap_socket(raw.sock)
+    raw.send(b"a LOGIN alice@example.test " + PASSWORD.encode() + b"\r\n")
+    assert raw.until(b"a")[-1].startswith(b"a OK")
+    raw.send(b"z COMPRESS DEFLATE\r\n")
+    assert raw.line().startswith(b"z OK")
+    deflated = Deflated(raw.sock, raw.buffer)
+    out = deflated.out  # compressed here, before counting: the test's own bytes stay out
+    bomb = out.compress(b"b SELECT {%d+}\r\n" % size)
+    bomb += out.compress(b"a" * size) + out.compress(b"\r\n") + out.flush(zlib.Z_SYNC_FLUSH)
+    with peak_memory() as peak:
+        raw.sock.sendall(bomb)
+        assert deflated.until(b"b")[-2].startswith(b"b BAD")
+        grown = peak()
+    deflated.send(b"n NOOP\r\n")
+    assert deflated.until(b"n")[-2].startswith(b"n OK")
+    raw.close()
     print(f"the server grew by {grown / MIB:.1f} MiB at most")
     assert grown < 10 * MIB, f"the server grew by {grown / MIB:.1f} MiB"

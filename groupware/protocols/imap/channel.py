@@ -10,7 +10,8 @@ import os
 import ssl
 import tempfile
 import zlib
-from collections.abc import Awaitable, Iterable
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -132,36 +133,91 @@ class StreamChannel:
         """RFC 4978: from now on both directions are raw DEFLATE streams; what we send
         is flushed (Z_SYNC_FLUSH) at each drain, so every response arrives whole."""
         transport = self.writer.transport
-        transport.set_protocol(InflatingProtocol(transport.get_protocol(), transport))
+        reader = self.reader
+
+        def reader_full() -> bool:
+            # Read straight off the buffer: after STARTTLS the reader pauses the socket's
+            # transport, not the TLS one this protocol sits on.
+            return len(reader._buffer) >= InflatingProtocol.PIECE  # type: ignore[attr-defined]
+
+        inflating = InflatingProtocol(transport.get_protocol(), transport, reader_full)
+        transport.set_protocol(inflating)
         self._deflate = zlib.compressobj(wbits=-15)
 
 
 class InflatingProtocol(asyncio.Protocol):
-    """Sits between the transport and the stream's protocol, inflating what arrives."""
+    """Sits between the transport and the stream's protocol, inflating what arrives.
 
-    MAX_BURST = 64 * 1024 * 1024  # what one read may inflate to (a deflate bomb stops here)
+    It inflates PIECE octets at a time and only while the stream reader has room
+    (`reader_full` says when it has not); what waits stays compressed. So a
+    deflate bomb (one read of 256 KiB can inflate to 256 MiB) costs no more memory than a
+    plain client sending the same octets, and a legitimate big compressed APPEND still
+    arrives whole.
+    """
 
-    def __init__(self, inner: Any, transport: asyncio.BaseTransport) -> None:
+    PIECE = 64 * 1024
+    HELD = 256 * 1024  # compressed octets kept waiting before the socket is paused
+    RETRY = 0.002  # seconds between looks at a full reader (only while one is full)
+
+    def __init__(
+        self, inner: Any, transport: asyncio.BaseTransport, reader_full: Callable[[], bool]
+    ) -> None:
         self._inner = inner
         self._transport = transport
+        self._reader_full = reader_full
         self._inflate = zlib.decompressobj(wbits=-15)
+        self._waiting: deque[bytes] = deque()  # compressed, not inflated yet
+        self._retry: asyncio.TimerHandle | None = None
+        self._eof = False  # the client closed its side; told once the waiting is inflated
+        self._paused = False  # we paused the transport (too much waiting)
 
     def data_received(self, data: bytes) -> None:
-        try:
-            plain = self._inflate.decompress(data, self.MAX_BURST)
-        except zlib.error:
-            plain = None
-        if plain is None or self._inflate.unconsumed_tail:
-            self._transport.close()  # corrupt or explosive input: no way to resynchronise
-            return
-        if plain:
-            self._inner.data_received(plain)
+        self._waiting.append(data)
+        if self._retry is None:
+            self._pump()
+        if not self._paused and sum(map(len, self._waiting)) > self.HELD:
+            self._paused = True
+            self._transport.pause_reading()  # type: ignore[attr-defined]
+
+    def _pump(self) -> None:
+        self._retry = None
+        while self._waiting:
+            if self._reader_full():  # look again once the session has read some
+                loop = asyncio.get_running_loop()
+                self._retry = loop.call_later(self.RETRY, self._pump)
+                return
+            data = self._waiting.popleft()
+            try:
+                plain = self._inflate.decompress(data, self.PIECE)
+            except zlib.error:
+                plain = None
+            if plain is None or (not plain and self._inflate.unconsumed_tail == data):
+                self._waiting.clear()
+                self._transport.close()  # corrupt input: no way to resynchronise
+                return
+            if self._inflate.unconsumed_tail:
+                self._waiting.appendleft(self._inflate.unconsumed_tail)
+            if plain:
+                self._inner.data_received(plain)
+        if self._paused:
+            self._paused = False
+            self._transport.resume_reading()  # type: ignore[attr-defined]
+        if self._eof:
+            self._eof = False
+            self._inner.eof_received()
 
     def eof_received(self) -> bool | None:
+        if self._waiting:  # the reader gets the end after what came before it
+            self._eof = True
+            return True
         result: bool | None = self._inner.eof_received()
         return result
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        self._waiting.clear()
         self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
