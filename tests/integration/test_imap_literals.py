@@ -15,6 +15,7 @@ import pytest
 from groupware import runtime as runtime_module
 from groupware.config import IMAPConfig
 from groupware.services.access import SYSTEM
+from tests.abuse import peak_memory
 from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 from tests.integration.test_imap import MESSAGE, PASSWORD, Raw, raw_login
 
@@ -193,3 +194,23 @@ def test_small_literals_past_the_memory_allowance_are_spooled(server: Served) ->
     assert inbox_count(raw) == b"* STATUS INBOX (MESSAGES 3)"
     assert spool_empties(server)
     raw.close()
+
+
+def test_catenate_builds_its_message_on_disk(server: Served) -> None:
+    """RFC 4469 CATENATE of a 1 MiB message ten times over, then a URL naming nothing:
+    the pieces went to a spool file as they came (the joined message was held in memory,
+    twice), and the file goes with the refusal."""
+    message = MESSAGE + b"x" * (MIB - len(MESSAGE))
+    raw = raw_login(server)
+    raw.send(b"b APPEND INBOX {%d+}\r\n" % len(message) + message + b"\r\n")
+    assert raw.until(b"b")[-1].startswith(b"b OK")
+    pieces = b' URL "/INBOX/;UID=1"' * 10
+    with peak_memory() as peak:
+        raw.send(b"c APPEND INBOX CATENATE (" + pieces[1:] + b' URL "/INBOX/;UID=9")\r\n')
+        assert raw.until(b"c")[-1].startswith(b"c NO [BADURL")
+        grown = peak()
+    assert spool_empties(server)
+    assert inbox_count(raw) == b"* STATUS INBOX (MESSAGES 1)"
+    raw.close()
+    print(f"the server grew by {grown / MIB:.1f} MiB at most")
+    assert grown < 5 * MIB, f"the server grew by {grown / MIB:.1f} MiB"

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from groupware.errors import NotFound
 from groupware.mime.binary import encode_binary_parts, needs_conversion
@@ -166,60 +168,84 @@ async def cmd_check(session: Session, command: c.Check) -> str | None:
 async def cmd_append(session: Session, command: c.Append) -> str | None:
     name = session.mailbox_in(command.mailbox)
     literals = []
-    built = 0  # CATENATE output held in memory for this command
-    for message in command.messages:
-        literal = message.message
-        if isinstance(literal, c.Catenate):  # every URL resolved before anything is stored
-            literal = await _catenated(session, name, literal, session.limits.max_literal - built)
-            built += len(literal)
-        size = literal.size if isinstance(literal, c.Spooled) else len(literal)
-        if size > session.limits.max_literal:
-            raise Refused("Message too big", "TOOBIG")
-        if size == 0:
-            raise Refused("Empty message", "CANNOT")
-        literals.append(literal)
-    appended = []
-    for message, literal in zip(command.messages, literals, strict=True):
-        # RFC 3516 §4.3 conversion off the loop: it may read a spooled file of many MB.
-        literal = await session.call(_seven_bit, literal)
-        with _spooled(session, literal) as path:
-            try:
-                result = await session.call(
-                    session.services.messages.append,
-                    session.actor,
-                    name,
-                    path,
-                    normalize_flags(message.flags),
-                    message.date,
-                )
-            except NotFound:
-                raise Refused("No such mailbox", "TRYCREATE") from None
-        appended.append(result)
+    built: list[c.Spooled] = []  # CATENATE output, written to spool files of our own
+    try:
+        for message in command.messages:
+            literal = message.message
+            if isinstance(literal, c.Catenate):  # every URL resolved before anything is stored
+                room = session.limits.max_literal - sum(b.size for b in built)
+                literal = await _catenated(session, name, literal, room)
+                built.append(literal)
+            size = literal.size if isinstance(literal, c.Spooled) else len(literal)
+            if size > session.limits.max_literal:
+                raise Refused("Message too big", "TOOBIG")
+            if size == 0:
+                raise Refused("Empty message", "CANNOT")
+            literals.append(literal)
+        appended = []
+        for message, literal in zip(command.messages, literals, strict=True):
+            # RFC 3516 §4.3 conversion off the loop: it may read a spooled file of many MB.
+            literal = await session.call(_seven_bit, literal)
+            with _spooled(session, literal) as path:
+                try:
+                    result = await session.call(
+                        session.services.messages.append,
+                        session.actor,
+                        name,
+                        path,
+                        normalize_flags(message.flags),
+                        message.date,
+                    )
+                except NotFound:
+                    raise Refused("No such mailbox", "TRYCREATE") from None
+            appended.append(result)
+    finally:  # stored or refused, what CATENATE wrote goes
+        for spooled in built:
+            spooled.path.unlink(missing_ok=True)
     uids = compact_set(a.uid for a in appended)
     return f"[APPENDUID {appended[-1].uidvalidity} {uids}] APPEND completed"
 
 
-async def _catenated(session: Session, mailbox: str, catenate: c.Catenate, room: int) -> bytes:
-    """RFC 4469 §5: the pieces joined; the target must exist (TRYCREATE first), a URL
-    that names nothing here is NO [BADURL]."""
+async def _catenated(session: Session, mailbox: str, catenate: c.Catenate, room: int) -> c.Spooled:
+    """RFC 4469 §5: the pieces joined, written to a spool file a piece at a time (never
+    the whole message in memory); the target must exist (TRYCREATE first), a URL that
+    names nothing here is NO [BADURL]."""
     try:
         await session.call(session.services.mailboxes.get, session.actor, mailbox)
     except NotFound:
         raise Refused("No such mailbox", "TRYCREATE") from None
-    pieces = []
+    session.spool.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=session.spool, prefix="imap-catenate-")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            size = await session.call(_write_pieces, session, catenate.parts, handle, room)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return c.Spooled(path, size)
+
+
+def _write_pieces(
+    session: Session, parts: tuple[bytes | c.Spooled | str, ...], handle: BinaryIO, room: int
+) -> int:
+    """Write CATENATE's pieces in order (in a service thread); the octets written. One
+    APPENDLIMIT (`room`) for all the messages a command builds."""
     total = 0
-    for part in catenate.parts:
-        if isinstance(part, str):
-            piece = await session.call(_url_bytes, session, part)
-        elif isinstance(part, c.Spooled):
-            piece = await session.call(part.path.read_bytes)
-        else:
-            piece = part
+    for part in parts:
+        if isinstance(part, c.Spooled):
+            if total + part.size > room:
+                raise Refused("Message too big", "TOOBIG")
+            with part.path.open("rb") as source:
+                shutil.copyfileobj(source, handle)
+            total += part.size
+            continue
+        piece = _url_bytes(session, part) if isinstance(part, str) else part
         total += len(piece)
-        if total > room:  # one APPENDLIMIT for all the messages a command builds
+        if total > room:
             raise Refused("Message too big", "TOOBIG")
-        pieces.append(piece)
-    return b"".join(pieces)
+        handle.write(piece)
+    return total
 
 
 def _url_bytes(session: Session, text: str) -> bytes:
