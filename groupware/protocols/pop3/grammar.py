@@ -103,7 +103,8 @@ def parse_auth(verb: str, text: str) -> Command:
     if not args:
         return Auth()
     if not _MECHANISM.fullmatch(args[0]):
-        raise ParseError(f"Invalid SASL mechanism name {args[0][:20]!r}")
+        # !a, not !r: the reply is ASCII (RFC 1939 §3), whatever the client sent
+        raise ParseError(f"Invalid SASL mechanism name {args[0][:20]!a}")
     initial = None
     if len(args) == 2:
         initial = b"" if args[1] == "=" else _decode_base64(args[1].encode("utf-8"))

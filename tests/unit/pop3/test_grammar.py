@@ -85,6 +85,7 @@ REFUSED = [
     (b"AUTH PLAIN not*base64", "Invalid base64"),
     (b"AUTH PLAIN AGFsaWN", "Invalid base64"),  # padding missing
     (b"AUTH PL@IN", "Invalid SASL mechanism"),
+    (b"AUTH P\xc3\xa9", r"Invalid SASL mechanism name 'P\\xe9'"),  # -ERR text is ASCII
     (b"AUTH PLAIN a b", "wrong number of arguments"),
     (b"NOOP\rSTAT", "Line breaks"),
 ]
@@ -135,11 +136,13 @@ LINES = st.one_of(
 @given(LINES)
 @example(b"TOP 1 99999999999")
 @example(b"AUTH PLAIN " + b"A" * 300)
+@example(b"aUTH D!\xec\xbe\xaaPL")  # found by fuzzing: the refusal echoed it as UTF-8
 def test_any_bytes_give_a_command_or_parse_error(line: bytes) -> None:
     try:
         command = parse_command(line)
     except ParseError as error:
-        assert error.message and "\n" not in error.message
+        # It follows -ERR on the wire: one line of printable ASCII (RFC 1939 §3).
+        assert error.message and error.message.isascii() and error.message.isprintable()
         return
     assert type(command) in dispatch.COMMANDS
 
