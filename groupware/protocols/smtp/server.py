@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 import ssl
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ CALL_LIMITS = {
     **dict.fromkeys(("NOOP", "VRFY", "EXPN", "HELP", "HELO", "EHLO"), JUNK_COMMAND_LIMIT),
     "*": 2**31,  # the others move mail: a long session of many messages is fine
 }
+# RFC 5321 §4.2 textstring = 1*(%d09 / %d32-126); §4.5.3.1.5: 512 octets with the CRLF.
+_NOT_TEXT = re.compile(r"[^\t\x20-\x7e]")
+MAX_REPLY_LINE = 510
 
 
 class GroupwareSMTP(SMTP):
@@ -126,6 +130,13 @@ class GroupwareSMTP(SMTP):
         status = await self._call_handler_hook("DATA")
         self.envelope = self._create_envelope()
         await self.push("250 OK" if status is MISSING else status)
+
+    async def push(self, status: str | bytes) -> None:
+        """Every reply line as RFC 5321 §4.2 has it. aiosmtpd echoes what the client sent
+        in some (an unknown command, VRFY's argument): a NUL, a bare CR, an undecodable
+        octet or 1000 characters would otherwise go back on the wire."""
+        text = status.decode("ascii", "replace") if isinstance(status, bytes) else status
+        await super().push(_NOT_TEXT.sub("?", text)[:MAX_REPLY_LINE])
 
     def _getparams(self, params: Any) -> dict[str, str | bool] | None:
         """Parameters minus RFC 3461's, which the handler reads from the options itself."""

@@ -1,0 +1,38 @@
+"""SMTP replies stay RFC 5321 §4.2 reply lines whatever the client sends: aiosmtpd echoes
+an unknown command (and a VRFY argument) into its reply, and fuzzing found NUL, bare CR,
+escape sequences and 500-octet commands coming back (tests/fuzz/corpus/smtp_session).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Served
+from tests.integration.test_smtp import start
+
+# Reply-code SP textstring CRLF, textstring = 1*(HT / %d32-126); 512 octets at most.
+REPLY = re.compile(rb"[2-5][0-9]{2} [\t\x20-\x7e]*\r\n")
+ECHOED = [b"FOO\x00BAR", b"X\rY", b"\x1b[31mRED", b"Y" * 500, b"VRFY <\xff\x00>", b"\xc3\xa9"]
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[Served]:
+    yield from start(tmp_path, database_url)
+
+
+def test_echoed_commands_come_back_as_printable_ascii_lines(server: Served) -> None:
+    for port in (server.ports["smtp"], server.ports["submission"]):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            reader = sock.makefile("rb")
+            assert reader.readline().startswith(b"220 ")
+            for line in ECHOED:
+                sock.sendall(line + b"\r\n")
+                reply = reader.readline()
+                assert REPLY.fullmatch(reply) and len(reply) <= 512, (line, reply)
+            sock.sendall(b"NOOP\r\n")  # and the session goes on
+            assert reader.readline().startswith(b"250 ")
