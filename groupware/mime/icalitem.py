@@ -34,10 +34,17 @@ def describe(item: radicale_item.Item) -> ItemFacts:
 
 
 def describe_text(collection_path: str, text: str) -> ItemFacts:
-    """ValueError or RuntimeError (Radicale's) when `text` is not one object, or is one
-    over the recurrence limit."""
+    """ValueError when `text` is not one calendar object or vCard, TooManyInstances (a
+    ValueError too) when it is one over the recurrence limit. Radicale's item code raises
+    what vobject and its time-range walk meet in broken text (RuntimeError,
+    AttributeError, TypeError, KeyError...); its own PUT answers any of them 400."""
     sane = pathutils.strip_path(pathutils.sanitize_path(collection_path))
-    return describe(radicale_item.Item(collection_path=sane, text=text))
+    try:
+        return describe(radicale_item.Item(collection_path=sane, text=text))
+    except recurrence.TooManyInstances:
+        raise
+    except Exception as error:
+        raise ValueError(f"not one calendar object or vCard: {error}") from error
 
 
 _UTC_NAMES = frozenset({"utc", "gmt", "etc/utc", "etc/gmt", "z", "zulu", "universal"})
