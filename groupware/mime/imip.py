@@ -9,6 +9,7 @@ DTSTART of the first VEVENT/VTODO (the master; overrides share its attendees her
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ import icalendar
 SCHEDULED = ("VEVENT", "VTODO")
 SCHEDULING_PARAMS = ("SCHEDULE-AGENT", "SCHEDULE-STATUS", "SCHEDULE-FORCE-SEND")
 NEEDS_ACTION = "NEEDS-ACTION"
+_HEADER_ADDRESS = re.compile(r"[\x21-\x3b=\x3f-\x7e]+")  # printable ASCII but "<" and ">"
 
 
 class NotScheduling(ValueError):
@@ -159,7 +161,9 @@ def compose(
     now: datetime | None = None,
 ) -> bytes:
     """An iMIP message (RFC 6047 §2): a short text/plain for people and the iTIP object
-    as text/calendar with its method, in multipart/alternative."""
+    as text/calendar with its method, in multipart/alternative. ValueError when `to`
+    (taken from calendar text) is no address this 7-bit header can carry."""
+    to = _header_address(to)
     now = now or datetime.now(UTC)
     domain = sender.rpartition("@")[2] or "localhost"
     what = {"REQUEST": "Invitation", "REPLY": "Reply", "CANCEL": "Cancelled"}.get(method, method)
@@ -194,7 +198,24 @@ def compose(
 
 def _encoded(text: str) -> str:
     text = " ".join(text.split())[:200]
-    return text if text.isascii() else Header(text, "utf-8").encode(linesep="\r\n")
+    if text.isascii() and text.isprintable():
+        return text
+    return Header(text, "utf-8").encode(linesep="\r\n")  # RFC 2047, control characters too
+
+
+def _header_address(address: str) -> str:
+    """`address` for the To: field: an IDN domain in A-labels (RFC 5890); ValueError for
+    a non-ASCII local part (RFC 6532 is not written here), or for a space, control
+    character or angle bracket, which would end the field or the angle-addr early."""
+    local, _, domain = address.rpartition("@")
+    try:
+        domain = domain if domain.isascii() else domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"cannot write the address {address!r}") from None
+    written = f"{local}@{domain}"
+    if not local or not _HEADER_ADDRESS.fullmatch(written):
+        raise ValueError(f"cannot write the address {address!r}")
+    return written
 
 
 def _parse(text: str) -> icalendar.Calendar:

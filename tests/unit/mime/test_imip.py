@@ -95,6 +95,21 @@ def test_compose_is_a_mail_with_the_calendar_and_its_method() -> None:
     assert all(len(line) <= 998 for line in data.split(b"\r\n")) and data.isascii()
 
 
+def test_compose_writes_only_addresses_a_header_can_carry() -> None:
+    """Found by fuzzing: an attendee's address is calendar text, and went into To: as it
+    was (UnicodeEncodeError, or a line break starting a field of the sender's choice)."""
+    facts = imip.read(EVENT)
+    kwargs = {"method": "REQUEST", "sender": "alice@example.org", "sender_name": ""}
+    data = imip.compose(**kwargs, to="bob@bücher.example", body=EVENT, facts=facts)
+    assert b"\r\nTo: <bob@xn--bcher-kva.example>\r\n" in data  # RFC 5890 A-labels
+    for address in ("jörg@example.org", "a@b\nBcc: victim@example.net", "a@b>", "a b@c", "x"):
+        with pytest.raises(ValueError, match="cannot write the address"):
+            imip.compose(**kwargs, to=address, body=EVENT, facts=facts)
+    odd = imip.read(EVENT.replace("SUMMARY:Planning", "SUMMARY:Plan\x01ning"))
+    data = imip.compose(**kwargs, to="bob@example.org", body=EVENT, facts=odd)
+    assert b"Subject: =?utf-8?" in data and b"\x01" not in data  # RFC 2047, not raw
+
+
 @pytest.mark.parametrize(
     "text",
     [
