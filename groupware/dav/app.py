@@ -14,6 +14,7 @@ from radicale.app import Application
 from groupware.config import Config
 from groupware.dav import recurrence as dav_recurrence
 from groupware.dav.auth import Auth, Principals
+from groupware.dav.radicalefixes import refuse_untyped_collections
 from groupware.dav.rights import Rights
 from groupware.dav.sharing import Sharing
 from groupware.dav.speedups import remember_pure_helpers
@@ -61,6 +62,7 @@ def build(services: Services) -> Application:
     faster_timezones()
     remember_pure_helpers()
     dav_recurrence.install()
+    refuse_untyped_collections()
     principals = Principals()
     configuration = radicale_config.load()
     configuration.update(
