@@ -39,6 +39,9 @@ from groupware.services.searchkeys import (
 )
 
 MAX_DEPTH = 64  # NOT, OR and "(" nest; deeper searches are refused, not recursed into
+# Keys in one command. Each becomes SQL conditions (a few milliseconds to build), and a
+# command of literals can carry 20,000 of them: half a minute of one core, refused.
+MAX_KEYS = 1000
 BADCHARSET = "BADCHARSET (US-ASCII UTF-8)"
 CHARSETS = {"US-ASCII": "ascii", "UTF-8": "utf-8"}  # RFC 9051 §6.4.4: both MUST work
 # RFC 4731, RFC 5182 SAVE, RFC 5267 UPDATE and PARTIAL
@@ -84,6 +87,7 @@ class KeyReader:
     def __init__(self, reader: Reader, encoding: str) -> None:
         self.r = reader
         self.encoding = encoding
+        self.count = 0
 
     def program(self) -> Key:
         """search-key *(SP search-key) to the end of the command; several are an And."""
@@ -93,6 +97,9 @@ class KeyReader:
     def key(self, depth: int) -> Key:
         if depth > MAX_DEPTH:
             raise ParseError(f"search keys nested more than {MAX_DEPTH} deep")
+        self.count += 1
+        if self.count > MAX_KEYS:
+            raise ParseError(f"more than {MAX_KEYS} search keys")
         head = self.r.peek()
         if head == b"(":
             keys = self.r.parenthesised(lambda: self.key(depth + 1))
