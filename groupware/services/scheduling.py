@@ -17,8 +17,6 @@ quiet, so they start nothing further.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
 import re
 import uuid
@@ -27,6 +25,9 @@ from typing import TYPE_CHECKING
 
 from groupware.mime import imip
 from groupware.mime.icalitem import describe_text
+from groupware.mime.parse import parse_message
+from groupware.mime.structure import walk
+from groupware.mime.text import part_text
 from groupware.services.calendars import CALENDAR, Calendars, CollectionRow, ItemRow, NewItem
 from groupware.services.dkimkeys import DkimKeys
 from groupware.services.outgoing import send_generated
@@ -345,13 +346,11 @@ def _fingerprint(facts: imip.Scheduled, item: ItemRow | None) -> tuple[object, .
 
 
 def _calendar_part(raw: bytes) -> str | None:
-    """The text/calendar part of a message, if it has one that decodes."""
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    for part in message.walk():
-        if part.get_content_type() == "text/calendar":
-            try:
-                content = part.get_content()
-            except (LookupError, ValueError):
-                return None
-            return content if isinstance(content, str) else content.decode("utf-8", "replace")
+    """The first text/calendar part of a message, read with the store's parser (mime/,
+    at most 1000 parts): the email package took half a millisecond for each part of a
+    crafted message, 10 s a MiB, in delivery's thread."""
+    parsed = parse_message(raw)
+    for part in walk(parsed.body):
+        if part.mime_type == "text/calendar":
+            return part_text(raw, part) or None  # "": an unknown transfer encoding
     return None
