@@ -1,6 +1,7 @@
 """SMTP replies stay RFC 5321 §4.2 reply lines whatever the client sends: aiosmtpd echoes
 an unknown command (and a VRFY argument) into its reply, and fuzzing found NUL, bare CR,
-escape sequences and 500-octet commands coming back (tests/fuzz/corpus/smtp_session).
+escape sequences and 500-octet commands coming back; and a path without a domain made
+the address parser raise (tests/fuzz/corpus/smtp_session).
 """
 
 from __future__ import annotations
@@ -36,3 +37,19 @@ def test_echoed_commands_come_back_as_printable_ascii_lines(server: Served) -> N
                 assert REPLY.fullmatch(reply) and len(reply) <= 512, (line, reply)
             sock.sendall(b"NOOP\r\n")  # and the session goes on
             assert reader.readline().startswith(b"250 ")
+
+
+def test_a_path_without_a_domain_is_a_malformed_address(server: Served) -> None:
+    """ "a@" made the email package's parser raise IndexError inside aiosmtpd: a 500
+    naming the exception, and a traceback logged for each such command."""
+    for port in (server.ports["smtp"], server.ports["submission"]):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            reader = sock.makefile("rb")
+            reader.readline()
+            sock.sendall(b"HELO client.example\r\n")
+            assert reader.readline().startswith(b"250 ")
+            for command in (b"MAIL FROM:a@", b"MAIL FROM:<a@>", b"RCPT TO:\x00@", b"VRFY a@"):
+                sock.sendall(command + b"\r\n")
+                reply = reader.readline()
+                assert not reply.startswith(b"500"), (command, reply)
+                assert reply[:1] in (b"5", b"2"), (command, reply)

@@ -138,6 +138,16 @@ class GroupwareSMTP(SMTP):
         text = status.decode("ascii", "replace") if isinstance(status, bytes) else status
         await super().push(_NOT_TEXT.sub("?", text)[:MAX_REPLY_LINE])
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's reading of a MAIL/RCPT/VRFY path, where the email package's parser
+        raises IndexError for an address without a domain ("a@"): a 553 malformed
+        address, like any other it cannot parse, not an exception's 500."""
+        try:
+            found: tuple[str | None, str | None] = super()._getaddr(arg)
+        except IndexError:
+            return None, None
+        return found
+
     def _getparams(self, params: Any) -> dict[str, str | bool] | None:
         """Parameters minus RFC 3461's, which the handler reads from the options itself."""
         result: dict[str, str | bool] | None = super()._getparams(params)
