@@ -6,6 +6,7 @@ the address parser raise (tests/fuzz/corpus/smtp_session).
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 from collections.abc import Iterator
@@ -53,3 +54,23 @@ def test_a_path_without_a_domain_is_a_malformed_address(server: Served) -> None:
                 reply = reader.readline()
                 assert not reply.startswith(b"500"), (command, reply)
                 assert reply[:1] in (b"5", b"2"), (command, reply)
+
+
+def test_a_broken_off_tls_handshake_is_one_log_line(
+    server: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fuzzing sent STARTTLS and then plain text: aiosmtpd logged each as an error of
+    ours with a traceback (any client could fill the log)."""
+    caplog.set_level(logging.INFO)
+    with socket.create_connection(("127.0.0.1", server.ports["smtp"]), timeout=30) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()
+        sock.sendall(b"EHLO client.example\r\nSTARTTLS\r\n")
+        while not reader.readline().startswith(b"220 "):
+            pass
+        sock.sendall(b"this is no TLS ClientHello\r\n" * 10)
+        assert reader.read() == b""  # closed
+    with socket.create_connection(("127.0.0.1", server.ports["smtp"]), timeout=30) as sock:
+        assert sock.makefile("rb").readline().startswith(b"220 ")  # and serving
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("TLS handshake failed" in r.getMessage() for r in caplog.records)

@@ -16,7 +16,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, syntax
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, TLSSetupException, syntax
 
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
@@ -137,6 +137,15 @@ class GroupwareSMTP(SMTP):
         octet or 1000 characters would otherwise go back on the wire."""
         text = status.decode("ascii", "replace") if isinstance(status, bytes) else status
         await super().push(_NOT_TEXT.sub("?", text)[:MAX_REPLY_LINE])
+
+    async def handle_exception(self, error: Exception) -> str:
+        """A client breaking off its STARTTLS handshake is logged in one line; aiosmtpd
+        logged it as an exception of ours, with its traceback, for every connection."""
+        if isinstance(error, TLSSetupException):
+            log.info("%s: TLS handshake failed: %r", self._ip, error.__cause__)
+            return "421 4.7.0 TLS handshake failed"  # not sent: aiosmtpd closes at once
+        status: str = await super().handle_exception(error)
+        return status
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd's reading of a MAIL/RCPT/VRFY path, where the email package's parser
