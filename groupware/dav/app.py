@@ -20,7 +20,7 @@ from groupware.dav.sharing import Sharing
 from groupware.dav.speedups import remember_pure_helpers
 from groupware.dav.storage import Storage
 from groupware.mime import recurrence
-from groupware.mime.icalitem import faster_timezones
+from groupware.mime.icalitem import faster_timezones, linear_line_parsing
 from groupware.services import Services
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -60,6 +60,7 @@ class Radicale(Application):
 def build(services: Services) -> Application:
     """Radicale on services.auth, services.calendars.rights and our database."""
     faster_timezones()
+    linear_line_parsing()
     remember_pure_helpers()
     dav_recurrence.install()
     refuse_untyped_collections()

@@ -474,6 +474,7 @@ MOVE_TO_BOB = {"Destination": "/dav/bob@example.test/calendar/x.ics"}
         ("PUT", "calendar/empty.ics", "", {}),
         ("PUT", "calendar/bad%00name.ics", "x", {}),
         ("PUT", "untyped/", "X:1\r\n", {}),  # a collection of neither calendars nor cards
+        ("PUT", "contacts/c.vcf", "BEGIN:VCARD\r\nEMAIL;TYPE" + "," * 40 + "\r\n", {}),
         ("PROPFIND", "calendar/", "<not xml", {"Depth": "1"}),
         ("PROPFIND", "calendar/", "<?xml version='1.0'?><D:propfind xmlns:D='DAV:'><D:prop>", {}),
         ("REPORT", "calendar/", "<?xml version='1.0'?><x:unknown-report xmlns:x='urn:x'/>", {}),
