@@ -32,6 +32,7 @@ _REPLY = re.compile(rb"[2-5][0-9]{2}(?:[ -][\t\x20-\x7e]*)?")
 MAX_REPLY_LINE = 510
 # aiosmtpd's answer when a hook raised: an exception got out of our handler.
 _HOOK_FAILED = b"500 Error: ("
+_STARTTLS = re.compile(rb"(?im)^starttls[^\n]*\n")
 
 SMTP_TOKENS = (
     *(b"EHLO client.example\r\n", b"HELO x\r\n", b"MAIL FROM:<", b"RCPT TO:<", b">\r\n"),
@@ -82,7 +83,11 @@ def smtp_server(workdir: Path, database_url: str | None) -> Iterator[Run]:
 
 
 def smtp_session(port: int, data: bytes) -> bytes:
-    """Send `data`, end our side, and read what the server answers until it closes."""
+    """Send `data`, end our side, and read what the server answers until it closes.
+    Nothing is sent after a STARTTLS command: what follows it would be TLS (after a
+    failed handshake the server reads no more and closes in asyncio's 60 s)."""
+    starttls = _STARTTLS.search(data)
+    data = data[: starttls.end()] if starttls else data
     received = bytearray()
     with socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT) as client:
         try:
