@@ -67,6 +67,9 @@ def _read(text: str) -> Scheduled:
     organizer = component.get("ORGANIZER")
     if organizer is None:
         raise NotScheduling("no ORGANIZER")
+    for other in calendar.walk():  # cancelled() raises every override's SEQUENCE too
+        if other.name in SCHEDULED:
+            _sequence(other)
     attendees = {}
     by_client = {address_of(organizer)} if _scheduled_by_client(organizer) else set()
     for attendee in _list(component.get("ATTENDEE")):

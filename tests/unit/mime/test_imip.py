@@ -120,6 +120,8 @@ def test_compose_writes_only_addresses_a_header_can_carry() -> None:
         EVENT[: len(EVENT) // 2],
         "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nEND:VCARD\r\n",
         EVENT.replace("SEQUENCE:2", "SEQUENCE:" + "9" * 5000),
+        # found fuzzing: read() took it, then cancelled() refused the override's SEQUENCE
+        EVENT.replace("RECURRENCE-ID:", "SEQUENCE:x\r\nRECURRENCE-ID:"),
     ],
 )
 def test_bad_input_is_not_scheduling(text: str) -> None:
