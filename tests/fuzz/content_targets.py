@@ -212,7 +212,7 @@ def check_composed(data: bytes) -> None:
 def imip_mail(data: bytes) -> None:
     """A delivered mail's calendar part as scheduling finds it (services/scheduling.py),
     then read as iTIP."""
-    _, text = _calendar_part(data)
+    text = _calendar_part(data)
     if text is not None:
         with contextlib.suppress(imip.NotScheduling):
             imip.read(text)

@@ -17,7 +17,6 @@ from groupware.protocols.logins import BadPlain, split_plain
 from groupware.protocols.pop3 import grammar as pop3
 from groupware.protocols.smtp.handler import (
     has_bare_line_ending,
-    has_long_line,
     strip_own_results,
 )
 from groupware.protocols.smtp.server import _b64 as smtp_b64
@@ -184,7 +183,6 @@ def smtp_data(data: bytes) -> None:
     bare = has_bare_line_ending(data)
     if bare != (b"\r" in data.replace(b"\r\n", b"") or b"\n" in data.replace(b"\r\n", b"")):
         raise Finding("has_bare_line_ending disagrees with the definition")
-    has_long_line(data)
     stripped = strip_own_results(data, "mail.example.test")
     end = data.find(b"\r\n\r\n")
     if end >= 0 and not stripped.endswith(data[end + 2 :]):

@@ -1,7 +1,7 @@
 """How scheduling finds the iTIP object in a delivered mail (services/scheduling.py): the
-first text/calendar part, decoded (who sent it is the Provenance's to say). A crafted message of many
-parts is read in bounded time (found timing fuzz inputs: the email package took 10 s a
-MiB in delivery's thread)."""
+first text/calendar part, decoded (who sent it is the Provenance's to say). A crafted
+message of many parts is read in bounded time (found timing fuzz inputs: the email
+package took 10 s a MiB in delivery's thread)."""
 
 from __future__ import annotations
 
