@@ -227,3 +227,27 @@ def test_admin_clears_a_login_lock(web_server: Served, new_page, shots: Path) ->
     # The effect, through the service every protocol logs in with.
     alice = services.auth.authenticate("alice@example.test", "Alice-pass-1234", "imap", peer_evil)
     assert alice.principal.address == "alice@example.test"
+
+
+def test_a_stale_admin_confirms_the_password_and_comes_back_to_the_form(
+    web_server: Served, new_page, shots: Path
+) -> None:
+    """Every admin change wants a fresh login; Chromium comes back to the form it posted."""
+    from tests.integration.test_web_reauth import stale
+
+    base = web_server.base_url
+    services = web_server.services
+    services.directory.add_user(SYSTEM, "alice@example.test", "Alice-pass-1234")
+    page: Page = new_page()
+    log_in(page, base, ADMIN, ADMIN_PASSWORD)
+    stale(web_server, ADMIN)
+    page.goto(base + "/admin/aliases")
+    submit(page, "#alias-form", address="payroll@example.test", targets="attacker@evil.example")
+    expect(page.get_by_role("heading", name="Confirm your password")).to_be_visible()
+    page.screenshot(path=shots / "admin-confirm.png", full_page=True)
+    assert services.aliases.list_all(SYSTEM) == []
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(re.compile(r"/admin/aliases$"))
+    submit(page, "#alias-form", address="payroll@example.test", targets="alice@example.test")
+    expect(page.locator(".flash.ok")).to_contain_text("Alias payroll@example.test created.")

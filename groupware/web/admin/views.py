@@ -1,6 +1,10 @@
-"""The admin blueprint and what its pages share: the login gate and the menu.
+"""The admin blueprint and what its pages share: the login gate, the fresh login every
+change wants, and the menu.
 
-A user with no grant at all gets a 403 here; finer checks are the services' own.
+A user with no grant at all gets a 403 here; finer checks are the services' own. Every
+POST (users, passwords, TOTP, aliases, groups, roles and grants, domains, login locks)
+wants the admin's password typed within web.reauth_minutes (web/reauth.py): a stolen or
+forgotten session alone changes nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from groupware.services import access
 from groupware.web.context import login_gate, principal, services
+from groupware.web.reauth import fresh_login_for_changes
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -21,6 +26,9 @@ def _admins_only() -> Response | None:
     if gate is None and not principal().grants:
         abort(403, "The admin console needs an administrative role.")
     return gate
+
+
+fresh_login_for_changes(blueprint)  # after the gate: strangers get the login page, not this
 
 
 @blueprint.app_context_processor
