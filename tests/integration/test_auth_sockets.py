@@ -112,8 +112,8 @@ def test_web_guesses_from_elsewhere_do_not_lock_out_alice_nor_the_admin(web: Ser
     rows = re.findall(r'<tr class="lock-(\w+)">(.*?)</tr>', page, re.S)
     locked = [cells for state, cells in rows if state == "locked"]
     for account in (ALICE, ADMIN):
-        (row,) = [cells for cells in locked if f"<td>{account}</td>" in cells]
-        assert f"<td>{ATTACKER}</td>" in row and "<td>5</td>" in row
+        (row,) = [cells for cells in locked if f'"Account">{account}</td>' in cells]
+        assert f'"Client address">{ATTACKER}</td>' in row and '"Failures">5</td>' in row
         assert f'value="account-ip:{account}|{ATTACKER}"' in row
 
     # …and clears alice's, after which the right password works from there again.
