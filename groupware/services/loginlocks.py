@@ -1,7 +1,9 @@
 """Login locks for admins: what the throttle counts now, and clearing it (console and CLI).
 
-Seeing or clearing a key needs directory.users.manage on its account's domain; keys of a
-client address alone (no account) need it everywhere. Each clearing is audited.
+Seeing or clearing a key needs directory.users.manage on its account's domain and, as for
+a password reset, to outrank the roles the account holds (a domain-admin neither sees nor
+lifts a global admin's locks); keys of a client address alone (no account) need it
+everywhere. Each clearing is audited.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 from groupware.errors import InvalidInput, NotFound, PermissionDenied
 from groupware.model.audit import LoginThrottle
 from groupware.model.base import utcnow
+from groupware.model.directory import User
 from groupware.services import access, audit
 from groupware.services.access import Principal, Resource
 from groupware.services.addresses import domain_of, normalize_address
@@ -87,7 +90,8 @@ class LoginLocks:
         query = query.order_by(LoginThrottle.last_failure_at.desc()).limit(min(limit, 5000))
         with self._db.read() as session:
             found = [self._describe(row, now) for row in session.scalars(query)]
-        shown = [lock for lock in found if lock and access.can(viewer, PERMISSION, _resource(lock))]
+            outranked: dict[str, bool] = {}
+            shown = [lock for lock in found if lock and _may(session, viewer, lock, outranked)]
         order = {LOCKED: 0, SLOWED: 1, COUNTING: 2}
         return sorted(shown, key=lambda k: (order[k.state], -k.last_failure_at.timestamp(), k.key))
 
@@ -98,6 +102,7 @@ class LoginLocks:
             raise InvalidInput(f"not a login lock key: {key!r}")
         access.require(actor, PERMISSION, _parts_resource(parts))
         with self._db.write() as session:
+            _require_outranks(session, actor, parts.account)
             row = session.get(LoginThrottle, key)
             lock = None if row is None else self._describe(row, utcnow())
             if lock is None:
@@ -120,6 +125,8 @@ class LoginLocks:
                 raise NotFound(f"no login lock matches {who!r}")
             for lock in found:
                 access.require(actor, PERMISSION, _resource(lock))
+            for account in sorted({lock.account for lock in found if lock.account}):
+                _require_outranks(session, actor, account)
             for lock in found:
                 self._forget(session, actor, lock)
         return found
@@ -160,6 +167,36 @@ class LoginLocks:
             state,
             until,
         )
+
+
+def _may(session: Session, viewer: Principal, lock: LoginLock, outranked: dict[str, bool]) -> bool:
+    """Whether `viewer` may see and clear `lock` (`outranked` caches it per account)."""
+    if not access.can(viewer, PERMISSION, _resource(lock)):
+        return False
+    if lock.account is None:
+        return True
+    if lock.account not in outranked:
+        try:
+            _require_outranks(session, viewer, lock.account)
+            outranked[lock.account] = True
+        except PermissionDenied:
+            outranked[lock.account] = False
+    return outranked[lock.account]
+
+
+def _require_outranks(session: Session, actor: Principal, account: str | None) -> None:
+    """Lifting an account's lock helps whoever guesses at it: only someone who could reset
+    its password may (services/directory.py managed_user: access.outranks)."""
+    if account is None:
+        return
+    try:
+        address = normalize_address(account)
+    except InvalidInput:  # a garbage login: no account, no roles
+        return
+    user_id = session.scalar(select(User.id).where(User.address == address))
+    if user_id is None or user_id == actor.user_id:
+        return
+    access.require_outranks(actor, f"user {address}", access.grants_of_user(session, user_id))
 
 
 def _resource(lock: LoginLock) -> Resource:

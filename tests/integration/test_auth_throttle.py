@@ -286,6 +286,52 @@ def test_domain_admins_see_and_clear_only_their_domains(
         services.login_locks.entries(plain)
 
 
+def test_a_domain_admin_neither_sees_nor_clears_a_global_admins_locks(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Regression: a domain-admin cleared the locks of a global admin of its domain (the
+    domain alone was checked), which helps whoever guesses at the admin's password; the
+    rule is a password reset's: the actor must outrank the account's roles."""
+    services = make_runtime(max_failures=2, lockout=600).services
+    seed(services)
+    boss, helper_address = "boss@example.org", "helper@example.org"
+    for address in (boss, helper_address):
+        services.directory.add_user(SYSTEM, address, PASSWORD)
+    services.roles.grant(SYSTEM, "admin", user=boss)
+    services.roles.grant(SYSTEM, "domain-admin", user=helper_address, domain="example.org")
+    boss_principal = services.auth.principal(services.directory.get_user(SYSTEM, boss).id)
+    helper = services.auth.principal(services.directory.get_user(SYSTEM, helper_address).id)
+    assert boss_principal is not None and helper is not None
+    secret = enrol(services, boss_principal)
+    for login in (boss, boss, ALICE, ALICE):
+        with pytest.raises(AuthFailed):
+            services.auth.authenticate(login, "guess", "imap", EVIL)
+    step = services.auth.authenticate(boss, PASSWORD, "web", HOME)
+    assert not services.auth.verify_totp(step.principal, wrong_totp(secret))
+    bosses = {lock.key for lock in services.login_locks.entries(SYSTEM) if lock.account == boss}
+    assert bosses == {
+        f"account-ip:{boss}|{EVIL}",
+        f"account:{boss}",
+        f"totp:{boss}",
+        f"totp-ip:{boss}|{HOME}",
+    }
+
+    seen = {lock.key for lock in services.login_locks.entries(helper)}
+    assert seen == {f"account-ip:{ALICE}|{EVIL}", f"account:{ALICE}"}  # not the boss's
+    for key in sorted(bosses):
+        with pytest.raises(PermissionDenied, match="holds roles beyond"):
+            services.login_locks.clear(helper, key)
+    with pytest.raises(PermissionDenied):
+        services.login_locks.clear_matching(helper, boss)
+    assert {lock.key for lock in services.login_locks.entries(SYSTEM)} >= bosses  # all there
+    with pytest.raises(TryLater):
+        services.auth.authenticate(boss, PASSWORD, "imap", EVIL)
+    # Alice's the helper still clears; the boss's own, the boss does.
+    services.login_locks.clear(helper, f"account-ip:{ALICE}|{EVIL}")
+    cleared = services.login_locks.clear_matching(boss_principal, boss)
+    assert {lock.key for lock in cleared} == bosses
+
+
 def test_rows_that_count_nothing_are_swept(make_runtime: Callable[..., Runtime]) -> None:
     """A guesser spread over many addresses leaves a row per address and pair; once their
     window is over (and no lock runs) the next new key sweeps them away."""

@@ -225,3 +225,28 @@ def test_domain_admin_sees_and_clears_only_its_domains_login_locks(web_server: S
     assert plain.log_in("ursula@example.org", "Ursula-pass-123")[0] == 200
     status, _, body = plain.request("/admin/locks")
     assert status == 403 and 'href="/admin/locks"' not in body
+
+
+def test_domain_admin_cannot_lift_a_global_admins_lock(web_server: Served) -> None:
+    """Regression: dadmin@example.test cleared the locks of admin@example.test (a global
+    admin in its domain). Such rows are not shown to it, and clearing them is refused."""
+    services = web_server.services
+    services.directory.add_user(SYSTEM, "dadmin@example.test", "Dadmin-pass-123")
+    services.roles.grant(SYSTEM, "domain-admin", user="dadmin@example.test", domain="example.test")
+    for login in (ADMIN, "nobody@example.test"):
+        for _ in range(5):
+            with pytest.raises(AuthFailed):
+                services.auth.authenticate(login, "guess", "imap", "203.0.113.5")
+    client = Browser(web_server.base_url)
+    assert client.log_in("dadmin@example.test", "Dadmin-pass-123")[0] == 200
+    status, _, body = client.request("/admin/locks")
+    assert status == 200 and "nobody@example.test" in body  # its domain's locks are there…
+    assert ADMIN not in body.split("<main>", 1)[1]  # …but not the admin's
+    for key in (f"account:{ADMIN}", f"account-ip:{ADMIN}|203.0.113.5"):
+        status, body = post(client, "/admin/locks", "/admin/locks/clear", key=key)
+        assert status == 403 and "holds roles beyond" in body
+    left = {lock.key for lock in services.login_locks.entries(SYSTEM)}
+    assert {f"account:{ADMIN}", f"account-ip:{ADMIN}|203.0.113.5"} <= left
+    key = "account-ip:nobody@example.test|203.0.113.5"
+    status, body = post(client, "/admin/locks", "/admin/locks/clear", key=key)
+    assert status == 200 and f"Cleared {key}." in body
