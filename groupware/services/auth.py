@@ -220,16 +220,21 @@ class Auth:
     def verify_totp(self, principal: Principal, code: str) -> bool:
         """Check a TOTP code (±1 step of clock drift), each code good once. Wrong codes
         count on keys of their own, which a right password never resets: past
-        auth.max_failures even the right code gets TryLater until the lock ends."""
+        auth.max_failures even the right code gets TryLater until the lock ends, from
+        this network (totp-ip:) or, unless the account logged in from it before, from
+        anywhere (totp:); services/throttle.py says why."""
         address = principal.address
-        keys = [totp_key(address), totp_pair_key(address, principal.peer_ip)]
-        per_ip = ip_key(principal.peer_ip)
+        wide, pair = totp_key(address), totp_pair_key(address, principal.peer_ip)
+        per_ip, net = ip_key(principal.peer_ip), network(principal.peer_ip)
         now = utcnow()
         origin = _Origin(principal.service, principal.peer_ip, address)
         with self._db.read() as session:
-            lock = self.throttle.locked(session, [*keys, per_ip], now)
             user = session.scalar(select(User).where(User.address == address))
             user_id, secret = (user.id, user.totp_secret) if user is not None else (None, None)
+            known = user_id is not None and self.throttle.known(session, user_id, net, now)
+            lock = self.throttle.locked(
+                session, [pair, per_ip] if known else [wide, pair, per_ip], now
+            )
         if lock is not None:
             self._refuse(
                 origin, "login.totp", lock.key, "locked", (lock.until - now).total_seconds()
@@ -238,10 +243,11 @@ class Auth:
         with self._db.write() as session:
             good = step is not None and _use_step(session, address, step)
             if good and user_id is not None:
-                self.throttle.clear(session, keys)
-                self.throttle.remember(session, user_id, network(principal.peer_ip), now)
+                self.throttle.clear(session, [pair])
+                self.throttle.clear_unlocked(session, [wide], now)
+                self.throttle.remember(session, user_id, net, now)
             else:
-                self.throttle.failure(session, [*keys, per_ip], now)
+                self.throttle.failure(session, [wide, pair, per_ip], now)
             origin.record(session, "login.totp", "ok" if good else "failed")
         return good
 

@@ -9,7 +9,10 @@ penalty, Postfix's anvil and OWASP's lockout guidance count: per client, not per
   out) but spaces attempts from networks the account never logged in from by the
   back-off of its count, so a guesser spread over many addresses gains nothing.
 - "totp:<account>", "totp-ip:<account>|<network>": wrong second-factor codes; lock after
-  max_failures and only a right code resets them (a right password never does).
+  max_failures and only a right code resets them (a right password never does). The
+  account-wide one spares networks the account logged in from, as "account:" does (a
+  password holder guessing codes must not keep the owner out), and a right code from
+  there leaves its running lock alone (the guesser stays locked out everywhere else).
 Networks are addresses, IPv6 ones /64 prefixes (one host usually holds a whole prefix).
 """
 
@@ -201,6 +204,15 @@ class Throttle:
     def clear(session: Session, keys: list[str]) -> None:
         """Forget keys (a success on them, or an admin clearing them)."""
         session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+
+    @staticmethod
+    def clear_unlocked(session: Session, keys: list[str], now: datetime) -> None:
+        """Forget the counts of keys that are not locked; a running lock stays."""
+        session.execute(
+            delete(LoginThrottle)
+            .where(LoginThrottle.key.in_(keys))
+            .where(LoginThrottle.locked_until.is_(None) | (LoginThrottle.locked_until <= now))
+        )
 
     # -- login origins ------------------------------------------------------------------
 

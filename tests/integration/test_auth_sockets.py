@@ -132,24 +132,32 @@ def test_web_guesses_from_elsewhere_do_not_lock_out_alice_nor_the_admin(web: Ser
     )
 
 
-def test_web_code_guesses_with_a_stolen_password_lock_the_second_factor(web: Served) -> None:
-    """Regression: each right password step reset the count wrong codes added to."""
-    services = web.services
+def enrol_alice(served: Served) -> tuple[pyotp.TOTP, str]:
+    """Turn TOTP on for alice: her codes, and a code that is wrong now."""
+    services = served.services
     alice = services.auth.principal(services.directory.get_user(SYSTEM, ALICE).id)
     assert alice is not None
     enrolment = services.credentials.begin_totp(alice)
     services.credentials.confirm_totp(alice, enrolment.secret, pyotp.TOTP(enrolment.secret).now())
     totp = pyotp.TOTP(enrolment.secret)
     valid = {totp.at(time.time() + step * 30) for step in (-2, -1, 0, 1, 2)}
-    wrong = next(code for code in ("000000", "111111", "222222") if code not in valid)
+    return totp, next(code for code in ("000000", "111111", "222222") if code not in valid)
 
-    def code_step(client: Browser, code: str) -> tuple[int, str]:
-        status, body = client.log_in(ALICE, PASSWORD)
-        assert status == 200 and 'id="totp-form"' in body  # the password was right
-        status, _, body = client.request(
-            "/login/totp", {"csrf_token": client.csrf("/login/totp"), "code": code}
-        )
-        return status, body
+
+def code_step(client: Browser, code: str) -> tuple[int, str]:
+    """Log alice in with her password, then `code`: the code step's status and page."""
+    status, body = client.log_in(ALICE, PASSWORD)
+    assert status == 200 and 'id="totp-form"' in body  # the password was right
+    status, _, body = client.request(
+        "/login/totp", {"csrf_token": client.csrf("/login/totp"), "code": code}
+    )
+    return status, body
+
+
+def test_web_code_guesses_with_a_stolen_password_lock_the_second_factor(web: Served) -> None:
+    """Regression: each right password step reset the count wrong codes added to."""
+    services = web.services
+    totp, wrong = enrol_alice(web)
 
     attacker = Browser(web.base_url, source=ATTACKER)
     assert [code_step(attacker, wrong)[0] for _ in range(5)] == [401] * 5
@@ -161,3 +169,21 @@ def test_web_code_guesses_with_a_stolen_password_lock_the_second_factor(web: Ser
     services.login_locks.clear_matching(SYSTEM, ALICE)
     status, body = code_step(Browser(web.base_url), totp.at(time.time() + 30))
     assert status == 200 and 'class="logout"' in body  # logged in
+
+
+def test_web_code_guesses_from_new_addresses_do_not_keep_alice_out(web: Served) -> None:
+    """Regression: five wrong codes from anywhere locked alice's second factor for
+    everyone, her own browser at her usual address too (429 for the whole lockout, as
+    often as the password holder liked). Her known address now gets in; new ones wait."""
+    assert Browser(web.base_url).log_in(ALICE, PASSWORD)[0] == 200  # her usual address
+    totp, wrong = enrol_alice(web)
+    for number in range(5):  # a new address for each guess
+        guesser = Browser(web.base_url, source=f"127.0.0.{10 + number}")
+        assert code_step(guesser, wrong)[0] == 401
+    status, body = code_step(Browser(web.base_url, source="127.0.0.3"), totp.at(time.time() + 30))
+    assert status == 429 and "too many wrong codes" in body
+
+    status, body = code_step(Browser(web.base_url), totp.at(time.time() + 30))
+    assert status == 200 and 'class="logout"' in body  # alice, from 127.0.0.1
+    status, body = code_step(Browser(web.base_url, source="127.0.0.4"), wrong)
+    assert status == 429 and "too many wrong codes" in body  # still locked elsewhere

@@ -173,6 +173,42 @@ def test_wrong_codes_lock_totp_though_the_password_is_right(
     assert services.auth.verify_totp(step.principal, next_totp(secret))
 
 
+def test_a_code_guesser_with_the_password_does_not_keep_the_owner_out(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Regression: five wrong codes from anywhere locked totp:<account>, and the owner's
+    right password and code from where she always logs in got TryLater for the whole
+    lockout, as often as the guesser liked. The account-wide lock now spares addresses
+    the account logged in from; elsewhere it holds, and (account, address) keys lock
+    everywhere."""
+    services = make_runtime(lockout=600).services  # auth.max_failures: 5
+    alice = seed(services)
+    services.auth.authenticate(ALICE, PASSWORD, "imap", HOME)  # a full login: HOME is known
+    secret = enrol(services, alice)
+    for number in range(5):  # the stolen password, a new address and a wrong code each time
+        step = services.auth.authenticate(ALICE, PASSWORD, "web", f"203.0.113.{number + 1}")
+        assert not services.auth.verify_totp(step.principal, wrong_totp(secret))
+    step = services.auth.authenticate(ALICE, PASSWORD, "web", NEW)
+    with pytest.raises(TryLater):  # locked account-wide: the right code is refused here
+        services.auth.verify_totp(step.principal, next_totp(secret))
+    assert "totp:alice@example.org locked" in logins(services)[-1].detail
+
+    home = services.auth.authenticate(ALICE, PASSWORD, "web", HOME)
+    assert services.auth.verify_totp(home.principal, next_totp(secret))  # alice gets in
+    # Her login did not lift the guesser's lock: new addresses are still refused.
+    step = services.auth.authenticate(ALICE, PASSWORD, "web", "203.0.113.9")
+    with pytest.raises(TryLater):
+        services.auth.verify_totp(step.principal, wrong_totp(secret))
+    states = {lock.key: lock.state for lock in services.login_locks.entries(SYSTEM)}
+    assert states["totp:alice@example.org"] == "locked"
+    # Wrong codes from HOME lock HOME's own key, known or not.
+    for _ in range(5):
+        assert not services.auth.verify_totp(home.principal, wrong_totp(secret))
+    with pytest.raises(TryLater):
+        services.auth.verify_totp(home.principal, next_totp(secret))
+    assert f"totp-ip:alice@example.org|{HOME} locked" in logins(services)[-1].detail
+
+
 def test_a_right_code_resets_the_count_of_wrong_ones(make_runtime: Callable[..., Runtime]) -> None:
     services = make_runtime(max_failures=3, lockout=600).services
     secret = enrol(services, seed(services))
