@@ -159,8 +159,10 @@ class LogConfig:
 class WebConfig:
     """The web portal; an empty secret_key means one is kept in data_dir/web-secret.
     A session ends after session_hours unused, or session_max_days after its login;
-    password, TOTP and app-password changes want the password typed within
-    reauth_minutes (else they ask for it again)."""
+    password, TOTP and app-password changes, and every admin console change, want the
+    password typed within reauth_minutes (else they ask for it again). Past
+    max_connections, or max_connections_per_ip from one address (but trusted_proxy's), a
+    client gets 503; request headers must all arrive within header_timeout seconds."""
 
     secret_key: str = ""
     trusted_proxy: str = ""  # address of a reverse proxy whose X-Forwarded-* we believe
@@ -169,6 +171,9 @@ class WebConfig:
     reauth_minutes: int = 10
     max_body_bytes: int = 64 * 1024 * 1024
     threads: int = 8
+    max_connections: int = 1000
+    max_connections_per_ip: int = 50  # browsers open ~6 per host: a few people behind a NAT
+    header_timeout: int = 30  # nginx's client_header_timeout is 60, Apache's 20-40
 
 
 @dataclass(frozen=True)
@@ -295,6 +300,9 @@ def _build(raw: dict[str, Any], source: str, listen_given: bool) -> Config:
         raise ConfigError(f"{source}: store.blobs: one of files, database")
     if config.smtp.timeout < 1 or config.smtp.data_timeout < 1:
         raise ConfigError(f"{source}: smtp.timeout and smtp.data_timeout: at least 1 second")
+    web = config.web
+    if min(web.max_connections, web.max_connections_per_ip, web.header_timeout) < 1:
+        raise ConfigError(f"{source}: web.max_connections, *_per_ip, header_timeout: at least 1")
     if config.log.level not in {"debug", "info", "warning", "error"}:
         raise ConfigError(f"{source}: log.level: one of debug, info, warning, error")
     return config

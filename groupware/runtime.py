@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from groupware import tlscerts
 from groupware.blocking import Blocking
-from groupware.config import Config, Endpoint, WebConfig
+from groupware.config import Config
 from groupware.errors import NotFound
 from groupware.mime import recurrence
 from groupware.services import Services, build_services
@@ -141,7 +141,12 @@ class Runtime:
                     )
                 )
         if self.config.listen.http is not None:
-            listeners.append(WebListener(self.web_app(), self.config.listen.http, self.config.web))
+            from groupware.protocols.connections import ConnectionLimits
+            from groupware.web.server import WebListener
+
+            web = self.config.web
+            limits = ConnectionLimits(web.max_connections, web.max_connections_per_ip)
+            listeners.append(WebListener(self.web_app(), self.config.listen.http, web, limits))
         from groupware.outbound.worker import OutboundWorker
 
         listeners.append(
@@ -181,52 +186,6 @@ class Runtime:
                 )
         # DAV listeners join here as their issues land.
         return listeners
-
-
-class WebListener:
-    """The WSGI app on waitress (threads), run in a thread beside the asyncio loop."""
-
-    name = "http"
-
-    def __init__(self, app: Any, endpoint: Endpoint, web: WebConfig) -> None:
-        from waitress.server import create_server
-
-        proxy: dict[str, Any] = {}
-        if web.trusted_proxy:
-            # Behind a TLS-terminating proxy: believe its word on scheme and client.
-            proxy = {
-                "trusted_proxy": web.trusted_proxy,
-                "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
-            }
-        self.server = create_server(
-            app,
-            host=endpoint.host,
-            port=endpoint.port,
-            threads=web.threads,
-            ident="groupware",
-            clear_untrusted_proxy_headers=True,
-            max_request_body_size=web.max_body_bytes,
-            **proxy,
-        )
-        self.port = self.server.effective_port
-        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
-
-    def _run(self) -> None:
-        with contextlib.suppress(OSError):  # the socket closes under the loop at shutdown
-            self.server.run()
-
-    async def start(self) -> None:
-        self._thread.start()
-        log.info("http listening on %s:%s", self.server.effective_host, self.port)
-
-    async def stop(self) -> None:
-        from waitress import wasyncore
-
-        # Requests being served finish (up to 5 s); then the loop closes every channel
-        # itself (from its own thread, via the trigger), which empties its map and ends it.
-        await asyncio.to_thread(self.server.task_dispatcher.shutdown, True, 5)
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-        await asyncio.to_thread(self._thread.join, 5)
 
 
 def build(config: Config) -> Runtime:

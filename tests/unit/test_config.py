@@ -307,3 +307,12 @@ def test_login_timeouts_and_pop3_limits(tmp_path: Path) -> None:
     cfg = config.load(path, environ=environ)
     assert (cfg.imap.login_timeout, cfg.pop3.login_timeout) == (60, 30)
     assert (cfg.pop3.max_connections, cfg.pop3.max_connections_per_ip) == (1000, 5)
+
+
+def test_web_connection_limits(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, "[web]\nmax_connections_per_ip = 20\n"), environ={})
+    assert (cfg.web.max_connections, cfg.web.max_connections_per_ip) == (1000, 20)
+    assert cfg.web.header_timeout == 30
+    for key in ("max_connections", "max_connections_per_ip", "header_timeout"):
+        with pytest.raises(config.ConfigError, match="at least 1"):
+            config.load(write(tmp_path, f"[web]\n{key} = 0\n"), environ={})

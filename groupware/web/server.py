@@ -1,0 +1,206 @@
+"""The portal's HTTP listener: the WSGI app on waitress (threads), run beside the asyncio
+loop, with limits waitress lacks: connections per client address, and a deadline for a
+request's headers. Other limits are waitress's own settings, passed in `WebListener`.
+
+Slow clients cost waitress no thread (it reads whole requests before handing them on)
+but a connection each; without these, a hundred connections trickling header lines
+filled its connection limit and the portal and /dav stopped answering anyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+import time
+from typing import Any, Protocol
+
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
+
+from groupware.config import Endpoint, WebConfig
+
+log = logging.getLogger(__name__)
+_BUSY = b"Too many connections from your address; try again later.\n"
+# RFC 9110 §15.6.4 (503) with §10.2.3 Retry-After, sent before reading the request and
+# followed by the close that "Connection: close" announces (RFC 9112 §9.6).
+REFUSAL = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: " + str(len(_BUSY)).encode() + b"\r\n"
+    b"Retry-After: 30\r\n"
+    b"Connection: close\r\n\r\n" + _BUSY
+)
+# The listening socket and waitress's trigger sit in the same map as the connections.
+OWN_SOCKETS = 2
+
+
+class ConnectionCounter(Protocol):
+    """Connections open, in all and per client address (protocols/connections.py)."""
+
+    def admit(self, ip: str) -> bool: ...
+    def release(self, ip: str) -> None: ...
+
+
+class WebListener:
+    """The WSGI app on waitress, in a thread of its own."""
+
+    name = "http"
+
+    def __init__(
+        self, app: Any, endpoint: Endpoint, web: WebConfig, counter: ConnectionCounter
+    ) -> None:
+        proxy: dict[str, Any] = {}
+        if web.trusted_proxy:
+            # Behind a TLS-terminating proxy: believe its word on scheme and client.
+            proxy = {
+                "trusted_proxy": web.trusted_proxy,
+                "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
+            }
+        adjustments = Adjustments(
+            host=endpoint.host,
+            port=endpoint.port,
+            threads=web.threads,
+            ident="groupware",
+            clear_untrusted_proxy_headers=True,
+            max_request_body_size=web.max_body_bytes,
+            # At it waitress stops accepting (newcomers wait in the backlog): one place
+            # more than the counter's total, so that the counter meets them with a 503.
+            # Connections of a trusted proxy, which the counter does not see, stop there.
+            connection_limit=web.max_connections + OWN_SOCKETS + 1,
+            # How often idle connections and header deadlines are looked at.
+            cleanup_interval=max(1, min(30, web.header_timeout // 2)),
+            # poll(), not select(): a thousand connections outgrow select's FD_SETSIZE.
+            asyncore_use_poll=True,
+            **proxy,
+        )
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(adjustments.threads)
+        self.server = LimitedServer(
+            app,
+            map={},
+            dispatcher=dispatcher,
+            adj=adjustments,
+            sockinfo=adjustments.listen[0],
+        )
+        self.server.limit(counter, web.header_timeout, web.trusted_proxy)
+        self.port = int(self.server.effective_port)
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):  # the socket closes under the loop at shutdown
+            self.server.run()
+
+    async def start(self) -> None:
+        self._thread.start()
+        log.info("http listening on %s:%s", self.server.effective_host, self.port)
+
+    async def stop(self) -> None:
+        # Requests being served finish (up to 5 s); then the loop closes every channel
+        # itself (from its own thread, via the trigger), which empties its map and ends it.
+        await asyncio.to_thread(self.server.task_dispatcher.shutdown, True, 5)
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        await asyncio.to_thread(self._thread.join, 5)
+
+
+class LimitedChannel(HTTPChannel):  # type: ignore[misc]
+    """A connection that knows when the request it is reading began (`header_clock`,
+    None once its headers are in or between requests) and whether it was counted."""
+
+    header_clock: float | None = None
+    counted: str | None = None  # the client address, while it holds a place
+    _timed: object = None  # the request whose clock runs
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The first request's headers are due from the moment of connecting: a client
+        # that connects and sends nothing is as slow as one that trickles.
+        self.header_clock = self.creation_time
+
+    def received(self, data: bytes) -> bool:
+        done = bool(super().received(data))
+        request = self.request
+        if request is None or request.headers_finished:
+            self.header_clock = None  # between requests: waitress's idle timeout rules
+        elif request is not self._timed:
+            if self._timed is not None or self.header_clock is None:
+                self.header_clock = time.time()  # a later request began in this data
+            self._timed = request
+        return done
+
+    def del_channel(self, map: Any = None) -> None:
+        super().del_channel(map)
+        self.server.release(self)
+
+
+class LimitedServer(TcpWSGIServer):  # type: ignore[misc]
+    """waitress's TCP server, turning away a client address past its share of
+    connections (503 and close) and closing connections whose headers are late."""
+
+    channel_class = LimitedChannel
+
+    def limit(self, counter: ConnectionCounter, header_timeout: int, trusted_proxy: str) -> None:
+        self._counter = counter
+        self._header_timeout = header_timeout
+        # A reverse proxy carries every client on its own connections: it limits them
+        # (deploy/nginx.conf); here it counts only against the total.
+        self._proxy = trusted_proxy
+        self._lock = threading.Lock()  # channels close on request threads too
+
+    def handle_accept(self) -> None:
+        try:
+            accepted = self.accept()
+            if accepted is None:
+                return
+            conn, addr = accepted
+        except OSError:  # a connection gone before accept(), or no descriptor left
+            log.debug("http accept failed", exc_info=True)
+            return
+        ip = str(addr[0])
+        counted = self._proxy not in ("*", ip)
+        if counted:
+            with self._lock:
+                admitted = self._counter.admit(ip)
+            if not admitted:
+                _turn_away(conn)
+                return
+        try:
+            self.set_socket_options(conn)
+            channel = self.channel_class(self, conn, self.fix_addr(addr), self.adj, map=self._map)
+        except OSError:
+            if counted:
+                with self._lock:
+                    self._counter.release(ip)
+            conn.close()
+            return
+        channel.counted = ip if counted else None
+
+    def release(self, channel: LimitedChannel) -> None:
+        with self._lock:
+            ip, channel.counted = channel.counted, None
+            if ip is not None:
+                self._counter.release(ip)
+
+    def maintenance(self, now: float) -> None:
+        """waitress's idle timeout, then the header deadline (as nginx's
+        client_header_timeout): a request whose headers are not all in by then ends
+        its connection."""
+        super().maintenance(now)
+        cutoff = now - self._header_timeout
+        for channel in list(self.active_channels.values()):
+            started = channel.header_clock
+            if started is not None and started < cutoff and not channel.requests:
+                channel.will_close = True
+
+
+def _turn_away(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.setblocking(False)
+        conn.send(REFUSAL)  # a fresh socket's buffer takes it whole, or the client is gone
+        conn.shutdown(socket.SHUT_WR)
+    conn.close()
