@@ -26,6 +26,7 @@ from groupware.services.throttle import (
     ACCOUNT,
     ACCOUNT_IP,
     IP,
+    SRS,
     TOTP,
     TOTP_IP,
     KeyParts,
@@ -42,6 +43,7 @@ KIND_LABELS = {
     ACCOUNT: "account (slows only)",
     TOTP: "TOTP codes",
     TOTP_IP: "TOTP codes from address",
+    SRS: "bad SRS addresses from address",
 }
 LOCKED, SLOWED, COUNTING = "locked", "slowed", "counting"
 
@@ -49,7 +51,7 @@ LOCKED, SLOWED, COUNTING = "locked", "slowed", "counting"
 @dataclass(frozen=True)
 class LoginLock:
     key: str
-    kind: str  # ACCOUNT_IP, IP, ACCOUNT, TOTP or TOTP_IP
+    kind: str  # ACCOUNT_IP, IP, ACCOUNT, TOTP, TOTP_IP or SRS
     account: str | None
     network: str | None
     failures: int
@@ -235,7 +237,7 @@ def _matching(who: str) -> ColumnElement[bool]:
         raise InvalidInput("name a key, a client address or an account")
     net = _network_of(who)
     if net is not None:
-        return (LoginThrottle.key == f"{IP}:{net}") | LoginThrottle.key.like(
+        return LoginThrottle.key.in_([f"{IP}:{net}", f"{SRS}:{net}"]) | LoginThrottle.key.like(
             "%|" + _like(net), escape="\\"
         )
     if parse_key(who) is not None:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from groupware.errors import NotFound, TryLater
 from groupware.model.base import utcnow
 from groupware.model.delivery import ServerSecret
-from groupware.services.throttle import Throttle, ip_key
+from groupware.services.throttle import Throttle, srs_key
 from groupware.store import Database
 
 MAX_AGE_DAYS = 21  # how long a bounce may take to come back
@@ -143,8 +143,11 @@ class Srs:
     """SRS with the server's key, made at first use and kept in `server_secrets`.
 
     A wrong hash is how a guesser learns nothing yet; each one counts against the client
-    address in the login throttle (same table, same limits as failed logins), so a guesser
-    gets a handful of tries per lock-out instead of the million a 20-bit hash needed.
+    address in the login throttle (same table, same limits as failed logins per address),
+    so a guesser gets a handful of tries per lock-out instead of the million a 20-bit hash
+    needed. The key is "srs:<network>", not the "ip:" of failed logins: anyone can send
+    bad recipients without an account, and would otherwise lock everyone behind the same
+    address (a NAT) out of every login.
     """
 
     NAME = "srs"
@@ -167,11 +170,11 @@ class Srs:
         return reverse(address, self.secret) if is_srs(address) else None
 
     def check_client(self, peer_ip: str) -> None:
-        """Raise TryLater while `peer_ip` is locked out (too many bad SRS addresses or
-        failed logins)."""
+        """Raise TryLater while `peer_ip` is locked out of SRS recipients (too many bad SRS
+        addresses; failed logins do not count here)."""
         now = utcnow()
         with self._db.read() as session:
-            lock = self._throttle.locked(session, [ip_key(peer_ip)], now)
+            lock = self._throttle.locked(session, [srs_key(peer_ip)], now)
         if lock is not None:
             wait = max(1.0, (lock.until - now).total_seconds())
             raise TryLater(f"too many bad addresses: try again in {int(wait)} s", wait)
@@ -179,7 +182,7 @@ class Srs:
     def count_refusal(self, peer_ip: str) -> float:
         """Count a bad SRS address against `peer_ip`; the delay before answering it."""
         with self._db.write() as session:
-            failures = self._throttle.failure(session, [ip_key(peer_ip)], utcnow())
+            failures = self._throttle.failure(session, [srs_key(peer_ip)], utcnow())
         return self._throttle.backoff(failures)
 
     def _load(self) -> bytes:

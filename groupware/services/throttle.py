@@ -13,6 +13,8 @@ penalty, Postfix's anvil and OWASP's lockout guidance count: per client, not per
   account-wide one spares networks the account logged in from, as "account:" does (a
   password holder guessing codes must not keep the owner out), and a right code from
   there leaves its running lock alone (the guesser stays locked out everywhere else).
+- "srs:<network>": bad SRS recipients from one client network (services/srs.py); locks
+  after max_failures_per_ip, and refuses only SRS recipients, never a login.
 Networks are addresses, IPv6 ones /64 prefixes (one host usually holds a whole prefix).
 """
 
@@ -31,6 +33,7 @@ from groupware.config import AuthConfig
 from groupware.model.audit import LoginOrigin, LoginThrottle
 
 ACCOUNT, IP, ACCOUNT_IP, TOTP, TOTP_IP = "account", "ip", "account-ip", "totp", "totp-ip"
+SRS = "srs"
 # A known origin's time is rewritten at most this often (not at every login).
 ORIGIN_REFRESH = timedelta(hours=1)
 
@@ -60,6 +63,10 @@ def ip_key(peer_ip: str) -> str:
     return f"{IP}:{network(peer_ip)}"
 
 
+def srs_key(peer_ip: str) -> str:
+    return f"{SRS}:{network(peer_ip)}"
+
+
 def pair_key(login: str, peer_ip: str) -> str:
     return f"{ACCOUNT_IP}:{_account(login)}|{network(peer_ip)}"
 
@@ -74,7 +81,7 @@ def totp_pair_key(login: str, peer_ip: str) -> str:
 
 @dataclass(frozen=True)
 class KeyParts:
-    kind: str  # ACCOUNT, IP, ACCOUNT_IP, TOTP or TOTP_IP
+    kind: str  # ACCOUNT, IP, ACCOUNT_IP, TOTP, TOTP_IP or SRS
     account: str | None
     network: str | None
 
@@ -86,7 +93,7 @@ def parse_key(key: str) -> KeyParts | None:
         return None
     if kind in (ACCOUNT, TOTP):
         return KeyParts(kind, subject, None)
-    if kind == IP:
+    if kind in (IP, SRS):
         return KeyParts(kind, None, subject)
     if kind in (ACCOUNT_IP, TOTP_IP) and "|" in subject:
         # Networks hold no "|"; an account (a local part, or a garbage login) may.
@@ -111,7 +118,8 @@ class Throttle:
         kind = key.partition(":")[0]
         if kind == ACCOUNT:
             return None
-        return self.config.max_failures_per_ip if kind == IP else self.config.max_failures
+        per_ip = kind in (IP, SRS)
+        return self.config.max_failures_per_ip if per_ip else self.config.max_failures
 
     def backoff(self, failures: int) -> float:
         """The delay `failures` earn: doubling from backoff_base, at most backoff_max."""

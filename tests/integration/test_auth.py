@@ -18,7 +18,14 @@ from groupware.runtime import Runtime
 from groupware.services import Services
 from groupware.services.access import SYSTEM, Principal
 from groupware.services.audit import AuditRecord
-from groupware.services.throttle import account_key, ip_key, pair_key, parse_key, totp_pair_key
+from groupware.services.throttle import (
+    account_key,
+    ip_key,
+    pair_key,
+    parse_key,
+    srs_key,
+    totp_pair_key,
+)
 
 PASSWORD = "S3cret-pass-1"
 ALICE = "alice@example.org"
@@ -399,6 +406,11 @@ def test_ip_key(peer: str, key: str) -> None:
     assert ip_key(peer) == key
 
 
+def test_srs_key() -> None:
+    assert srs_key("2001:db8:1:2:3:4:5:6") == "srs:2001:db8:1:2::/64"
+    assert srs_key("::ffff:192.0.2.1") == "srs:192.0.2.1"
+
+
 def test_account_key() -> None:
     assert account_key(" Alice@Example.ORG ") == "account:alice@example.org"
     assert len(account_key("a" * 1000)) == len("account:") + 320
@@ -409,6 +421,7 @@ def test_account_key() -> None:
     [
         ("account:alice@example.org", ("account", "alice@example.org", None)),
         ("ip:2001:db8::/64", ("ip", None, "2001:db8::/64")),
+        ("srs:192.0.2.1", ("srs", None, "192.0.2.1")),
         ("account-ip:a|b@example.org|192.0.2.1", ("account-ip", "a|b@example.org", "192.0.2.1")),
         ("totp:alice@example.org", ("totp", "alice@example.org", None)),
         ("totp-ip:alice@example.org|::/64", ("totp-ip", "alice@example.org", "::/64")),

@@ -1,8 +1,8 @@
 """Forwarding, rules and the vacation reply over real SMTP (smtplib against the MX): an
 alias's external copy leaves with an SRS sender of our domain, a bounce to that address
-reaches the original sender, a forged one is refused (and counted against the client like
-a failed login), and a user's forward rule and auto-reply are queued (the reply with the
-null sender).
+reaches the original sender, a forged one is refused (and counted against the client
+address on a throttle key of its own, which never locks logins), and a user's forward rule
+and auto-reply are queued (the reply with the null sender).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from groupware import runtime as runtime_module
-from groupware.errors import TryLater
+from groupware.errors import AuthFailed, TryLater
 from groupware.services.access import SYSTEM
 from groupware.services.queue import QueuedMessage
 from groupware.services.rulespec import Action, RuleSpec
@@ -83,15 +83,18 @@ def test_rule_forward_and_vacation_reply(server: Served) -> None:
     assert sum(1 for m in queued(server) for r in m.recipients if r.address == CAROL) == 1
 
 
-def test_bad_srs_addresses_are_throttled_like_failed_logins(
+def test_bad_srs_addresses_are_throttled_on_a_key_of_their_own(
     tmp_path: Path, database_url: str
 ) -> None:
     """Regression (issue 11): RCPT to guessed SRS addresses was free, so a million tries
     found one relaying to the guesser. Now each bad one counts against the client address
-    in the login throttle; once locked out, SRS recipients get 450 (others still pass)."""
+    (as failed logins do, on a key of its own); once locked out, SRS recipients get 450
+    (others still pass). Regression (issue 11, round 2): the count shared the "ip:" key of
+    failed logins, so bad SRS recipients locked everyone behind that address out of every
+    login (IMAP LOGIN answered NO [UNAVAILABLE] to the right password)."""
     config = make_config(tmp_path, database_url, max_failures_per_ip=3)
     runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
-    with serving(with_listeners(config, smtp="on")) as served:
+    with serving(with_listeners(config, smtp="on", submission="on")) as served:
         services = served.services
         services.directory.add_user(SYSTEM, "bob@example.test", "Bob-pass-1234")
         services.aliases.add(SYSTEM, "@example.test", ["bob@example.test"])  # a catch-all
@@ -115,6 +118,39 @@ def test_bad_srs_addresses_are_throttled_like_failed_logins(
             client.ehlo("guesser.example")
             client.mail("")
             assert client.rcpt(good)[0] == 450  # a new connection does not reset it
-        # The same count as failed logins: this client address is locked out there too.
+        # Logins from the same address are not locked: the right password works.
+        with smtplib.SMTP("127.0.0.1", served.ports["submission"], timeout=30) as client:
+            assert client.login("bob@example.test", "Bob-pass-1234")[0] == 235
+        locks = services.login_locks.entries(SYSTEM)
+        assert [(lock.key, lock.kind, lock.network, lock.state) for lock in locks] == [
+            ("srs:127.0.0.1", "srs", "127.0.0.1", "locked")
+        ]
+        assert locks[0].kind_label == "bad SRS addresses from address"
+        # An admin lifts it as the others ("groupware lock clear 127.0.0.1").
+        assert [c.key for c in services.login_locks.clear_matching(SYSTEM, "127.0.0.1")] == [
+            "srs:127.0.0.1"
+        ]
+        with smtplib.SMTP("127.0.0.1", served.ports["smtp"], timeout=30) as client:
+            client.ehlo("guesser.example")
+            client.mail("")
+            assert client.rcpt(good)[0] == 250
+
+
+def test_failed_logins_do_not_refuse_srs_recipients(tmp_path: Path, database_url: str) -> None:
+    """The two counts stay apart both ways: a client address locked out of logins still
+    gets its bounces to our SRS addresses through."""
+    config = make_config(tmp_path, database_url, max_failures_per_ip=2)
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    with serving(with_listeners(config, smtp="on")) as served:
+        services = served.services
+        services.directory.add_user(SYSTEM, "bob@example.test", "Bob-pass-1234")
+        for _ in range(3):
+            with pytest.raises((AuthFailed, TryLater)):
+                services.auth.authenticate("bob@example.test", "wrong", "smtp", "127.0.0.1")
         with pytest.raises(TryLater):
             services.auth.authenticate("bob@example.test", "Bob-pass-1234", "smtp", "127.0.0.1")
+        good = services.srs.forward_sender(CAROL, "example.test")
+        with smtplib.SMTP("127.0.0.1", served.ports["smtp"], timeout=30) as client:
+            client.ehlo("bouncer.example")
+            client.mail("")
+            assert client.rcpt(good)[0] == 250

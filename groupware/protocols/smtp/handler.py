@@ -143,8 +143,9 @@ class SMTPHandler:
     def _recipient(self, address: str, peer_ip: str) -> tuple[Resolved, list[str]]:
         """Where the address leads, and which of its users' mailboxes are full (one hop).
 
-        A bad SRS address of ours counts against the client as a failed login does, and a
-        client locked out gets TryLater for SRS addresses: guessing a hash that relays to
+        A bad SRS address of ours counts against the client address (on a throttle key of
+        its own, so logins are never locked by it), and a client locked out gets TryLater
+        for SRS addresses: guessing a hash that relays to
         the guesser's own address stays out of reach. Other recipients are not held back,
         so a mail server whose late bounces found expired addresses still delivers mail.
         """
