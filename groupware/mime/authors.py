@@ -1,12 +1,13 @@
-"""The author fields of a message (RFC 5322 §3.6.2 From: and Sender:), read strictly for
-policy: whom a submitted message claims to come from, and which domains may sign it.
+"""The author fields of a message (RFC 5322 §3.6.2 From: and Sender:, and §3.6.6
+Resent-From: and Resent-Sender:), read strictly for policy: whom a submitted message
+claims to come from (or to be resent by), and which domains may sign it.
 
 `address.py` reads addresses leniently, for display. A policy check must instead see
 every address some reader might take for the author: each field is read both by that
 parser and by Python's `email.utils.getaddresses` (which our DMARC check and many filters
 use), and the union is returned, so an address hidden from one reading by odd syntax is
 still seen. Anything that cannot be read raises AuthorError. New rules go in
-`read_authors`.
+`read_authors` (the originator) or `read_resenders` (the latest resend).
 """
 
 from __future__ import annotations
@@ -15,9 +16,21 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 
 from groupware.mime.address import parse_addresses
-from groupware.mime.headers import read_header
+from groupware.mime.headers import Field, read_header
 
 MAX_AUTHORS = 10  # addresses in one field; more is no real message (and costs lookups)
+# RFC 5322 §3.6.6: the fields of a Resent- block, each at most once per block.
+RESENT_FIELDS = frozenset(
+    {
+        "resent-date",
+        "resent-from",
+        "resent-sender",
+        "resent-to",
+        "resent-cc",
+        "resent-bcc",
+        "resent-message-id",
+    }
+)
 
 
 class AuthorError(ValueError):
@@ -58,6 +71,52 @@ def read_authors(message: bytes) -> Authors:
     from_ = _addresses("From", froms[0])
     sender = _addresses("Sender", senders[0]) if senders else ()
     return Authors(from_, sender)
+
+
+@dataclass(frozen=True)
+class Resenders:
+    """The addr-specs of Resent-From: and Resent-Sender: in the topmost Resent- block, as
+    written (both empty when the message was never resent)."""
+
+    from_: tuple[str, ...] = ()
+    sender: tuple[str, ...] = ()
+
+
+def read_resenders(message: bytes) -> Resenders:
+    """Resent-From: and Resent-Sender: of the latest resend of `message`.
+
+    RFC 5322 §3.6.6: whoever resends a message adds a block of Resent- fields on top,
+    each field at most once, Resent-From: always; so the topmost block is the latest
+    resender's, and older ones (below it) are other people's and stay as they were. The
+    block is the first run of Resent- fields, ended by any other field or by a name it
+    already holds. A topmost block without Resent-From: is refused: readers would take
+    an older block's for the resender's.
+    """
+    header, _ = read_header(message, 0, len(message))
+    block = _topmost_resent_block(header.fields)
+    if not block:
+        return Resenders()
+    if "resent-from" not in block:
+        raise AuthorError("the topmost Resent- block has no Resent-From:")
+    sender = block.get("resent-sender")
+    return Resenders(
+        _addresses("Resent-From", block["resent-from"]),
+        _addresses("Resent-Sender", sender) if sender is not None else (),
+    )
+
+
+def _topmost_resent_block(fields: list[Field]) -> dict[str, str]:
+    block: dict[str, str] = {}
+    for field in fields:
+        name = field.name.lower()
+        if name not in RESENT_FIELDS:
+            if block:
+                break
+            continue
+        if name in block:
+            break  # the next, older block
+        block[name] = field.value
+    return block
 
 
 def _addresses(name: str, value: str) -> tuple[str, ...]:

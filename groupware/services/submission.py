@@ -1,5 +1,5 @@
 """Authenticated submission: which sender addresses a user may use, in the envelope
-(MAIL FROM) and in the message (From:, Sender:).
+(MAIL FROM) and in the message (From:, Sender:, and the latest Resent-From:/Resent-Sender:).
 
 A user sends as their own address (and its +tag forms), as aliases and group addresses
 that reach them, and wherever access.can grants mail.send_as (custom roles, admins).
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from groupware.errors import InvalidInput, PermissionDenied
-from groupware.mime.authors import AuthorError, read_authors
+from groupware.mime.authors import AuthorError, read_authors, read_resenders
 from groupware.model.directory import Alias, AliasTarget, Group, GroupMember
 from groupware.services import access
 from groupware.services.access import Principal, Resource
@@ -21,11 +21,13 @@ from groupware.store import Database
 
 
 class AuthorUnreadable(InvalidInput):
-    """No From:, several, or an address in From:/Sender: that cannot be read."""
+    """No From:, several, an address in From:/Sender: that cannot be read, or the same in
+    the topmost Resent- block (or no Resent-From: there)."""
 
 
 class AuthorNotOwned(PermissionDenied):
-    """A From:/Sender: address the submitting user may not send as."""
+    """A From:/Sender: (or Resent-From:/Resent-Sender:) address the submitting user may
+    not send as."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,10 @@ class Submission:
     def check_authors(self, principal: Principal, message: bytes) -> CheckedAuthors:
         """The From: and Sender: addresses of a message `principal` submits, each one they
         may send as (the envelope sender alone proves nothing to the reader, who sees only
-        From:); AuthorUnreadable or AuthorNotOwned otherwise.
+        From:); AuthorUnreadable or AuthorNotOwned otherwise. When the user resends a
+        message, the Resent-From: and Resent-Sender: of the block they add (the topmost,
+        RFC 5322 §3.6.6) must be theirs too: readers show it as who sent it on. `message`
+        may be the header section alone.
 
         Choice: a message without From: is refused (RFC 5322 §3.6 requires one; among
         what RFC 6409 §8 lets an MSA add, Sender:, Date: and Message-ID:, there is no
@@ -72,9 +77,13 @@ class Submission:
             authors = read_authors(message)
             from_ = tuple(dict.fromkeys(normalize_address(a) for a in authors.from_))
             sender = tuple(dict.fromkeys(normalize_address(a) for a in authors.sender))
+            resent = read_resenders(message)
+            resenders = tuple(
+                dict.fromkeys(normalize_address(a) for a in resent.from_ + resent.sender)
+            )
         except (AuthorError, InvalidInput) as error:
-            raise AuthorUnreadable(f"unusable From: or Sender: ({error})") from None
-        for address in from_ + sender:
+            raise AuthorUnreadable(f"unusable author fields ({error})") from None
+        for address in dict.fromkeys(from_ + sender + resenders):
             if not self.may_send_as(principal, address):
                 raise AuthorNotOwned(f"{principal.address} may not send as {address}")
         return CheckedAuthors(from_, sender)

@@ -1,8 +1,9 @@
 """Submission's author check and DKIM by the From: domain, over real sockets (smtplib on
-the submission and MX ports): From: and Sender: must be addresses the user may send as
-(553 5.7.1) and there must be exactly one From: that reads (550 5.6.0); copies leaving us
-are signed for their From: domain, not the envelope's, and forwarded mail from outside is
-never signed for a From: domain of ours.
+the submission and MX ports): From: and Sender: (and the Resent-From: and Resent-Sender:
+of the topmost Resent- block) must be addresses the user may send as (553 5.7.1) and there
+must be exactly one From: that reads (550 5.6.0); copies leaving us are signed for their
+From: domain, not the envelope's, and forwarded mail from outside is never signed for a
+From: domain of ours.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tests.integration.test_smtp import PASSWORD, inbox, start
 
 ALICE = "alice@example.test"
 OUTSIDE = "someone@elsewhere.example"
+RESENT_DATE = "Resent-Date: Mon, 6 Jan 2025 10:00:00 +0000"
 
 
 @pytest.fixture
@@ -50,6 +52,10 @@ ACCEPTED = [
     ["From: =?utf-8?q?bob=40example.test?= <alice+news@example.test>"],  # a name is a name
     ["From: Us: alice@example.test, sales@example.test;"],  # RFC 6854 group
     ["From: alice@example.test (bob@example.test)"],  # a comment is no address
+    # RFC 5322 §3.6.6: she redirects her own message; an older block of bob's stays.
+    [f"Resent-From: {ALICE}", RESENT_DATE, "From: alice@example.test"],
+    [f"Resent-From: {ALICE}", RESENT_DATE, "Resent-From: bob@example.test", f"From: {ALICE}"],
+    ["Resent-From: info@other.test", f"Resent-Sender: {ALICE}", f"From: {ALICE}"],
 ]
 REFUSED = [
     (["From: bob@example.test"], 553, b"5.7.1"),
@@ -71,6 +77,12 @@ REFUSED = [
     (["From: garbage"], 550, b"5.6.0"),
     (["From: undisclosed-recipients:;"], 550, b"5.6.0"),
     (["From: alice@@example.test"], 550, b"5.6.0"),
+    # Regression (issue 11, round 2): Resent-From: was not checked, and was signed.
+    ([f"From: {ALICE}", "Resent-From: bob@example.test"], 553, b"5.7.1"),
+    ([f"Resent-From: {ALICE}", "Resent-Sender: bob@example.test", f"From: {ALICE}"], 553, b"5.7.1"),
+    ([RESENT_DATE, "Resent-From: bob@example.test", f"From: {ALICE}"], 553, b"5.7.1"),
+    ([RESENT_DATE, RESENT_DATE, "Resent-From: bob@example.test", f"From: {ALICE}"], 550, b"5.6.0"),
+    (["Resent-From: garbage", f"From: {ALICE}"], 550, b"5.6.0"),
 ]
 
 

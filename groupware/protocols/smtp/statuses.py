@@ -23,10 +23,12 @@ SRS_REFUSED = "550 5.1.1 Forwarding return address invalid or expired"
 SRS_THROTTLED = "450 4.7.1 Too many bad addresses from this client; try again later"
 RELAY_DENIED = "554 5.7.1 Relaying denied: authenticate to send to other domains"
 SENDER_NOT_OWNED = "553 5.7.1 Sender address not owned by the authenticated user"
-AUTHOR_NOT_OWNED = "553 5.7.1 From: or Sender: address not owned by the authenticated user"
+AUTHOR_NOT_OWNED = (
+    "553 5.7.1 From:, Sender: or Resent-From: address not owned by the authenticated user"
+)
 AUTHOR_UNREADABLE = (
     "550 5.6.0 Message needs exactly one From: header field with readable addresses"
-    " (and at most one Sender:)"
+    " (and at most one Sender:; a Resent- block needs a readable Resent-From:)"
 )
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
 BAD_SENDER = "553 5.1.7 Malformed sender address"

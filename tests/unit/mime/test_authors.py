@@ -1,6 +1,7 @@
 """mime/authors.py: From: and Sender: read strictly (table-driven), every address either
-reader sees, and the malformed cases refused; a property test that only AuthorError
-escapes, whatever the header holds."""
+reader sees, and the malformed cases refused; the topmost Resent- block's Resent-From: and
+Resent-Sender: read the same way; a property test that only AuthorError escapes, whatever
+the header holds."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from groupware.mime.authors import MAX_AUTHORS, AuthorError, Authors, read_authors
+from groupware.mime.authors import (
+    MAX_AUTHORS,
+    AuthorError,
+    Authors,
+    Resenders,
+    read_authors,
+    read_resenders,
+)
 
 
 def message(*fields: str) -> bytes:
@@ -84,3 +92,63 @@ def test_only_author_error_escapes(header: bytes) -> None:
     except AuthorError:
         return
     assert authors.from_ and all(authors.from_)
+
+
+DATE = "Resent-Date: Mon, 6 Jan 2025 10:00:00 +0000"
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (["From: a@ours.test"], Resenders()),  # not resent
+        (
+            ["Resent-From: Alice <alice@ours.test>", DATE, "From: victim@bank.test"],
+            Resenders(("alice@ours.test",)),
+        ),
+        (
+            ["Received: by x", DATE, "resent-from: a@ours.test", "Resent-Sender: s@ours.test"],
+            Resenders(("a@ours.test",), ("s@ours.test",)),
+        ),
+        # RFC 5322 §3.6.6: each resend adds a block on top; older blocks (a field name
+        # seen again, or another field between) are someone else's and not read.
+        (
+            ["Resent-From: a@ours.test", DATE, "Resent-From: victim@bank.test", DATE],
+            Resenders(("a@ours.test",)),
+        ),
+        (
+            ["Resent-From: a@ours.test", "Received: by x", "Resent-From: victim@bank.test"],
+            Resenders(("a@ours.test",)),
+        ),
+        (
+            ["Resent-From: a@ours.test <victim@bank.test>"],
+            Resenders(("victim@bank.test", "a@ours.test")),
+        ),
+    ],
+)
+def test_resenders(fields: list[str], expected: Resenders) -> None:
+    assert read_resenders(message("Subject: x", *fields, "From: b@x.test")) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        # A topmost block without its Resent-From: would leave an older one on top.
+        ([DATE, "Resent-To: x@ours.test"], "no Resent-From:"),
+        ([DATE, DATE, "Resent-From: victim@bank.test"], "no Resent-From:"),
+        (["Resent-From: garbage"], "unreadable address in Resent-From:"),
+        (["Resent-From: a@ours.test", "Resent-Sender: nobody"], "unreadable address in Resent"),
+        (["Resent-From: undisclosed:;"], "no address in Resent-From:"),
+    ],
+)
+def test_resenders_refused(fields: list[str], why: str) -> None:
+    with pytest.raises(AuthorError, match=why):
+        read_resenders(message("From: a@ours.test", *fields))
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.binary(max_size=300))
+def test_only_author_error_escapes_resenders(header: bytes) -> None:
+    try:
+        read_resenders(b"Resent-From: " + header + b"\r\n\r\nbody")
+    except AuthorError:
+        return
