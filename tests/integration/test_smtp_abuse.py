@@ -1,9 +1,11 @@
 """SMTP under abuse, over raw sockets: a message far over smtp.max_message_bytes (in lines,
 or as one endless line) is refused without the server holding it (its peak memory is
 measured in a child process); slow clients on the MX and submission ports are dropped at
-smtp.timeout (idle, a command line trickled byte by byte, NOOP for ever) and
-smtp.data_timeout (a message trickled line by line); a client opening connections
-without end meets smtp.max_connections_per_ip while its earlier ones keep working.
+smtp.timeout (idle, a command line trickled byte by byte) and smtp.data_timeout (a
+message trickled line by line); junk commands (RSET, NOOP, ...) and commands answered
+with errors end the session as Postfix's junk and hard error limits do; a client opening
+connections without end meets smtp.max_connections_per_ip while its earlier ones keep
+working.
 """
 
 from __future__ import annotations
@@ -142,8 +144,8 @@ def trickle(client: Client, data: bytes, seconds: float = 30) -> bool:
 
 @pytest.mark.parametrize("port", ["smtp", "submission"])
 def test_slow_clients_are_dropped_on_time(slow_server: Served, port: str) -> None:
-    """An idle client, a command line trickled byte by byte, a message trickled line by
-    line (each line is progress, yet the whole has a deadline) and NOOP for ever."""
+    """An idle client, a command line trickled byte by byte and a message trickled line
+    by line (each line is progress, yet the whole has a deadline)."""
     number = slow_server.ports[port]
     login = port == "submission"
     idle = Client(number)
@@ -161,13 +163,78 @@ def test_slow_clients_are_dropped_on_time(slow_server: Served, port: str) -> Non
     data.begin(login)
     assert trickle(data, b"line\r\n"), "a trickled message lived on"
 
-    chatty = Client(number)
-    assert chatty.reply().startswith(b"220")
-    replies = [chatty.command("NOOP") for _ in range(101)]
-    assert all(r.startswith(b"250") for r in replies[:100])
-    assert replies[100].startswith(b"421")
-    assert chatty.closed_within(30)
-    for client in (idle, slow, data, chatty):
+    for client in (idle, slow, data):
+        client.close()
+
+
+def ended_after(client: Client, commands: list[str]) -> tuple[list[bytes], bytes]:
+    """Send `commands` one by one: their replies, then what the server says next without
+    being asked (b"" if nothing within 2 s)."""
+    replies = [client.command(line) for line in commands]
+    client.sock.settimeout(2)
+    try:
+        after = client.reply()
+    except TimeoutError:
+        after = b""
+    client.sock.settimeout(30)
+    return replies, after
+
+
+TOO_MANY_ERRORS = b"421 4.7.0"
+JUNK = ["RSET", "NOOP", "HELP", "VRFY <alice@example.test>", "EHLO again.example"]
+ERRORS = ["MAIL FROM:<<<", "RCPT TO:<alice@example.test>", "DATA", "STARTTLS x", "RSET x"]
+
+
+@pytest.mark.parametrize("port", ["smtp", "submission"])
+def test_junk_and_errors_end_the_session(slow_server: Served, port: str) -> None:
+    """Regression (issue 11, round 2): RSET, malformed MAIL, RCPT without MAIL, DATA
+    without RCPT and `STARTTLS x` were unlimited and each reset the idle timer, so a client
+    held its connection for ever (500 RSETs passed; NOOP and the like had a cap of their
+    own). As Postfix does: past 100 commands that move no mail (smtpd_junk_command_limit)
+    each counts as an error, and the 20th error (a 4xx or 5xx reply to the client's
+    command, smtpd_hard_error_limit) is followed by 421 4.7.0 and the end."""
+    number = slow_server.ports[port]
+    for name, commands in [  # after EHLO, itself junk: 119 more, or 20 errors
+        ("RSET", ["RSET"] * 119),
+        ("junk", (JUNK * 24)[:119]),
+        ("errors", ERRORS * 4),
+    ]:
+        client = Client(number)
+        assert client.reply().startswith(b"220")
+        assert client.command("EHLO abuser.example").startswith(b"250")
+        if port == "submission":  # else HELP and VRFY are errors (530) too
+            token = base64.b64encode(f"\0{ALICE}\0{PASSWORD}".encode()).decode()
+            assert client.command(f"AUTH PLAIN {token}").startswith(b"235")
+        replies, after = ended_after(client, commands)
+        assert after.startswith(TOO_MANY_ERRORS) and b"Too many errors" in after, name
+        if name == "errors":
+            assert all(r[:1] in b"45" for r in replies), replies
+        else:  # past the junk limit each is still answered, and counted
+            assert all(r[:1] == b"2" for r in replies), replies
+        assert client.closed_within(30), name
+        client.close()
+
+
+def test_an_accepted_message_starts_the_count_again(slow_server: Served) -> None:
+    """Postfix's "without delivering mail": a client that sends mail makes as many
+    mistakes again (a long session of many messages with an unknown recipient each)."""
+    client = Client(slow_server.ports["smtp"])
+    try:
+        assert client.reply().startswith(b"220")
+        assert client.command("EHLO sender.example").startswith(b"250")
+        for _ in range(3):
+            for _ in range(18):  # with the one below, 19 errors in each round
+                assert client.command("RCPT TO:<nobody@example.test>")[:1] == b"5"
+            assert client.command(f"MAIL FROM:<{ALICE}>").startswith(b"250")
+            assert client.command("RCPT TO:<nobody@example.test>").startswith(b"550")
+            assert client.command(f"RCPT TO:<{ALICE}>").startswith(b"250")
+            assert client.command("DATA").startswith(b"354")
+            assert client.command("Subject: x\r\n\r\nhi\r\n.").startswith(b"250")
+            for _ in range(100):
+                assert client.command("RSET").startswith(b"250")
+        replies, after = ended_after(client, ["DATA"] * 20)
+        assert all(r.startswith(b"503") for r in replies) and after.startswith(TOO_MANY_ERRORS)
+    finally:
         client.close()
 
 

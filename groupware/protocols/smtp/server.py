@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import logging
 import re
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, TLSSetupException, syntax
 
@@ -33,14 +35,15 @@ log = logging.getLogger(__name__)
 
 
 DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})  # RFC 3461 §4
-# Commands that move no mail, allowed this many times a session (Postfix's
-# smtpd_junk_command_limit): each resets the idle timer, so without a cap a client
-# sending NOOP every few minutes would hold its connection for ever.
+# Every command resets the idle timer, so a client could hold its connection for ever
+# with commands that move no mail, or with ones that fail. As Postfix does: past
+# JUNK_COMMAND_LIMIT commands that move no mail (smtpd_junk_command_limit) each counts as
+# an error, and the HARD_ERROR_LIMITth error (a 4xx or 5xx reply, smtpd_hard_error_limit)
+# ends the session with 421. Both counts start again when a message is accepted, so a
+# long session of many messages is fine.
+JUNK_COMMANDS = frozenset({"NOOP", "RSET", "VRFY", "EXPN", "HELP", "HELO", "EHLO"})
 JUNK_COMMAND_LIMIT = 100
-CALL_LIMITS = {
-    **dict.fromkeys(("NOOP", "VRFY", "EXPN", "HELP", "HELO", "EHLO"), JUNK_COMMAND_LIMIT),
-    "*": 2**31,  # the others move mail: a long session of many messages is fine
-}
+HARD_ERROR_LIMIT = 20
 # RFC 5321 §4.2 textstring = 1*(%d09 / %d32-126); §4.5.3.1.5: 512 octets with the CRLF.
 _NOT_TEXT = re.compile(r"[^\t\x20-\x7e]")
 MAX_REPLY_LINE = 510
@@ -49,7 +52,8 @@ MAX_REPLY_LINE = 510
 class GroupwareSMTP(SMTP):
     """aiosmtpd's protocol with AUTH checked by services.auth (never on the loop), RFC 3461
     parameters let through to the handler, DATA read in bounded memory within its own
-    deadline (data.py), and a 421 past the connection limits or a timeout."""
+    deadline (data.py), and a 421 past the connection limits, a timeout, or too many
+    errors and junk commands."""
 
     def __init__(
         self,
@@ -65,6 +69,10 @@ class GroupwareSMTP(SMTP):
         self._data_timeout = data_timeout
         self._ip = ""
         self._admitted = False
+        self._errors = 0  # 4xx/5xx replies (and junk past its limit) since the last message
+        self._junk = 0  # commands that moved no mail since the last message
+        for name in JUNK_COMMANDS:  # aiosmtpd dispatches through this table
+            self._smtp_methods[name] = self._counted_as_junk(self._smtp_methods[name])
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -88,6 +96,36 @@ class GroupwareSMTP(SMTP):
                 self.transport.close()
             return
         await super()._handle_client()
+
+    def _counted_as_junk(
+        self, method: Callable[[str | None], Awaitable[None]]
+    ) -> Callable[[str | None], Awaitable[None]]:
+        @functools.wraps(method)  # keeps aiosmtpd's @syntax marks, which HELP reads
+        async def junk(arg: str | None) -> None:
+            await method(arg)
+            self._junk += 1
+            if self._junk > JUNK_COMMAND_LIMIT:
+                await self._count_error()
+
+        return junk
+
+    async def push(self, status: AnyStr) -> None:
+        """Every reply goes out here, as RFC 5321 §4.2 has it: aiosmtpd echoes what the
+        client sent in some (an unknown command, VRFY's argument), and a NUL, a bare CR,
+        an undecodable octet or 1000 characters would otherwise go back on the wire. The
+        errors among them are counted."""
+        text = status.decode("ascii", "replace") if isinstance(status, bytes) else status
+        await super().push(_NOT_TEXT.sub("?", text)[:MAX_REPLY_LINE])
+        if text[:1] in ("4", "5") and text[:3] != "421":  # a 421 closes anyway
+            await self._count_error()
+
+    async def _count_error(self) -> None:
+        self._errors += 1
+        if self._errors < HARD_ERROR_LIMIT or self.transport is None:
+            return
+        log.info("SMTP client %s: too many errors", self._ip)
+        await self.push(statuses.TOO_MANY_ERRORS)  # RFC 5321 §3.8: 421, then close
+        self.transport.close()
 
     def _timeout_cb(self) -> None:
         """aiosmtpd's idle timer fired: no complete command (or no whole message, during
@@ -129,14 +167,10 @@ class GroupwareSMTP(SMTP):
         self.envelope.content = self.envelope.original_content = read.content
         status = await self._call_handler_hook("DATA")
         self.envelope = self._create_envelope()
-        await self.push("250 OK" if status is MISSING else status)
-
-    async def push(self, status: str | bytes) -> None:
-        """Every reply line as RFC 5321 §4.2 has it. aiosmtpd echoes what the client sent
-        in some (an unknown command, VRFY's argument): a NUL, a bare CR, an undecodable
-        octet or 1000 characters would otherwise go back on the wire."""
-        text = status.decode("ascii", "replace") if isinstance(status, bytes) else status
-        await super().push(_NOT_TEXT.sub("?", text)[:MAX_REPLY_LINE])
+        status = "250 OK" if status is MISSING else status
+        if status.startswith("250"):  # mail was delivered: the limits count afresh
+            self._errors = self._junk = 0
+        await self.push(status)
 
     async def handle_exception(self, error: Exception) -> str:
         """A client breaking off its STARTTLS handshake is logged in one line; aiosmtpd
@@ -269,7 +303,6 @@ class SMTPListener:
             # MX takes no logins: users submit on 587/465.
             auth_exclude_mechanism=[] if self.handler.kind == "submission" else MECHANISMS,
             timeout=smtp.timeout,
-            command_call_limit=CALL_LIMITS,
         )
 
     async def start(self) -> None:
