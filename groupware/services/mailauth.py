@@ -31,6 +31,8 @@ Policy = Literal["none", "quarantine", "reject"]
 Alignment = Literal["relaxed", "strict"]
 
 MAX_SIGNATURES = 5  # more DKIM signatures than this are not checked (cost bound)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_SIGNATURE_NAME = re.compile(rb"dkim-signature", re.IGNORECASE)
 MAX_FROM_DOMAINS = 4
 SYSTEM_PUBLIC_SUFFIX_LIST = Path("/usr/share/publicsuffix/public_suffix_list.dat")
 # Without the Public Suffix List: second-level labels under a country code that are
@@ -143,6 +145,11 @@ def verify_inbound(
 
 def verify_dkim(message: bytes, resolver: Resolver) -> tuple[DKIMCheck, ...]:
     """Each DKIM-Signature (topmost first, at most MAX_SIGNATURES); () when there is none."""
+    # Looked for first in the header section: dkimpy splits the whole message into lines
+    # and joins the body again, twice its size in memory, even to find no signature.
+    end = _HEADER_END.search(message)
+    if not _SIGNATURE_NAME.search(message, 0, end.start() if end else len(message)):
+        return ()
     try:
         verifier = dkim.DKIM(message, logger=_dkimpy_log)
         signatures = [v for k, v in verifier.headers if k.lower() == b"dkim-signature"]

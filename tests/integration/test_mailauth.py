@@ -195,6 +195,15 @@ def test_unsigned_has_no_dkim_result(resolver: Resolver) -> None:
     assert b"dkim=none;" in verdict.authentication_results_header()
 
 
+def test_a_signature_is_looked_for_in_the_header_only(resolver: Resolver) -> None:
+    """Without a DKIM-Signature field dkimpy is not run (it took twice the message in
+    memory to find none); one in the body is no signature, one in the header still is."""
+    quoted = message() + b"DKIM-Signature: v=1; d=example.test; s=sel; b=AAAA\r\n"
+    assert verify(resolver, quoted).dkim == ()
+    lower = signed().replace(b"DKIM-Signature:", b"dkim-signature:", 1)
+    assert [c.result for c in verify(resolver, lower).dkim] == ["pass"]
+
+
 def test_dkim_missing_key_is_permerror_and_dns_failure_temperror(resolver: Resolver) -> None:
     assert [c.result for c in verify(resolver, signed("nokey.test")).dkim] == ["permerror"]
     assert [c.result for c in verify(resolver, signed("keyfail.test")).dkim] == ["temperror"]
