@@ -22,6 +22,7 @@ import pytest
 from groupware import runtime as runtime_module
 from groupware.services.access import SYSTEM
 from tests.conftest import ADMIN_PASSWORD, TEST_DNS, Served, make_config, serving, with_listeners
+from tests.integration.test_smtp import inbox
 from tests.serverprocess import ServerProcess
 
 ALICE, PASSWORD = "alice@example.test", "Alice-pass-1234"
@@ -276,3 +277,45 @@ def test_connection_flood_meets_the_per_address_limit(tmp_path: Path, database_u
                 break
             time.sleep(0.1)
         assert greeting.startswith(b"220")
+
+
+def spooled(served: Served) -> list[Path]:
+    folder = served.runtime.config.data_dir / "spool"
+    return list(folder.iterdir()) if folder.exists() else []
+
+
+def test_spool_files_go_whatever_happens(slow_server: Served) -> None:
+    """DATA is read into a spool file, removed however the message ends: accepted,
+    refused (too long a line, a bare LF), the client leaving halfway, or leaving right
+    after the final dot (processing, once begun, goes on; then the file goes)."""
+    port = slow_server.ports["smtp"]
+    endings = {
+        "accepted": (b"Subject: 1\r\n\r\nhi\r\n.\r\n", b"250"),
+        "long line": (b"x" * 2000 + b"\r\n.\r\n", b"550 5.6.0"),
+        "bare LF": (b"Subject: 2\r\n\r\nsmuggled\n.\nMAIL\r\n.\r\n", b"550 5.6.0"),
+    }
+    for name, (data, expected) in endings.items():
+        client = Client(port)
+        client.begin()
+        client.sock.sendall(data)
+        assert client.reply().startswith(expected), name
+        client.close()
+        assert spooled(slow_server) == [], name
+    for data in (b"Subject: 3\r\n\r\nhalf", b"Subject: 4\r\n\r\nwhole\r\n.\r\n"):
+        client = Client(port)
+        client.begin()
+        client.sock.sendall(data)
+        client.close()  # gone before any reply
+    deadline = time.monotonic() + 30
+    while spooled(slow_server) and time.monotonic() < deadline:  # bounded: did not hang
+        time.sleep(0.05)
+    assert spooled(slow_server) == []
+    # Whether 4 was stored depends on when the server saw the client go (before the final
+    # dot or after); a reply nobody reads is no promise either way (RFC 5321 §4.1.1.4).
+    subjects = [m.split(b"Subject: ")[1][:1] for m in inbox(slow_server, ALICE)]
+    assert subjects in ([b"1"], [b"1", b"4"])
+    client = Client(port)
+    client.begin()
+    client.sock.sendall(b"Subject: 5\r\n\r\nnext\r\n.\r\n")
+    assert client.reply().startswith(b"250")
+    client.close()

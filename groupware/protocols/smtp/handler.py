@@ -1,4 +1,5 @@
-"""aiosmtpd hooks turned into service calls: who may send, to whom, and storing DATA.
+"""aiosmtpd hooks turned into service calls: who may send, to whom, and handing the
+spooled DATA over to accept.py.
 
 One handler serves one listener kind ("mx", "submission"); the policy differences
 between them are the few `self.kind` tests below. Replies come from statuses.py.
@@ -7,41 +8,27 @@ between them are the few `self.kind` tests below. Replies come from statuses.py.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from groupware.blocking import Blocking
 from groupware.errors import GroupwareError, TryLater
 from groupware.protocols.smtp import statuses
-from groupware.services import Services, provenance
-from groupware.services.addresses import domain_of, normalize_address
+from groupware.protocols.smtp.accept import NULL_SENDER, Acceptance
+from groupware.services import Services
+from groupware.services.addresses import normalize_address
 from groupware.services.auth import Login
-from groupware.services.delivery import DeliveryReport, Forward, MailboxDisabled, Resolved
-from groupware.services.mailauth import AuthVerdict, PublicSuffixList, verify_inbound
-from groupware.services.provenance import Provenance
+from groupware.services.delivery import MailboxDisabled, Resolved
 from groupware.services.srs import SrsRefused, is_srs
 from groupware.services.submission import AuthorNotOwned, AuthorUnreadable
 
 log = logging.getLogger(__name__)
-
-# aiosmtpd hands MAIL FROM:<> over as "<>" and needs envelope.mail_from truthy for RCPT.
-NULL_SENDER = "<>"
-
-
-def has_bare_line_ending(content: bytes) -> bool:
-    """RFC 5321 §2.3.8: lines end in CRLF; a bare CR or LF is how SMTP smuggling (2023)
-    slips a second message past a filter, so such messages are refused outright."""
-    pairs = content.count(b"\r\n")
-    return content.count(b"\r") != pairs or content.count(b"\n") != pairs
 
 
 @dataclass(frozen=True)
@@ -66,7 +53,7 @@ class SMTPHandler:
         self.blocking = blocking
         self.spool = spool
         self.limits = limits
-        self._suffixes: PublicSuffixList | Literal[False] | None = None  # loaded once
+        self.acceptance = Acceptance(hostname, services, spool)
 
     # RFC 5321 §4.1.1.1 EHLO; RFC 2920 PIPELINING, RFC 2034 ENHANCEDSTATUSCODES
     async def handle_EHLO(
@@ -159,17 +146,18 @@ class SMTPHandler:
         return resolved, self.services.delivery.full_mailboxes(resolved)
 
     # RFC 5321 §4.1.1.4 DATA
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        content: bytes = envelope.original_content or b""
-        if has_bare_line_ending(content):
-            return statuses.BARE_LINE_ENDING
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any, spooled: Path) -> str:
+        """Accept the message GroupwareSMTP.smtp_DATA spooled (a file it removes once this
+        returns), off the loop."""
         if not envelope.resolved:
             return statuses.NO_RECIPIENTS
         queue_id = secrets.token_hex(6)
         received = self._received(session, envelope, queue_id)
         try:
             # One trip to the pool: checks, then storing (each hop costs thread hand-offs).
-            report = await self.blocking.call(self._accept, session, envelope, content, received)
+            report = await self.blocking.call(
+                self.acceptance.accept, session, envelope, spooled, received
+            )
         except AuthorNotOwned:
             return statuses.AUTHOR_NOT_OWNED
         except AuthorUnreadable:
@@ -194,118 +182,6 @@ class SMTPHandler:
         )
         return f"250 2.0.0 OK: queued as {queue_id}"
 
-    def _store(
-        self, data: bytes, envelope: Any, recipients: list[Resolved], origin: Provenance
-    ) -> DeliveryReport:
-        """Spool to disk; deliver locally and queue the rest (each durable before this
-        returns); remove the spool file."""
-        self.spool.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.spool, prefix="smtp-")
-        path = Path(name)
-        mail_from = reverse_path(envelope)
-        dsn = {"envid": envelope.dsn_envid, "headers_only": envelope.dsn_ret_headers}
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            local = [r for r in recipients if r.hosted]
-            report = self.services.delivery.deliver(path, local, mail_from, origin)
-            remote = [r.address for r in recipients if not r.hosted]
-            if remote:  # only for authenticated clients: relaying is refused at RCPT
-                self._sign(path, origin.signers)
-                self.services.queue.enqueue(path, mail_from, remote, notify=envelope.notify, **dsn)
-            self._forward(path, data, mail_from, report.forwards, envelope.notify, dsn, origin)
-            if report.over_quota and (report.accepted or remote):
-                # RFC 5321 §6.1: taken for some recipients, so the full mailboxes are
-                # reported to the sender rather than refused to the client (a retry would
-                # duplicate the copies already stored).
-                self.services.bounces.report(
-                    mail_from,
-                    data,
-                    [(user, self.hostname, statuses.MAILBOX_FULL) for user in report.over_quota],
-                    envid=envelope.dsn_envid,
-                    headers_only=envelope.dsn_ret_headers,
-                )
-                report = dataclasses.replace(report, over_quota=(), too_big=())
-            return report
-        finally:
-            path.unlink(missing_ok=True)
-
-    def _forward(
-        self,
-        path: Path,
-        data: bytes,
-        mail_from: str,
-        forwards: tuple[Forward, ...],
-        notify: dict[str, str],
-        dsn: dict[str, Any],
-        origin: Provenance,
-    ) -> None:
-        """Queue forwarded copies with an SRS sender of the forwarding address's domain, so
-        SPF passes at the destination and bounces come back (delivery.resolve reverses it).
-        Each copy names its forwarders in Delivered-To, which rules read to stop loops,
-        and is DKIM-signed as `Provenance.forward_signers` says."""
-        groups: dict[str, list[Forward]] = {}
-        for forward in forwards:
-            sender = self.services.srs.forward_sender(mail_from, domain_of(forward.recipient))
-            groups.setdefault(sender, []).append(forward)
-        for sender, group in groups.items():
-            forwarders = dict.fromkeys(f.recipient for f in group)
-            marks = "".join(f"Delivered-To: {r}\r\n" for r in forwarders)
-            path.write_bytes(marks.encode() + data)
-            domain = domain_of(sender) if sender else ""
-            self._sign(path, origin.forward_signers(domain, self._suffixes or None))
-            # RFC 3461 §6.2: a forwarded copy keeps the NOTIFY of the address it came to.
-            kept = {f.target: notify[f.recipient] for f in group if f.recipient in notify}
-            targets = [f.target for f in group]
-            self.services.queue.enqueue(path, sender, targets, notify=kept, **dsn)
-
-    def _accept(
-        self, session: Any, envelope: Any, content: bytes, received: bytes
-    ) -> DeliveryReport | None:
-        """Establish who the message is from, then store it (None: refused by DMARC).
-
-        Every authenticated client (the MX takes no logins) must name only addresses it
-        owns in From: and Sender:, as in MAIL FROM; mail from outside gets SPF, DKIM and
-        DMARC verdicts, recorded in Authentication-Results. What either proves travels
-        with the message as its Provenance.
-        """
-        if session.authenticated:
-            login: Login = session.auth_data
-            authors = self.services.submission.check_authors(login.principal, content)
-            origin = provenance.submitted(reverse_path(envelope), authors)
-        else:
-            verdict = self._verify(session, envelope, content)
-            if verdict.reject:
-                return None
-            content = strip_own_results(content, self.hostname)
-            received = verdict.authentication_results_header() + received
-            origin = provenance.from_outside(verdict, content, self.services.delivery.hosts)
-        return self._store(received + content, envelope, list(envelope.resolved), origin)
-
-    def _verify(self, session: Any, envelope: Any, content: bytes) -> AuthVerdict:
-        """SPF, DKIM and DMARC of mail from outside (RFC 7208, 6376, 7489)."""
-        if self._suffixes is None:
-            self._suffixes = PublicSuffixList.load() or False
-        return verify_inbound(
-            content,
-            client_ip=session.peer[0] if session.peer else "",
-            helo=session.host_name or "",
-            mail_from=reverse_path(envelope),
-            resolver=self.services.resolver,
-            hostname=self.hostname,
-            suffixes=self._suffixes or None,
-        )
-
-    def _sign(self, path: Path, domains: tuple[str, ...]) -> None:
-        """DKIM-sign mail leaving for other domains with the keys of `domains` we hold
-        (the From: domains: DMARC aligns with From:, not with the envelope)."""
-        if not domains:
-            return
-        data = path.read_bytes()
-        header = self.services.dkim.signatures(data, domains)
-        if header:
-            path.write_bytes(header + data)
-
     def _received(self, session: Any, envelope: Any, queue_id: str) -> bytes:
         """RFC 5321 §4.4 trace header (and RFC 3848 protocol names)."""
         peer = session.peer[0] if session.peer else "unknown"
@@ -329,25 +205,6 @@ def _option(options: list[str], name: str) -> str | None:
         if key.upper() == name:
             return value
     return None
-
-
-def reverse_path(envelope: Any) -> str:
-    """The envelope sender, "" for the null reverse-path (a bounce, RFC 5321 §4.5.5)."""
-    mail_from: str = envelope.mail_from or ""
-    return "" if mail_from == NULL_SENDER else mail_from
-
-
-def strip_own_results(content: bytes, hostname: str) -> bytes:
-    """Drop Authentication-Results fields claiming to be ours (RFC 8601 §5): only we
-    may vouch for checks done here."""
-    end = content.find(b"\r\n\r\n")
-    head, body = (content[: end + 2], content[end + 2 :]) if end >= 0 else (content, b"")
-    fields = re.split(rb"\r\n(?![ \t])", head)
-    mine = re.compile(
-        rb"^authentication-results:\s*" + re.escape(hostname.encode()) + rb"\b", re.IGNORECASE
-    )
-    kept = [f for f in fields if not mine.match(f)]
-    return b"\r\n".join(kept) + body if kept != fields else content
 
 
 def _clean(text: str) -> str:

@@ -25,7 +25,7 @@ from groupware.config import Config, Endpoint
 from groupware.errors import AuthFailed, TryLater
 from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.logins import check
-from groupware.protocols.smtp import statuses
+from groupware.protocols.smtp import spool, statuses
 from groupware.protocols.smtp.data import read_data
 from groupware.protocols.smtp.handler import Limits, SMTPHandler
 from groupware.services import Services
@@ -51,7 +51,7 @@ MAX_REPLY_LINE = 510
 
 class GroupwareSMTP(SMTP):
     """aiosmtpd's protocol with AUTH checked by services.auth (never on the loop), RFC 3461
-    parameters let through to the handler, DATA read in bounded memory within its own
+    parameters let through to the handler, DATA read into a spool file within its own
     deadline (data.py), and a 421 past the connection limits, a timeout, or too many
     errors and junk commands."""
 
@@ -152,22 +152,33 @@ class GroupwareSMTP(SMTP):
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         # aiosmtpd resets the timer per command only, so it bounds the whole message; ours
-        # is longer than a command's, then storing gets a command's again.
+        # is longer than a command's.
         self._reset_timeout(self._data_timeout)
-        read = await read_data(self._reader, self.data_size_limit)
-        self._reset_timeout()
-        if read.closed:
-            if self.transport is not None:
-                self.transport.close()
-            return
-        if read.refusal:
+        path, out = spool.create(self._groupware.spool)
+        try:
+            with out:
+                read = await read_data(self._reader, out, self.data_size_limit)
+        except BaseException:  # the client left (the task is cancelled), or a disk error
+            path.unlink(missing_ok=True)
+            raise
+        if read.closed or read.refusal:
+            path.unlink(missing_ok=True)
+            if read.closed:
+                if self.transport is not None:
+                    self.transport.close()
+                return
             self.envelope = self._create_envelope()  # the transaction is over (§4.1.1.4)
+            self._reset_timeout()
             await self.push(read.refusal)
             return
-        self.envelope.content = self.envelope.original_content = read.content
-        status = await self._call_handler_hook("DATA")
+        assert self._timeout_handle is not None
+        self._timeout_handle.cancel()  # the client waits on us now, not the other way
+        try:
+            status = await self._process(path)
+        finally:
+            if self.transport is not None:  # else the connection is gone, timer and all
+                self._reset_timeout()
         self.envelope = self._create_envelope()
-        status = "250 OK" if status is MISSING else status
         if status.startswith("250"):  # mail was delivered: the limits count afresh
             self._errors = self._junk = 0
         await self.push(status)
@@ -190,6 +201,14 @@ class GroupwareSMTP(SMTP):
         except IndexError:
             return None, None
         return found
+
+    async def _process(self, path: Path) -> str:
+        """The DATA hook's reply for the message spooled at `path`. The file goes when the
+        hook is done, even if the client leaves meanwhile: its thread goes on with it."""
+        hook = asyncio.ensure_future(self._call_handler_hook("DATA", path))
+        hook.add_done_callback(lambda _: path.unlink(missing_ok=True))
+        status = await asyncio.shield(hook)
+        return "250 OK" if status is MISSING else str(status)
 
     def _getparams(self, params: Any) -> dict[str, str | bool] | None:
         """Parameters minus RFC 3461's, which the handler reads from the options itself."""

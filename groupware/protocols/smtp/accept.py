@@ -1,0 +1,191 @@
+"""What becomes of a message once DATA has it in a spool file: who it is from (the author
+check of submission, or SPF, DKIM and DMARC for mail from outside), the copy that is
+stored with the trace fields on top, local delivery, the queue, forwards and signatures.
+
+Runs in the services' thread pool (SMTPHandler.handle_DATA calls `Acceptance.accept`).
+The message goes from file to file; it is read whole into memory only where a library
+needs its bytes (DKIM verification and signing, parsing for delivery), one at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from groupware.protocols.smtp import spool, statuses
+from groupware.services import Services, provenance
+from groupware.services.addresses import domain_of
+from groupware.services.auth import Login
+from groupware.services.delivery import DeliveryReport, Forward, Resolved
+from groupware.services.mailauth import AuthVerdict, PublicSuffixList, verify_inbound
+from groupware.services.provenance import Provenance
+
+# aiosmtpd hands MAIL FROM:<> over as "<>" and needs envelope.mail_from truthy for RCPT.
+NULL_SENDER = "<>"
+
+
+class Acceptance:
+    def __init__(self, hostname: str, services: Services, spool_folder: Path) -> None:
+        self.hostname = hostname
+        self.services = services
+        self.spool = spool_folder
+        self._suffixes: PublicSuffixList | Literal[False] | None = None  # loaded once
+
+    def accept(
+        self, session: Any, envelope: Any, raw: Path, received: bytes
+    ) -> DeliveryReport | None:
+        """Establish who the message at `raw` is from, then store it with `received` (and
+        our Authentication-Results) on top (None: refused by DMARC).
+
+        Every authenticated client (the MX takes no logins) must name only addresses it
+        owns in From: and Sender:, as in MAIL FROM; mail from outside gets SPF, DKIM and
+        DMARC verdicts, recorded in Authentication-Results. What either proves travels
+        with the message as its Provenance. `raw` stays as it is (its owner removes it);
+        the stored copy is made beside it and removed here.
+        """
+        with raw.open("rb") as source:
+            head = spool.read_head(source)
+            if session.authenticated:
+                login: Login = session.auth_data
+                authors = self.services.submission.check_authors(login.principal, head)
+                origin = provenance.submitted(reverse_path(envelope), authors)
+                prefix = received + head
+            else:
+                source.seek(0)
+                verdict = self._verify(session, envelope, source.read())
+                if verdict.reject:
+                    return None
+                prefix = b"".join(
+                    (
+                        verdict.authentication_results_header(),
+                        received,
+                        strip_own_results(head, self.hostname),
+                    )
+                )
+                origin = provenance.from_outside(verdict, head, self.services.delivery.hosts)
+            stored, out = spool.create(self.spool)
+            try:
+                with out:
+                    spool.write_copy(out, prefix, source, len(head))
+                return self._store(stored, envelope, list(envelope.resolved), origin)
+            finally:
+                stored.unlink(missing_ok=True)
+
+    def _verify(self, session: Any, envelope: Any, content: bytes) -> AuthVerdict:
+        """SPF, DKIM and DMARC of mail from outside (RFC 7208, 6376, 7489)."""
+        return verify_inbound(
+            content,
+            client_ip=session.peer[0] if session.peer else "",
+            helo=session.host_name or "",
+            mail_from=reverse_path(envelope),
+            resolver=self.services.resolver,
+            hostname=self.hostname,
+            suffixes=self.suffixes,
+        )
+
+    @property
+    def suffixes(self) -> PublicSuffixList | None:
+        if self._suffixes is None:
+            self._suffixes = PublicSuffixList.load() or False
+        return self._suffixes or None
+
+    def _store(
+        self, path: Path, envelope: Any, recipients: list[Resolved], origin: Provenance
+    ) -> DeliveryReport:
+        """Deliver locally and queue the rest (each durable before this returns)."""
+        mail_from = reverse_path(envelope)
+        dsn = {"envid": envelope.dsn_envid, "headers_only": envelope.dsn_ret_headers}
+        local = [r for r in recipients if r.hosted]
+        report = self.services.delivery.deliver(path, local, mail_from, origin)
+        remote = [r.address for r in recipients if not r.hosted]
+        if remote:  # only for authenticated clients: relaying is refused at RCPT
+            self._queue(path, b"", origin.signers, mail_from, remote, envelope.notify, dsn)
+        self._forward(path, mail_from, report.forwards, envelope.notify, dsn, origin)
+        if report.over_quota and (report.accepted or remote):
+            # RFC 5321 §6.1: taken for some recipients, so the full mailboxes are
+            # reported to the sender rather than refused to the client (a retry would
+            # duplicate the copies already stored).
+            self.services.bounces.report(
+                mail_from,
+                path.read_bytes(),
+                [(user, self.hostname, statuses.MAILBOX_FULL) for user in report.over_quota],
+                envid=envelope.dsn_envid,
+                headers_only=envelope.dsn_ret_headers,
+            )
+            report = dataclasses.replace(report, over_quota=(), too_big=())
+        return report
+
+    def _forward(
+        self,
+        path: Path,
+        mail_from: str,
+        forwards: tuple[Forward, ...],
+        notify: dict[str, str],
+        dsn: dict[str, Any],
+        origin: Provenance,
+    ) -> None:
+        """Queue forwarded copies with an SRS sender of the forwarding address's domain, so
+        SPF passes at the destination and bounces come back (delivery.resolve reverses it).
+        Each copy names its forwarders in Delivered-To, which rules read to stop loops,
+        and is DKIM-signed as `Provenance.forward_signers` says."""
+        groups: dict[str, list[Forward]] = {}
+        for forward in forwards:
+            sender = self.services.srs.forward_sender(mail_from, domain_of(forward.recipient))
+            groups.setdefault(sender, []).append(forward)
+        for sender, group in groups.items():
+            forwarders = dict.fromkeys(f.recipient for f in group)
+            marks = "".join(f"Delivered-To: {r}\r\n" for r in forwarders).encode()
+            domain = domain_of(sender) if sender else ""
+            signers = origin.forward_signers(domain, self.suffixes)
+            # RFC 3461 §6.2: a forwarded copy keeps the NOTIFY of the address it came to.
+            kept = {f.target: notify[f.recipient] for f in group if f.recipient in notify}
+            self._queue(path, marks, signers, sender, [f.target for f in group], kept, dsn)
+
+    def _queue(
+        self,
+        path: Path,
+        marks: bytes,
+        signers: tuple[str, ...],
+        sender: str,
+        targets: list[str],
+        notify: dict[str, str],
+        dsn: dict[str, Any],
+    ) -> None:
+        """Queue the message at `path` with `marks` on top, DKIM-signed for the domains
+        `signers` we hold keys of (the From: domains: DMARC aligns with From:, not with the
+        envelope); `path` itself stays as it is, for the next copy."""
+        if not marks and not signers:
+            self.services.queue.enqueue(path, sender, targets, notify=notify, **dsn)
+            return
+        copy = spool.copy_with(self.spool, marks, path)
+        try:
+            if signers:
+                data = copy.read_bytes()
+                header = self.services.dkim.signatures(data, signers)
+                del data  # before the copy below: one message in memory at a time
+                if header:
+                    spool.prepend(copy, header)
+            self.services.queue.enqueue(copy, sender, targets, notify=notify, **dsn)
+        finally:
+            copy.unlink(missing_ok=True)
+
+
+def reverse_path(envelope: Any) -> str:
+    """The envelope sender, "" for the null reverse-path (a bounce, RFC 5321 §4.5.5)."""
+    mail_from: str = envelope.mail_from or ""
+    return "" if mail_from == NULL_SENDER else mail_from
+
+
+def strip_own_results(head: bytes, hostname: str) -> bytes:
+    """Drop Authentication-Results fields claiming to be ours from a header section (RFC
+    8601 §5): only we may vouch for checks done here."""
+    end = head.find(b"\r\n\r\n")
+    fields_part, rest = (head[: end + 2], head[end + 2 :]) if end >= 0 else (head, b"")
+    fields = re.split(rb"\r\n(?![ \t])", fields_part)
+    mine = re.compile(
+        rb"^authentication-results:\s*" + re.escape(hostname.encode()) + rb"\b", re.IGNORECASE
+    )
+    kept = [f for f in fields if not mine.match(f)]
+    return b"\r\n".join(kept) + rest if kept != fields else head
