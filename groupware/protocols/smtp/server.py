@@ -23,6 +23,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, TLSSetupException, syntax
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
 from groupware.errors import AuthFailed, TryLater
+from groupware.protocols.budget import ByteBudget
 from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.logins import check
 from groupware.protocols.smtp import spool, statuses
@@ -47,25 +48,29 @@ HARD_ERROR_LIMIT = 20
 # RFC 5321 §4.2 textstring = 1*(%d09 / %d32-126); §4.5.3.1.5: 512 octets with the CRLF.
 _NOT_TEXT = re.compile(r"[^\t\x20-\x7e]")
 MAX_REPLY_LINE = 510
+BUDGET_MESSAGES = 1  # a listener's byte budget, in messages of smtp.max_message_bytes
 
 
 class GroupwareSMTP(SMTP):
     """aiosmtpd's protocol with AUTH checked by services.auth (never on the loop), RFC 3461
     parameters let through to the handler, DATA read into a spool file within its own
-    deadline (data.py), and a 421 past the connection limits, a timeout, or too many
-    errors and junk commands."""
+    deadline (data.py) and processed within the listener's byte budget, and a 421 past
+    the connection limits, a timeout, or too many errors and junk commands."""
 
     def __init__(
         self,
         handler: SMTPHandler,
         *,
         limits: ConnectionLimits,
+        budget: ByteBudget,
         data_timeout: float,
         **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
         self._groupware = handler
         self._limits = limits
+        self._budget = budget
+        self._budget_wait = float(kwargs.get("timeout", 300))
         self._data_timeout = data_timeout
         self._ip = ""
         self._admitted = False
@@ -174,7 +179,7 @@ class GroupwareSMTP(SMTP):
         assert self._timeout_handle is not None
         self._timeout_handle.cancel()  # the client waits on us now, not the other way
         try:
-            status = await self._process(path)
+            status = await self._process(path, read.size)
         finally:
             if self.transport is not None:  # else the connection is gone, timer and all
                 self._reset_timeout()
@@ -202,11 +207,27 @@ class GroupwareSMTP(SMTP):
             return None, None
         return found
 
-    async def _process(self, path: Path) -> str:
-        """The DATA hook's reply for the message spooled at `path`. The file goes when the
-        hook is done, even if the client leaves meanwhile: its thread goes on with it."""
+    async def _process(self, path: Path, size: int) -> str:
+        """The DATA hook's reply for the message spooled at `path`, once the listener's
+        byte budget has room for it (451 after smtp.timeout without). The file and the
+        budget's share go when the hook is done, even if the client leaves meanwhile:
+        its thread goes on with both, and must not be overtaken by the next message."""
+        try:
+            async with asyncio.timeout(self._budget_wait):
+                taken = await self._budget.acquire(size)
+        except TimeoutError:
+            path.unlink(missing_ok=True)
+            return statuses.BUSY
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
         hook = asyncio.ensure_future(self._call_handler_hook("DATA", path))
-        hook.add_done_callback(lambda _: path.unlink(missing_ok=True))
+
+        def done(_: asyncio.Future[Any]) -> None:
+            self._budget.release(taken)
+            path.unlink(missing_ok=True)
+
+        hook.add_done_callback(done)
         status = await asyncio.shield(hook)
         return "250 OK" if status is MISSING else str(status)
 
@@ -297,6 +318,9 @@ class SMTPListener:
         self.limits = ConnectionLimits(
             config.smtp.max_connections, config.smtp.max_connections_per_ip
         )
+        # Messages in processing at once, in octets: one of the largest (each costs a few
+        # times its size in memory while DKIM and MIME parsing read it), or many small ones.
+        self.budget = ByteBudget(BUDGET_MESSAGES * config.smtp.max_message_bytes)
         self._config = config
         self._tls = tls
         self._server: asyncio.Server | None = None
@@ -307,6 +331,7 @@ class SMTPListener:
         return GroupwareSMTP(
             self.handler,
             limits=self.limits,
+            budget=self.budget,
             data_timeout=smtp.data_timeout,
             hostname=self._config.hostname,
             ident="groupware ESMTP",
