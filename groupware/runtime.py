@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from groupware import tlscerts
+from groupware import memory, tlscerts
 from groupware.blocking import Blocking
 from groupware.config import Config
 from groupware.errors import NotFound
@@ -91,6 +91,7 @@ class Runtime:
         # with CPython's default 5 ms GIL hand-over it waits behind them (bench/imap.py:
         # 8 sessions went from ~55 to ~90 ops/s at 1 ms).
         sys.setswitchinterval(SWITCH_INTERVAL)
+        memory.return_big_blocks()  # messages of many MiB pass through the pool's threads
         self._stopping = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError, RuntimeError):  # not the main thread (tests)
