@@ -5,6 +5,8 @@ extras (addresses, the DATA checks). A new grammar gets a function and a Target 
 
 from __future__ import annotations
 
+import asyncio
+import io
 import re
 from pathlib import Path
 
@@ -15,10 +17,9 @@ from groupware.protocols.imap.urls import BadUrl, parse_message_url
 from groupware.protocols.imap.wire import decode_mutf7, encode_mutf7
 from groupware.protocols.logins import BadPlain, split_plain
 from groupware.protocols.pop3 import grammar as pop3
-from groupware.protocols.smtp.handler import (
-    has_bare_line_ending,
-    strip_own_results,
-)
+from groupware.protocols.smtp import statuses
+from groupware.protocols.smtp.accept import strip_own_results
+from groupware.protocols.smtp.data import MAX_LINE, DataRead, read_data
 from groupware.protocols.smtp.server import _b64 as smtp_b64
 from groupware.services.addresses import normalize_address, normalize_alias, normalize_domain
 from tests.fuzz.target import TESTS, Finding, Target
@@ -178,17 +179,36 @@ def address(data: bytes) -> None:
 
 
 def smtp_data(data: bytes) -> None:
-    """DATA checks of protocols/smtp/handler.py: total, and Authentication-Results
-    claiming to be ours dropped from the header only."""
-    bare = has_bare_line_ending(data)
-    if bare != (b"\r" in data.replace(b"\r\n", b"") or b"\n" in data.replace(b"\r\n", b"")):
-        raise Finding("has_bare_line_ending disagrees with the definition")
+    """DATA as protocols/smtp/data.py reads it (the client's octets, then the final dot),
+    and Authentication-Results claiming to be ours dropped from the header only."""
+    out = io.BytesIO()
+    read = asyncio.run(_read_data(data + b"\r\n.\r\n", out))
+    if read.closed:
+        raise Finding("the final dot was not seen")
+    if not read.refusal:
+        written = out.getvalue()
+        if read.size != len(written):
+            raise Finding("the size told is not what was written")
+        for line in written.split(b"\r\n"):
+            if b"\r" in line or b"\n" in line:
+                raise Finding(f"a bare line ending was taken: {line[:60]!r}")
+            if len(line) > MAX_LINE:
+                raise Finding("an over-long line was taken")
+    elif read.refusal not in (statuses.LINE_TOO_LONG, statuses.BARE_LINE_ENDING):
+        raise Finding(f"unexpected refusal {read.refusal!r}")
     stripped = strip_own_results(data, "mail.example.test")
     end = data.find(b"\r\n\r\n")
     if end >= 0 and not stripped.endswith(data[end + 2 :]):
         raise Finding("strip_own_results changed the body")
     if len(stripped) > len(data):
         raise Finding("strip_own_results added octets")
+
+
+async def _read_data(data: bytes, out: io.BytesIO) -> DataRead:
+    reader = asyncio.StreamReader(limit=MAX_LINE + 2)  # about a line, as aiosmtpd's
+    reader.feed_data(data)
+    reader.feed_eof()
+    return await read_data(reader, out, None)
 
 
 TARGETS = (
