@@ -29,8 +29,11 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'groupware.db'}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
+    """One Chromium for the browser tests. Package scope, not session: Playwright's sync API
+    keeps its event loop marked running in the main thread while it is open, so every later
+    test's `asyncio.run` would fail ("cannot be called from a running event loop")."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
