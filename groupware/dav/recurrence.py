@@ -87,14 +87,18 @@ def _matched_from_start(match: Callable[..., bool]) -> Callable[..., bool]:
 
 def _from_argument(walk: Callable[..., Any], position: int, name: str) -> Callable[..., Any]:
     """`walk` with its range start (argument `name`, or at `position`) as where walks
-    begin."""
+    begin. A range at the edge of time (the year 1) overflows Radicale's arithmetic: a
+    ValueError, which Radicale answers 400, not 500."""
 
     @functools.wraps(walk)
     def walk_from(*args: Any, **kwargs: Any) -> Any:
         start = args[position] if len(args) > position else kwargs.get(name)
-        if not isinstance(start, datetime) or start.tzinfo is None:
-            return walk(*args, **kwargs)
-        with expansion.expanding_from(start):
-            return walk(*args, **kwargs)
+        try:
+            if not isinstance(start, datetime) or start.tzinfo is None:
+                return walk(*args, **kwargs)
+            with expansion.expanding_from(start):
+                return walk(*args, **kwargs)
+        except OverflowError as error:
+            raise ValueError(f"a time range out of bounds: {error}") from None
 
     return walk_from

@@ -1,12 +1,18 @@
 """Walks over recurrences, bounded: dateutil's (which vobject, and so Radicale, expands
 with), patched once for the process by `install`.
 
-Every walk of one rule stops after MAX_STEPS steps (a period of the rule, or an
-instance); a rule the limit refuses (mime/recurrence.py, stored before it) is not walked
-at all, only its DTSTART counts; and inside `expanding_from(start)` a rule without COUNT
-begins at its last period before `start` instead of at its DTSTART, which finds the same
-instances from there on. `watching` tells whether a walk was cut. Another expanding
-library would get the same treatment here.
+A walk pays for its work, in units of about 40 ns of dateutil (bench/recurrence.py
+prints what the costliest rules take): WORK["period"] for each period it steps through,
+one for each day of it looked at (and for each BYSETPOS position tried on them),
+WORK["time"] for each time of a day it lists, WORK["year"] for each year it lays out
+(more with BYWEEKNO), WORK["instance"] for each instance it finds. The walks of one rule set (an
+item's RRULEs and EXRULEs, walked together) share MAX_WORK of it, so an item costs the
+same whether it has one rule or many; a walk out of it stops. A rule the limit refuses
+(mime/recurrence.py, stored before it) is not walked at all, only its DTSTART counts;
+and inside `expanding_from(start)` a rule without COUNT begins at its last period before
+`start` instead of at its DTSTART, which finds the same instances from there on.
+`watching` tells whether a walk was cut. Another expanding library would get the same
+treatment here.
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ from typing import Any
 from dateutil import rrule as dateutil_rrule  # type: ignore[import-untyped]
 from vobject import icalendar as vobject_icalendar
 
-# Steps (a period of the rule, or an instance) one walk may take: 0.1 to 1 s of dateutil.
-MAX_STEPS = 50_000
+# The work the walks of one rule set may do together: about 0.1 to 0.2 s, whatever the
+# rules (the largest the limit lets through, 10,000 instances, costs about 1,200,000).
+MAX_WORK = 3_000_000
+# What each part of a walk costs, in units of about 40 ns (measured with dateutil 2.9).
+WORK = {"period": 60, "time": 8, "year": 300, "weekno": 1_000, "instance": 50}
 # The wall-clock length of one period of each frequency that has a fixed one.
 FIXED_PERIODS = {
     dateutil_rrule.WEEKLY: timedelta(weeks=1),
@@ -34,12 +43,16 @@ FIXED_PERIODS = {
 _CLOCK_SLACK = timedelta(days=2)
 
 _dateutil_iter = dateutil_rrule.rrule._iter
+_dateutil_set_iter = dateutil_rrule.rruleset._iter
 _vobject_getrruleset = vobject_icalendar.RecurringComponent.getrruleset
 _steps_left: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
     "expansion_steps_left", default=None
 )
 _cuts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
     "expansion_cuts", default=None
+)
+_building: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "expansion_building", default=None
 )
 _from: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
     "expansion_from", default=None
@@ -67,9 +80,13 @@ def install(refusal: Refusal) -> None:
     if _refused:
         return
     dateutil_rrule.rrule._iter = _bounded_iter
+    dateutil_rrule.rruleset._iter = _shared_iter
     info = dateutil_rrule._iterinfo
     for name in ("ydayset", "mdayset", "wdayset", "ddayset"):  # once per period walked
         setattr(info, name, _counted(getattr(info, name)))
+    for name in ("htimeset", "mtimeset", "stimeset"):  # once per hour, minute, second
+        setattr(info, name, _times_counted(getattr(info, name)))
+    info.rebuild = _rebuild_counted(info.rebuild)
     component = vobject_icalendar.RecurringComponent
     component.getrruleset = _getrruleset
     component.rruleset = property(_getrruleset, component.setrruleset)
@@ -89,7 +106,11 @@ def expanding_from(start: datetime) -> Iterator[None]:
 
 
 def _getrruleset(component: Any, addRDate: bool = False) -> Any:
-    rules = _vobject_getrruleset(component, addRDate)
+    token = _building.set([MAX_WORK])  # vobject walks each rule to its first instance
+    try:
+        rules = _vobject_getrruleset(component, addRDate)
+    finally:
+        _building.reset(token)
     if rules is None:
         return None
     start, refusal = _from.get(), _refused[0]
@@ -130,8 +151,11 @@ def _started_near(rule: dateutil_rrule.rrule, start: datetime, component: Any) -
     freq, interval = rule._freq, rule._interval
     if freq in FIXED_PERIODS:
         # The wall clock steps by whole periods: a multiple keeps every BY part's phase.
-        period = FIXED_PERIODS[freq] * interval
-        return _replaced(rule, dtstart=first + ((target - wall) // period) * period)
+        try:
+            period = FIXED_PERIODS[freq] * interval
+            return _replaced(rule, dtstart=first + ((target - wall) // period) * period)
+        except OverflowError:  # an INTERVAL stored before the limit bounded it
+            return rule
     months = (12 if freq == dateutil_rrule.YEARLY else 1) * interval
     skipped = ((target.year - wall.year) * 12 + target.month - wall.month) // months
     if skipped <= 0:
@@ -191,36 +215,86 @@ def _as_datetime(value: date) -> datetime:
     return datetime(value.year, value.month, value.day)
 
 
+def share_work(rules: list[Any]) -> None:
+    """Let the walks of `rules` (dateutil rules) begun from now on share one MAX_WORK."""
+    budget = [MAX_WORK]
+    for rule in rules:
+        rule._walk_budget = budget
+
+
+def _shared_iter(rules: dateutil_rrule.rruleset) -> Iterator[datetime]:
+    """dateutil's walk of a rule set, its rules sharing one budget (each walk of the set a
+    new one: dateutil begins the walks of the rules at once, before its first instance)."""
+    share_work(rules._rrule + rules._exrule)
+    yield from _dateutil_set_iter(rules)
+
+
 def _bounded_iter(rule: dateutil_rrule.rrule) -> Iterator[datetime]:
-    """dateutil's walk of one rule, cut after MAX_STEPS steps (periods and instances)."""
+    """dateutil's walk of one rule, cut when its budget is spent: its rule set's, that of
+    the rule set being built (vobject's first walks), or its own."""
     steps = _dateutil_iter(rule)
-    left = [MAX_STEPS]
+    left = getattr(rule, "_walk_budget", None) or _building.get() or [MAX_WORK]
     while True:
         token = _steps_left.set(left)
         try:
             value = next(steps)
         except StopIteration:
             return
-        except _Exhausted:
+        except (_Exhausted, IndexError):
+            # IndexError: dateutil's own, laying out an nth weekday past the weeks of a
+            # month (BYMONTH=2;BYDAY=53MO, RFC 5545 allows up to 53): no instances.
             _cut()
             return
         finally:
             _steps_left.reset(token)
-        left[0] -= 1
+        left[0] -= WORK["instance"]
         if left[0] < 0:
             _cut()
             return
         yield value
 
 
+def _pay(work: int) -> None:
+    """Take `work` from the walk in progress, if any; _Exhausted when it has no more."""
+    left = _steps_left.get()
+    if left is not None:
+        left[0] -= work
+        if left[0] < 0:
+            raise _Exhausted
+
+
 def _counted(dayset: Callable[..., Any]) -> Callable[..., Any]:
+    """A period's days, paid for before dateutil looks at them: each day, and each
+    BYSETPOS position tried on them (dateutil lists the period's days once per position)."""
+
     def counted(info: Any, year: int, month: int, day: int) -> Any:
-        left = _steps_left.get()
-        if left is not None:
-            left[0] -= 1
-            if left[0] < 0:
-                raise _Exhausted
-        return dayset(info, year, month, day)
+        found = dayset(info, year, month, day)
+        _, start, end = found
+        _pay(WORK["period"] + (end - start) * (1 + len(info.rrule._bysetpos or ())))
+        return found
+
+    return counted
+
+
+def _times_counted(timeset: Callable[..., Any]) -> Callable[..., Any]:
+    """The times of an hour, minute or second (BYMINUTE times BYSECOND), paid for each."""
+
+    def counted(info: Any, hour: int, minute: int, second: int) -> Any:
+        found = timeset(info, hour, minute, second)
+        _pay(WORK["time"] * len(found))
+        return found
+
+    return counted
+
+
+def _rebuild_counted(rebuild: Callable[..., Any]) -> Callable[..., Any]:
+    """A new year's day masks (BYWEEKNO's are the costliest), paid for before they are
+    laid out."""
+
+    def counted(info: Any, year: int, month: int) -> Any:
+        if year != info.lastyear:
+            _pay(WORK["year"] + (WORK["weekno"] if info.rrule._byweekno else 0))
+        return rebuild(info, year, month)
 
     return counted
 

@@ -3,9 +3,11 @@
 `check` is the one limit, applied wherever an item is stored: DAV PUT (dav/recurrence.py),
 iMIP, import and the web (through mime/icalitem.describe). A recurrence set passes when
 each rule has at most MAX_INSTANCES instances in all (COUNT, or what fits before UNTIL)
-or, without an end, at most MAX_INSTANCES a year; it lists at most MAX_INSTANCES dates
-(RDATE, EXDATE); and its instances are found within expansion.MAX_STEPS steps of the
-walk (a rule that never matches, the 30th of February, is not). Counts are upper bounds
+or, without an end, at most MAX_INSTANCES a year, an INTERVAL of at most 10,000 years
+and at most MAX_TIMES_A_DAY times in a day; it has at most MAX_RULES rules (RRULE,
+EXRULE) and lists at most MAX_DATES dates of each kind (RDATE, EXDATE); and its
+instances are found within the work expansion.MAX_WORK allows its rules together (a
+rule that never matches, the 30th of February, is not). Counts are upper bounds
 read from the rule, never from walking it. The rules of a VTIMEZONE are held to it too:
 converting a time walks them.
 
@@ -26,6 +28,11 @@ from groupware.mime.expansion import FIXED_PERIODS, utc_naive
 # Radicale's own default for a rule's instances (max_vevent_rrule_occurrence); dav/app.py
 # sets its expansion and free-busy limits to it too. SabreDAV stops at 3,500.
 MAX_INSTANCES = 10_000
+# RFC 5545 §3.8.5.3: RRULE SHOULD NOT occur more than once; calendar clients write one.
+MAX_RULES = 8
+MAX_DATES = 1_000  # RDATE, and EXDATE, values of one component
+MAX_TIMES_A_DAY = 1_440  # times a day (BYHOUR, BYMINUTE, BYSECOND) of a daily or longer rule
+_MAX_YEARS = 10_000  # the span of dateutil's years, for INTERVAL
 RECURRING = ("VEVENT", "VTODO", "VJOURNAL")
 _YEARLY, _MONTHLY, _WEEKLY, _DAILY = (
     dateutil_rrule.YEARLY,
@@ -72,6 +79,10 @@ def check(calendar: Any) -> None:
 def refusal(rule: dateutil_rrule.rrule) -> str | None:
     """Why one rule is over the limit, or None."""
     freq = rule._freq
+    if rule._interval > _MAX_YEARS * _PERIODS_A_YEAR[freq]:
+        return f"INTERVAL over {_MAX_YEARS} years"
+    if freq < _HOURLY and len(rule._timeset) > MAX_TIMES_A_DAY:
+        return f"{len(rule._timeset)} times a day (at most {MAX_TIMES_A_DAY})"
     if (freq == _MINUTELY and rule._byhour) or (
         freq == _SECONDLY and (rule._byhour or rule._byminute)
     ):
@@ -97,8 +108,11 @@ def _recurs(component: Any) -> bool:
 def _check_component(component: Any, where: str) -> None:
     for name in ("rdate", "exdate"):
         listed = sum(len(line.value) for line in component.contents.get(name, ()))
-        if listed > MAX_INSTANCES:
-            raise TooManyInstances(f"{where}: {listed} {name.upper()} (at most {MAX_INSTANCES})")
+        if listed > MAX_DATES:
+            raise TooManyInstances(f"{where}: {listed} {name.upper()} (at most {MAX_DATES})")
+    written = sum(len(component.contents.get(name, ())) for name in ("rrule", "exrule"))
+    if written > MAX_RULES:
+        raise TooManyInstances(f"{where}: {written} RRULE and EXRULE (at most {MAX_RULES})")
     try:
         rules = expansion.rules_of(component)
     except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as error:
@@ -115,6 +129,7 @@ def _check_component(component: Any, where: str) -> None:
     yearly = sum(_per_year(rule) for rule in rules._rrule if rule not in ending)
     if total > MAX_INSTANCES or yearly > MAX_INSTANCES:
         raise TooManyInstances(f"{where}: up to {max(total, yearly)} instances together")
+    expansion.share_work(walked)
     with expansion.watching() as cuts:
         for rule in walked:
             if rule._count is not None or rule._until is not None:
@@ -124,7 +139,7 @@ def _check_component(component: Any, where: str) -> None:
                 next(iter(rule), None)
     if cuts:
         # Its rules, or those of a VTIMEZONE it uses (converting a time walks them too).
-        raise TooManyInstances(f"{where}: instances not found within {expansion.MAX_STEPS} steps")
+        raise TooManyInstances(f"{where}: instances not found within the work allowed")
 
 
 def _text(rule: dateutil_rrule.rrule) -> str:

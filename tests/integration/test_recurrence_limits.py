@@ -26,7 +26,13 @@ from tests.integration.test_smtp import inbox
 PASSWORD = "Calendar-pass-1"
 ALICE = "alice@example.test"
 ORGANIZER = "boss@partner.example"
-MONSTERS = ["FREQ=SECONDLY;COUNT=3000000", "FREQ=SECONDLY;COUNT=2147483647", "FREQ=SECONDLY"]
+MONSTERS = [
+    "FREQ=SECONDLY;COUNT=3000000",
+    "FREQ=SECONDLY;COUNT=2147483647",
+    "FREQ=SECONDLY",
+    # Overflowed the walk begun near a range: every REPORT answered 500.
+    "FREQ=SECONDLY;INTERVAL=999999999999999999999",
+]
 START = 1767225600  # 2026-01-01T00:00:00Z, the DTSTART of every event here
 
 
@@ -159,9 +165,7 @@ def test_reports_over_items_stored_before_the_limit_answer(server: Served) -> No
     assert found(server, "20260203T000000Z", "20260204T000000Z") == []
     assert found(server, "20300101T000000Z", "20300102T000000Z") == []
     assert found(server, "20260101T000000Z", "20260101T000001Z") == [
-        "monster-0",
-        "monster-1",
-        "monster-2",
+        f"monster-{number}" for number in range(len(MONSTERS))
     ]
     status, body = dav(
         server, "REPORT", "calendar/", free_busy("20260203T000000Z", "20260204T000000Z")
@@ -213,3 +217,19 @@ def test_an_import_skips_items_over_the_limit_and_says_so(server: Served, tmp_pa
     old = server.services.calendars.collection(f"{ALICE}/old")
     assert old is not None
     assert [item.uid for item in server.services.calendars.items(old.id)] == ["weekly"]
+
+
+def test_a_range_at_the_edge_of_time_is_a_bad_request(server: Served) -> None:
+    """An expansion from the year 1 overflowed in Radicale (500): now 400; free-busy from
+    then answers."""
+    assert dav(server, "PUT", "calendar/daily.ics", event("daily", "FREQ=DAILY"))[0] == 201
+    expand = (
+        '<C:calendar-data><C:expand start="00010101T000000Z" end="20260201T000000Z"/>'
+        "</C:calendar-data>"
+    )
+    everything = query("00010101T000000Z", "20260201T000000Z", expand)
+    assert dav(server, "REPORT", "calendar/", everything, Depth="1")[0] == 400
+    since_year_1 = free_busy("00010101T000000Z", "20260102T000000Z")
+    status, body = dav(server, "REPORT", "calendar/", since_year_1)
+    assert status == 200 and "BUSY:20260101T000000Z/20260101T000001Z" in body, body
+    assert found(server, "20260101T000000Z", "20260102T000000Z") == ["daily"]

@@ -32,7 +32,28 @@ def test_every_walk_stops_within_its_steps() -> None:
     never = calendar("RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30").vevent
     assert list(never.getrruleset()) == []  # the budget ends it (else: every day to 9999)
     dense = calendar("RRULE:FREQ=YEARLY;BYYEARDAY=1,2,3,4,5,6,7,8,9,10;BYHOUR=1,2,3").vevent
-    assert len(list(dense.getrruleset())) <= expansion.MAX_STEPS
+    assert len(list(dense.getrruleset())) <= expansion.MAX_WORK
+
+
+def test_a_rule_dateutil_cannot_lay_out_has_no_instances() -> None:
+    """Stored before the limit refused it: its walk ends (was an IndexError, a 500)."""
+    recurrence.install()
+    event = calendar("RRULE:FREQ=YEARLY;BYMONTH=2;BYDAY=53MO").vevent
+    assert list(event.getrruleset(addRDate=True)) == []
+
+
+def test_the_rules_of_one_set_share_the_work_one_walk_may_do(monkeypatch: Any) -> None:
+    """Each rule alone is walked to its end; two of them in one set run out together, so
+    an item costs the same whether it has one rule or eight."""
+    recurrence.install()
+    two = calendar("RRULE:FREQ=DAILY;COUNT=100\r\nRRULE:FREQ=WEEKLY;COUNT=100").vevent
+    a_day = expansion.WORK["period"] + 1 + expansion.WORK["instance"]  # of the daily rule
+    monkeypatch.setattr(expansion, "MAX_WORK", 150 * a_day)
+    alone = [list(rule) for rule in two.getrruleset()._rrule]
+    assert [len(instances) for instances in alone] == [100, 100]
+    with expansion.watching() as cuts:
+        together = list(two.getrruleset())
+    assert cuts and len(together) < 150
 
 
 # -- a walk begun near a range ------------------------------------------------------------
@@ -82,12 +103,12 @@ def starts(draw: st.DrawFn) -> str:
 
 @contextmanager
 def unbounded() -> Iterator[None]:
-    kept = expansion.MAX_STEPS
-    expansion.MAX_STEPS = 10**9
+    kept = expansion.MAX_WORK
+    expansion.MAX_WORK = 10**9
     try:
         yield
     finally:
-        expansion.MAX_STEPS = kept
+        expansion.MAX_WORK = kept
 
 
 def in_range(instances: Any, start: datetime, end: datetime) -> list[datetime]:

@@ -10,7 +10,7 @@ import pytest
 import vobject
 
 from groupware.mime import recurrence
-from groupware.mime.recurrence import MAX_INSTANCES, TooManyInstances
+from groupware.mime.recurrence import MAX_DATES, MAX_INSTANCES, MAX_RULES, TooManyInstances
 from tests.unit.mime import BERLIN, calendar
 
 
@@ -30,8 +30,15 @@ ACCEPTED = [
     "RRULE:FREQ=MONTHLY;BYDAY=FR;BYMONTHDAY=13",  # Friday the 13th
     "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO",  # every 28 years or so
     "RRULE:FREQ=WEEKLY;BYDAY=MO,WE\r\nEXDATE:20260107T090000Z\r\nRDATE:20260110T090000Z",
-    f"RDATE:{many_dates(MAX_INSTANCES)}",
+    f"RDATE:{many_dates(MAX_DATES)}",
+    "RRULE:FREQ=YEARLY;COUNT=100;BYMONTH=2;BYMONTHDAY=29",  # a leap-day birthday
+    "RRULE:FREQ=MONTHLY;COUNT=5000;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",  # last weekday
+    "RRULE:FREQ=DAILY;COUNT=1000\r\n" * MAX_RULES,
+    "RRULE:FREQ=SECONDLY;INTERVAL=31622400",  # a year, in seconds
 ]
+
+SECONDS = ",".join(str(second) for second in range(60))
+NEVER = "BYMONTH=2;BYMONTHDAY=30"  # the 30th of February
 
 REFUSED = [
     ("RRULE:FREQ=SECONDLY;COUNT=3000000", "3000000 instances"),
@@ -51,7 +58,33 @@ REFUSED = [
     ("RRULE:FREQ=MONTHLY;COUNT=2;BYMONTH=4;BYMONTHDAY=31", "not found within"),
     ("RRULE:FREQ=DAILY;COUNT=6000\r\nRRULE:FREQ=WEEKLY;COUNT=6000", "together"),
     ("EXRULE:FREQ=SECONDLY\r\nRRULE:FREQ=DAILY", "no end"),
-    (f"RDATE:{many_dates(MAX_INSTANCES + 1)}", "RDATE"),
+    (f"RDATE:{many_dates(MAX_DATES + 1)}", "RDATE"),
+    (f"RRULE:FREQ=DAILY\r\nEXDATE:{many_dates(MAX_DATES + 1)}", "EXDATE"),
+    # Overflowed the walk begun near a range (every later REPORT answered 500).
+    ("RRULE:FREQ=SECONDLY;INTERVAL=999999999999999999999", "INTERVAL"),
+    ("RRULE:FREQ=YEARLY;INTERVAL=10001", "INTERVAL"),
+    ("RRULE:FREQ=DAILY;COUNT=10\r\n" * (MAX_RULES + 1), "RRULE and EXRULE"),
+    (f"RRULE:FREQ=DAILY;COUNT=5;BYHOUR=0,1;BYMINUTE={SECONDS};BYSECOND={SECONDS}", "a day"),
+    # Never matching, each costlier a day than it looks: a minute's 1,200 times built for
+    # each day walked (60 s to refuse before the work was counted), 366 positions tried
+    # on each day of a year, BYWEEKNO's masks laid out each year.
+    (
+        f"RRULE:FREQ=HOURLY;COUNT=10;{NEVER};BYMINUTE={SECONDS};BYSECOND=0,1,2,3,4,5,6,7,8,9,"
+        "10,11,12,13,14,15,16,17,18,19",
+        "not found within",
+    ),
+    (
+        f"RRULE:FREQ=YEARLY;COUNT=10;{NEVER};BYSETPOS=" + ",".join(map(str, range(1, 367))),
+        "not found within",
+    ),
+    (
+        f"RRULE:FREQ=YEARLY;COUNT=10;{NEVER};BYWEEKNO=" + ",".join(map(str, range(1, 54))),
+        "not found within",
+    ),
+    # dateutil's IndexError laying it out (it was a 500 on PUT).
+    ("RRULE:FREQ=YEARLY;BYMONTH=2;BYDAY=53MO;COUNT=3", "not found within"),
+    # Eight rules that never match share the work one may do.
+    (f"RRULE:FREQ=YEARLY;COUNT=1;{NEVER};BYHOUR=1\r\n" * MAX_RULES, "not found within"),
 ]
 
 
