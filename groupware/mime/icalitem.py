@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from radicale import item as radicale_item
 from radicale import pathutils
 
-from groupware.mime import recurrence
+from groupware.mime import recurrence, vobjectloops
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,14 @@ def linear_line_parsing() -> None:
     """vobject (Radicale's parser) reads each content line with an expression that
     nests a star in a star over values that may be empty: "EMAIL;TYPE" and 30 commas
     took minutes, two commas more four times as long (found fuzzing; a DAV PUT or a
-    mailed invitation could hold it). Its `line_re` is replaced by the linear one."""
+    mailed invitation could hold it). Its `line_re` is replaced by the linear one, and
+    its loops over one long line by linear ones (mime/vobjectloops.py)."""
     global _linear
     if _linear:
         return
     from vobject import base
 
+    vobjectloops.install()  # and its loops over one long line
     name = base.patterns["name"]
     line = _LINE.format(name=name, param=_PARAM.format(name=name))
     base.line_re = re.compile(line, re.DOTALL | re.VERBOSE)
