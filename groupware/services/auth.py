@@ -120,7 +120,7 @@ class Auth:
         net = network(peer_ip)
         now = utcnow()
         origin = _Origin(service, peer_ip, address)
-        account = self._admit(origin, pair, per_ip, wide, now)
+        account = self._admit(origin, secret, (pair, per_ip, wide), now)
 
         matched_app, password_ok = self._check_secret(account, secret, service)
         ok = account is not None and account.active and (password_ok or matched_app is not None)
@@ -156,11 +156,15 @@ class Auth:
         )
 
     def _admit(
-        self, origin: _Origin, pair: str, per_ip: str, wide: str, now: datetime
+        self, origin: _Origin, secret: str, keys: tuple[str, str, str], now: datetime
     ) -> _Account | None:
         """The account tried (None: no such account), read before any slow hashing; or
         TryLater if this client is locked out, or if the account is being guessed at and
-        this network, not one it logged in from, must wait for its turn."""
+        this network, not one it logged in from, must wait for its turn. One of the
+        account's app passwords needs no turn (it cannot be guessed, and a phone on a new
+        network uses one); an attempt that must wait counts against its address, so that
+        an address polling for the account's turns soon locks itself out."""
+        pair, per_ip, wide = keys
         net = network(origin.peer_ip)
         with self._db.read() as session:
             account = _load_account(session, origin.address)
@@ -172,9 +176,11 @@ class Auth:
             )
         if lock is not None:
             self._refuse(origin, "login", lock.key, "locked", (lock.until - now).total_seconds())
-        if slowed:
+        if slowed and not (account and _app_password(account, secret, origin.service)):
             with self._db.write() as session:
                 wait = self.throttle.admit(session, wide, now)
+                if wait > 0:
+                    self.throttle.failure(session, [per_ip], now)
             if wait > 0:
                 self._refuse(origin, "login", wide, "slowed down", wait)
         return account
@@ -194,11 +200,9 @@ class Auth:
         if account is None:
             verify_password(dummy_hash(), secret)  # as slow as a real check
             return None, False
-        if service != WEB:
-            digest = app_password_hash(secret)
-            for app_id, name, stored in account.app_passwords:
-                if hmac.compare_digest(stored, digest):
-                    return (app_id, name), False
+        matched = _app_password(account, secret, service)
+        if matched is not None:
+            return matched, False
         if service == WEB or not account.has_totp:
             return None, verify_password(account.password_hash, secret)
         # With TOTP enrolled, mail and DAV clients must use app passwords.
@@ -266,6 +270,18 @@ class Auth:
             user = session.get(User, user_id)
             if user is not None:
                 user.password_hash = new_hash
+
+
+def _app_password(account: _Account, secret: str, service: str) -> tuple[int, str] | None:
+    """(id, name) of the account's app password `secret` is, if any; never for the web,
+    which takes the account password (and TOTP) only."""
+    if service == WEB:
+        return None
+    digest = app_password_hash(secret)
+    for app_id, name, stored in account.app_passwords:
+        if hmac.compare_digest(stored, digest):
+            return app_id, name
+    return None
 
 
 def _use_step(session: Session, address: str, step: int) -> bool:

@@ -7,7 +7,9 @@ penalty, Postfix's anvil and OWASP's lockout guidance count: per client, not per
 - "ip:<network>": one client network on any account; locks after max_failures_per_ip.
 - "account:<account>": one account from anywhere; never locks (anyone could lock anyone
   out) but spaces attempts from networks the account never logged in from by the
-  back-off of its count, so a guesser spread over many addresses gains nothing.
+  back-off of its count, so a guesser spread over many addresses gains nothing. An
+  attempt that must wait counts on its "ip:" key (services/auth.py), and the account's
+  app passwords, unguessable, never wait.
 - "totp:<account>", "totp-ip:<account>|<network>": wrong second-factor codes; lock after
   max_failures and only a right code resets them (a right password never does). The
   account-wide one spares networks the account logged in from, as "account:" does (a

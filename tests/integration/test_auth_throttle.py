@@ -105,6 +105,42 @@ def test_account_wide_failures_slow_unknown_addresses_only(
     services.auth.authenticate(ALICE, PASSWORD, "imap", NEW)
 
 
+def test_an_app_password_needs_no_turn(make_runtime: Callable[..., Runtime]) -> None:
+    """While the account is guessed at, a phone on a network it never used gets in with
+    its app password (unguessable) at once; the account password would wait its turn."""
+    services = make_runtime(max_failures=50, **SPACED).services
+    alice = seed(services)
+    _, phone = services.credentials.add_app_password(alice, ALICE, "phone")
+    with pytest.raises(AuthFailed):
+        services.auth.authenticate(ALICE, "guess", "imap", EVIL)
+    with pytest.raises(TryLater):
+        services.auth.authenticate(ALICE, PASSWORD, "imap", NEW)
+    assert services.auth.authenticate(ALICE, phone, "imap", NEW).app_password == "phone"
+    with pytest.raises(TryLater):  # for the web, app passwords are no password
+        services.auth.authenticate(ALICE, phone, "web", "198.51.100.21")
+
+
+def test_an_address_polling_for_turns_locks_itself_out(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Each attempt that must wait for the account's turn counts against its address:
+    polling for the turns (to keep the owner from ever getting one) soon locks the
+    poller out, not the account."""
+    services = make_runtime(max_failures=50, max_failures_per_ip=5, **SPACED).services
+    seed(services)
+    with pytest.raises(AuthFailed):
+        services.auth.authenticate(ALICE, "guess", "imap", EVIL)
+    poller = "203.0.113.99"
+    for _ in range(5):
+        with pytest.raises(TryLater):
+            services.auth.authenticate(ALICE, "guess", "imap", poller)
+    assert "slowed down" in logins(services)[-1].detail
+    with pytest.raises(TryLater):
+        services.auth.authenticate(ALICE, "guess", "imap", poller)
+    assert f"ip:{poller} locked" in logins(services)[-1].detail
+    eventually_logs_in(services, NEW)  # the owner's turn comes
+
+
 def test_parallel_guesses_from_many_addresses_share_one_turn(
     make_runtime: Callable[..., Runtime],
 ) -> None:
