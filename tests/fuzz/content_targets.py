@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from radicale import item as radicale_item
 from radicale.app import put as radicale_put
 
+from groupware.dav import recurrence as dav_recurrence
 from groupware.dav.radicalefixes import refuse_untyped_collections
 from groupware.dav.speedups import quoted, radicale_sanitize_path, sanitized
 from groupware.dav.storage import new_item
@@ -149,6 +150,7 @@ def dav_put(data: bytes) -> None:
     faster_timezones()
     linear_line_parsing()
     refuse_untyped_collections()
+    dav_recurrence.install()  # the recurrence limit, which the app installs with these
     try:
         components = radicale_item.read_components(data.decode("utf-8", "replace"))
     except Exception:  # Radicale answers 400 to whatever vobject raises
