@@ -1,9 +1,13 @@
-"""Connection counting shared by the socket front doors (SMTP, IMAP, POP3): how many are
-open in all and per client address, so a listener can turn newcomers away politely."""
+"""Connection counting shared by the socket front doors (SMTP, IMAP, POP3, the portal):
+how many are open in all and per client network, so a listener can turn newcomers away
+politely. A network is what login throttling counts (services/throttle.py): an address,
+or an IPv6 /64, which one host usually holds whole."""
 
 from __future__ import annotations
 
 from collections import Counter
+
+from groupware.services.throttle import network
 
 
 class ConnectionLimits:
@@ -15,12 +19,14 @@ class ConnectionLimits:
         self.open: Counter[str] = Counter()
 
     def admit(self, ip: str) -> bool:
-        if sum(self.open.values()) >= self.total or self.open[ip] >= self.per_ip:
+        net = network(ip)
+        if sum(self.open.values()) >= self.total or self.open[net] >= self.per_ip:
             return False
-        self.open[ip] += 1
+        self.open[net] += 1
         return True
 
     def release(self, ip: str) -> None:
-        self.open[ip] -= 1
-        if self.open[ip] <= 0:
-            del self.open[ip]
+        net = network(ip)
+        self.open[net] -= 1
+        if self.open[net] <= 0:
+            del self.open[net]
