@@ -1,10 +1,14 @@
 """The portal's HTTP listener: the WSGI app on waitress (threads), run beside the asyncio
-loop, with limits waitress lacks: connections per client address, and a deadline for a
-request's headers. Other limits are waitress's own settings, passed in `WebListener`.
+loop, with limits waitress lacks: connections per client address, a deadline for a
+request's headers, a minimum rate for its body (as Apache's mod_reqtimeout), and a small
+body for every path but /dav. Other limits are waitress's own settings, passed in
+`WebListener`.
 
 Slow clients cost waitress no thread (it reads whole requests before handing them on)
 but a connection each; without these, a hundred connections trickling header lines
-filled its connection limit and the portal and /dav stopped answering anyone.
+filled its connection limit and the portal and /dav stopped answering anyone, and a
+thousand trickling a body one byte a minute did the same; bodies of 64 MiB to /login,
+spooled to disk before any check, filled the disk.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, Protocol
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
@@ -38,6 +43,13 @@ REFUSAL = (
 )
 # The listening socket and waitress's trigger sit in the same map as the connections.
 OWN_SOCKETS = 2
+# A body, once the headers are in, gets header_timeout seconds and one more for each
+# MIN_BODY_RATE bytes received, but never more than MAX_BODY_SECONDS (20 MiB to /dav
+# in 10 minutes is 35 KB/s).
+MIN_BODY_RATE = 1_000
+MAX_BODY_SECONDS = 600
+# The portal's own forms are small; only /dav takes big bodies (dav.max_body_bytes).
+FORM_BODY_BYTES = 1024 * 1024
 
 
 class ConnectionCounter(Protocol):
@@ -108,11 +120,38 @@ class WebListener:
         await asyncio.to_thread(self._thread.join, 5)
 
 
+class _SmallBody:
+    """waitress's settings for one request, with a smaller largest body."""
+
+    def __init__(self, adj: Adjustments, max_body: int) -> None:
+        self._adj, self.max_request_body_size = adj, max_body
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._adj, name)
+
+
+class LimitedParser(HTTPRequestParser):  # type: ignore[misc]
+    """waitress's request parser, taking FORM_BODY_BYTES at most but for /dav: refused
+    (413) as soon as the headers say so, or as the body passes it."""
+
+    adj: Any  # waitress's Adjustments, then maybe a _SmallBody
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        path = str(self.path or "")
+        if not (path == "/dav" or path.startswith("/dav/")):
+            limit = min(FORM_BODY_BYTES, self.adj.max_request_body_size)
+            self.adj = _SmallBody(self.adj, limit)
+
+
 class LimitedChannel(HTTPChannel):  # type: ignore[misc]
     """A connection that knows when the request it is reading began (`header_clock`,
-    None once its headers are in or between requests) and whether it was counted."""
+    None once its headers are in or between requests), when its body began
+    (`body_clock`, None unless a body is being read) and whether it was counted."""
 
+    parser_class = LimitedParser
     header_clock: float | None = None
+    body_clock: float | None = None
     counted: str | None = None  # the client address, while it holds a place
     _timed: object = None  # the request whose clock runs
 
@@ -131,7 +170,20 @@ class LimitedChannel(HTTPChannel):  # type: ignore[misc]
             if self._timed is not None or self.header_clock is None:
                 self.header_clock = time.time()  # a later request began in this data
             self._timed = request
+        if request is None or not request.headers_finished or request.completed:
+            self.body_clock = None
+        elif self.body_clock is None:
+            self.body_clock = time.time()
         return done
+
+    def body_late(self, now: float, grace: float) -> bool:
+        """Whether the body being read came slower than MIN_BODY_RATE (after `grace`
+        seconds) or took MAX_BODY_SECONDS."""
+        started, request = self.body_clock, self.request
+        if started is None or request is None:
+            return False
+        allowed = grace + int(request.body_bytes_received) / MIN_BODY_RATE
+        return now - started > min(allowed, MAX_BODY_SECONDS)
 
     def del_channel(self, map: Any = None) -> None:
         super().del_channel(map)
@@ -188,13 +240,14 @@ class LimitedServer(TcpWSGIServer):  # type: ignore[misc]
 
     def maintenance(self, now: float) -> None:
         """waitress's idle timeout, then the header deadline (as nginx's
-        client_header_timeout): a request whose headers are not all in by then ends
-        its connection."""
+        client_header_timeout) and the body's minimum rate: a request whose headers, or
+        body, are late ends its connection."""
         super().maintenance(now)
         cutoff = now - self._header_timeout
         for channel in list(self.active_channels.values()):
             started = channel.header_clock
-            if started is not None and started < cutoff and not channel.requests:
+            late = started is not None and started < cutoff
+            if (late or channel.body_late(now, self._header_timeout)) and not channel.requests:
                 channel.will_close = True
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from groupware import runtime as runtime_module
 from groupware.config import WebConfig
+from groupware.web.server import FORM_BODY_BYTES
 from tests.abuse import GIVE_UP, trickle_until_closed, wait_closed
 from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 from tests.integration.test_web import Browser
@@ -127,3 +128,44 @@ def test_request_headers_have_a_deadline(tmp_path: Path) -> None:
                 while b"</html>" not in answer:
                     answer += sock.recv(65536)
                 time.sleep(3)  # idle between requests is not a late request
+
+
+def test_a_body_must_keep_coming(tmp_path: Path) -> None:
+    """Once the headers are in, the body gets header_timeout seconds and one more per
+    MIN_BODY_RATE bytes: a thousand bodies trickled a byte a minute kept the portal and
+    /dav from everyone for as long as they liked."""
+    with web_server(tmp_path, header_timeout=2) as served:
+        port = served.ports["http"]
+        start = (
+            b"POST /dav/alice@example.test/calendar/x.ics HTTP/1.1\r\n"
+            b"Host: mail.example.test\r\nContent-Length: 1000000\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(start)
+            received, took = trickle_until_closed(sock, b"x", 0.5)
+        print(f"trickled body: closed after {took:.1f} s")
+        assert took < GIVE_UP and received == b""
+
+
+def test_big_bodies_go_to_dav_only(tmp_path: Path) -> None:
+    """Bodies of 64 MiB to /login were spooled to disk before any check: every path but
+    /dav takes FORM_BODY_BYTES, refused as soon as the headers announce more."""
+    with web_server(tmp_path) as served:
+        port = served.ports["http"]
+        big = FORM_BODY_BYTES + 1
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /login HTTP/1.1\r\nHost: mail.example.test\r\n"
+                + f"Content-Length: {big}\r\n\r\n".encode()
+            )
+            answer, _ = wait_closed(sock)  # without a byte of the body
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:100]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"PUT /dav/alice@example.test/calendar/x.ics HTTP/1.1\r\n"
+                + f"Host: mail.example.test\r\nContent-Length: {big}\r\n\r\n".encode()
+                + b"x" * big
+            )
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 401 "), answer[:100]  # read, then asked to log in
+        assert served_login(served, "127.0.0.1")  # small forms as ever
