@@ -12,12 +12,14 @@ still seen. Anything that cannot be read raises AuthorError. New rules go in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.utils import getaddresses
 
 from groupware.mime.address import parse_addresses
 from groupware.mime.headers import Field, read_header
 
+_FIELD_START = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")  # RFC 5322 §3.6.8 field-name
 MAX_AUTHORS = 10  # addresses in one field; more is no real message (and costs lookups)
 # RFC 5322 §3.6.6: the fields of a Resent- block, each at most once per block.
 RESENT_FIELDS = frozenset(
@@ -57,8 +59,12 @@ def read_authors(message: bytes) -> Authors:
     its members; a From: with no address at all (an empty group, a bare name) is refused,
     as nothing would be left to check or to align DMARC with. Several From: fields are
     refused rather than checked one by one: receivers disagree on which one they show,
-    the trick RFC 6376 §8.15 warns of.
+    the trick RFC 6376 §8.15 warns of. So is a header line that is neither a field
+    (a name of printable ASCII, then the colon) nor a continuation: readers disagree on
+    where such a header ends ("Fröm: x" ends it for Python's parser, and the From: below
+    goes unseen).
     """
+    _check_lines(message)
     header, _ = read_header(message, 0, len(message))
     froms = [f.value for f in header.fields if f.name.lower() == "from"]
     senders = [f.value for f in header.fields if f.name.lower() == "sender"]
@@ -71,6 +77,18 @@ def read_authors(message: bytes) -> Authors:
     from_ = _addresses("From", froms[0])
     sender = _addresses("Sender", senders[0]) if senders else ()
     return Authors(from_, sender)
+
+
+def _check_lines(message: bytes) -> None:
+    """AuthorError unless each line of the header section is a field or a continuation."""
+    for number, line in enumerate(message.split(b"\n")):
+        line = line.removesuffix(b"\r")
+        if not line:
+            return  # the end of the header section
+        if line[:1] in (b" ", b"\t") and number > 0:
+            continue
+        if not _FIELD_START.match(line):
+            raise AuthorError(f"header line {number + 1} is no header field")
 
 
 @dataclass(frozen=True)
