@@ -4,12 +4,10 @@ moment, as one PROPFIND asks once per item."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 from radicale import config
 from radicale import rights as radicale_rights
 
+from groupware.cache import TimedCache
 from groupware.dav.auth import Principals
 from groupware.services.calendars import Calendars
 from groupware.services.sharing import GROUP_HOME
@@ -24,8 +22,7 @@ class Rights(radicale_rights.BaseRights):
         super().__init__(configuration)
         self._calendars = calendars
         self._principals = principals
-        self._lock = threading.Lock()
-        self._answers: dict[tuple[str, str], tuple[float, str]] = {}
+        self._answers: TimedCache[tuple[str, str], str] = TimedCache(50_000, REMEMBER)
 
     def authorization(self, user: str, user_groups: set[str], path: str) -> str:
         if not user:
@@ -35,15 +32,11 @@ class Rights(radicale_rights.BaseRights):
             return ""  # an item: Radicale goes by its collection's letters (none remembered)
         if user.startswith(GROUP_HOME):  # a share of a group calendar, mapped by Radicale
             return self._calendars.group_rights(user, sane)
-        now = time.monotonic()
-        answer = self._answers.get((user, sane))  # a dict read needs no lock
-        if answer is not None and answer[0] > now:
-            return answer[1]
+        answer = self._answers.get((user, sane))
+        if answer is not None:
+            return answer
         # Serving a share, Radicale asks as the collection's owner, who may be logged out.
         principal = self._principals.get(user) or self._calendars.principal_of(user)
         letters = self._calendars.rights(principal, sane) if principal is not None else ""
-        with self._lock:
-            if len(self._answers) > 50_000:
-                self._answers.clear()
-            self._answers[(user, sane)] = (now + REMEMBER, letters)
+        self._answers.put((user, sane), letters)
         return letters

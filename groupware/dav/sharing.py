@@ -5,13 +5,13 @@ not through Radicale's POST API (switched off in app.py)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 from radicale import config
 from radicale import sharing as radicale_sharing
 
+from groupware.cache import TimedCache
 from groupware.services.sharing import Sharing as SharingService
 from groupware.services.sharing import Visible
 
@@ -21,8 +21,7 @@ REMEMBER = 2.0  # seconds: Radicale asks on every request
 class Sharing(radicale_sharing.BaseSharing):
     def __init__(self, configuration: config.Configuration, sharing: SharingService) -> None:
         self._service = sharing
-        self._lock = threading.Lock()
-        self._seen: dict[str, tuple[float, int, list[Visible]]] = {}
+        self._seen: TimedCache[str, tuple[int, list[Visible]]] = TimedCache(10_000, REMEMBER)
         super().__init__(configuration)
 
     def database_init(self) -> bool:
@@ -75,17 +74,12 @@ class Sharing(radicale_sharing.BaseSharing):
         return found[0] if found else None
 
     def _visible(self, address: str) -> list[Visible]:
-        now = time.monotonic()
         version = self._service.version
-        with self._lock:
-            seen = self._seen.get(address)
-        if seen is not None and seen[0] > now and seen[1] == version:
-            return seen[2]
+        seen = self._seen.get(address)
+        if seen is not None and seen[0] == version:
+            return seen[1]
         visible = self._service.visible_to(address)
-        with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen.clear()
-            self._seen[address] = (now + REMEMBER, version, visible)
+        self._seen.put(address, (version, visible))
         return visible
 
 

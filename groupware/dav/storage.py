@@ -28,6 +28,7 @@ from radicale import storage as radicale_storage
 from radicale.app import report as radicale_report
 from radicale.item import filter as radicale_filter
 
+from groupware.cache import TimedCache
 from groupware.errors import NotFound
 from groupware.mime.icalitem import describe
 from groupware.services.calendars import (
@@ -371,7 +372,7 @@ class Storage(radicale_storage.BaseStorage):
         self.calendars = calendars
         self._local = threading.local()
         self._announcements = Announcements(calendars)
-        self._answers: dict[tuple[str, str, bytes], bool] = {}
+        self._answers: TimedCache[tuple[str, str, bytes], bool] = TimedCache(ANSWERS_REMEMBERED)
 
     def discover(
         self,
@@ -491,16 +492,14 @@ class Storage(radicale_storage.BaseStorage):
         """Whether `item` passes every filter (Radicale's own test), remembered by item
         version (etag) and filter; None when the test fails."""
         key = (tag, etag, asked)
-        known = self._answers.get(key)  # a dict read needs no lock
+        known = self._answers.get(key)
         if known is not None:
             return known
         try:
             known = all(radicale_report.test_filter(tag, item, f) for f in filters)
         except Exception:
             return None
-        if len(self._answers) > ANSWERS_REMEMBERED:
-            self._answers.clear()
-        self._answers[key] = known
+        self._answers.put(key, known)
         return known
 
     def changed(self, collection_id: int, old: ItemRow | None, new: ItemRow | None) -> None:

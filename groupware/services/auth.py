@@ -13,8 +13,6 @@ import hmac
 import ipaddress
 import math
 import secrets
-import threading
-import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NoReturn
@@ -22,6 +20,7 @@ from typing import NoReturn
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from groupware.cache import TimedCache
 from groupware.config import AuthConfig
 from groupware.errors import AuthFailed, InvalidInput, TryLater
 from groupware.model.base import utcnow
@@ -65,9 +64,10 @@ class Auth:
         self._db = database
         self.config = config
         self.throttle = Throttle(config)
-        self._remembered: dict[tuple[str, str], _Remembered] = {}
+        self._remembered: TimedCache[tuple[str, str], _Remembered] = TimedCache(
+            10_000, config.login_cache
+        )
         self._salt = secrets.token_bytes(16)
-        self._lock = threading.Lock()
 
     def authenticate_remembered(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
         """`authenticate`, for clients that send the password with every request (DAV's
@@ -78,10 +78,8 @@ class Auth:
         revoked app password ends it at once."""
         key = (service, login.strip().lower())
         digest = hashlib.sha256(self._salt + secret.encode()).digest()
-        now = time.monotonic()
-        with self._lock:
-            remembered = self._remembered.get(key)
-        if remembered is not None and remembered.until > now:
+        remembered = self._remembered.get(key)
+        if remembered is not None:
             with self._db.reading() as connection:
                 account = _load_account(connection, remembered.address)
             if (
@@ -97,16 +95,8 @@ class Auth:
             with self._db.read() as session:
                 account = _load_account(session, result.principal.address)
             if account is not None:
-                with self._lock:
-                    if len(self._remembered) > 10_000:  # bound memory: forget the lot
-                        self._remembered.clear()
-                    self._remembered[key] = _Remembered(
-                        result.principal.address,
-                        digest,
-                        _stamp(account),
-                        result,
-                        now + self.config.login_cache,
-                    )
+                remembered = _Remembered(result.principal.address, digest, _stamp(account), result)
+                self._remembered.put(key, remembered)
         return result
 
     def authenticate(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
@@ -302,7 +292,6 @@ class _Remembered:
     digest: bytes  # salted SHA-256 of the secret that worked
     stamp: str  # the account's credentials then (see _stamp)
     login: Login
-    until: float  # time.monotonic()
 
 
 def _stamp(account: _Account) -> str:
