@@ -1,7 +1,9 @@
 """The one way an asyncio front door calls the synchronous services: a bounded pool.
 
-The runtime makes one `Blocking` for all front doors, so database and hashing work never
-runs on the event loop and never takes more threads than configured.
+The runtime makes two (runtime.Runtime): one for delivery and the other front doors,
+whose threads mostly wait on fsync, and a smaller one for IMAP and POP3 mailbox sessions,
+which are CPU-bound (more threads than cores only fight over the GIL). So database and
+hashing work never runs on the event loop and never takes more threads than configured.
 """
 
 from __future__ import annotations

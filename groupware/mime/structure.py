@@ -102,10 +102,6 @@ class BodyPart:
         return self.body_end - self.body_start
 
     @property
-    def is_multipart(self) -> bool:
-        return bool(self.children)
-
-    @property
     def mime_type(self) -> str:
         """ "type/subtype" in lower case, for comparisons."""
         return f"{self.type}/{self.subtype}".lower()

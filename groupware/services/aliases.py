@@ -1,5 +1,5 @@
 """Aliases: an address (or a domain's catch-all "@domain") delivered to local users
-and/or external addresses. Delivery (a later issue) resolves them; this owns their rows.
+and/or external addresses. Delivery (services/delivery.py) resolves them; this owns their rows.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from groupware.errors import AlreadyExists, NotFound
@@ -622,17 +622,6 @@ class Calendars:
             ).rowcount  # type: ignore[attr-defined]
             if not gone:
                 raise NotFound(f"no collection {path}")
-
-    def count_items(self, collection_id: int) -> int:
-        with self._db.read() as session:
-            return (
-                session.scalar(
-                    select(func.count())
-                    .select_from(DavItem)
-                    .where(DavItem.collection_id == collection_id)
-                )
-                or 0
-            )
 
 
 def _card(uid: str, name: str, address: str, group: bool, when: datetime) -> ItemRow:

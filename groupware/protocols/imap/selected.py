@@ -45,7 +45,6 @@ class SelectedView:
         self.changed = asyncio.Event()
         self.own_modseqs: set[int] = set()  # changes this session made and told itself
         self.told_exists = len(self.uids)
-        self.told_recent = len(self.recent)
         self.gone = False  # the mailbox was deleted under us
         self.show_recent = show_recent  # False once IMAP4rev2 is enabled (RFC 9051 has none)
 
@@ -137,7 +136,6 @@ class SelectedView:
             self.told_exists = len(self.uids)
             if self.show_recent:
                 lines.append(b"* %d RECENT\r\n" % len(self.recent))
-            self.told_recent = len(self.recent)
         return lines
 
     def expunge(self, uids: Iterable[int], qresync: bool) -> list[bytes]:
