@@ -97,7 +97,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -107,6 +106,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import drop_schema, numbers, postgres_schema  # noqa: E402
 from tests.serverprocess import ServerProcess, free_port  # noqa: E402
 
 PASSWORD = "Bench-pass-1234"
@@ -803,38 +803,6 @@ def run_peer(args: argparse.Namespace) -> dict[str, object]:
         "rows": rows,
         "idle": idle,
     }
-
-
-# -- PostgreSQL, as bench/smtp.py ------------------------------------------------------------
-
-
-def postgres_schema(url: str) -> tuple[str, str]:
-    """A new schema on the given database: (its name, a URL whose search_path is it)."""
-    from sqlalchemy import create_engine, text
-
-    schema = "bench_" + uuid.uuid4().hex[:10]
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    separator = "&" if "?" in url else "?"
-    return schema, f"{url}{separator}options=-csearch_path%3D{schema}"
-
-
-def drop_schema(url: str, schema: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
-
-
-# -- output ---------------------------------------------------------------------------------
-
-
-def numbers(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part.strip()]
 
 
 def _cell(value: object, width: int) -> str:

@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import drop_schema, numbers, postgres_schema  # noqa: E402
 from tests.serverprocess import ServerProcess  # noqa: E402
 
 PASSWORD = "Bench-pass-1234"
@@ -199,32 +200,6 @@ def measure(
     memory = {"idle": idle, "after": server.rss_kib(), "peak": server.rss_kib("VmHWM")}
     server.stop()
     return rows, fsyncs, memory
-
-
-def postgres_schema(url: str) -> tuple[str, str]:
-    """A new schema on the given database: (its name, a URL whose search_path is it)."""
-    from sqlalchemy import create_engine, text
-
-    schema = "bench_" + uuid.uuid4().hex[:10]
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    separator = "&" if "?" in url else "?"
-    return schema, f"{url}{separator}options=-csearch_path%3D{schema}"
-
-
-def drop_schema(url: str, schema: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
-
-
-def numbers(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part.strip()]
 
 
 def main() -> int:
