@@ -636,7 +636,7 @@ def run_ours(folder: Path, events: list[Event], args: argparse.Namespace) -> dic
         if not args.account_password:
             built = server.runtime()
             try:
-                from groupware.services.access import SYSTEM
+                from groupware.services.core.access import SYSTEM
 
                 secret = built.services.credentials.add_app_password(SYSTEM, USER, "bench")[1]
             finally:

@@ -730,7 +730,7 @@ def run_ours(args: argparse.Namespace, url: str, folder: Path) -> dict[str, obje
         server.initialise(PASSWORD, [USER], PASSWORD)
         built = server.runtime()
         try:
-            from groupware.services.access import SYSTEM
+            from groupware.services.core.access import SYSTEM
 
             _, app_password = built.services.credentials.add_app_password(SYSTEM, USER, "bench")
         finally:

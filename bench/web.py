@@ -186,7 +186,7 @@ def main() -> int:
 SEED_SCRIPT = """
 import sys
 from groupware import config, runtime
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 built = runtime.build(config.load(sys.argv[1]))
 for address in sys.stdin.read().split():
     built.services.directory.add_user(SYSTEM, address, sys.argv[2])

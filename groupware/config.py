@@ -58,7 +58,7 @@ class TLSConfig:
 @dataclass(frozen=True)
 class AuthConfig:
     """Login throttling (per account and client address, per address, and account-wide
-    back-off) and the plaintext-auth policy; services/throttle.py says how they combine."""
+    back-off) and the plaintext-auth policy; services/auth/throttle.py says how they combine."""
 
     window: int = 900  # seconds over which failures are counted
     max_failures: int = 5  # per (account, client address), and TOTP codes, before a lock-out

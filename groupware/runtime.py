@@ -25,9 +25,9 @@ from groupware.config import Config
 from groupware.errors import NotFound
 from groupware.mime import recurrence
 from groupware.services import Services, build_services
-from groupware.services.access import SYSTEM
-from groupware.services.addresses import normalize_domain
-from groupware.services.passwords import check_strength, generate_password
+from groupware.services.core.access import SYSTEM
+from groupware.services.core.addresses import normalize_domain
+from groupware.services.directory.passwords import check_strength, generate_password
 from groupware.store import Database, migrate
 from groupware.store.database import sqlite_path
 

@@ -22,7 +22,7 @@ from groupware import config as config_module
 from groupware import runtime as runtime_module
 from groupware.config import Config
 from groupware.runtime import Runtime
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = "groupware ready"

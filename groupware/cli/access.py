@@ -8,7 +8,7 @@ import argparse
 
 from groupware.cli.terminal import print_table
 from groupware.services import Services
-from groupware.services.access import PERMISSIONS, SYSTEM
+from groupware.services.core.access import PERMISSIONS, SYSTEM
 
 # -- roles -----------------------------------------------------------------------------
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from groupware.cli.terminal import CommandFailed, print_table
 from groupware.services import Services
-from groupware.services.access import SYSTEM, Principal
-from groupware.services.calendars import DEFAULT_COLLECTIONS
-from groupware.services.sharing import GROUP_HOME
+from groupware.services.calendar.calendars import DEFAULT_COLLECTIONS
+from groupware.services.calendar.sharing import GROUP_HOME
+from groupware.services.core.access import SYSTEM, Principal
 
 
 def _owner(services: Services, collection: str) -> Principal:

@@ -13,7 +13,7 @@ from groupware.cli.terminal import (
     read_password,
 )
 from groupware.services import Services
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 
 # -- domains ---------------------------------------------------------------------------
 

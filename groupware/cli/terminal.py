@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from groupware.errors import InvalidInput
-from groupware.services.passwords import generate_password
+from groupware.services.directory.passwords import generate_password
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 

@@ -12,7 +12,7 @@ from radicale import config
 
 from groupware.errors import AuthFailed, GroupwareError, TryLater
 from groupware.services import Services
-from groupware.services.access import Principal
+from groupware.services.core.access import Principal
 
 log = logging.getLogger(__name__)
 DAV = "dav"

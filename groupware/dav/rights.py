@@ -9,8 +9,8 @@ from radicale import rights as radicale_rights
 
 from groupware.cache import TimedCache
 from groupware.dav.auth import Principals
-from groupware.services.calendars import Calendars
-from groupware.services.sharing import GROUP_HOME
+from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.sharing import GROUP_HOME
 
 REMEMBER = 2.0  # seconds
 

@@ -12,8 +12,8 @@ from radicale import config
 from radicale import sharing as radicale_sharing
 
 from groupware.cache import TimedCache
-from groupware.services.sharing import Sharing as SharingService
-from groupware.services.sharing import Visible
+from groupware.services.calendar.sharing import Sharing as SharingService
+from groupware.services.calendar.sharing import Visible
 
 REMEMBER = 2.0  # seconds: Radicale asks on every request
 

@@ -31,7 +31,7 @@ from radicale.item import filter as radicale_filter
 from groupware.cache import TimedCache
 from groupware.errors import NotFound
 from groupware.mime.icalitem import describe
-from groupware.services.calendars import (
+from groupware.services.calendar.calendars import (
     DIRECTORY,
     DIRECTORY_PROPS,
     Calendars,

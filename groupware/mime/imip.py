@@ -1,5 +1,5 @@
 """iTIP (RFC 5546) on iCalendar text, and iMIP (RFC 6047) messages carrying it. Pure:
-text in, text or bytes out. `Scheduling` (services/scheduling.py) decides when to send.
+text in, text or bytes out. `Scheduling` (services/calendar/scheduling.py) decides when to send.
 
 Addresses are compared lower-cased without "mailto:". Only the parts of an event that
 scheduling needs are read: ORGANIZER, ATTENDEE with PARTSTAT, SEQUENCE, UID, SUMMARY and

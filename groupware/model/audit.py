@@ -1,7 +1,7 @@
 """Tables of the audit log, of login throttling state and of the addresses each account
 has logged in from (which the account-wide slow-down spares).
 
-Throttle rows are keyed by kind and subject (services/throttle.py builds and parses the
+Throttle rows are keyed by kind and subject (services/auth/throttle.py builds and parses the
 keys) so every node shares them.
 """
 

@@ -45,7 +45,7 @@ class Mailbox(Base):
     uidnext: Mapped[int] = mapped_column(BigInteger, default=1)
     highestmodseq: Mapped[int] = mapped_column(BigInteger, default=1)
     # RFC 3501 §2.3.2 \Recent: UIDs at or above this are recent to the next session that
-    # claims them (services/search.py); a read-write SELECT moves it to uidnext.
+    # claims them (services/mail/search.py); a read-write SELECT moves it to uidnext.
     first_recent_uid: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
     special_use: Mapped[str | None] = mapped_column(String(16), nullable=True)  # \Sent, …
     messages: Mapped[int] = mapped_column(Integer, default=0)  # kept exact, for STATUS

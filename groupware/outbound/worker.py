@@ -14,7 +14,7 @@ from groupware.config import Config, Endpoint, parse_transport
 from groupware.errors import GroupwareError
 from groupware.outbound.client import ConnectionFailed, send
 from groupware.services import Services
-from groupware.services.queue import Bounce, Job, Outcome
+from groupware.services.transport.queue import Bounce, Job, Outcome
 
 log = logging.getLogger(__name__)
 SMTP_PORT = 25

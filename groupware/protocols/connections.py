@@ -1,13 +1,13 @@
 """Connection counting shared by the socket front doors (SMTP, IMAP, POP3, the portal):
 how many are open in all and per client network, so a listener can turn newcomers away
-politely. A network is what login throttling counts (services/throttle.py): an address,
+politely. A network is what login throttling counts (services/auth/throttle.py): an address,
 or an IPv6 /64, which one host usually holds whole."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from groupware.services.throttle import network
+from groupware.services.auth.throttle import network
 
 
 class ConnectionLimits:

@@ -9,8 +9,8 @@ import asyncio
 from groupware.blocking import Blocking
 from groupware.errors import AuthFailed, TryLater
 from groupware.services import Services
-from groupware.services.access import Principal
-from groupware.services.auth import Login
+from groupware.services.auth.login import Login
+from groupware.services.core.access import Principal
 
 
 class BadPlain(ValueError):

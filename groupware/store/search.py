@@ -40,7 +40,7 @@ from groupware.store import fulltext
 _CONTAINS = "gw_contains"
 _FIELD_CONTAINS = "gw_field_contains"
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")  # RFC 5322 §3.6.8 ftext
-# The header fields kept decoded on the message row (see services/mail.py _insert).
+# The header fields kept decoded on the message row (see services/mail/messages.py _insert).
 DECODED_COLUMNS: dict[str, InstrumentedAttribute[str]] = {
     "from": Message.from_,
     "to": Message.to,

@@ -23,7 +23,7 @@ from flask_login import logout_user
 from werkzeug.wrappers import Response
 
 from groupware.errors import AuthFailed, TryLater
-from groupware.services.auth import WEB, Login
+from groupware.services.auth.login import WEB, Login
 from groupware.web.context import peer_ip, services
 from groupware.web.forms import LoginForm, TotpForm
 from groupware.web.redirects import safe_next

@@ -16,8 +16,8 @@ from werkzeug.wrappers import Request, Response
 
 from groupware.errors import GroupwareError, PermissionDenied
 from groupware.services import Services
-from groupware.services.access import Principal
-from groupware.services.auth import WEB
+from groupware.services.auth.login import WEB
+from groupware.services.core.access import Principal
 from groupware.web.sessions import session_or_none
 
 SERVICES_KEY = "groupware.services"

@@ -19,7 +19,7 @@ from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSession, SessionInterface, SessionMixin
 from werkzeug.wrappers import Request, Response
 
-from groupware.services.websessions import (
+from groupware.services.directory.websessions import (
     TOKEN_BYTES,
     WebSessionInfo,
     WebSessions,

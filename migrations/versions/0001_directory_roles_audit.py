@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-27 01:16:20.709186
 
-Also seeds the built-in roles admin, domain-admin and user (services/access.py
+Also seeds the built-in roles admin, domain-admin and user (services/core/access.py
 holds the same sets; tests/unit/test_access_matrix.py checks that they agree).
 """
 

@@ -100,7 +100,7 @@ def _rewrite_group_addresses(bind: sa.Connection) -> None:
         bind.execute(messages.update().where(messages.c.id == message_id).values(**columns))
 
 
-# Copied, not imported (services/mail.py _addresses as this revision was written), so
+# Copied, not imported (services/mail/messages.py _addresses as this revision was written), so
 # that this revision keeps meaning what it meant.
 def _addresses(addresses: list[list[Any]]) -> str:
     parts: list[str] = []

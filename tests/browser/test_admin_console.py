@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from groupware.errors import AuthFailed
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Served
 
 

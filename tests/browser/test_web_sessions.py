@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from groupware.model.base import utcnow
 from groupware.model.websessions import WebSession
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import Served
 
 USER = "erin@example.test"

@@ -32,7 +32,7 @@ from groupware.mime.words import decode_words
 from groupware.protocols.imap.bodystructure import body_structure, envelope
 from groupware.protocols.imap.commands import Section
 from groupware.protocols.imap.sections import UnknownEncoding, binary_bytes, section_bytes
-from groupware.services.scheduling import _calendar_part
+from groupware.services.calendar.scheduling import _calendar_part
 from tests.fuzz.target import Finding, Target, files
 from tests.unit.mime import check_invariants
 
@@ -212,7 +212,7 @@ def check_composed(data: bytes) -> None:
 
 
 def imip_mail(data: bytes) -> None:
-    """A delivered mail's calendar part as scheduling finds it (services/scheduling.py),
+    """A delivered mail's calendar part as scheduling finds it (services/calendar/scheduling.py),
     then read as iTIP."""
     text = _calendar_part(data)
     if text is not None:

@@ -21,7 +21,7 @@ from groupware.protocols.smtp import statuses
 from groupware.protocols.smtp.accept import strip_own_results
 from groupware.protocols.smtp.data import MAX_LINE, DataRead, read_data
 from groupware.protocols.smtp.server import _b64 as smtp_b64
-from groupware.services.addresses import normalize_address, normalize_alias, normalize_domain
+from groupware.services.core.addresses import normalize_address, normalize_alias, normalize_domain
 from tests.fuzz.target import TESTS, Finding, Target
 
 MEMORY_LITERAL = 1024  # octets; larger literals stand for what server.py spools to a file
@@ -166,7 +166,7 @@ def sasl(data: bytes) -> None:
 
 
 def address(data: bytes) -> None:
-    """The directory's keys (services/addresses.py), as SMTP MAIL/RCPT and logins read
+    """The directory's keys (services/core/addresses.py), as SMTP MAIL/RCPT and logins read
     them: InvalidInput or an ASCII normal form that normalises to itself."""
     text = data.decode("utf-8", "surrogateescape")
     for normalize in (normalize_address, normalize_alias, normalize_domain):

@@ -19,7 +19,7 @@ from groupware.protocols.imap import grammar as imap
 from groupware.protocols.imap.handlers.search import resolve_key
 from groupware.protocols.imap.selected import SelectedView
 from groupware.services import Services
-from groupware.services.access import SYSTEM, Principal
+from groupware.services.core.access import SYSTEM, Principal
 from tests.conftest import ADMIN_PASSWORD, make_config, serving, with_listeners
 from tests.fuzz.protocol_targets import IMAP_TOKENS, imap_commands
 from tests.fuzz.target import TESTS, Finding, Run, Target

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from groupware import runtime as runtime_module
 from groupware.protocols.pop3.server import POP3Listener
-from groupware.services.access import SYSTEM, Principal
+from groupware.services.core.access import SYSTEM, Principal
 from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 
 ALICE = "alice@example.test"

@@ -16,9 +16,7 @@ import pytest
 from groupware.errors import AuthFailed, InvalidInput, TryLater
 from groupware.runtime import Runtime
 from groupware.services import Services
-from groupware.services.access import SYSTEM, Principal
-from groupware.services.audit import AuditRecord
-from groupware.services.throttle import (
+from groupware.services.auth.throttle import (
     account_key,
     ip_key,
     pair_key,
@@ -26,6 +24,8 @@ from groupware.services.throttle import (
     srs_key,
     totp_pair_key,
 )
+from groupware.services.core.access import SYSTEM, Principal
+from groupware.services.core.audit import AuditRecord
 
 PASSWORD = "S3cret-pass-1"
 ALICE = "alice@example.org"

@@ -19,7 +19,7 @@ import pyotp
 import pytest
 
 from groupware import runtime as runtime_module
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 from tests.integration.test_web import Browser
 

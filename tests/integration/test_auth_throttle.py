@@ -20,7 +20,7 @@ from groupware.errors import AuthFailed, NotFound, PermissionDenied, TryLater
 from groupware.model.audit import LoginThrottle
 from groupware.runtime import Runtime
 from groupware.services import Services
-from groupware.services.access import SYSTEM, Principal
+from groupware.services.core.access import SYSTEM, Principal
 from tests.integration.test_auth import (
     ALICE,
     PASSWORD,

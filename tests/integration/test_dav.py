@@ -15,7 +15,7 @@ import caldav
 import pytest
 
 from groupware.errors import PermissionDenied
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import Served
 
 PASSWORD = "Calendar-pass-1"

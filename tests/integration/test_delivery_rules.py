@@ -15,11 +15,11 @@ from groupware.errors import InvalidInput, NotFound, PermissionDenied
 from groupware.mime.parse import parse_message
 from groupware.model.delivery import MailRule
 from groupware.services import Services
-from groupware.services.access import SYSTEM, Principal
-from groupware.services.delivery import DeliveryReport, Forward
-from groupware.services.rules import Outcome, Rules
-from groupware.services.rulespec import Action, Condition, RuleSpec
-from groupware.services.userset import UserSet
+from groupware.services.core.access import SYSTEM, Principal
+from groupware.services.core.userset import UserSet
+from groupware.services.delivery.local import DeliveryReport, Forward
+from groupware.services.delivery.rules import Outcome, Rules
+from groupware.services.delivery.rulespec import Action, Condition, RuleSpec
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 MESSAGE = (

@@ -12,8 +12,8 @@ import pytest
 
 from groupware.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from groupware.services import Services
-from groupware.services.access import SYSTEM, Principal
-from groupware.services.audit import AuditRecord
+from groupware.services.core.access import SYSTEM, Principal
+from groupware.services.core.audit import AuditRecord
 
 PASSWORD = "S3cret-pass-1"
 NEW_PASSWORD = "An0ther-secret"

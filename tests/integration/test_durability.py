@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import func, select
 
 from groupware.model.mail import Blob, Mailbox, MailUsage, Message
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from groupware.store import Database
 from groupware.store.mail import recount
 from tests.conftest import ADMIN_PASSWORD, TEST_DNS

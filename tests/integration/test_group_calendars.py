@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import Served
 
 PASSWORD = "Calendar-pass-1"

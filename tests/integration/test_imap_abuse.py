@@ -16,7 +16,7 @@ import pytest
 from groupware import runtime as runtime_module
 from groupware.config import IMAPConfig
 from groupware.protocols.imap.server import IMAPListener
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.abuse import (
     GIVE_UP,
     connect,

@@ -13,7 +13,7 @@ import pytest
 
 from groupware import runtime as runtime_module
 from groupware.config import IMAPConfig
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 from tests.integration.test_imap import MESSAGE, PASSWORD, Raw
 

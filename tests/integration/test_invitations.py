@@ -12,7 +12,7 @@ from contextlib import ExitStack
 
 from groupware.config import Endpoint
 from groupware.mime import imip
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import Served, serving
 from tests.integration.test_outbound import PASSWORD, inbox, pair, publish, wait_for
 

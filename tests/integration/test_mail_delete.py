@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from groupware.services import Services
-from groupware.services.access import SYSTEM
-from groupware.services.events import Expunged, MailboxEvent
-from groupware.services.mail import Delivery
+from groupware.services.core.access import SYSTEM
+from groupware.services.core.events import Expunged, MailboxEvent
+from groupware.services.mail.messages import Delivery
 from tests.integration.test_mail_store import MESSAGE, check_counters, spool, user
 
 

@@ -14,9 +14,9 @@ from groupware import runtime as runtime_module
 from groupware.config import StoreConfig
 from groupware.errors import AlreadyExists, InvalidInput, NotFound, QuotaExceeded
 from groupware.services import Services
-from groupware.services.access import SYSTEM, Principal
-from groupware.services.events import Expunged, FlagsChanged, MailboxEvent, MessageAdded
-from groupware.services.mail import Delivery
+from groupware.services.core.access import SYSTEM, Principal
+from groupware.services.core.events import Expunged, FlagsChanged, MailboxEvent, MessageAdded
+from groupware.services.mail.messages import Delivery
 from groupware.store.mail import recount
 from tests.conftest import make_config
 

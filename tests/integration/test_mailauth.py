@@ -15,14 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groupware.errors import InvalidInput
-from groupware.services import dkimsign
-from groupware.services.mailauth import (
+from groupware.services.transport import dkimsign
+from groupware.services.transport.mailauth import (
     AuthVerdict,
     PublicSuffixList,
     organizational_domain,
     verify_inbound,
 )
-from groupware.services.resolver import Resolver
+from groupware.services.transport.resolver import Resolver
 from tests.dnsserver import DNSServer
 
 GOOD_IP = "192.0.2.10"

@@ -5,8 +5,8 @@ LIKE folds ASCII case). Regression tests for RENAME "%" renaming "a/b" too."""
 from __future__ import annotations
 
 from groupware.services import Services
-from groupware.services.access import SYSTEM, Principal
-from groupware.services.calendars import NewItem
+from groupware.services.calendar.calendars import NewItem
+from groupware.services.core.access import SYSTEM, Principal
 
 ALICE = "alice@example.test"
 EVENT_UID = "same-uid@example.test"

@@ -18,7 +18,7 @@ import pytest
 
 from groupware import runtime as runtime_module
 from groupware.config import Config, Endpoint
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN_PASSWORD, TEST_DNS, Served, make_config, serving
 
 PASSWORD = "Sender-pass-1234"

@@ -13,7 +13,7 @@ import pytest
 
 from groupware import runtime as runtime_module
 from groupware.config import POP3Config
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.abuse import (
     GIVE_UP,
     connect,

@@ -13,10 +13,10 @@ from groupware.errors import InvalidInput
 from groupware.mime import imip
 from groupware.mime.icalitem import describe_text
 from groupware.services import Services
-from groupware.services import scheduling as scheduling_module
-from groupware.services.access import SYSTEM
-from groupware.services.calendars import NewItem
-from groupware.services.provenance import Provenance
+from groupware.services.calendar import scheduling as scheduling_module
+from groupware.services.calendar.calendars import NewItem
+from groupware.services.core.access import SYSTEM
+from groupware.services.transport.provenance import Provenance
 
 ORGANIZER = "org@example.test"
 EVENT = (

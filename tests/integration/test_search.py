@@ -16,8 +16,8 @@ from groupware.config import Config
 from groupware.errors import InvalidInput, NotFound
 from groupware.model.mail import Mailbox, Message, MessageText
 from groupware.services import Services
-from groupware.services import searchkeys as k
-from groupware.services.access import SYSTEM, Principal
+from groupware.services.core.access import SYSTEM, Principal
+from groupware.services.mail import searchkeys as k
 from groupware.store import fulltext, migrate
 
 WHEN = datetime(2026, 11, 27, tzinfo=UTC)

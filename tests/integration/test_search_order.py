@@ -12,8 +12,8 @@ import pytest
 
 from groupware.errors import InvalidInput
 from groupware.services import Services
-from groupware.services import searchkeys as k
-from groupware.services.access import SYSTEM, Principal
+from groupware.services.core.access import SYSTEM, Principal
+from groupware.services.mail import searchkeys as k
 from tests.integration.test_search import append, mail, user
 
 

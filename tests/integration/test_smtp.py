@@ -17,7 +17,7 @@ import pytest
 
 from groupware import runtime as runtime_module
 from groupware.config import Config
-from groupware.services.access import SYSTEM, Principal
+from groupware.services.core.access import SYSTEM, Principal
 from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 
 PASSWORD = "Alice-pass-1234"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from groupware import runtime as runtime_module
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN_PASSWORD, TEST_DNS, Served, make_config, serving, with_listeners
 from tests.integration.test_smtp import inbox
 from tests.serverprocess import ServerProcess

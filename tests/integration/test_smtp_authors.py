@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from groupware.model.queue import OutboundMessage
-from groupware.services.access import SYSTEM
-from groupware.services.mailauth import verify_dkim
-from groupware.services.resolver import Resolver
+from groupware.services.core.access import SYSTEM
+from groupware.services.transport.mailauth import verify_dkim
+from groupware.services.transport.resolver import Resolver
 from tests.conftest import TEST_DNS, Served
 from tests.integration.test_smtp import PASSWORD, inbox, start
 

@@ -15,10 +15,10 @@ import pytest
 
 from groupware import runtime as runtime_module
 from groupware.errors import AuthFailed, TryLater
-from groupware.services.access import SYSTEM
-from groupware.services.queue import QueuedMessage
-from groupware.services.rulespec import Action, RuleSpec
-from groupware.services.vacation import VacationSettings
+from groupware.services.core.access import SYSTEM
+from groupware.services.delivery.rulespec import Action, RuleSpec
+from groupware.services.delivery.vacation import VacationSettings
+from groupware.services.transport.queue import QueuedMessage
 from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 
 CAROL = "carol@elsewhere.example"

@@ -11,10 +11,10 @@ import pytest
 
 from groupware.errors import NotFound
 from groupware.services import Services
-from groupware.services.access import SYSTEM
-from groupware.services.delivery import Forward, Resolved
-from groupware.services.srs import Srs
-from groupware.services.vacation import VacationSettings
+from groupware.services.core.access import SYSTEM
+from groupware.services.delivery.local import Forward, Resolved
+from groupware.services.delivery.srs import Srs
+from groupware.services.delivery.vacation import VacationSettings
 
 MESSAGE = b"From: carol@elsewhere.example\r\nTo: bob@example.test\r\nSubject: Hi\r\n\r\nHi.\r\n"
 

@@ -17,9 +17,9 @@ from groupware.errors import InvalidInput, PermissionDenied
 from groupware.mime.parse import parse_message
 from groupware.model.base import utcnow
 from groupware.services import Services
-from groupware.services.access import SYSTEM, Principal
-from groupware.services.delivery import DeliveryReport
-from groupware.services.vacation import VacationSettings
+from groupware.services.core.access import SYSTEM, Principal
+from groupware.services.delivery.local import DeliveryReport
+from groupware.services.delivery.vacation import VacationSettings
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 CAROL = "carol@elsewhere.example"

@@ -17,7 +17,7 @@ import pytest
 
 from groupware import runtime as runtime_module
 from groupware.config import Config
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 
 

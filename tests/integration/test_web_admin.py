@@ -11,7 +11,7 @@ import re
 import pytest
 
 from groupware.errors import AuthFailed
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Served
 from tests.integration.test_web import Browser
 

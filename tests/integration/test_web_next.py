@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from groupware import runtime as runtime_module
 from groupware.config import Config
 from groupware.runtime import Runtime
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from groupware.web import create_app
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Served
 

@@ -16,7 +16,7 @@ from flask import url_for
 
 from groupware import runtime as runtime_module
 from groupware.config import Config
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 from tests.integration.test_web import Browser
 from tests.integration.test_web_sessions import (

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from groupware.model.base import utcnow
 from groupware.model.websessions import WebSession
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Served
 from tests.integration.test_web import Browser
 

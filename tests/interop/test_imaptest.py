@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from groupware import runtime as runtime_module
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN_PASSWORD, make_config, serving, with_listeners
 
 RUNNER = Path(__file__).resolve().parents[2].parent / "shared" / "imaptest" / "run.py"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from groupware import runtime as runtime_module
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 from tests.integration.test_imap import MESSAGE, PASSWORD
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from groupware.services.access import SYSTEM
+from groupware.services.core.access import SYSTEM
 from tests.conftest import Served
 from tests.integration.test_dav import ALICE, EVENT, PASSWORD
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from groupware.model import Base
 from groupware.model.directory import Domain, Role, RolePermission, User
-from groupware.services import access
+from groupware.services.core import access
 from groupware.store import Database, fulltext, migrate
 
 

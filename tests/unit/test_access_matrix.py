@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from groupware.errors import PermissionDenied
-from groupware.services import access
-from groupware.services.access import Grant, Principal, Resource
+from groupware.services.core import access
+from groupware.services.core.access import Grant, Principal, Resource
 
 ORG, NET = "example.org", "example.net"
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"

@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groupware.errors import InvalidInput
-from groupware.services.addresses import (
+from groupware.services.core.addresses import (
     domain_of,
     normalize_address,
     normalize_alias,
     normalize_domain,
 )
-from groupware.services.passwords import check_strength
+from groupware.services.directory.passwords import check_strength
 
 # What a stored key may look like: lower-case ASCII, no whitespace or control characters.
 DOMAIN_KEY = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9-]*[a-z][a-z0-9-]*")

@@ -1,13 +1,13 @@
-"""services/provenance.py without a database: which sender addresses SPF, DKIM and DMARC
+"""services/transport/provenance.py without a database: which sender addresses SPF, DKIM and DMARC
 vouch for, and which domains sign a forwarded copy (table-driven)."""
 
 from __future__ import annotations
 
 import pytest
 
-from groupware.services.mailauth import AuthVerdict, DKIMCheck, DMARCCheck
-from groupware.services.provenance import Provenance, vouched
-from groupware.services.spf import SPFCheck
+from groupware.services.transport.mailauth import AuthVerdict, DKIMCheck, DMARCCheck
+from groupware.services.transport.provenance import Provenance, vouched
+from groupware.services.transport.spf import SPFCheck
 
 SPF_PASS = SPFCheck("pass", "partner.example", "mailfrom")
 SPF_NONE = SPFCheck("none", "partner.example", "mailfrom")

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groupware.errors import TryLater, Unavailable
-from groupware.services.resolver import DKIMKeyLookup, DNSTemporaryError, Resolver
+from groupware.services.transport.resolver import DKIMKeyLookup, DNSTemporaryError, Resolver
 from tests.dnsserver import DNSServer
 
 LONG = "v=DKIM1; k=rsa; p=" + "A" * 600  # several 255-octet strings in one record

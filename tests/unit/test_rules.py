@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from groupware.errors import InvalidInput
-from groupware.services.rulespec import Action, Condition, RuleSpec, check_spec
+from groupware.services.delivery.rulespec import Action, Condition, RuleSpec, check_spec
 
 OWNER = "alice@example.test"
 

@@ -1,4 +1,4 @@
-"""How scheduling finds the iTIP object in a delivered mail (services/scheduling.py): the
+"""How scheduling finds the iTIP object in a delivered mail (services/calendar/scheduling.py): the
 first text/calendar part, decoded (who sent it is the Provenance's to say). A crafted
 message of many parts is read in bounded time (found timing fuzz inputs: the email
 package took 10 s a MiB in delivery's thread)."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from groupware.mime import imip
-from groupware.services.scheduling import _calendar_part
+from groupware.services.calendar.scheduling import _calendar_part
 from tests.unit.mime.test_imip import EVENT
 
 PLAIN = b"From: Bob <Bob@Example.ORG>, G: carol@example.net;\r\nSubject: x\r\n\r\nHello\r\n"

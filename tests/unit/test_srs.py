@@ -1,4 +1,4 @@
-"""SRS (services/srs.py) without a database: the rewrite and its reversal round-trip, a
+"""SRS (services/delivery/srs.py) without a database: the rewrite and its reversal round-trip, a
 forged or aged address is refused (SRS1 by its inner stamp too), hashes are 8 base32
 characters, SRS0 from another forwarder becomes SRS1, and the null sender and our own
 senders are left alone.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from groupware.services.srs import MAX_AGE_DAYS, forward_sender, is_srs, reverse
+from groupware.services.delivery.srs import MAX_AGE_DAYS, forward_sender, is_srs, reverse
 
 KEY = b"k" * 32
 DAY = 86400.0

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from groupware.services.searchkeys import Key
+from groupware.services.mail.searchkeys import Key
 
 STAR = 0  # "*" in a sequence set: the largest number in use (RFC 9051 §9 seq-number)
 

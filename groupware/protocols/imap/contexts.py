@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from groupware.protocols.imap.selected import SelectedView, compact_set
-from groupware.services.searchkeys import Key
+from groupware.services.mail.searchkeys import Key
 
 MAX_CONTEXTS = 10  # more is refused with NOUPDATE (RFC 5267 §4.2)
 

@@ -23,7 +23,7 @@ from groupware.protocols.imap.grammar_reader import (
     decode,
     show,
 )
-from groupware.services.searchkeys import (
+from groupware.services.mail.searchkeys import (
     All,
     And,
     Date,

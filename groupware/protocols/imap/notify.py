@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from groupware.errors import GroupwareError
 from groupware.protocols.imap.commands import NotifyFilter
-from groupware.services.events import (
+from groupware.services.core.events import (
     Expunged,
     FlagsChanged,
     MailboxCreated,
@@ -22,7 +22,7 @@ from groupware.services.events import (
     MessageAdded,
     SubscriptionChanged,
 )
-from groupware.services.mailboxes import INBOX, SEPARATOR, MailboxInfo
+from groupware.services.mail.mailboxes import INBOX, SEPARATOR, MailboxInfo
 
 if TYPE_CHECKING:
     from groupware.protocols.imap.session import Session

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from groupware.protocols.imap import wire
 from groupware.protocols.imap.commands import SequenceSet
 from groupware.protocols.imap.replies import Refused
-from groupware.services.events import (
+from groupware.services.core.events import (
     Expunged,
     FlagsChanged,
     MailboxDeleted,

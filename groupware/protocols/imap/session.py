@@ -20,8 +20,8 @@ from groupware.protocols.imap.contexts import SearchContext
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import SelectedView
 from groupware.services import Services
-from groupware.services.access import Principal
-from groupware.services.events import Expunged, MailboxEvent
+from groupware.services.core.access import Principal
+from groupware.services.core.events import Expunged, MailboxEvent
 
 if TYPE_CHECKING:
     from groupware.protocols.imap.notify import Notifier

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from groupware.protocols.pop3.replies import Refused
-from groupware.services.mail import MessageState
+from groupware.services.mail.messages import MessageState
 
 INBOX = "INBOX"  # RFC 1939 §1: the maildrop is the user's INBOX
 

@@ -12,7 +12,7 @@ from groupware.blocking import Blocking
 from groupware.protocols.pop3.maildrop import Maildrop
 from groupware.protocols.pop3.replies import Refused
 from groupware.services import Services
-from groupware.services.access import Principal
+from groupware.services.core.access import Principal
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from groupware.protocols.smtp import spool, statuses
-from groupware.services import Services, provenance
-from groupware.services.addresses import domain_of
-from groupware.services.auth import Login
-from groupware.services.delivery import DeliveryReport, Forward, Resolved
-from groupware.services.mailauth import AuthVerdict, PublicSuffixList, verify_inbound
-from groupware.services.provenance import Provenance
+from groupware.services import Services
+from groupware.services.auth.login import Login
+from groupware.services.core.addresses import domain_of
+from groupware.services.delivery.local import DeliveryReport, Forward, Resolved
+from groupware.services.transport import provenance
+from groupware.services.transport.mailauth import AuthVerdict, PublicSuffixList, verify_inbound
+from groupware.services.transport.provenance import Provenance
 
 # aiosmtpd hands MAIL FROM:<> over as "<>" and needs envelope.mail_from truthy for RCPT.
 NULL_SENDER = "<>"

@@ -22,11 +22,11 @@ from groupware.errors import GroupwareError, TryLater
 from groupware.protocols.smtp import statuses
 from groupware.protocols.smtp.accept import NULL_SENDER, Acceptance
 from groupware.services import Services
-from groupware.services.addresses import normalize_address
-from groupware.services.auth import Login
-from groupware.services.delivery import MailboxDisabled, Resolved
-from groupware.services.srs import SrsRefused, is_srs
-from groupware.services.submission import AuthorNotOwned, AuthorUnreadable
+from groupware.services.auth.login import Login
+from groupware.services.core.addresses import normalize_address
+from groupware.services.delivery.local import MailboxDisabled, Resolved
+from groupware.services.delivery.srs import SrsRefused, is_srs
+from groupware.services.transport.submission import AuthorNotOwned, AuthorUnreadable
 
 log = logging.getLogger(__name__)
 

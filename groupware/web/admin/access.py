@@ -6,7 +6,7 @@ from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 from wtforms.fields import SelectChoice
 
-from groupware.services.access import PERMISSIONS, WILDCARD
+from groupware.services.core.access import PERMISSIONS, WILDCARD
 from groupware.web.admin.views import blueprint
 from groupware.web.context import attempt, principal, services
 from groupware.web.forms import ActionForm, GrantForm, RoleForm

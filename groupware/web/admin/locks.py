@@ -1,6 +1,6 @@
 """Admin page of login locks: what the throttle holds now, with a Clear button per key.
 
-Who sees and clears which key is the service's decision (services/loginlocks.py).
+Who sees and clears which key is the service's decision (services/auth/loginlocks.py).
 """
 
 from __future__ import annotations

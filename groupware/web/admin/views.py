@@ -13,7 +13,7 @@ from flask import Blueprint, abort, redirect, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from groupware.services import access
+from groupware.services.core import access
 from groupware.web.context import login_gate, principal, services
 from groupware.web.reauth import fresh_login_for_changes
 

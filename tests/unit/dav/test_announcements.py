@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 
 from groupware.dav.storage import Announcements
-from groupware.services.calendars import Calendars, ItemRow
+from groupware.services.calendar.calendars import Calendars, ItemRow
 
 
 class Recording(Calendars):

@@ -21,7 +21,7 @@ from groupware.protocols.imap.commands import (
 )
 from groupware.protocols.imap.grammar import ParseError, parse_command
 from groupware.protocols.imap.grammar_search import MAX_KEYS
-from groupware.services.searchkeys import (
+from groupware.services.mail.searchkeys import (
     All,
     And,
     Date,

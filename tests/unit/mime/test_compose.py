@@ -13,7 +13,7 @@ import pytest
 
 from groupware.mime.compose import compose_auto_reply, reply_subject
 from groupware.mime.parse import parse_message
-from groupware.services.vacation import why_not
+from groupware.services.delivery.vacation import why_not
 
 ORIGINAL = (
     b"From: Carol <carol@elsewhere.example>\r\nTo: bob@example.test\r\n"

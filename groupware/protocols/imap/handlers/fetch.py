@@ -12,7 +12,7 @@ from groupware.protocols.imap import commands as c
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import SelectedView, compact_set
 from groupware.protocols.imap.session import Session
-from groupware.services.messagefetch import Summary
+from groupware.services.mail.fetch import Summary
 
 BATCH = 200
 CONTENT_BATCH = 8  # whole messages held at once (each up to [imap] max_literal)

@@ -12,7 +12,7 @@ from groupware.protocols.imap import commands as c
 from groupware.protocols.imap.handlers.mailboxes import status_items
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.session import Session
-from groupware.services.mailboxes import INBOX, SEPARATOR, MailboxInfo
+from groupware.services.mail.mailboxes import INBOX, SEPARATOR, MailboxInfo
 
 
 def _pattern_in(session: Session, text: str) -> str:

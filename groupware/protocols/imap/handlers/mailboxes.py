@@ -10,7 +10,7 @@ from groupware.protocols.imap import wire
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import SelectedView, compact_set
 from groupware.protocols.imap.session import Session, State
-from groupware.services.mailboxes import SEPARATOR, MailboxInfo
+from groupware.services.mail.mailboxes import SEPARATOR, MailboxInfo
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 

@@ -11,7 +11,7 @@ from groupware.protocols.imap.contexts import MAX_CONTEXTS, SearchContext
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import SelectedView, compact_set, ordered_set
 from groupware.protocols.imap.session import Session
-from groupware.services import searchkeys as k
+from groupware.services.mail import searchkeys as k
 
 
 def resolve_key(key: k.Key, view: SelectedView, saved: tuple[int, ...]) -> k.Key:

@@ -11,7 +11,7 @@ from groupware.protocols.pop3.maildrop import INBOX, Maildrop
 from groupware.protocols.pop3.replies import Refused
 from groupware.protocols.pop3.session import Session
 from groupware.services import Services
-from groupware.services.access import Principal
+from groupware.services.core.access import Principal
 
 
 # RFC 2595 §4 STLS

@@ -1,0 +1,2 @@
+"""Calendars and address books: collections and items, sharing, and scheduling (iTIP
+invitations and replies)."""

@@ -1,0 +1,1 @@
+"""Stored mail: mailboxes, messages (append, flags, expunge), fetching and searching."""
