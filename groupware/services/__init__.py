@@ -1,5 +1,7 @@
-"""Services: the directory, access, authentication and audit (and, later, mail, delivery,
-calendars). Each takes the `Database` and returns DTOs; `Services` bundles them.
+"""Services: each takes the `Database` and returns DTOs; `Services` bundles them, built
+once by `build_services`. The subpackages are families, each importing only those below
+it (pyproject.toml's layers contract): calendar, delivery, mail | transport, auth,
+directory, core.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from groupware.services.core.audit import Audit
 from groupware.services.core.events import EventHub
 from groupware.services.delivery.bounces import Bounces
 from groupware.services.delivery.local import LocalDelivery
+from groupware.services.delivery.route import MailRouter
 from groupware.services.delivery.rules import Rules
 from groupware.services.delivery.srs import Srs
 from groupware.services.delivery.vacation import Vacation
@@ -55,6 +58,7 @@ class Services:
     search: MailSearch
     fetch: MessageFetch
     delivery: LocalDelivery
+    router: MailRouter
     rules: Rules
     vacation: Vacation
     srs: Srs
@@ -84,15 +88,15 @@ def build_services(config: Config, database: Database) -> Services:
     directory.on_domain_added.append(dkim.ensure)
     queue = OutboundQueue(database, blobs, config.outbound)
     rules = Rules(database)
-    vacation = Vacation(database, queue, dkim)
+    vacation = Vacation(database)
     auth = Auth(database, config.auth)
     srs = Srs(database, auth.throttle)  # bad SRS addresses count like failed logins
     calendars = Calendars(database)
-    scheduling = Scheduling(calendars, queue, dkim, config.data_dir / "spool")
-    calendars.on_item_change.append(scheduling.item_changed)
     delivery = LocalDelivery(database, messages, rules=rules, vacation=vacation, srs=srs)
-    scheduling.delivery = delivery
-    delivery.on_delivered.append(scheduling.message_delivered)
+    router = MailRouter(delivery, queue, dkim, srs, config.data_dir / "spool")
+    scheduling = Scheduling(calendars, router)
+    calendars.on_item_change.append(scheduling.item_changed)
+    router.on_delivered.append(scheduling.message_delivered)
     groups, sharing = Groups(database), Sharing(database, calendars)
     groups.on_name_freed.append(sharing.forget_group)  # group calendars end with the group
     return Services(
@@ -110,6 +114,7 @@ def build_services(config: Config, database: Database) -> Services:
         search=MailSearch(database),
         fetch=MessageFetch(database, blobs),
         delivery=delivery,
+        router=router,
         rules=rules,
         vacation=vacation,
         srs=srs,
@@ -117,7 +122,7 @@ def build_services(config: Config, database: Database) -> Services:
         queue=queue,
         resolver=_resolver(config),
         dkim=dkim,
-        bounces=Bounces(delivery, queue, config.hostname, config.data_dir / "spool"),
+        bounces=Bounces(router, config.hostname),
         calendars=calendars,
         sharing=sharing,
         scheduling=scheduling,

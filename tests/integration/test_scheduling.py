@@ -34,7 +34,7 @@ def deliver(services: Services, tmp_path: Path, sender: str, data: bytes) -> Non
     path = tmp_path / "in.eml"
     path.write_bytes(data)
     resolved = [services.delivery.resolve(ORGANIZER)]
-    report = services.delivery.deliver(path, resolved, sender, Provenance(frozenset({sender})))
+    report = services.router.route(path, resolved, sender, Provenance(frozenset({sender})))
     assert report.delivered
 
 
@@ -261,7 +261,7 @@ def test_a_slow_invitation_holds_up_no_other(
         path.write_bytes(data)
         resolved = [services.delivery.resolve(attendee)]
         sender = "org@partner.example"
-        services.delivery.deliver(path, resolved, sender, Provenance(frozenset({sender})))
+        services.router.route(path, resolved, sender, Provenance(frozenset({sender})))
 
     slow = threading.Thread(target=deliver_to, args=("ann@example.test", "slow"))
     fast = threading.Thread(target=deliver_to, args=("ben@example.test", "fast"))

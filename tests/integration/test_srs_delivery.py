@@ -77,7 +77,7 @@ def test_auto_reply_to_a_forwarded_sender_goes_to_the_original(
     spool.mkdir()
     (spool / "m.eml").write_bytes(MESSAGE)
     resolved = [setup.delivery.resolve("bob@example.test")]
-    report = setup.delivery.deliver(spool / "m.eml", resolved, mail_from=srs_sender)
+    report = setup.router.route(spool / "m.eml", resolved, mail_from=srs_sender)
     assert report.replied == ("bob@example.test",)
     [queued] = setup.queue.list_all(SYSTEM)
     assert queued.mail_from == ""

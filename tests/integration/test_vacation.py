@@ -52,7 +52,7 @@ def deliver(
     spool.mkdir(exist_ok=True)
     path = spool / f"m{len(list(spool.iterdir()))}.eml"
     path.write_bytes(data)
-    return services.delivery.deliver(path, [services.delivery.resolve(to)], mail_from=mail_from)
+    return services.router.route(path, [services.delivery.resolve(to)], mail_from=mail_from)
 
 
 def queued(services: Services) -> list[tuple[str, list[str]]]:
@@ -91,16 +91,12 @@ def test_one_reply_per_sender_per_period(setup: Services, tmp_path: Path) -> Non
     # After the period the same sender gets a reply again.
     user_id = bob.user_id
     assert user_id is not None
-    spool = tmp_path / "spool"
-    again = setup.vacation.maybe_reply(
-        setup.delivery, spool, CAROL, parse_message(MESSAGE), {user_id: {BOB}}, now=utcnow()
-    )
+    again = setup.vacation.replies(CAROL, parse_message(MESSAGE), {user_id: {BOB}}, now=utcnow())
     assert again == []
     later = utcnow() + timedelta(days=7, minutes=1)
-    again = setup.vacation.maybe_reply(
-        setup.delivery, spool, CAROL, parse_message(MESSAGE), {user_id: {BOB}}, now=later
-    )
-    assert again == [BOB]
+    again = setup.vacation.replies(CAROL, parse_message(MESSAGE), {user_id: {BOB}}, now=later)
+    assert [reply.author for reply in again] == [BOB]
+    assert [reply.recipient for reply in again] == [CAROL]
     # Turning it off and on again starts a new round.
     setup.vacation.set(bob, BOB, VacationSettings(body="x"))
     setup.vacation.set(bob, BOB, AWAY)

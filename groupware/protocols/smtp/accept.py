@@ -1,10 +1,11 @@
 """What becomes of a message once DATA has it in a spool file: who it is from (the author
-check of submission, or SPF, DKIM and DMARC for mail from outside), the copy that is
-stored with the trace fields on top, local delivery, the queue, forwards and signatures.
+check of submission, or SPF, DKIM and DMARC for mail from outside), and the copy with the
+trace fields on top that goes to the router (services/delivery/route.py), which stores,
+queues, forwards and signs it.
 
 Runs in the services' thread pool (SMTPHandler.handle_DATA calls `Acceptance.accept`).
 The message goes from file to file; it is read whole into memory only where a library
-needs its bytes (DKIM verification and signing, parsing for delivery), one at a time.
+needs its bytes (DKIM verification), one at a time.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from groupware.protocols.smtp import spool, statuses
+from groupware import spool
+from groupware.protocols.smtp import statuses
 from groupware.services import Services
 from groupware.services.auth.login import Login
-from groupware.services.core.addresses import domain_of
-from groupware.services.delivery.local import DeliveryReport, Forward, Resolved
+from groupware.services.delivery.local import DeliveryReport, Resolved
 from groupware.services.transport import provenance
-from groupware.services.transport.mailauth import AuthVerdict, PublicSuffixList, verify_inbound
+from groupware.services.transport.mailauth import AuthVerdict, system_suffixes, verify_inbound
 from groupware.services.transport.provenance import Provenance
 
 # aiosmtpd hands MAIL FROM:<> over as "<>" and needs envelope.mail_from truthy for RCPT.
@@ -32,7 +33,6 @@ class Acceptance:
         self.hostname = hostname
         self.services = services
         self.spool = spool_folder
-        self._suffixes: PublicSuffixList | Literal[False] | None = None  # loaded once
 
     def accept(
         self, session: Any, envelope: Any, raw: Path, received: bytes
@@ -83,28 +83,24 @@ class Acceptance:
             mail_from=reverse_path(envelope),
             resolver=self.services.resolver,
             hostname=self.hostname,
-            suffixes=self.suffixes,
+            suffixes=system_suffixes(),
         )
-
-    @property
-    def suffixes(self) -> PublicSuffixList | None:
-        if self._suffixes is None:
-            self._suffixes = PublicSuffixList.load() or False
-        return self._suffixes or None
 
     def _store(
         self, path: Path, envelope: Any, recipients: list[Resolved], origin: Provenance
     ) -> DeliveryReport:
-        """Deliver locally and queue the rest (each durable before this returns)."""
+        """Route the message (stored and queued, each durable before this returns)."""
         mail_from = reverse_path(envelope)
-        dsn = {"envid": envelope.dsn_envid, "headers_only": envelope.dsn_ret_headers}
-        local = [r for r in recipients if r.hosted]
-        report = self.services.delivery.deliver(path, local, mail_from, origin)
-        remote = [r.address for r in recipients if not r.hosted]
-        if remote:  # only for authenticated clients: relaying is refused at RCPT
-            self._queue(path, b"", origin.signers, mail_from, remote, envelope.notify, dsn)
-        self._forward(path, mail_from, report.forwards, envelope.notify, dsn, origin)
-        if report.over_quota and (report.accepted or remote):
+        report = self.services.router.route(
+            path,
+            recipients,
+            mail_from,
+            origin,
+            notify=envelope.notify,
+            envid=envelope.dsn_envid,
+            headers_only=envelope.dsn_ret_headers,
+        )
+        if report.over_quota and (report.accepted or any(not r.hosted for r in recipients)):
             # RFC 5321 §6.1: taken for some recipients, so the full mailboxes are
             # reported to the sender rather than refused to the client (a retry would
             # duplicate the copies already stored).
@@ -117,60 +113,6 @@ class Acceptance:
             )
             report = dataclasses.replace(report, over_quota=(), too_big=())
         return report
-
-    def _forward(
-        self,
-        path: Path,
-        mail_from: str,
-        forwards: tuple[Forward, ...],
-        notify: dict[str, str],
-        dsn: dict[str, Any],
-        origin: Provenance,
-    ) -> None:
-        """Queue forwarded copies with an SRS sender of the forwarding address's domain, so
-        SPF passes at the destination and bounces come back (delivery.resolve reverses it).
-        Each copy names its forwarders in Delivered-To, which rules read to stop loops,
-        and is DKIM-signed as `Provenance.forward_signers` says."""
-        groups: dict[str, list[Forward]] = {}
-        for forward in forwards:
-            sender = self.services.srs.forward_sender(mail_from, domain_of(forward.recipient))
-            groups.setdefault(sender, []).append(forward)
-        for sender, group in groups.items():
-            forwarders = dict.fromkeys(f.recipient for f in group)
-            marks = "".join(f"Delivered-To: {r}\r\n" for r in forwarders).encode()
-            domain = domain_of(sender) if sender else ""
-            signers = origin.forward_signers(domain, self.suffixes)
-            # RFC 3461 §6.2: a forwarded copy keeps the NOTIFY of the address it came to.
-            kept = {f.target: notify[f.recipient] for f in group if f.recipient in notify}
-            self._queue(path, marks, signers, sender, [f.target for f in group], kept, dsn)
-
-    def _queue(
-        self,
-        path: Path,
-        marks: bytes,
-        signers: tuple[str, ...],
-        sender: str,
-        targets: list[str],
-        notify: dict[str, str],
-        dsn: dict[str, Any],
-    ) -> None:
-        """Queue the message at `path` with `marks` on top, DKIM-signed for the domains
-        `signers` we hold keys of (the From: domains: DMARC aligns with From:, not with the
-        envelope); `path` itself stays as it is, for the next copy."""
-        if not marks and not signers:
-            self.services.queue.enqueue(path, sender, targets, notify=notify, **dsn)
-            return
-        copy = spool.copy_with(self.spool, marks, path)
-        try:
-            if signers:
-                data = copy.read_bytes()
-                header = self.services.dkim.signatures(data, signers)
-                del data  # before the copy below: one message in memory at a time
-                if header:
-                    spool.prepend(copy, header)
-            self.services.queue.enqueue(copy, sender, targets, notify=notify, **dsn)
-        finally:
-            copy.unlink(missing_ok=True)
 
 
 def reverse_path(envelope: Any) -> str:

@@ -20,13 +20,14 @@ from typing import Any, AnyStr
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, TLSSetupException, syntax
 
+from groupware import spool
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
 from groupware.errors import AuthFailed, TryLater
 from groupware.protocols.budget import ByteBudget
 from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.logins import check
-from groupware.protocols.smtp import spool, statuses
+from groupware.protocols.smtp import statuses
 from groupware.protocols.smtp.data import read_data
 from groupware.protocols.smtp.handler import Limits, SMTPHandler
 from groupware.services import Services

@@ -1,8 +1,8 @@
 """Invitations (iTIP over iMIP, RFC 5546 and RFC 6047) from calendar changes, and iMIP
 mail handed to local users.
 
-The organizer saves an event with attendees: each attendee gets a REQUEST by mail (local
-ones through delivery, others through the queue), and a local attendee also finds it in
+The organizer saves an event with attendees: each attendee gets a REQUEST by mail (through
+the router: local ones are delivered, others queued), and a local attendee also finds it in
 their calendar, needing action. Later changes that matter (times, title, place, the
 attendee list, SEQUENCE) send the REQUEST again; a deletion, or an attendee taken off,
 sends CANCEL. An attendee answering from their own calendar (their PARTSTAT changes, or
@@ -21,7 +21,6 @@ import logging
 import re
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from groupware.mime import imip
 from groupware.mime.icalitem import describe_text
@@ -35,13 +34,8 @@ from groupware.services.calendar.calendars import (
     ItemRow,
     NewItem,
 )
-from groupware.services.delivery.outgoing import send_generated
-from groupware.services.transport.dkimkeys import DkimKeys
+from groupware.services.delivery.route import MailRouter
 from groupware.services.transport.provenance import Provenance
-from groupware.services.transport.queue import OutboundQueue
-
-if TYPE_CHECKING:
-    from groupware.services.delivery.local import LocalDelivery
 
 log = logging.getLogger(__name__)
 MAX_ATTENDEES = 100  # as many as one SMTP transaction takes ([smtp] max_recipients)
@@ -50,18 +44,9 @@ _ORGANIZER = re.compile(r"^ORGANIZER[;:]", re.IGNORECASE | re.MULTILINE)
 
 
 class Scheduling:
-    def __init__(
-        self,
-        calendars: Calendars,
-        queue: OutboundQueue,
-        dkim: DkimKeys,
-        spool_dir: Path,
-    ) -> None:
+    def __init__(self, calendars: Calendars, router: MailRouter) -> None:
         self._calendars = calendars
-        self._queue = queue
-        self._dkim = dkim
-        self._spool = spool_dir
-        self.delivery: LocalDelivery | None = None  # set once delivery exists (it calls us)
+        self._router = router
 
     # -- changes in a calendar ---------------------------------------------------------------
 
@@ -277,21 +262,10 @@ class Scheduling:
     def _send(
         self, sender: str, recipient: str, method: str, body: str, facts: imip.Scheduled
     ) -> None:
-        if self.delivery is None:
-            return
         data = imip.compose(
             method=method, sender=sender, sender_name="", to=recipient, body=body, facts=facts
         )
-        send_generated(
-            self.delivery,
-            self._queue,
-            self._dkim,
-            self._spool,
-            author=sender,
-            recipient=recipient,
-            data=data,
-            mail_from=sender,
-        )
+        self._router.send_generated(sender, recipient, data, mail_from=sender)
 
     def message_delivered(self, spool: Path, addresses: list[str], origin: Provenance) -> None:
         """iMIP in mail delivered to local users (`addresses`). Who sent it is what

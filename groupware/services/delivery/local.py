@@ -1,5 +1,6 @@
 """Local delivery: which mailboxes an address reaches, and storing a message in them as
-each user's rules say, with forwards reported back and vacation replies sent after.
+each user's rules say. It never sends: the forwards and vacation replies it reports go
+out through the router (route.py).
 
 An address resolves, in order, to the original sender behind one of our SRS addresses (a
 bad one is refused outright, never passed to the catch-all), a user, a user by
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +26,9 @@ from groupware.model.mail import Mailbox, MailUsage
 from groupware.services.core.addresses import domain_of, normalize_address, normalize_domain
 from groupware.services.delivery.rules import Outcome, Rules
 from groupware.services.delivery.srs import Srs, SrsRefused, is_srs
-from groupware.services.delivery.vacation import Vacation
+from groupware.services.delivery.vacation import AutoReply, Vacation
 from groupware.services.mail.mailboxes import INBOX
 from groupware.services.mail.messages import Appended, Delivery, Messages
-from groupware.services.transport.provenance import Provenance
 from groupware.store import Database
 
 log = logging.getLogger(__name__)
@@ -68,6 +67,8 @@ class DeliveryReport:
     forwards: tuple[Forward, ...] = ()  # for the outbound queue, one per target
     discarded: tuple[str, ...] = ()  # user addresses whose rules dropped the message
     replied: tuple[str, ...] = ()  # user addresses whose vacation answered it
+    replies: tuple[AutoReply, ...] = ()  # those answers, for the router to send
+    stored_for: tuple[str, ...] = ()  # user addresses that now hold the message
 
     @property
     def accepted(self) -> bool:
@@ -93,9 +94,6 @@ class LocalDelivery:
         self._rules = rules
         self._vacation = vacation
         self._srs = srs
-        # Told of each message stored for local users (spool, their addresses, how it came
-        # in): scheduling reads iMIP from here.
-        self.on_delivered: list[Callable[[Path, list[str], Provenance], None]] = []
 
     def hosts(self, domain: str) -> bool:
         with self._db.read() as session:
@@ -152,17 +150,12 @@ class LocalDelivery:
             return [address for (address,) in rows]
 
     def deliver(
-        self,
-        spool: Path,
-        recipients: list[Resolved],
-        mail_from: str = "",
-        origin: Provenance | None = None,
+        self, spool: Path, recipients: list[Resolved], mail_from: str = ""
     ) -> DeliveryReport:
         """Store the message once per local user reached, where that user's rules put it,
         skipping users whose quota it would exceed; report forwards (aliases' and rules')
-        back for the outbound queue; then send vacation replies to `mail_from`, the
-        envelope sender ("" for a bounce, which is never answered). `origin` says whose
-        word the message carries (None: nobody's) for the listeners."""
+        and the vacation replies to `mail_from`, the envelope sender ("" for a bounce,
+        which is never answered), for the router to send."""
         users: dict[int, str] = {}
         reached: dict[int, set[str]] = {}  # user id → recipient addresses that led there
         forwards: dict[str, Forward] = {}  # by target: one copy each
@@ -188,20 +181,16 @@ class LocalDelivery:
                     forwards.setdefault(target, Forward(users[user_id], target))
         discarded = [users[u] for u, o in outcomes.items() if o.discard]
         accepted = {u: reached[u] for u in users if u not in over and users[u] not in discarded}
-        replied = self._vacation.maybe_reply(self, spool.parent, mail_from, parsed, accepted)
-        stored_for = [users[u] for u in accepted]
-        for listener in self.on_delivered:
-            try:
-                listener(spool, stored_for, origin or Provenance())
-            except Exception:  # the message is stored; a failed follow-up is logged
-                log.exception("delivery listener failed")
+        replies = self._vacation.replies(mail_from, parsed, accepted)
         return DeliveryReport(
             tuple(delivered),
             tuple(users[u] for u in over),
             tuple(users[u] for u in too_big),
             tuple(forwards.values()),
             tuple(discarded),
-            tuple(replied),
+            tuple(reply.author for reply in replies),
+            tuple(replies),
+            tuple(users[u] for u in accepted),
         )
 
     def _store(

@@ -1,7 +1,7 @@
 """Each user's vacation auto-reply (RFC 3834): the settings the owner edits, and
-`maybe_reply` at delivery, which answers a sender at most once per `days`, never a list,
-a robot or a bounce, and sends with the null sender. Extend `why_not` for more mail
-that must not be answered.
+`replies` at delivery, which writes the answers to a sender at most once per `days`,
+never to a list, a robot or a bounce; the router sends them with the null sender. Extend
+`why_not` for more mail that must not be answered.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -29,14 +27,8 @@ from groupware.services.core import audit
 from groupware.services.core.access import Principal
 from groupware.services.core.addresses import domain_of, normalize_address
 from groupware.services.core.userset import UserSet
-from groupware.services.delivery.outgoing import send_generated
 from groupware.services.directory.accounts import managed_user
-from groupware.services.transport.dkimkeys import DkimKeys
-from groupware.services.transport.queue import OutboundQueue
 from groupware.store import Database
-
-if TYPE_CHECKING:
-    from groupware.services.delivery.local import LocalDelivery
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +58,15 @@ class VacationSettings:
     start_date: date | None = None  # UTC dates, both inclusive; None: open-ended
     end_date: date | None = None
     days: int = 7  # at most one reply per sender in this many days
+
+
+@dataclass(frozen=True)
+class AutoReply:
+    """A reply written for `author` (the away user, its From:) to `recipient`."""
+
+    author: str
+    recipient: str
+    data: bytes
 
 
 def why_not(mail_from: str, parsed: ParsedMessage) -> str | None:
@@ -98,10 +99,8 @@ def why_not(mail_from: str, parsed: ParsedMessage) -> str | None:
 
 
 class Vacation:
-    def __init__(self, database: Database, queue: OutboundQueue, dkim: DkimKeys) -> None:
+    def __init__(self, database: Database) -> None:
         self._db = database
-        self._queue = queue
-        self._dkim = dkim
         enabled = select(VacationRow.user_id).where(VacationRow.enabled.is_(True))
         self._users = UserSet(database, enabled)  # most users are not away: no query
 
@@ -148,19 +147,17 @@ class Vacation:
 
     # -- delivery --------------------------------------------------------------------------
 
-    def maybe_reply(
+    def replies(
         self,
-        delivery: LocalDelivery,
-        spool_dir: Path,
         mail_from: str,
         parsed: ParsedMessage,
         reached: Mapping[int, Collection[str]],
         now: datetime | None = None,
-    ) -> list[str]:
-        """Answer a delivered message for each user in `reached` (user id → the recipient
-        addresses that led to them) whose vacation is on and who was addressed in To or Cc;
-        returns the addresses of the users who replied. Call it after the message is
-        stored: a failed reply is logged, never raised."""
+    ) -> list[AutoReply]:
+        """The answers to a delivered message, one for each user in `reached` (user id →
+        the recipient addresses that led to them) whose vacation is on and who was
+        addressed in To or Cc, each remembered as sent. Call it after the message is
+        stored: a reply that fails is logged, never raised."""
         if not self._users.any_of(reached):
             return []
         try:
@@ -199,8 +196,7 @@ class Vacation:
                         references=parsed.references,
                         now=now,
                     )
-                    self._send(delivery, spool_dir, address, sender, data)
-                    replied.append(address)
+                    replied.append(AutoReply(address, sender, data))
             except Exception:  # the message is stored already; a reply is a courtesy
                 log.exception("auto-reply of %s to <%s> failed", address, sender)
         return replied
@@ -219,15 +215,6 @@ class Vacation:
         except IntegrityError:
             return False  # a concurrent delivery answered this sender just now
         return True
-
-    def _send(
-        self, delivery: LocalDelivery, spool_dir: Path, user: str, sender: str, data: bytes
-    ) -> None:
-        """To a local sender through delivery (rules apply; a null sender gets no reply
-        back), elsewhere through the queue, DKIM-signed, with the null reverse path."""
-        send_generated(
-            delivery, self._queue, self._dkim, spool_dir, author=user, recipient=sender, data=data
-        )
 
 
 def _due(settings: VacationSettings, today: date) -> bool:

@@ -6,6 +6,7 @@ adds a field to AuthVerdict and a clause to `authentication_results_header`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
@@ -354,6 +355,13 @@ class PublicSuffixList:
             if candidate in self._rules or parent in self._wildcards:
                 size = count
         return size
+
+
+@functools.cache
+def system_suffixes() -> PublicSuffixList | None:
+    """The system's list, read once per process (None without Debian's package): DMARC
+    checks and forwarded copies' signers consult it on every message."""
+    return PublicSuffixList.load()
 
 
 def organizational_domain(domain: str, suffixes: PublicSuffixList | None = None) -> str:

@@ -1,4 +1,4 @@
-"""protocols/smtp/spool.py on real files: the header section read back in pieces (found
+"""groupware/spool.py on real files: the header section read back in pieces (found
 across chunk boundaries, none, empty), copies with fields on top, and prepending."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from groupware.protocols.smtp import spool
+from groupware import spool
 
 
 @pytest.mark.parametrize(

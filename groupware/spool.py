@@ -1,7 +1,7 @@
-"""Messages as spool files while SMTP handles them: made in the spool folder (which the
-runtime empties at start-up), read back a header section at a time, and copied with new
-header fields on top, disk to disk, so a message is never held whole in memory to be
-changed. New ways of rewriting a spooled message go here.
+"""Messages as spool files while SMTP takes them and the router sends them on: made in the
+spool folder (which the runtime empties at start-up), read back a header section at a
+time, and copied with new header fields on top, disk to disk, so a message is never held
+whole in memory to be changed. New ways of rewriting a spooled message go here.
 """
 
 from __future__ import annotations
