@@ -1,7 +1,7 @@
-"""An IMAP connection's socket, the Channel a Session talks to: asyncio streams with STARTTLS
-and COMPRESS=DEFLATE, bounded line reads, literals spooled to files as they arrive (and
-removed whatever becomes of the connection), and one deadline for every wait. The server
-sets the deadline; new socket behaviour goes here."""
+"""An IMAP connection's socket, the Channel a Session talks to: the shared stream channel
+(streams.py: STARTTLS, one deadline for every wait) with COMPRESS=DEFLATE, bounded line
+reads, and literals spooled to files as they arrive (and removed whatever becomes of the
+connection). The server sets the deadline; new IMAP socket behaviour goes here."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import ssl
 import tempfile
 import zlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from groupware.protocols import streams
 from groupware.protocols.imap.commands import Spooled
 from groupware.protocols.imap.session import ConnectionClosed
 
-T = TypeVar("T")
 CHUNK = 64 * 1024
 
 
@@ -32,10 +32,10 @@ class TimedOut(ConnectionClosed):
     take): the server picks the BYE, which depends on the state."""
 
 
-class StreamChannel:
-    """A session's socket. `deadline` (the event loop's clock; None: none) bounds every
-    read and drain, however the client trickles its bytes, and a drain waits `patience`
-    seconds at most for a client to take anything: TimedOut when either runs out."""
+class StreamChannel(streams.StreamChannel):
+    """An IMAP session's socket: the shared stream channel (deadline, patience,
+    STARTTLS) with COMPRESS=DEFLATE, line reads bounded by the stream's limit, and
+    literals spooled to files. TimedOut when the deadline or patience runs out."""
 
     def __init__(
         self,
@@ -44,27 +44,18 @@ class StreamChannel:
         tls: ssl.SSLContext | None,
         spool: Path,
     ) -> None:
-        self.reader, self.writer, self._tls, self._spool = reader, writer, tls, spool
-        peer = writer.get_extra_info("peername")
-        self.peer = peer[0] if peer else ""
-        self.secure = writer.get_extra_info("sslcontext") is not None
+        super().__init__(reader, writer, tls)
+        self._spool = spool
         self._deflate: Any = None  # a zlib compressor once COMPRESS is active
         self._unsent: list[bytes] = []
         self._spooled: set[Path] = set()  # this connection's spool files not yet removed
         self.ended = False  # the client closed its side (what it sent last had no CRLF)
-        self.deadline: float | None = None
-        self.patience: float | None = None
 
-    async def _bounded(self, waiting: Awaitable[T], patience: float | None = None) -> T:
-        at = self.deadline
-        if patience is not None:
-            until = asyncio.get_running_loop().time() + patience
-            at = until if at is None else min(at, until)
-        try:
-            async with asyncio.timeout_at(at):
-                return await waiting
-        except TimeoutError:
-            raise TimedOut("the client took too long") from None
+    def timed_out(self) -> Exception:
+        return TimedOut("the client took too long")
+
+    def pipelined(self) -> Exception:
+        return ConnectionClosed("data pipelined after STARTTLS")
 
     def write(self, data: bytes) -> None:
         if self._deflate is None:
@@ -77,9 +68,7 @@ class StreamChannel:
             data = b"".join(self._unsent)
             self._unsent.clear()
             self.writer.write(self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH))
-        # A client that reads nothing is not active (RFC 9051 §5.4): it must not hold the
-        # connection past the deadline, nor for ever once logged in.
-        await self._bounded(self.writer.drain(), self.patience)
+        await super().drain()
 
     async def readline(self) -> bytes:
         """One line without its line break; b"" when the client went away (and `ended`)."""
@@ -119,15 +108,6 @@ class StreamChannel:
         for path in paths:
             path.unlink(missing_ok=True)
             self._spooled.discard(path)
-
-    async def start_tls(self) -> None:
-        assert self._tls is not None
-        if self.reader._buffer:  # type: ignore[attr-defined]
-            # Commands sent behind STARTTLS in clear must not run as if protected
-            # (CVE-2011-0411 class): drop the connection.
-            raise ConnectionClosed("data pipelined after STARTTLS")
-        await self._bounded(self.writer.start_tls(self._tls))  # a slow handshake too
-        self.secure = True
 
     def compress(self) -> None:
         """RFC 4978: from now on both directions are raw DEFLATE streams; what we send

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from groupware.errors import GroupwareError
 from groupware.protocols.imap.commands import NotifyFilter
+from groupware.protocols.imap.session import Session
 from groupware.services.core.events import (
     Expunged,
     FlagsChanged,
@@ -23,9 +23,6 @@ from groupware.services.core.events import (
     SubscriptionChanged,
 )
 from groupware.services.mail.mailboxes import INBOX, SEPARATOR, MailboxInfo
-
-if TYPE_CHECKING:
-    from groupware.protocols.imap.session import Session
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """IMAP listeners (143 with STARTTLS, 993 with TLS) on the runtime's event loop: reading
-command lines and literals within what a command may bring (see Allowance), and the socket
-side of a session (channel.py). What commands mean lives in the handlers."""
+command lines and literals within what a command may bring (see Allowance). Accepting,
+connection limits and stopping are streams.py's, shared with POP3; the socket side of a
+session is channel.py. What commands mean lives in the handlers."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from collections import Counter
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
+from groupware.protocols import streams
 from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.imap import dispatch, grammar
 from groupware.protocols.imap.channel import LineTooLong, StreamChannel, TimedOut
@@ -93,8 +94,12 @@ class Allowance:
         return True
 
 
-class IMAPListener:
+class IMAPListener(streams.StreamListener[StreamChannel]):
     """One IMAP port: "imap" (STARTTLS) or "imaps" (implicit TLS)."""
+
+    BUSY = b"* BYE Too many connections; try again later\r\n"
+    SHUTTING_DOWN = b"* BYE Server shutting down\r\n"
+    ENDS = (ConnectionClosed,)
 
     def __init__(
         self,
@@ -105,14 +110,6 @@ class IMAPListener:
         blocking: Blocking,
         tls: ssl.SSLContext,
     ) -> None:
-        self.name = name
-        self.endpoint = endpoint
-        self.port = endpoint.port
-        self._config = config
-        self._services = services
-        self._blocking = blocking
-        self._tls = tls
-        self._implicit = name == "imaps"
         imap = config.imap
         self.limits = Limits(  # read per connection, so tests may shorten the timers
             max_line=imap.max_line,
@@ -122,61 +119,35 @@ class IMAPListener:
             compress=imap.compress,
             max_per_user=imap.max_connections_per_user,
         )
-        self._spool = Path(config.data_dir) / "spool"
-        self._server: asyncio.Server | None = None
-        self._users: Counter[int] = Counter()  # logged-in connections per account
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.connections = ConnectionLimits(imap.max_connections, imap.max_connections_per_ip)
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept,
-            self.endpoint.host,
-            self.endpoint.port,
-            ssl=self._tls if self._implicit else None,
-            limit=self.limits.max_line,
+        super().__init__(
+            name,
+            endpoint,
+            tls,
+            implicit=name == "imaps",
+            max_line=self.limits.max_line,
+            connections=ConnectionLimits(imap.max_connections, imap.max_connections_per_ip),
         )
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.info("%s listening on %s:%s", self.name, self.endpoint.host, self.port)
+        self._config = config
+        self._services = services
+        self._blocking = blocking
+        self._spool = Path(config.data_dir) / "spool"
+        self._users: Counter[int] = Counter()  # logged-in connections per account
 
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-            self._server = None
+    def open_channel(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        tls: ssl.SSLContext | None,
+    ) -> StreamChannel:
+        channel = StreamChannel(reader, writer, tls, self._spool)
+        channel.patience = self.limits.autologout
+        return channel
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+    def closed(self, channel: StreamChannel) -> None:
+        channel.release()  # literals of a command cut off or never run
+
+    async def serve(self, channel: StreamChannel) -> None:
         limits = self.limits
-        channel = StreamChannel(reader, writer, None if self._implicit else self._tls, self._spool)
-        channel.patience = limits.autologout
-        ip = channel.peer
-        try:
-            if not self.connections.admit(ip):
-                writer.write(b"* BYE Too many connections; try again later\r\n")
-                return
-            try:
-                await self._serve(channel, limits)
-            finally:
-                self.connections.release(ip)
-        except (ConnectionError, ConnectionClosed, ssl.SSLError, asyncio.IncompleteReadError):
-            pass
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                writer.write(b"* BYE Server shutting down\r\n")
-        finally:
-            self._tasks.discard(task)
-            channel.release()  # literals of a command cut off or never run
-            with contextlib.suppress(Exception):
-                writer.close()
-
-    async def _serve(self, channel: StreamChannel, limits: Limits) -> None:
         session = Session(
             channel,
             self._services,

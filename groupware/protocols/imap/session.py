@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from groupware.blocking import Blocking
 from groupware.errors import GroupwareError
@@ -22,9 +22,6 @@ from groupware.protocols.imap.selected import SelectedView
 from groupware.services import Services
 from groupware.services.core.access import Principal
 from groupware.services.core.events import Expunged, MailboxEvent
-
-if TYPE_CHECKING:
-    from groupware.protocols.imap.notify import Notifier
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -59,6 +56,14 @@ class Channel(Protocol):
     async def readline(self) -> bytes: ...  # one line without CRLF; b"" at end of stream
     async def start_tls(self) -> None: ...
     def compress(self) -> None: ...
+
+
+class Notifier(Protocol):
+    """What a session needs of its NOTIFY SET (notify.py): the user's events as they
+    come, and an end."""
+
+    def receive(self, event: MailboxEvent) -> None: ...
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
