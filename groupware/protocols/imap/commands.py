@@ -1,7 +1,7 @@
-"""IMAP commands as typed values: what grammar.py makes of the wire and handlers take.
+"""IMAP commands as typed values: what grammar/ makes of the wire and handlers take.
 
 One frozen dataclass per command (RFC 3501 / RFC 9051 names and extensions). A new
-command is a class here, a parse function in grammar.py and an entry in dispatch.py.
+command is a class here, a parse function in grammar/ and an entry in dispatch.py.
 Mailbox names are the wire text decoded as UTF-8 (still modified UTF-7 unless the
 session enabled UTF8=ACCEPT); the session decodes them.
 """

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from groupware.protocols.imap.commands import Section
-from groupware.protocols.imap.grammar_reader import ParseError
-from groupware.protocols.imap.grammar_selected import parse_section
+from groupware.protocols.imap.grammar.fetch import parse_section
+from groupware.protocols.imap.grammar.reader import ParseError
 
 MAX_URL = 8192
 

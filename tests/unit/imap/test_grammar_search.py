@@ -20,7 +20,7 @@ from groupware.protocols.imap.commands import (
     Thread,
 )
 from groupware.protocols.imap.grammar import ParseError, parse_command
-from groupware.protocols.imap.grammar_search import MAX_KEYS
+from groupware.protocols.imap.grammar.search import MAX_KEYS
 from groupware.services.mail.searchkeys import (
     All,
     And,

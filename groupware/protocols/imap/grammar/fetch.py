@@ -1,23 +1,17 @@
-"""FETCH, STORE, COPY, MOVE and EXPUNGE (RFC 9051 §6.4, RFC 7162 modifiers, RFC 3516
-BINARY): the selected-state commands but SEARCH. A new FETCH item goes in _fetch_att.
+"""FETCH (RFC 9051 §6.4.5, RFC 7162 CHANGEDSINCE and VANISHED, RFC 3516 BINARY) and the
+section specs IMAP URLs share. A new FETCH item goes in _fetch_att.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from groupware.protocols.imap.commands import (
-    Copy,
-    Expunge,
     Fetch,
     FetchAttr,
-    Move,
     Section,
-    SequenceSet,
-    Store,
 )
-from groupware.protocols.imap.grammar_reader import (
+from groupware.protocols.imap.grammar.reader import (
     NUMBER64_MAX,
     ParseError,
     Reader,
@@ -40,8 +34,6 @@ SECTION_TEXTS = frozenset({"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT
 _ITEM = re.compile(rb"[A-Za-z0-9.]+")
 _SECTION_SPEC = re.compile(rb"[A-Za-z0-9.]*")
 _PARTIAL = re.compile(rb"<([0-9]+)\.([0-9]+)>")
-_STORE_ITEM = re.compile(rb"([+-]?)FLAGS(\.SILENT)?", re.IGNORECASE)
-_MODES: dict[bytes, Literal["", "+", "-"]] = {b"": "", b"+": "+", b"-": "-"}
 
 
 def parse_fetch(r: Reader, tag: str, uid: bool) -> Fetch:
@@ -165,57 +157,3 @@ def _fetch_modifiers(r: Reader) -> tuple[int | None, bool]:
 
     r.parenthesised(modifier)
     return changedsince, vanished
-
-
-def parse_store(r: Reader, tag: str, uid: bool) -> Store:
-    """RFC 9051 store = "STORE" SP sequence-set [store-modifiers] SP store-att-flags;
-    store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))."""
-    r.sp()
-    numbers = r.sequence_set()
-    r.sp()
-    unchangedsince = None
-    if r.peek() == b"(":
-        unchangedsince = _unchangedsince(r)
-        r.sp()
-    item = r.match(_STORE_ITEM, "FLAGS, +FLAGS or -FLAGS")
-    r.sp()
-    flags = r.flag_list() if r.peek() == b"(" else r.to_end(r.flag)
-    return Store(tag, numbers, _MODES[item[1]], flags, bool(item[2]), uid, unchangedsince)
-
-
-def _unchangedsince(r: Reader) -> int:
-    """RFC 7162 store-modifier = "UNCHANGEDSINCE" SP mod-sequence-valzer, only one."""
-    r.expect(b"(")
-    if not r.accept("UNCHANGEDSINCE"):
-        raise r.error("UNCHANGEDSINCE")
-    r.sp()
-    value = r.number(NUMBER64_MAX)
-    r.expect(b")")
-    return value
-
-
-def parse_copy(r: Reader, tag: str, uid: bool) -> Copy:
-    """RFC 9051 copy = "COPY" SP sequence-set SP mailbox."""
-    numbers, mailbox = _set_and_mailbox(r)
-    return Copy(tag, numbers, mailbox, uid)
-
-
-def parse_move(r: Reader, tag: str, uid: bool) -> Move:
-    """RFC 6851 move = "MOVE" SP sequence-set SP mailbox."""
-    numbers, mailbox = _set_and_mailbox(r)
-    return Move(tag, numbers, mailbox, uid)
-
-
-def _set_and_mailbox(r: Reader) -> tuple[SequenceSet, str]:
-    r.sp()
-    numbers = r.sequence_set()
-    r.sp()
-    return numbers, r.mailbox()
-
-
-def parse_expunge(r: Reader, tag: str, uid: bool) -> Expunge:
-    """RFC 9051 expunge = "EXPUNGE"; uid-expunge = "UID" SP "EXPUNGE" SP sequence-set."""
-    if not uid:
-        return Expunge(tag)
-    r.sp()
-    return Expunge(tag, r.sequence_set())

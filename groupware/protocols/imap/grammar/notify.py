@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from groupware.protocols.imap.commands import FetchAttr, Notify, NotifyFilter
-from groupware.protocols.imap.grammar_reader import ParseError, Reader, show
-from groupware.protocols.imap.grammar_selected import fetch_attrs
+from groupware.protocols.imap.grammar.fetch import fetch_attrs
+from groupware.protocols.imap.grammar.reader import ParseError, Reader, show
 
 # filter-mailboxes: those that name mailboxes take one-or-more-mailbox after them
 KINDS = frozenset({"SELECTED", "SELECTED-DELAYED", "INBOXES", "PERSONAL", "SUBSCRIBED"})

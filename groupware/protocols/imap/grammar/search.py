@@ -1,5 +1,5 @@
 """SEARCH, SORT and THREAD (RFC 9051 §6.4.4, RFC 5256, RFC 4731 / RFC 5267 RETURN): search
-keys as services.searchkeys values. A new key is an entry in one of the tables below.
+keys as services/mail/searchkeys.py values. A new key is an entry in one of the tables below.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from groupware.protocols.imap.commands import (
     SortKey,
     Thread,
 )
-from groupware.protocols.imap.grammar_reader import (
+from groupware.protocols.imap.grammar.reader import (
     NUMBER64_MAX,
     ParseError,
     Reader,

@@ -1,26 +1,21 @@
 """The IMAP command grammar, pure: wire bytes (line pieces, literals) to commands.py values.
-A new command is a parse_x here or in grammar_{mailbox,selected,search}.py and a table entry.
+Its modules mirror handlers/ (a command is parsed in the module named like the one that
+runs it; reader.py holds the tokens they share). A new command is a parse_x there and an
+entry in the tables below.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from groupware.protocols.imap.commands import (
-    Authenticate,
     Capability,
     Check,
     Close,
     Command,
-    Compress,
-    Enable,
-    Id,
     Idle,
-    Login,
     Logout,
     Namespace,
     Noop,
@@ -28,40 +23,40 @@ from groupware.protocols.imap.commands import (
     StartTLS,
     Unselect,
 )
-from groupware.protocols.imap.grammar_mailbox import (
-    parse_append,
+from groupware.protocols.imap.grammar.anystate import parse_compress, parse_enable, parse_id
+from groupware.protocols.imap.grammar.fetch import parse_fetch
+from groupware.protocols.imap.grammar.listing import parse_list, parse_lsub
+from groupware.protocols.imap.grammar.login import parse_authenticate, parse_login
+from groupware.protocols.imap.grammar.mailboxes import (
     parse_create,
     parse_delete,
     parse_getquota,
     parse_getquotaroot,
-    parse_list,
-    parse_lsub,
     parse_rename,
     parse_select,
     parse_status,
     parse_subscribe,
 )
-from groupware.protocols.imap.grammar_notify import parse_notify
-from groupware.protocols.imap.grammar_reader import (
+from groupware.protocols.imap.grammar.messages import (
+    parse_append,
+    parse_copy,
+    parse_expunge,
+    parse_move,
+    parse_store,
+)
+from groupware.protocols.imap.grammar.notify import parse_notify
+from groupware.protocols.imap.grammar.reader import (
     TAG,
     ParseError,
     Reader,
-    decode,
     parse_sequence_set,
     show,
 )
-from groupware.protocols.imap.grammar_search import (
+from groupware.protocols.imap.grammar.search import (
     parse_cancelupdate,
     parse_search,
     parse_sort,
     parse_thread,
-)
-from groupware.protocols.imap.grammar_selected import (
-    parse_copy,
-    parse_expunge,
-    parse_fetch,
-    parse_move,
-    parse_store,
 )
 
 __all__ = [
@@ -73,8 +68,6 @@ __all__ = [
 ]
 
 _MARKER_SIZE = re.compile(rb"([0-9]{1,20})(\+?)")
-_BASE64 = re.compile(rb"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
-_SASL_TOKEN = re.compile(rb"[A-Za-z0-9+/=]+")
 
 
 @dataclass(frozen=True)
@@ -152,61 +145,6 @@ def _command(r: Reader, tag: str) -> Command:
 
 
 # -- session commands (any state, not authenticated) ------------------------------------
-
-
-def parse_id(r: Reader, tag: str) -> Id:
-    """RFC 2971 id = "ID" SP id-params-list; id-params-list = "(" #(string SP nstring) ")"
-    / nil (the pairs space-separated, as clients send them)."""
-    r.sp()
-    if r.accept("NIL"):
-        return Id(tag, None)
-    return Id(tag, r.parenthesised(lambda: _id_pair(r), empty=True))
-
-
-def _id_pair(r: Reader) -> tuple[str, str | None]:
-    name = decode(r.string(), "an ID field name")
-    r.sp()
-    value = r.nstring()
-    return name, None if value is None else decode(value, "an ID value")
-
-
-def parse_enable(r: Reader, tag: str) -> Enable:
-    """RFC 5161 enable = "ENABLE" 1*(SP capability)."""
-    r.sp()
-    return Enable(tag, r.to_end(lambda: r.keyword("a capability")))
-
-
-def parse_compress(r: Reader, tag: str) -> Compress:
-    """RFC 4978 compress = "COMPRESS" SP algorithm; algorithm = atom."""
-    r.sp()
-    return Compress(tag, r.keyword("a compression algorithm"))
-
-
-def parse_login(r: Reader, tag: str) -> Login:
-    """RFC 9051 login = "LOGIN" SP userid SP password; both astring, UTF-8."""
-    r.sp()
-    user = decode(r.astring(), "the user name")
-    r.sp()
-    return Login(tag, user, decode(r.astring(), "the password"))
-
-
-def parse_authenticate(r: Reader, tag: str) -> Authenticate:
-    """RFC 9051 authenticate = "AUTHENTICATE" SP auth-type [SP initial-resp]; RFC 4959
-    initial-resp = base64 / "=" (an empty response)."""
-    r.sp()
-    mechanism = r.keyword("a SASL mechanism")
-    if r.done():
-        return Authenticate(tag, mechanism)
-    r.sp()
-    token = r.match(_SASL_TOKEN, "a base64 initial response or =")[0]
-    if token == b"=":
-        return Authenticate(tag, mechanism, b"")
-    if not _BASE64.fullmatch(token):
-        raise ParseError("the initial response is not valid base64")
-    try:
-        return Authenticate(tag, mechanism, base64.b64decode(token, validate=True))
-    except binascii.Error:
-        raise ParseError("the initial response is not valid base64") from None
 
 
 def _bare(command: type[Command]) -> Callable[[Reader, str], Command]:

@@ -1,6 +1,6 @@
-"""The cursor under grammar.py: walks a command's line pieces and literals and reads the
+"""The cursor under the grammar's modules: walks a command's line pieces and literals and reads the
 RFC 9051 §9 tokens (atoms, strings, numbers, sequence sets, flags, dates). A token two
-commands share is a method here; the shape of one command belongs in grammar*.py.
+commands share is a method here; the shape of one command belongs in its module.
 """
 
 from __future__ import annotations
