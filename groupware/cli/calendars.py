@@ -9,7 +9,7 @@ from pathlib import Path
 
 from groupware.cli.terminal import CommandFailed, print_table
 from groupware.services import Services
-from groupware.services.calendar.calendars import DEFAULT_COLLECTIONS
+from groupware.services.calendar.calendars import DEFAULT_COLLECTIONS, TITLE
 from groupware.services.calendar.sharing import GROUP_HOME
 from groupware.services.core.access import SYSTEM, Principal
 
@@ -45,7 +45,7 @@ def cmd_share_list(args: argparse.Namespace, services: Services) -> None:
 
 def cmd_calendar_add_group(args: argparse.Namespace, services: Services) -> None:
     props = dict(DEFAULT_COLLECTIONS[args.kind])
-    props["D:displayname"] = args.title or args.name
+    props[TITLE] = args.title or args.name
     path = services.sharing.create_group_collection(SYSTEM, args.group, args.name, props)
     print(f"created {path}: every member of {args.group} sees it")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from radicale import item as radicale_item
 from radicale import pathutils
 
+from groupware.dav import properties
 from groupware.dav.storage import new_item
 from groupware.mime import recurrence
 from groupware.services import Services
@@ -71,7 +72,7 @@ def _import_collection(
 ) -> None:
     calendars = services.calendars
     path = pathutils.strip_path(pathutils.sanitize_path(folder.relative_to(root).as_posix()))
-    props = json.loads((folder / PROPS).read_text(encoding="utf-8") or "{}")
+    props = properties.ours(json.loads((folder / PROPS).read_text(encoding="utf-8") or "{}"))
     if path.count("/") != 1 or not props.get("tag"):
         say(f"{path}: not a calendar or address book directly in a home; skipped")
         return

@@ -1,6 +1,6 @@
-"""Radicale's rights on services.calendars.rights (which asks services.access): the
-permission letters of a logged-in address for a collection path. Answers are kept for a
-moment, as one PROPFIND asks once per item."""
+"""Radicale's rights on services/calendar/calendars.py's (which asks services.access):
+the permission letters of a logged-in address for a collection path. Answers are kept for
+a moment, as one PROPFIND asks once per item."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from radicale import rights as radicale_rights
 
 from groupware.cache import TimedCache
 from groupware.dav.auth import Principals
-from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.calendars import READ, REPLACE, WRITE, Calendars
 from groupware.services.calendar.sharing import GROUP_HOME
 
 REMEMBER = 2.0  # seconds
@@ -31,12 +31,26 @@ class Rights(radicale_rights.BaseRights):
         if sane.count("/") > 1:
             return ""  # an item: Radicale goes by its collection's letters (none remembered)
         if user.startswith(GROUP_HOME):  # a share of a group calendar, mapped by Radicale
-            return self._calendars.group_rights(user, sane)
+            return letters(sane, self._calendars.group_rights(user, sane))
         answer = self._answers.get((user, sane))
         if answer is not None:
             return answer
         # Serving a share, Radicale asks as the collection's owner, who may be logged out.
         principal = self._principals.get(user) or self._calendars.principal_of(user)
-        letters = self._calendars.rights(principal, sane) if principal is not None else ""
-        self._answers.put((user, sane), letters)
-        return letters
+        granted = self._calendars.rights(principal, sane) if principal is not None else frozenset()
+        answer = letters(sane, granted)
+        self._answers.put((user, sane), answer)
+        return answer
+
+
+def letters(path: str, granted: frozenset[str]) -> str:
+    """Radicale's letters for what is `granted` at `path`: R and W at the root and in a
+    home (its "principal collections"), r, w and O (replace the whole collection) in a
+    collection."""
+    if "/" not in path:
+        return ("R" if READ in granted else "") + ("W" if WRITE in granted else "")
+    return (
+        ("r" if READ in granted else "")
+        + ("w" if WRITE in granted else "")
+        + ("O" if REPLACE in granted else "")
+    )

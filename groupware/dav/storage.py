@@ -29,6 +29,7 @@ from radicale.app import report as radicale_report
 from radicale.item import filter as radicale_filter
 
 from groupware.cache import TimedCache
+from groupware.dav import properties
 from groupware.errors import NotFound
 from groupware.mime.icalitem import describe
 from groupware.services.calendar.calendars import (
@@ -146,12 +147,12 @@ class Collection(radicale_storage.BaseCollection):
         return http_date(self._row.modified_at)
 
     def get_meta(self, key: str | None = None) -> Any:
-        props = self._row.props if self._row is not None else {}
-        return dict(props) if key is None else props.get(key)
+        meta = properties.theirs(self._row.props) if self._row is not None else {}
+        return meta if key is None else meta.get(key)
 
     def set_meta(self, props: Mapping[str, str]) -> None:
         row = self._required()
-        self._calendars.set_props(row.id, dict(props))
+        self._calendars.set_props(row.id, properties.ours(props))
 
     # -- items --------------------------------------------------------------------------
 
@@ -281,7 +282,8 @@ class DirectoryBook(Collection):
         return http_date(newest) if newest is not None else super().last_modified
 
     def get_meta(self, key: str | None = None) -> Any:
-        return dict(DIRECTORY_PROPS) if key is None else DIRECTORY_PROPS.get(key)
+        meta = properties.theirs(DIRECTORY_PROPS)
+        return meta if key is None else meta.get(key)
 
     def set_meta(self, props: Mapping[str, str]) -> None:
         raise ValueError("the directory is read-only")
@@ -457,7 +459,7 @@ class Storage(radicale_storage.BaseStorage):
             return Collection(self, sane, row), {}, []
         suffix = ".vcf" if props.get("tag") == "VADDRESSBOOK" else ".ics"
         stored = _with_hrefs(items or (), suffix)
-        row = self.calendars.create_collection(sane, dict(props), stored)
+        row = self.calendars.create_collection(sane, properties.ours(props), stored)
         return Collection(self, sane, row), {}, [item.href for item in stored]
 
     @contextlib.contextmanager

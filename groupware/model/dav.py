@@ -27,7 +27,7 @@ class DavCollection(Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True
     )
     tag: Mapped[str] = mapped_column(String(16), default="")  # VCALENDAR, VADDRESSBOOK or ""
-    props: Mapped[str] = mapped_column(Text, default="{}")  # Radicale's metadata, JSON
+    props: Mapped[str] = mapped_column(Text, default="{}")  # JSON, services/calendar names
     sync_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     # Random per creation: a sync token of a deleted and re-created collection is refused.
     generation: Mapped[str] = mapped_column(String(32))

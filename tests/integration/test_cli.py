@@ -468,7 +468,7 @@ def test_import_radicale_folder_is_idempotent(admin: Groupware, tmp_path: Path) 
     try:
         calendars = built.services.calendars
         work = calendars.collection("alice@example.test/work")
-        assert work is not None and work.props["D:displayname"] == "Work"
+        assert work is not None and work.props["title"] == "Work"
         texts = {i.href: i.text for i in calendars.items(work.id)}
         assert sorted(texts) == ["a.ics", "b.ics"] and "SUMMARY:B moved" in texts["b.ics"]
         assert calendars.collection("alice@example.test/calendar") is not None  # home made

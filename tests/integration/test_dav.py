@@ -361,7 +361,7 @@ def test_group_shares_and_group_calendars(sharing: Served) -> None:
     assert "Calendar (alice@example.test)" in shared_names(sharing, BOB)
     assert "Calendar (alice@example.test)" not in shared_names(sharing, CAROL)
 
-    props = {"tag": "VCALENDAR", "D:displayname": "Rota"}
+    props = {"tag": "VCALENDAR", "title": "Rota"}
     path = services.sharing.create_group_collection(SYSTEM, "team@example.test", "rota", props)
     assert "Rota (team@example.test)" in shared_names(sharing, BOB)
     assert "Rota (team@example.test)" not in shared_names(sharing, CAROL)

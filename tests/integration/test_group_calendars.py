@@ -48,7 +48,7 @@ def group_calendars(served: Served, user: str) -> list[str]:
 def test_a_new_group_of_the_same_name_reads_nothing_of_the_old_one(dav: Served) -> None:
     services = dav.services
     services.groups.add(SYSTEM, "team", domain="example.test", members=[ANN])
-    props = {"tag": "VCALENDAR", "D:displayname": "Rota"}
+    props = {"tag": "VCALENDAR", "title": "Rota"}
     rota = services.sharing.create_group_collection(SYSTEM, "team@example.test", "rota", props)
     (view,) = services.sharing.visible_to(ANN)
     assert (

@@ -5,6 +5,7 @@ settings (WAL, synchronous=FULL, foreign keys, busy timeout) and unit of work.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,42 @@ def test_write_commits_and_rolls_back(database_url: str) -> None:
         assert names == {"kept.example"}
     finally:
         database.dispose()
+
+
+def test_collection_properties_move_to_our_names_and_back(database_url: str) -> None:
+    """0011: Radicale's DAV names become the calendar service's own, and back down."""
+    migrate.upgrade(database_url, "0010")
+    radicale = {
+        "tag": "VADDRESSBOOK",
+        "D:displayname": "Friends",
+        "CR:addressbook-description": "People I know",
+        "{urn:example}custom": "kept",
+    }
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO dav_collections (path, tag, props, sync_seq, generation, "
+                    "modified_at) VALUES ('a@example.test/friends', 'VADDRESSBOOK', :props, "
+                    "0, 'g', CURRENT_TIMESTAMP)"
+                ),
+                {"props": json.dumps(radicale)},
+            )
+
+        def stored() -> dict[str, str]:
+            with engine.connect() as connection:
+                props = connection.execute(text("SELECT props FROM dav_collections")).scalar()
+            return dict(json.loads(props))
+
+        migrate.upgrade(database_url, "0011")
+        assert stored() == {
+            "tag": "VADDRESSBOOK",
+            "title": "Friends",
+            "description": "People I know",
+            "{urn:example}custom": "kept",
+        }
+        migrate.downgrade(database_url, "0010")
+        assert stored() == radicale
+    finally:
+        engine.dispose()

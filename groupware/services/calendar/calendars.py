@@ -1,15 +1,16 @@
 """Calendars, task lists and address books: the one path for their reads and writes, used
 by the DAV storage plugin (dav/storage.py, for Radicale) and by the web views.
 
-Collections are named by Radicale paths without slashes at either end: "" is the root,
+Collections are named by paths without slashes at either end: "" is the root,
 "alice@example.test" alice's home, "alice@example.test/calendar" a calendar in it. Items
-are stored with what Radicale would otherwise parse again (UID, etag, component, time
+are stored with what would otherwise be parsed again (UID, etag, component, time
 range), so listing, time-range queries, UID checks and sync never parse a calendar.
 Every change bumps the collection's sync_seq in the same transaction; sync-collection
 is then "items and tombstones newer than the token's seq".
 
-Who may do what is decided by `rights` (through services.access), which Radicale asks
-before every request and the web asks before every view.
+Who may do what is decided by `rights` (through services.access), in our own names
+(READ, WRITE, REPLACE): the DAV layer asks before every request and turns them into
+Radicale's letters; the web asks before every view.
 """
 
 from __future__ import annotations
@@ -41,25 +42,27 @@ from groupware.store.prefixes import one_level_below, starts_with
 
 CALENDAR, TASKS, CONTACTS = "calendar", "tasks", "contacts"
 DIRECTORY = "directory"  # the global address book, made from the directory on each read
+# A collection's properties, in our names (dav/properties.py says what DAV calls them):
+# its kind ("VCALENDAR", "VADDRESSBOOK"; none: a home), title, description, the
+# components a calendar takes ("VEVENT", "VTODO") and its colour. Others that clients
+# set are kept under their own names and never read here.
+TAG, TITLE, DESCRIPTION, COMPONENTS, COLOR = "tag", "title", "description", "components", "color"
 DIRECTORY_PROPS = {
-    "tag": "VADDRESSBOOK",
-    "D:displayname": "Directory",
-    "CR:addressbook-description": "Everyone in the company (read-only)",
+    TAG: "VADDRESSBOOK",
+    TITLE: "Directory",
+    DESCRIPTION: "Everyone in the company (read-only)",
 }
 # What every user finds in their home from the first login (DAV or web).
 DEFAULT_COLLECTIONS: dict[str, dict[str, str]] = {
-    CALENDAR: {
-        "tag": "VCALENDAR",
-        "D:displayname": "Calendar",
-        "C:supported-calendar-component-set": "VEVENT",
-    },
-    TASKS: {
-        "tag": "VCALENDAR",
-        "D:displayname": "Tasks",
-        "C:supported-calendar-component-set": "VTODO",
-    },
-    CONTACTS: {"tag": "VADDRESSBOOK", "D:displayname": "Contacts"},
+    CALENDAR: {TAG: "VCALENDAR", TITLE: "Calendar", COMPONENTS: "VEVENT"},
+    TASKS: {TAG: "VCALENDAR", TITLE: "Tasks", COMPONENTS: "VTODO"},
+    CONTACTS: {TAG: "VADDRESSBOOK", TITLE: "Contacts"},
 }
+# What may be done with a collection (Calendars.rights): read it, change what it holds
+# (in a home: make and remove collections), put a whole new one in its place.
+READ, WRITE, REPLACE = "read", "write", "replace"
+_NOTHING: frozenset[str] = frozenset()
+_READ_ONLY = frozenset({READ})
 
 
 @dataclass(frozen=True)
@@ -280,37 +283,41 @@ class Calendars:
 
     # -- who may do what ------------------------------------------------------------------
 
-    def rights(self, principal: Principal, path: str) -> str:
-        """Radicale's permission letters for `path` (R/W: the home itself and the root, r/w:
-        collections in it and their items). Owners read and write their own home; nobody
-        gets W (create or delete collections) outside it; an admin's grants reach no one
-        else's calendars (calendar.* are personal permissions)."""
+    def rights(self, principal: Principal, path: str) -> frozenset[str]:
+        """What `principal` may do at `path` (READ, WRITE, REPLACE): at the root and in a
+        home, WRITE is making and removing collections; in a collection, changing its
+        items, and REPLACE putting a whole new collection in its place. Owners read and
+        write their own home; nobody writes outside it; an admin's grants reach no one
+        else's calendars (calendar.* are personal permissions). Items have no rights of
+        their own: their collection's apply."""
         if not path:
-            return "R"  # the root: enough to discover one's own home
+            return _READ_ONLY  # the root: enough to discover one's own home
         depth = path.count("/")
         if depth > 1:
-            return ""  # an item: Radicale goes by its collection's letters
+            return _NOTHING
         owner = path.split("/", 1)[0]
         resource = Resource("calendar", path, owner_id=self._owner_id(owner))
         if resource.owner_id is None or principal.address != owner:
-            return ""
+            return _NOTHING
         readable = access.can(principal, "calendar.read", resource)
         writable = access.can(principal, "calendar.write", resource)
         if depth == 1 and path.endswith("/" + DIRECTORY):
-            return "r" if readable else ""  # the global address book is read-only
-        if depth == 0:
-            return ("R" if readable else "") + ("W" if writable else "")
-        # O: may replace the whole collection (a shared one: never)
-        return ("r" if readable else "") + ("wO" if writable else "")
+            return _READ_ONLY if readable else _NOTHING  # the global address book
+        granted = {READ} if readable else set()
+        if writable:
+            granted |= {WRITE} if depth == 0 else {WRITE, REPLACE}  # a share: never REPLACE
+        return frozenset(granted)
 
     @staticmethod
-    def group_rights(home: str, path: str) -> str:
-        """What a group's home (services/calendar/sharing.py) holds on its own collections: Radicale
-        asks this for a member's request once it has mapped it through the member's
+    def group_rights(home: str, path: str) -> frozenset[str]:
+        """What a group's home (services/calendar/sharing.py) holds on its own
+        collections: asked for a member's request once it is mapped through the member's
         share; nobody can log in as a group, so nobody reaches them any other way."""
         if path.split("/", 1)[0] != home:
-            return ""
-        return "R" if "/" not in path else "rw" if path.count("/") == 1 else ""
+            return _NOTHING
+        if "/" not in path:
+            return _READ_ONLY
+        return frozenset({READ, WRITE}) if path.count("/") == 1 else _NOTHING
 
     def principal_of(self, address: str) -> Principal | None:
         """The principal of an active user by address (the owner of a shared collection,
@@ -548,7 +555,7 @@ class Calendars:
                 .where(DavCollection.id == collection_id)
                 .values(
                     props=json.dumps(props, sort_keys=True),
-                    tag=props.get("tag", ""),
+                    tag=props.get(TAG, ""),
                     sync_seq=DavCollection.sync_seq + 1,
                     modified_at=utcnow(),
                 )
@@ -579,7 +586,7 @@ class Calendars:
                     .where(DavCollection.id == existing)
                     .values(
                         props=json.dumps(props, sort_keys=True),
-                        tag=props.get("tag", ""),
+                        tag=props.get(TAG, ""),
                         generation=secrets.token_hex(8),
                         sync_seq=DavCollection.sync_seq + 1,
                         modified_at=utcnow(),
@@ -647,7 +654,7 @@ def _insert_collection(
     collection = DavCollection(
         path=path,
         owner_id=owner,
-        tag=props.get("tag", ""),
+        tag=props.get(TAG, ""),
         props=json.dumps(props, sort_keys=True),
         sync_seq=0,
         generation=secrets.token_hex(8),

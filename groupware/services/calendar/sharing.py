@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from groupware.errors import InvalidInput, NotFound
 from groupware.model.dav import DavCollection, DavShare
 from groupware.model.directory import Domain, Group, GroupMember, User
-from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.calendars import TITLE, Calendars
 from groupware.services.core import access
 from groupware.services.core.access import Principal, Resource
 from groupware.store import Database
@@ -134,7 +134,7 @@ class Sharing:
         for row in self._calendars.children(actor.address):
             if not row.tag:
                 continue
-            name = row.props.get("D:displayname") or row.path.rsplit("/", 1)[-1]
+            name = row.props.get(TITLE) or row.path.rsplit("/", 1)[-1]
             owned.append((row.path, name, row.tag, self.shares_of(actor, row.path)))
         return owned
 
@@ -238,7 +238,7 @@ def _in_home(home: str, *, itself: bool = False) -> ColumnElement[bool]:
 
 
 def _title(props: str, owner: str) -> str:
-    name = json.loads(props).get("D:displayname") or "Calendar"
+    name = json.loads(props).get(TITLE) or "Calendar"
     return f"{name} ({owner})"
 
 
