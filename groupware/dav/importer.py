@@ -18,7 +18,7 @@ from radicale import item as radicale_item
 from radicale import pathutils
 
 from groupware.dav import properties
-from groupware.dav.storage import new_item
+from groupware.dav.items import new_item
 from groupware.mime import recurrence
 from groupware.services import Services
 

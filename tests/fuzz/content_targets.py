@@ -14,9 +14,9 @@ from radicale import item as radicale_item
 from radicale.app import put as radicale_put
 
 from groupware.dav import recurrence as dav_recurrence
+from groupware.dav.items import new_item
 from groupware.dav.radicalefixes import refuse_untyped_collections
 from groupware.dav.speedups import quoted, radicale_sanitize_path, sanitized
-from groupware.dav.storage import new_item
 from groupware.mime import imip
 from groupware.mime.address import decode_addresses, parse_addresses
 from groupware.mime.binary import encode_binary_parts, needs_conversion

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from groupware.dav.storage import Announcements
+from groupware.dav.announcements import Announcements
 from groupware.services.calendar.calendars import Calendars, ItemRow
 
 
