@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import vobject
 
+from groupware.dav import patches
 from groupware.mime import expansion, recurrence
 
 SECONDS = ",".join(str(second) for second in range(60))
@@ -66,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    recurrence.install()
+    patches.install()
     start, end = datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 2, 1, tzinfo=UTC)
     figures = {}
     print(f"{'rule':38} {'check ms':>9} {'report ms':>10}  check says")

@@ -22,8 +22,8 @@ from typing import Any, Protocol
 from groupware import memory, tlscerts
 from groupware.blocking import Blocking
 from groupware.config import Config
+from groupware.dav import patches
 from groupware.errors import NotFound
-from groupware.mime import recurrence
 from groupware.services import Services, build_services
 from groupware.services.core.access import SYSTEM
 from groupware.services.core.addresses import normalize_domain
@@ -191,7 +191,7 @@ class Runtime:
 
 def build(config: Config) -> Runtime:
     """Everything the server needs, wired together; the database must be at head."""
-    recurrence.install()  # every recurrence walked in this process is bounded, even parsing's
+    patches.install()  # every recurrence walked in this process is bounded, even parsing's
     database = Database(config.database_url)
     return Runtime(config, database, build_services(config, database))
 

@@ -12,15 +12,13 @@ from radicale import types as radicale_types
 from radicale.app import Application
 
 from groupware.config import Config
+from groupware.dav import patches
 from groupware.dav import recurrence as dav_recurrence
 from groupware.dav.auth import Auth, Principals
-from groupware.dav.radicalefixes import refuse_untyped_collections
 from groupware.dav.rights import Rights
 from groupware.dav.sharing import Sharing
-from groupware.dav.speedups import remember_pure_helpers
 from groupware.dav.storage import Storage
 from groupware.mime import recurrence
-from groupware.mime.icalitem import faster_timezones, linear_line_parsing
 from groupware.services import Services
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -59,11 +57,7 @@ class Radicale(Application):
 
 def build(services: Services) -> Application:
     """Radicale on services.auth, services.calendars.rights and our database."""
-    faster_timezones()
-    linear_line_parsing()
-    remember_pure_helpers()
-    dav_recurrence.install()
-    refuse_untyped_collections()
+    patches.install()
     principals = Principals()
     configuration = radicale_config.load()
     configuration.update(

@@ -4,7 +4,8 @@ walk recurrences only from near the range asked for.
 
 Radicale answers every refused PUT 400; `Radicale.do_PUT` (dav/app.py) turns a refusal
 recorded here into the 403 CALDAV:max-instances of RFC 4791 §5.3.2.1. A new Radicale
-function that walks recurrences for a time range gets the same wrapper in `install`.
+function that walks recurrences for a time range gets the same wrapper, put in by
+dav/patches.py.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from radicale import item as radicale_item
-from radicale.app import report as radicale_report
 from radicale.item import filter as radicale_filter
 
 from groupware.mime import expansion, recurrence
@@ -25,22 +24,6 @@ from groupware.mime import expansion, recurrence
 _refusals: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "dav_recurrence_refusals", default=None
 )
-_installed = False
-
-
-def install() -> None:
-    """Wrap Radicale's functions (module attributes it calls by name). Idempotent."""
-    global _installed
-    if _installed:
-        return
-    recurrence.install()
-    radicale_item.check_and_sanitize_items = _checked(radicale_item.check_and_sanitize_items)
-    radicale_filter.time_range_match = _matched_from_start(radicale_filter.time_range_match)
-    radicale_report.freebusy_periods = _from_argument(
-        radicale_report.freebusy_periods, 1, "range_start"
-    )
-    radicale_report._expand = _from_argument(radicale_report._expand, 2, "start")
-    _installed = True
 
 
 @contextlib.contextmanager
@@ -54,7 +37,7 @@ def refusals() -> Iterator[list[str]]:
         _refusals.reset(token)
 
 
-def _checked(check_items: Callable[..., None]) -> Callable[..., None]:
+def checked(check_items: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(check_items)
     def check_and_sanitize_items(vobject_items: list[Any], *args: Any, **kwargs: Any) -> None:
         if kwargs.get("tag") == "VCALENDAR":
@@ -71,7 +54,7 @@ def _checked(check_items: Callable[..., None]) -> Callable[..., None]:
     return check_and_sanitize_items
 
 
-def _matched_from_start(match: Callable[..., bool]) -> Callable[..., bool]:
+def matched_from_start(match: Callable[..., bool]) -> Callable[..., bool]:
     @functools.wraps(match)
     def time_range_match(vobject_item: Any, filter_: Any, child_name: str, trigger: Any) -> bool:
         if not filter_.get("start") or isinstance(trigger, datetime):
@@ -85,7 +68,7 @@ def _matched_from_start(match: Callable[..., bool]) -> Callable[..., bool]:
     return time_range_match
 
 
-def _from_argument(walk: Callable[..., Any], position: int, name: str) -> Callable[..., Any]:
+def from_argument(walk: Callable[..., Any], position: int, name: str) -> Callable[..., Any]:
     """`walk` with its range start (argument `name`, or at `position`) as where walks
     begin. A range at the edge of time (the year 1) overflows Radicale's arithmetic: a
     ValueError, which Radicale answers 400, not 500."""

@@ -16,23 +16,19 @@ tables and hypothesis-generated input). Together about half of a large PROPFIND.
 
 from __future__ import annotations
 
-import functools
 import posixpath
 import string
-import types
 import urllib.parse
 import xml.etree.ElementTree as ET
 from typing import IO, Any, Literal
 
-from radicale import pathutils, xmlutils
-from radicale.app import base as radicale_base
+from radicale import pathutils
 
 PATHS_REMEMBERED = 16_384  # the repeats come close together: one item's path, item after item
 LONGEST_REMEMBERED = 512  # characters: so at most 16 MiB of paths remembered
 radicale_sanitize_path = pathutils.sanitize_path  # Radicale's own (the tests compare)
 _SAFE = string.ascii_letters + string.digits + "_.-~" + "/"  # urllib's, with quote's "/"
 _QUOTING = str.maketrans({chr(i): f"%{i:02X}" for i in range(128) if chr(i) not in _SAFE})
-_installed = False
 
 
 def sanitized(path: str) -> str:
@@ -80,24 +76,3 @@ class WholeTree(ET.ElementTree):
         root = self.getroot()
         text = ET.tostring(root, encoding="unicode") if root is not None else ""
         out.write(text.encode("utf-8", "xmlcharrefreplace"))
-
-
-def remember_pure_helpers() -> None:
-    global _installed
-    if _installed:
-        return
-    remembered = functools.lru_cache(maxsize=PATHS_REMEMBERED)(sanitized)
-
-    def sanitize_path(path: str) -> str:
-        # Radicale asks before any login: only paths of a sane length are remembered.
-        return remembered(path) if len(path) <= LONGEST_REMEMBERED else sanitized(path)
-
-    pathutils.sanitize_path = sanitize_path
-    xmlutils.make_clark = functools.lru_cache(maxsize=512)(xmlutils.make_clark)
-    xmlutils.quote = quoted  # type: ignore[attr-defined,assignment]
-    # Radicale writes its XML answers with `ET.ElementTree(...).write` in app/base.py.
-    elementtree = types.ModuleType(ET.__name__)
-    elementtree.__dict__.update(vars(ET))
-    elementtree.ElementTree = WholeTree  # type: ignore[attr-defined]
-    radicale_base.ET = elementtree  # type: ignore[attr-defined]
-    _installed = True

@@ -1,5 +1,5 @@
 """Walks over recurrences, bounded: dateutil's (which vobject, and so Radicale, expands
-with), patched once for the process by `install`.
+with), once dav/patches.py has put these functions in its place for the process.
 
 A walk pays for its work, in units of about 40 ns of dateutil (bench/recurrence.py
 prints what the costliest rules take): WORK["period"] for each period it steps through,
@@ -74,23 +74,15 @@ def utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def install(refusal: Refusal) -> None:
-    """Bound the walks of dateutil (through vobject's rule sets, which Radicale uses) for
-    the whole process, dropping the rules `refusal` refuses. Idempotent."""
-    if _refused:
-        return
-    dateutil_rrule.rrule._iter = _bounded_iter
-    dateutil_rrule.rruleset._iter = _shared_iter
-    info = dateutil_rrule._iterinfo
-    for name in ("ydayset", "mdayset", "wdayset", "ddayset"):  # once per period walked
-        setattr(info, name, _counted(getattr(info, name)))
-    for name in ("htimeset", "mtimeset", "stimeset"):  # once per hour, minute, second
-        setattr(info, name, _times_counted(getattr(info, name)))
-    info.rebuild = _rebuild_counted(info.rebuild)
-    component = vobject_icalendar.RecurringComponent
-    component.getrruleset = _getrruleset
-    component.rruleset = property(_getrruleset, component.setrruleset)
-    _refused.append(refusal)
+def limit_with(refusal: Refusal) -> None:
+    """Drop the rules `refusal` refuses (mime/recurrence.py's limit) from every walk."""
+    if not _refused:
+        _refused.append(refusal)
+
+
+def bounding() -> bool:
+    """Are the walks of this process bounded (dav/patches.py installed)?"""
+    return dateutil_rrule.rrule._iter is bounded_iter and bool(_refused)
 
 
 @contextlib.contextmanager
@@ -105,7 +97,7 @@ def expanding_from(start: datetime) -> Iterator[None]:
         _from.reset(token)
 
 
-def _getrruleset(component: Any, addRDate: bool = False) -> Any:
+def getrruleset(component: Any, addRDate: bool = False) -> Any:
     token = _building.set([MAX_WORK])  # vobject walks each rule to its first instance
     try:
         rules = _vobject_getrruleset(component, addRDate)
@@ -222,14 +214,14 @@ def share_work(rules: list[Any]) -> None:
         rule._walk_budget = budget
 
 
-def _shared_iter(rules: dateutil_rrule.rruleset) -> Iterator[datetime]:
+def shared_iter(rules: dateutil_rrule.rruleset) -> Iterator[datetime]:
     """dateutil's walk of a rule set, its rules sharing one budget (each walk of the set a
     new one: dateutil begins the walks of the rules at once, before its first instance)."""
     share_work(rules._rrule + rules._exrule)
     yield from _dateutil_set_iter(rules)
 
 
-def _bounded_iter(rule: dateutil_rrule.rrule) -> Iterator[datetime]:
+def bounded_iter(rule: dateutil_rrule.rrule) -> Iterator[datetime]:
     """dateutil's walk of one rule, cut when its budget is spent: its rule set's, that of
     the rule set being built (vobject's first walks), or its own."""
     steps = _dateutil_iter(rule)
@@ -263,7 +255,7 @@ def _pay(work: int) -> None:
             raise _Exhausted
 
 
-def _counted(dayset: Callable[..., Any]) -> Callable[..., Any]:
+def counted_days(dayset: Callable[..., Any]) -> Callable[..., Any]:
     """A period's days, paid for before dateutil looks at them: each day, and each
     BYSETPOS position tried on them (dateutil lists the period's days once per position)."""
 
@@ -276,7 +268,7 @@ def _counted(dayset: Callable[..., Any]) -> Callable[..., Any]:
     return counted
 
 
-def _times_counted(timeset: Callable[..., Any]) -> Callable[..., Any]:
+def counted_times(timeset: Callable[..., Any]) -> Callable[..., Any]:
     """The times of an hour, minute or second (BYMINUTE times BYSECOND), paid for each."""
 
     def counted(info: Any, hour: int, minute: int, second: int) -> Any:
@@ -287,7 +279,7 @@ def _times_counted(timeset: Callable[..., Any]) -> Callable[..., Any]:
     return counted
 
 
-def _rebuild_counted(rebuild: Callable[..., Any]) -> Callable[..., Any]:
+def counted_years(rebuild: Callable[..., Any]) -> Callable[..., Any]:
     """A new year's day masks (BYWEEKNO's are the costliest), paid for before they are
     laid out."""
 

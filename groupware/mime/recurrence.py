@@ -11,8 +11,8 @@ rule that never matches, the 30th of February, is not). Counts are upper bounds
 read from the rule, never from walking it. The rules of a VTIMEZONE are held to it too:
 converting a time walks them.
 
-`install` (runtime.build calls it first; `check` makes sure) bounds every walk over
-recurrences in the process, with this limit (mime/expansion.py). Change the limit here.
+dav/patches.py (which runtime.build installs first; `check` makes sure) bounds every walk
+over recurrences in the process with this limit (mime/expansion.py). Change the limit here.
 """
 
 from __future__ import annotations
@@ -63,8 +63,10 @@ class TooManyInstances(ValueError):
 
 def check(calendar: Any) -> None:
     """TooManyInstances (or ValueError for an unreadable rule) unless every recurrence
-    set in `calendar`, a vobject VCALENDAR, is within the limit."""
-    install()
+    set in `calendar`, a vobject VCALENDAR, is within the limit. RuntimeError when the
+    walks of this process are not bounded: the check means nothing without them."""
+    if not expansion.bounding():
+        raise RuntimeError("recurrences are not bounded: groupware.dav.patches.install()")
     for component in calendar.getChildren():
         if component.name in RECURRING and _recurs(component):
             uid = component.contents["uid"][0].value if "uid" in component.contents else ""
@@ -216,8 +218,3 @@ def _days_per_period(rule: dateutil_rrule.rrule) -> int:
         else:
             bounds.append(53 * weekdays + nth)
     return min(bounds)
-
-
-def install() -> None:
-    """Bound every walk over recurrences in this process, with this limit. Idempotent."""
-    expansion.install(refusal)

@@ -4,9 +4,9 @@ object or vCard with one huge property (a DESCRIPTION folded over 260,000 lines)
 vobject (Radicale's parser) unfolds lines asking its buffer for the whole logical line
 after each physical one (quadratic: 2.3 MB took 15 s through a DAV PUT, 19 MB minutes),
 and folds and unescapes values one character at a time in Python, several times per
-PUT. `install` replaces the three functions with ones that give the same results (tests
-compare them on random input) by whole pieces: `getLogicalLines`, `foldOneLine`,
-`stringToTextValues`. Idempotent; goes when vobject does the same.
+PUT. These give the same results (tests compare them on random input) by whole pieces;
+dav/patches.py puts them in place of `getLogicalLines`, `foldOneLine` and
+`stringToTextValues`. They go when vobject does the same.
 """
 
 from __future__ import annotations
@@ -16,47 +16,6 @@ from collections.abc import Iterator
 from typing import Any
 
 _QUOTED_PRINTABLE = "quoted-printable"
-originals: dict[str, Any] = {}  # vobject's own, by name, once installed (tests compare)
-
-
-def install() -> None:
-    if originals:
-        return
-    from vobject import base, icalendar, vcard
-
-    original_fold = base.foldOneLine
-
-    def fold_one_line(outbuf: Any, input: str, lineLength: int = 75) -> None:
-        if len(input) < lineLength or lineLength < 5 or not isinstance(input, str):
-            original_fold(outbuf, input, lineLength)
-        else:
-            outbuf.write(folded(input, lineLength) + "\r\n")
-
-    original_lines = base.getLogicalLines
-
-    def get_logical_lines(fp: Any, allowQP: bool = True) -> Iterator[tuple[str, int]]:
-        if not allowQP:  # a regular expression over the whole text: linear already
-            return original_lines(fp, allowQP)  # type: ignore[no-any-return]
-        return logical_lines(fp)
-
-    original_values = icalendar.stringToTextValues
-
-    def string_to_text_values(
-        s: str, listSeparator: str = ",", charList: str | None = None, strict: bool = False
-    ) -> list[str]:
-        if not isinstance(s, str) or len(listSeparator) != 1:
-            return original_values(s, listSeparator, charList, strict)  # type: ignore[no-any-return]
-        escapable = icalendar.escapableCharList if charList is None else charList
-        return text_values(s, listSeparator, escapable)
-
-    originals.update(
-        foldOneLine=original_fold,
-        getLogicalLines=original_lines,
-        stringToTextValues=original_values,
-    )
-    base.foldOneLine = icalendar.foldOneLine = fold_one_line
-    base.getLogicalLines = get_logical_lines
-    icalendar.stringToTextValues = vcard.stringToTextValues = string_to_text_values
 
 
 def folded(text: str, width: int = 75) -> str:

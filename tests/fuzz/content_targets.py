@@ -13,16 +13,15 @@ from collections.abc import Iterator
 from radicale import item as radicale_item
 from radicale.app import put as radicale_put
 
-from groupware.dav import recurrence as dav_recurrence
+from groupware.dav import patches
 from groupware.dav.items import new_item
-from groupware.dav.radicalefixes import refuse_untyped_collections
 from groupware.dav.speedups import quoted, radicale_sanitize_path, sanitized
 from groupware.mime import imip
 from groupware.mime.address import decode_addresses, parse_addresses
 from groupware.mime.binary import encode_binary_parts, needs_conversion
 from groupware.mime.charset import raw_text
 from groupware.mime.headers import first_message_id, message_ids, read_header, sent_date
-from groupware.mime.icalitem import describe_text, faster_timezones, linear_line_parsing
+from groupware.mime.icalitem import describe_text
 from groupware.mime.params import param_value, parse_content_type, parse_disposition
 from groupware.mime.parse import _parse
 from groupware.mime.structure import BodyPart
@@ -139,7 +138,7 @@ def mime_header(data: bytes) -> None:
 def ical_item(data: bytes) -> None:
     """icalitem.describe_text, as scheduling stores what it wrote: ValueError for text
     that is not one calendar object or vCard."""
-    faster_timezones()  # as the running DAV app has it (describe_text makes it linear)
+    patches.install()  # as the running server has it
     describe_text(COLLECTION, data.decode("utf-8", "replace"))
 
 
@@ -147,10 +146,7 @@ def dav_put(data: bytes) -> None:
     """A PUT body as Radicale reads it in the running app (app/put.py, with our fixes:
     an error there is its 400), then what our storage keeps of each item it accepted,
     which must not fail. Both calls do_PUT makes: of an item, of a whole collection."""
-    faster_timezones()
-    linear_line_parsing()
-    refuse_untyped_collections()
-    dav_recurrence.install()  # the recurrence limit, which the app installs with these
+    patches.install()  # as the running server has it
     try:
         components = radicale_item.read_components(data.decode("utf-8", "replace"))
     except Exception:  # Radicale answers 400 to whatever vobject raises

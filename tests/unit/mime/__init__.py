@@ -1,5 +1,6 @@
 """Tests of groupware.mime; `check_invariants` is the shape every parse must have, and
-`calendar` an event with recurrence lines to check."""
+`calendar` an event with recurrence lines to check. The process is patched as the server
+is (dav/patches.py): calendar code relies on it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 
 import vobject
 
+from groupware.dav import patches
 from groupware.mime.parse import ParsedMessage
 from groupware.mime.structure import BodyPart
 
+patches.install()
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
 
 

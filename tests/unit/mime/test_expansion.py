@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from groupware.dav import patches
 from groupware.mime import expansion, recurrence
 from tests.unit.mime import calendar
 
@@ -19,7 +20,7 @@ from tests.unit.mime import calendar
 def test_a_stored_rule_over_the_limit_counts_only_its_first_instance() -> None:
     """Stored before the limit: walked not at all, only DTSTART stays (no instance lost
     from the start of the series, and no REPORT walks three million of them)."""
-    recurrence.install()
+    patches.install()
     event = calendar("RRULE:FREQ=SECONDLY;COUNT=3000000").vevent
     first = datetime(2026, 1, 5, 9, tzinfo=UTC)
     assert list(event.getrruleset(addRDate=True)) == [first]
@@ -28,7 +29,7 @@ def test_a_stored_rule_over_the_limit_counts_only_its_first_instance() -> None:
 
 
 def test_every_walk_stops_within_its_steps() -> None:
-    recurrence.install()
+    patches.install()
     never = calendar("RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30").vevent
     assert list(never.getrruleset()) == []  # the budget ends it (else: every day to 9999)
     dense = calendar("RRULE:FREQ=YEARLY;BYYEARDAY=1,2,3,4,5,6,7,8,9,10;BYHOUR=1,2,3").vevent
@@ -37,7 +38,7 @@ def test_every_walk_stops_within_its_steps() -> None:
 
 def test_a_rule_dateutil_cannot_lay_out_has_no_instances() -> None:
     """Stored before the limit refused it: its walk ends (was an IndexError, a 500)."""
-    recurrence.install()
+    patches.install()
     event = calendar("RRULE:FREQ=YEARLY;BYMONTH=2;BYDAY=53MO").vevent
     assert list(event.getrruleset(addRDate=True)) == []
 
@@ -45,7 +46,7 @@ def test_a_rule_dateutil_cannot_lay_out_has_no_instances() -> None:
 def test_the_rules_of_one_set_share_the_work_one_walk_may_do(monkeypatch: Any) -> None:
     """Each rule alone is walked to its end; two of them in one set run out together, so
     an item costs the same whether it has one rule or eight."""
-    recurrence.install()
+    patches.install()
     two = calendar("RRULE:FREQ=DAILY;COUNT=100\r\nRRULE:FREQ=WEEKLY;COUNT=100").vevent
     a_day = expansion.WORK["period"] + 1 + expansion.WORK["instance"]  # of the daily rule
     monkeypatch.setattr(expansion, "MAX_WORK", 150 * a_day)
@@ -132,7 +133,7 @@ def in_range(instances: Any, start: datetime, end: datetime) -> list[datetime]:
 def test_a_walk_begun_near_a_range_finds_the_same_instances(
     rule: str, start: str, offset: int, length: int
 ) -> None:
-    recurrence.install()
+    patches.install()
     try:
         event = calendar(f"RRULE:{rule}", start).vevent
         whole = event.getrruleset(addRDate=True)

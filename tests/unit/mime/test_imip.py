@@ -137,10 +137,11 @@ def test_any_text_reads_or_is_not_scheduling(lines: list[str]) -> None:
 
 
 def test_faster_timezones_keeps_radicale_time_ranges() -> None:
-    """The vobject shortcut (mime/icalitem.py) changes no time range: checked on zones
+    """The vobject shortcut (dav/patches.py) changes no time range: checked on zones
     with and without DST, a UTC-named zone, and a recurring event."""
     from vobject import icalendar as vobject_icalendar
 
+    from groupware.dav import patches
     from groupware.mime import icalitem
 
     zone = (
@@ -166,12 +167,12 @@ def test_faster_timezones_keeps_radicale_time_ranges() -> None:
                 f"DTSTART;TZID={tzid}:20260328T230000\r\nDTEND;TZID={tzid}:20260329T030000\r\n"
                 f"{rule}SUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
             )
-    original = vobject_icalendar.TimezoneComponent.pickTzid
-    before = [icalitem.describe_text("a/b", text) for text in cases]
+    patches.install()
+    after = [icalitem.describe_text("a/b", text) for text in cases]
+    shortcut = vobject_icalendar.TimezoneComponent.pickTzid
+    vobject_icalendar.TimezoneComponent.pickTzid = staticmethod(patches.originals["pickTzid"])
     try:
-        icalitem.faster_timezones()
-        after = [icalitem.describe_text("a/b", text) for text in cases]
+        before = [icalitem.describe_text("a/b", text) for text in cases]
     finally:
-        vobject_icalendar.TimezoneComponent.pickTzid = original
-        icalitem._installed = False
+        vobject_icalendar.TimezoneComponent.pickTzid = staticmethod(shortcut)
     assert [(f.start_ts, f.end_ts) for f in after] == [(f.start_ts, f.end_ts) for f in before]

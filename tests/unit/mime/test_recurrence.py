@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import vobject
 
+from groupware.dav import patches
 from groupware.mime import recurrence
 from groupware.mime.recurrence import MAX_DATES, MAX_INSTANCES, MAX_RULES, TooManyInstances
 from tests.unit.mime import BERLIN, calendar
@@ -108,7 +109,7 @@ def test_an_unreadable_rule_is_a_value_error() -> None:
 
 def test_a_time_zone_is_held_to_the_limit_too() -> None:
     """Converting a time walks the rules of its VTIMEZONE (from 1970 here)."""
-    recurrence.install()  # before parsing, which converts times already
+    patches.install()  # before parsing, which converts times already
     began = time.monotonic()
     runaway = vobject.readOne(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"

@@ -1,5 +1,6 @@
-"""vobject's loops over one long line (mime/vobjectloops.py): the linear ones give what
-vobject's own give, on random input, and a huge folded property is read in linear time."""
+"""vobject's loops over one long line (mime/vobjectloops.py, put in by dav/patches.py): the
+linear ones give what vobject's own give, on random input, and a huge folded property is
+read in linear time."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from vobject import base, icalendar
 
-from groupware.mime import vobjectloops
+from groupware.dav import patches
 
-vobjectloops.install()
-ORIGINALS = vobjectloops.originals
+patches.install()
+ORIGINALS = patches.originals
 # The characters each loop treats apart, and some that are not ASCII.
 TEXT = st.text(alphabet=st.sampled_from('\\,;nN"a =\t\r\nQUOTED-PRINTABLEquoted-printableé€𝄞'))
 
