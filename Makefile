@@ -19,8 +19,8 @@ run: $(STAMP)
 test: lint typecheck layers pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check groupware tests bench migrations
-	$(BIN)/ruff format --check groupware tests bench migrations
+	$(BIN)/ruff check groupware harness tests bench migrations
+	$(BIN)/ruff format --check groupware harness tests bench migrations
 
 typecheck: $(STAMP)
 	$(BIN)/mypy groupware

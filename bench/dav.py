@@ -16,7 +16,7 @@ owner_only, its built-in server; it also reads /etc/radicale/config and
 multifilesystem layout (collection-root/bench/calendar/<uid>.ics and .Radicale.props)
 before it starts, since filling 10,000 by PUT would take about an hour; a PROPFIND then
 checks that it lists them all (that first one also builds Radicale's item cache: its
-time is printed as "cold"). Ours: ServerProcess (tests/serverprocess.py) as bench/imap.py
+time is printed as "cold"). Ours: ServerProcess (harness/serverprocess.py) as bench/imap.py
 uses it, with only an HTTP listener, filled by PUT from 8 threads once it runs (the rate
 is printed). Its calendar is /dav/bench@example.test/calendar/, made by the first
 authenticated request (a PROPFIND on the principal). Until /dav answers, ours is reported
@@ -38,7 +38,7 @@ this order (PUT last, so the calendar does not grow under the others):
 Latency is the client's, from sending the request to the answer's last byte; "ops/s" is
 the count over the timed seconds (1000 / mean latency); "items" the mean number of
 <response> elements in an answer. Ratios: ours/stock for ops/s, stock/ours for p50 and p99,
-so above 1 means ours is faster. The issue's targets (at 10,000 events) are printed beside
+so above 1 means ours is faster. Our targets (at 10,000 events) are printed beside
 them; nothing is asserted. After each size the servers' resident memory (VmRSS, peak
 VmHWM) is printed. Prints tables and one JSON line; exits 0. CI never runs it.
 Usage: python bench/dav.py [--sizes 1000,10000] [--seconds 5] [--min-ops 5]
@@ -75,7 +75,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.serverprocess import ServerProcess, free_port  # noqa: E402
+from harness.serverprocess import ServerProcess, free_port  # noqa: E402
 
 PASSWORD = "Bench-pass-1234"
 USER = "bench@example.test"  # ours
@@ -87,7 +87,7 @@ NEW_EVENTS = 1_000_000  # indexes of the events `put` makes (none of the calenda
 FILL_THREADS = 8
 RADICALE_VERSION = importlib.metadata.version("radicale")
 OPS = ("get", "multiget50", "report-month", "propfind1", "sync-none", "sync-one", "put")
-# The issue's targets for ours at 10,000 events: (text, met?(ours row, stock row or None)).
+# Our targets at 10,000 events: (text, met?(ours row, stock row or None)).
 TARGETS: dict[str, tuple[str, Callable[[dict, dict | None], bool | None]]] = {
     "put": ("ops/s >= 300", lambda o, s: o["ops_per_s"] >= 300),
     "report-month": ("p50 <= 50 ms", lambda o, s: o["p50_ms"] <= 50),
@@ -732,8 +732,7 @@ def print_table(
         f"{'ours vs stock, >1: ours faster':<32}|"
     )
     print(
-        f"{'op':<13}{server} | {server} | {'ops/s':>10}{'p50':>10}{'p99':>10}  |"
-        f" target (issue, at 10,000)"
+        f"{'op':<13}{server} | {server} | {'ops/s':>10}{'p50':>10}{'p99':>10}  | target (at 10,000)"
     )
     for name in OPS:
         stock = stock_rows[name] if stock_rows else None

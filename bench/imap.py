@@ -107,7 +107,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import drop_schema, numbers, postgres_schema  # noqa: E402
-from tests.serverprocess import ServerProcess, free_port  # noqa: E402
+from harness.serverprocess import ServerProcess, free_port  # noqa: E402
 
 PASSWORD = "Bench-pass-1234"
 USER = "bench@example.test"

@@ -1,7 +1,7 @@
 """SMTP (MX) benchmark: durable messages accepted per second, and latency, against a
 `groupware serve` process, next to this machine's fsync rate measured in the same run.
 
-Starts a loopback DNS server (tests/dnsserver.py, in a child process) and the server on a
+Starts a loopback DNS server (harness/dnsserver.py, in a child process) and the server on a
 temporary data directory (SQLite by default; --database-url for PostgreSQL, where a schema
 of its own is made and dropped), then for each size and number of connections has every
 connection send distinct messages for --seconds:
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import drop_schema, numbers, postgres_schema  # noqa: E402
-from tests.serverprocess import ServerProcess  # noqa: E402
+from harness.serverprocess import ServerProcess  # noqa: E402
 
 PASSWORD = "Bench-pass-1234"
 USERS = [f"bench{i}@example.test" for i in range(8)]
@@ -45,7 +45,7 @@ SENDER = "sender@elsewhere.example"
 # The DNS server runs in a child so its threads do not share the clients' interpreter.
 DNS_SCRIPT = """
 import sys
-from tests.dnsserver import DNSServer
+from harness.dnsserver import DNSServer
 with DNSServer() as dns:
     print(dns.address, flush=True)
     sys.stdin.read()

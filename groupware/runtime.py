@@ -185,7 +185,6 @@ class Runtime:
                         self.tls_context(),
                     )
                 )
-        # DAV listeners join here as their issues land.
         return listeners
 
 

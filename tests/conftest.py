@@ -30,7 +30,7 @@ from groupware.config import (
 )
 from groupware.runtime import Runtime
 from groupware.services import Services
-from tests.dnsserver import DNSServer
+from harness.dnsserver import DNSServer
 
 POSTGRES_URL = os.environ.get(
     "GROUPWARE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

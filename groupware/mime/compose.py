@@ -1,4 +1,4 @@
-"""Composing messages the server writes itself; for now the vacation auto-reply (RFC 3834).
+"""Composing messages the server writes itself: the vacation auto-reply (RFC 3834).
 Pure: arguments in, bytes out (CRLF, 7-bit safe). Add a `compose_*` function per kind.
 """
 

@@ -1,4 +1,4 @@
-"""Accepted means durable (DESIGN.md, issue 3): SIGKILL `groupware serve` while clients send.
+"""Accepted means durable (DESIGN.md): SIGKILL `groupware serve` while clients send.
 
 Eight smtplib clients send distinct messages (a token in each) to a few local users over
 the MX port; a message counts as accepted only when `sendmail` returned. The server is
@@ -31,8 +31,8 @@ from groupware.model.mail import Blob, Mailbox, MailUsage, Message
 from groupware.services.core.access import SYSTEM
 from groupware.store import Database
 from groupware.store.mail import recount
+from harness.serverprocess import ServerProcess
 from tests.conftest import ADMIN_PASSWORD, TEST_DNS
-from tests.serverprocess import ServerProcess
 
 PASSWORD = "Durable-pass-1234"
 USERS = [f"user{i}@example.test" for i in range(4)]

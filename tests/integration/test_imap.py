@@ -1,6 +1,6 @@
 """IMAP over real sockets with imaplib: login rules (STARTTLS, 993, LOGINDISABLED),
 mailboxes, APPEND/FETCH/STORE/SEARCH/COPY/MOVE/EXPUNGE, IDLE woken by SMTP delivery, and
-the interop traps the issue lists, each as a raw exchange."""
+the interop traps clients fall into, each as a raw exchange."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def submitted(served: Served, user: str, recipient: str, data: bytes) -> None:
 
 
 def test_outside_imip_counts_only_when_spf_dkim_or_dmarc_vouch(server: Served) -> None:
-    """Regression (issue 11): any From: or envelope address was taken as the sender."""
+    """Regression: any From: or envelope address was taken as the sender."""
     services = server.services
     by_mx(server, ANN, ORGANIZER, reply(ANN, ANN, "DECLINED"))  # nothing vouches for Ann
     assert answers(services)[ANN] == "NEEDS-ACTION"

@@ -23,7 +23,7 @@ from groupware.services.transport.mailauth import (
     verify_inbound,
 )
 from groupware.services.transport.resolver import Resolver
-from tests.dnsserver import DNSServer
+from harness.dnsserver import DNSServer
 
 GOOD_IP = "192.0.2.10"
 BAD_IP = "198.51.100.7"

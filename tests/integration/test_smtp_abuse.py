@@ -22,9 +22,9 @@ import pytest
 
 from groupware import runtime as runtime_module
 from groupware.services.core.access import SYSTEM
+from harness.serverprocess import ServerProcess
 from tests.conftest import ADMIN_PASSWORD, TEST_DNS, Served, make_config, serving, with_listeners
 from tests.integration.test_smtp import inbox
-from tests.serverprocess import ServerProcess
 
 ALICE, PASSWORD = "alice@example.test", "Alice-pass-1234"
 LIMIT = 1024 * 1024  # smtp.max_message_bytes in these tests
@@ -137,7 +137,7 @@ def send_big(port: int, source: str, size: int) -> bytes:
 
 @pytest.mark.timeout(300)
 def test_parallel_big_messages_wait_for_the_byte_budget(tmp_path: Path, database_url: str) -> None:
-    """Regression (issue 11, round 2): the MX held about 4.5 times each accepted message in
+    """Regression: the MX held about 4.5 times each accepted message in
     memory (the lines read, then joined, then copied with Received on top, then parsed),
     and every connection at once: eight 49 MB messages in parallel took 1.47 GB. Now DATA
     goes to a spool file as it is read, and messages in processing share a byte budget
@@ -236,7 +236,7 @@ ERRORS = ["MAIL FROM:<<<", "RCPT TO:<alice@example.test>", "DATA", "STARTTLS x",
 
 @pytest.mark.parametrize("port", ["smtp", "submission"])
 def test_junk_and_errors_end_the_session(slow_server: Served, port: str) -> None:
-    """Regression (issue 11, round 2): RSET, malformed MAIL, RCPT without MAIL, DATA
+    """Regression: RSET, malformed MAIL, RCPT without MAIL, DATA
     without RCPT and `STARTTLS x` were unlimited and each reset the idle timer, so a client
     held its connection for ever (500 RSETs passed; NOOP and the like had a cap of their
     own). As Postfix does: past 100 commands that move no mail (smtpd_junk_command_limit)

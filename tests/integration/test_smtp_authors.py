@@ -77,7 +77,7 @@ REFUSED = [
     (["From: garbage"], 550, b"5.6.0"),
     (["From: undisclosed-recipients:;"], 550, b"5.6.0"),
     (["From: alice@@example.test"], 550, b"5.6.0"),
-    # Regression (issue 11, round 2): Resent-From: was not checked, and was signed.
+    # Regression: Resent-From: was not checked, and was signed.
     ([f"From: {ALICE}", "Resent-From: bob@example.test"], 553, b"5.7.1"),
     ([f"Resent-From: {ALICE}", "Resent-Sender: bob@example.test", f"From: {ALICE}"], 553, b"5.7.1"),
     ([RESENT_DATE, "Resent-From: bob@example.test", f"From: {ALICE}"], 553, b"5.7.1"),
@@ -87,7 +87,7 @@ REFUSED = [
 
 
 def test_submission_checks_from_and_sender(server: Served) -> None:
-    """Regression (issue 11): only MAIL FROM was checked, so an authenticated user could
+    """Regression: only MAIL FROM was checked, so an authenticated user could
     write anyone's From: and have it DKIM-signed to match."""
     with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as client:
         client.login(ALICE, PASSWORD)
@@ -118,7 +118,7 @@ def signers(data: bytes) -> list[tuple[str, str]]:
 
 
 def test_submitted_mail_is_signed_for_its_from_domain(server: Served) -> None:
-    """Regression (issue 11): signing used the envelope domain, whatever From: said."""
+    """Regression: signing used the envelope domain, whatever From: said."""
     with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as client:
         client.login(ALICE, PASSWORD)
         note = message("From: Info <info@other.test>", f"To: {OUTSIDE}")

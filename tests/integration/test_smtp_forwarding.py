@@ -86,10 +86,10 @@ def test_rule_forward_and_vacation_reply(server: Served) -> None:
 def test_bad_srs_addresses_are_throttled_on_a_key_of_their_own(
     tmp_path: Path, database_url: str
 ) -> None:
-    """Regression (issue 11): RCPT to guessed SRS addresses was free, so a million tries
+    """Regression: RCPT to guessed SRS addresses was free, so a million tries
     found one relaying to the guesser. Now each bad one counts against the client address
     (as failed logins do, on a key of its own); once locked out, SRS recipients get 450
-    (others still pass). Regression (issue 11, round 2): the count shared the "ip:" key of
+    (others still pass). Regression: the count shared the "ip:" key of
     failed logins, so bad SRS recipients locked everyone behind that address out of every
     login (IMAP LOGIN answered NO [UNAVAILABLE] to the right password)."""
     config = make_config(tmp_path, database_url, max_failures_per_ip=3)

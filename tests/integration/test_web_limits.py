@@ -4,7 +4,7 @@ other addresses are served; past web.max_connections every newcomer is; request 
 that do not all arrive within web.header_timeout end their connection, trickled or
 never sent. A trusted reverse proxy counts only in all.
 
-Regression for issue 11, round 2: a hundred connections trickling a header line every two
+Regression: a hundred connections trickling a header line every two
 seconds filled waitress's connection limit, and /login and /dav timed out for everyone.
 127.0.0.x addresses are different clients to the server.
 """

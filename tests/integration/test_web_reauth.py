@@ -1,7 +1,7 @@
 """Sensitive account changes need a fresh password over a real socket: TOTP, app
 passwords and the password itself; wrong passwords there count like failed logins.
 
-Regression for issue 11 finding 6 ("sensitive changes need no fresh login"): a cookie
+Regression ("sensitive changes need no fresh login"): a cookie
 alone could add an app password or turn two-factor login off, hours after the login.
 """
 
@@ -177,7 +177,7 @@ def test_the_confirm_page_needs_its_csrf_token_and_a_login(web_server: Served) -
     assert 'id="login-form"' in page
 
 
-# -- every admin console change (issue 11, round 2: the fresh-login rule was easy to skirt)
+# -- every admin console change (the fresh-login rule was easy to skirt)
 
 
 def admin_posts(served: Served) -> list[str]:

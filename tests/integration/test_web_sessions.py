@@ -1,7 +1,7 @@
 """Web sessions over a real socket: kept on the server, revocable, listed, expiring, and
 carried by a cookie that holds nothing but an opaque token.
 
-Regressions for issue 11 finding 6: a cookie copied before logout worked for 12 hours,
+Regressions: a cookie copied before logout worked for 12 hours,
 the TOTP secret and new app passwords rode (readable) in the signed cookie, and
 nothing could end another browser's session.
 """

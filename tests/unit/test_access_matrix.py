@@ -1,6 +1,6 @@
 """The permission matrix of `access.can`: every role × every permission × every scope.
 
-Expectations are written out below from the rules of the issue (admin: everything but
+Expectations are written out below from the role rules (admin: everything but
 other people's mail; domain-admin: users, groups and aliases of its domain; user: own
 data only; custom roles: their permissions, globally or on one domain), not derived
 from `can` itself. Also `require`, `domains_with` and the built-in roles' agreement with
@@ -293,7 +293,7 @@ def test_builtin_roles_match_the_migrations() -> None:
     assert _migration_builtin_roles() == dict(access.BUILTIN_ROLES)
 
 
-def test_builtin_roles_are_as_the_issue_says() -> None:
+def test_builtin_roles_are_as_documented() -> None:
     assert access.BUILTIN_ROLES["admin"] == {"*"}
     assert access.BUILTIN_ROLES["domain-admin"] == {USERS, GROUPS, ALIASES}
     assert access.BUILTIN_ROLES[access.IMPLICIT_ROLE] == OWN

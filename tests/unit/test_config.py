@@ -12,7 +12,7 @@ import pytest
 from groupware import config
 from groupware.config import Config, ConfigError, Endpoint
 
-# The example of the issue (and of the README), comments and all.
+# The example of the README, comments and all.
 FULL_TOML = """\
 hostname = "mail.example.test"          # name in greetings, certificates, autoconfig
 data_dir = "./var"
@@ -79,7 +79,7 @@ def test_database_url_and_tls_follow_data_dir(tmp_path: Path) -> None:
     assert ports(cfg) == DEV_PORTS  # no [listen]: every default listener
 
 
-def test_full_toml_of_the_issue(tmp_path: Path) -> None:
+def test_full_toml_example(tmp_path: Path) -> None:
     path = write(tmp_path, FULL_TOML)
     cfg = config.load(path, environ={})
     assert cfg.hostname == "mail.example.test"

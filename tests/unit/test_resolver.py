@@ -1,4 +1,4 @@
-"""The Resolver against a real DNS server on loopback (tests/dnsserver.py): no mocked DNS.
+"""The Resolver against a real DNS server on loopback (harness/dnsserver.py): no mocked DNS.
 
 Plain-data answers per record type, empty lists for names without records, and
 DNSTemporaryError (a TryLater) for SERVFAIL and timeouts within the configured lifetime.
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from groupware.errors import TryLater, Unavailable
 from groupware.services.transport.resolver import DKIMKeyLookup, DNSTemporaryError, Resolver
-from tests.dnsserver import DNSServer
+from harness.dnsserver import DNSServer
 
 LONG = "v=DKIM1; k=rsa; p=" + "A" * 600  # several 255-octet strings in one record
 

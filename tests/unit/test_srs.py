@@ -76,7 +76,7 @@ def test_srs0_of_another_forwarder_becomes_srs1_and_reverses_to_it() -> None:
 
 
 def test_srs_hashes_of_4_characters_no_longer_reverse() -> None:
-    """Regression (issue 11): 20 bits of hash were found by about a million RCPTs."""
+    """Regression: 20 bits of hash were found by about a million RCPTs."""
     rewritten = forward_sender("a@x.example", "fwd.example", KEY, NOW)
     _, hash_, rest = rewritten.split("=", 2)
     assert len(hash_) >= 8
@@ -85,7 +85,7 @@ def test_srs_hashes_of_4_characters_no_longer_reverse() -> None:
 
 @pytest.mark.parametrize("days", [MAX_AGE_DAYS + 1, 100, 1023])
 def test_srs1_too_old_is_refused(days: int) -> None:
-    """Regression (issue 11): SRS1 had no age check, so one address relayed for ever."""
+    """Regression: SRS1 had no age check, so one address relayed for ever."""
     theirs = forward_sender("a@x.example", "first.example", b"their key", NOW)
     ours = forward_sender(theirs, "fwd.example", KEY, NOW)
     assert reverse(ours, KEY, NOW + MAX_AGE_DAYS * DAY) == theirs

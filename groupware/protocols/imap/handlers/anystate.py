@@ -7,7 +7,8 @@ from groupware.protocols.imap import commands as c
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.session import Session, State
 
-# Advertised once authenticated; each is covered by tests (the rule).
+# Advertised once authenticated; each has tests (an extension offered untested is a
+# trap for clients that take us at our word).
 AUTHENTICATED_CAPABILITIES = (
     "IMAP4rev1",
     "IMAP4rev2",

@@ -1,4 +1,4 @@
-"""A small authoritative DNS server on 127.0.0.1 for tests, over UDP and TCP, in threads.
+"""A small authoritative DNS server on 127.0.0.1 for tests and benchmarks, over UDP and TCP.
 
 Serve a dict zone {(name, type): [rdata text]}; add a failure mode as a set of names next
 to `servfail` and `silent`. Tests wrap it in a fixture: `with DNSServer(zone) as dns: ...`.
