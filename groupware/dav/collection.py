@@ -15,6 +15,7 @@ from radicale import storage as radicale_storage
 from radicale.item import filter as radicale_filter
 
 from groupware.dav import properties
+from groupware.dav.filters import FilterAnswers
 from groupware.dav.items import StoredItem, Texts, http_date, new_item
 from groupware.errors import NotFound
 from groupware.services.calendar.calendars import (
@@ -30,15 +31,7 @@ class Store(Protocol):
     """What a collection needs of the storage that made it (storage.Storage)."""
 
     calendars: Calendars
-
-    def filter_answer(
-        self,
-        tag: str,
-        item: radicale_item.Item,
-        etag: str,
-        filters: list[ET.Element],
-        asked: bytes,
-    ) -> bool | None: ...
+    answers: FilterAnswers
 
     def changed(self, collection_id: int, old: ItemRow | None, new: ItemRow | None) -> None: ...
 
@@ -124,7 +117,7 @@ class Collection(radicale_storage.BaseCollection):
             if simple and (start <= row.start_ts or row.end_ts <= end):
                 yield item, True
                 continue
-            matches = self._storage.filter_answer(self._row.tag, item, row.etag, filters, asked)
+            matches = self._storage.answers.answer(self._row.tag, item, row.etag, filters, asked)
             if matches is None:
                 yield item, False  # Radicale tests it again and reports what is wrong
             elif matches:

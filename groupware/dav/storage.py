@@ -1,6 +1,6 @@
 """Radicale's storage on our database (BaseStorage) over services/calendar/calendars.py,
 the one path for calendar and contact data: finding what a path names, making, replacing
-and moving, the write locks, and the filter answers collections share.
+and moving, the write locks, and the filter answers (filters.py) its collections share.
 
 Radicale hands us sanitized paths and vobject items it parsed; we store the item's text
 with its UID, etag, component and time range, so that listing, multiget, UID checks,
@@ -8,27 +8,26 @@ time-range REPORTs and sync-collection are indexed queries that parse nothing. W
 lock one collection (not Radicale's global lock); reads take no lock, each storage call
 being one consistent database read. One job a file: collection.py (a collection's
 items), directorybook.py (the global address book), items.py (items without parsing),
-announcements.py (changes told to scheduling), properties.py (metadata names).
+announcements.py (changes told to scheduling), properties.py (metadata names),
+filters.py (remembered filter answers).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from radicale import config, pathutils
 from radicale import item as radicale_item
 from radicale import storage as radicale_storage
-from radicale.app import report as radicale_report
 
-from groupware.cache import TimedCache
 from groupware.dav import properties
 from groupware.dav.announcements import Announcements, Writing
 from groupware.dav.collection import Collection
 from groupware.dav.directorybook import DirectoryBook
+from groupware.dav.filters import FilterAnswers
 from groupware.dav.items import new_item, with_hrefs
 from groupware.services.calendar.calendars import (
     DIRECTORY,
@@ -36,8 +35,6 @@ from groupware.services.calendar.calendars import (
     ItemRow,
     parent_of,
 )
-
-ANSWERS_REMEMBERED = 50_000  # filter answers of item versions (a bool and its key each)
 
 
 class Storage(radicale_storage.BaseStorage):
@@ -48,7 +45,7 @@ class Storage(radicale_storage.BaseStorage):
         self.calendars = calendars
         self._local = threading.local()
         self._announcements = Announcements(calendars)
-        self._answers: TimedCache[tuple[str, str, bytes], bool] = TimedCache(ANSWERS_REMEMBERED)
+        self.answers = FilterAnswers()
 
     def discover(
         self,
@@ -156,27 +153,6 @@ class Storage(radicale_storage.BaseStorage):
         finally:
             self._local.writing = previous
             self._announcements.tell(writing.touched)
-
-    def filter_answer(
-        self,
-        tag: str,
-        item: radicale_item.Item,
-        etag: str,
-        filters: list[ET.Element],
-        asked: bytes,
-    ) -> bool | None:
-        """Whether `item` passes every filter (Radicale's own test), remembered by item
-        version (etag) and filter; None when the test fails."""
-        key = (tag, etag, asked)
-        known = self._answers.get(key)
-        if known is not None:
-            return known
-        try:
-            known = all(radicale_report.test_filter(tag, item, f) for f in filters)
-        except Exception:
-            return None
-        self._answers.put(key, known)
-        return known
 
     def changed(self, collection_id: int, old: ItemRow | None, new: ItemRow | None) -> None:
         """An item written: queued now, under the collection's lock (so in the order of

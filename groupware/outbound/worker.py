@@ -14,7 +14,7 @@ from groupware.config import Config, Endpoint, parse_transport
 from groupware.errors import GroupwareError
 from groupware.outbound.client import ConnectionFailed, send
 from groupware.services import Services
-from groupware.services.transport.queue import Bounce, Job, Outcome
+from groupware.services.transport.queue import AttemptResult, Bounce, Job
 
 log = logging.getLogger(__name__)
 SMTP_PORT = 25
@@ -71,13 +71,13 @@ class OutboundWorker:
             outcomes = await self._attempt(job, data)
             await self.blocking.call(self.services.queue.record, outcomes)
 
-    async def _attempt(self, job: Job, data: bytes) -> list[Outcome]:
+    async def _attempt(self, job: Job, data: bytes) -> list[AttemptResult]:
         try:
             hosts = await self._hosts(job.domain)
         except GroupwareError as error:  # DNS trouble: try again later
-            return [Outcome(rid, 0, f"451 4.4.3 {error}") for rid, _ in job.recipients]
+            return [AttemptResult(rid, 0, f"451 4.4.3 {error}") for rid, _ in job.recipients]
         if hosts is None:
-            return [Outcome(rid, 550, NULL_MX) for rid, _ in job.recipients]
+            return [AttemptResult(rid, 550, NULL_MX) for rid, _ in job.recipients]
         addresses = [address for _, address in job.recipients]
         failure = "451 4.4.1 no host could be reached"
         for host, port in hosts:
@@ -96,8 +96,11 @@ class OutboundWorker:
                 continue
             by_address = dict(job.recipients)
             ids = {address: rid for rid, address in by_address.items()}
-            return [Outcome(ids[a], r.code, f"{r.code} {r.text}", host) for a, r in replies.items()]
-        return [Outcome(rid, 0, failure) for rid, _ in job.recipients]
+            return [
+                AttemptResult(ids[a], r.code, f"{r.code} {r.text}", host)
+                for a, r in replies.items()
+            ]
+        return [AttemptResult(rid, 0, failure) for rid, _ in job.recipients]
 
     async def _hosts(self, domain: str) -> list[tuple[str, int]] | None:
         """Where to connect, in order; None for a domain that accepts no mail."""

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from groupware.config import Endpoint
 from groupware.protocols.connections import ConnectionLimits
@@ -80,32 +80,40 @@ class StreamChannel:
 C = TypeVar("C", bound=StreamChannel)
 
 
+class ConnectionSettings(Protocol):
+    """A listener's section of the configuration ([imap], [pop3])."""
+
+    @property
+    def max_connections(self) -> int: ...
+    @property
+    def max_connections_per_ip(self) -> int: ...
+
+
 class StreamListener(Generic[C]):
     """One port of a line protocol, with implicit TLS or STARTTLS. A subclass opens its
     channel (`open_channel`), holds the conversation (`serve`) and says what a client
     turned away (`BUSY`) or cut off by a stop (`SHUTTING_DOWN`) reads; `ENDS` are its
-    exceptions that simply end a connection."""
+    exceptions that simply end a connection; `IMPLICIT_TLS` names its TLS port."""
 
     BUSY = b""
     SHUTTING_DOWN = b""
     ENDS: tuple[type[BaseException], ...] = ()
+    IMPLICIT_TLS = ""
 
     def __init__(
         self,
         name: str,
         endpoint: Endpoint,
         tls: ssl.SSLContext,
-        *,
-        implicit: bool,
         max_line: int,
-        connections: ConnectionLimits,
+        section: ConnectionSettings,
     ) -> None:
         self.name = name
         self.endpoint = endpoint
         self.port = endpoint.port
-        self.connections = connections
+        self.connections = ConnectionLimits(section.max_connections, section.max_connections_per_ip)
         self._tls = tls
-        self._implicit = implicit
+        self._implicit = name == self.IMPLICIT_TLS
         self._max_line = max_line
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()

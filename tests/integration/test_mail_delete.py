@@ -12,7 +12,7 @@ import pytest
 from groupware.services import Services
 from groupware.services.core.access import SYSTEM
 from groupware.services.core.events import Expunged, MailboxEvent
-from groupware.services.mail.messages import Delivery
+from groupware.services.mail.messages import Destination
 from tests.integration.test_mail_store import MESSAGE, check_counters, spool, user
 
 
@@ -56,7 +56,7 @@ def test_delete_thousands_of_uids_at_once(setup: Services, tmp_path: Path) -> No
     bob = user(setup, "bob@example.test")
     messages = setup.messages
     # One delivery naming INBOX 3,100 times: one transaction, not 3,100 appends.
-    messages.deliver(spool(tmp_path), [Delivery(bob.user_id or 0, "INBOX")] * 3100)
+    messages.deliver(spool(tmp_path), [Destination(bob.user_id or 0, "INBOX")] * 3100)
     uids = [m.uid for m in messages.index(bob, "INBOX")[1]]
     assert len(uids) == 3100
     before = setup.mailboxes.get(bob, "INBOX").highestmodseq

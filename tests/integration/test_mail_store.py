@@ -16,7 +16,7 @@ from groupware.errors import AlreadyExists, InvalidInput, NotFound, QuotaExceede
 from groupware.services import Services
 from groupware.services.core.access import SYSTEM, Principal
 from groupware.services.core.events import Expunged, FlagsChanged, MailboxEvent, MessageAdded
-from groupware.services.mail.messages import Delivery
+from groupware.services.mail.messages import Destination
 from groupware.store.mail import recount
 from tests.conftest import make_config
 
@@ -147,7 +147,7 @@ def test_delivery_to_many_is_one_blob_and_one_transaction(setup: Services, tmp_p
     bob, eve = user(setup, "bob@example.test"), user(setup, "eve@example.test", quota=10)
     for who in (bob, eve):
         setup.mailboxes.ensure_defaults(who.user_id or 0)
-    targets = [Delivery(bob.user_id or 0, "INBOX"), Delivery(eve.user_id or 0, "INBOX")]
+    targets = [Destination(bob.user_id or 0, "INBOX"), Destination(eve.user_id or 0, "INBOX")]
     with pytest.raises(QuotaExceeded):
         setup.messages.deliver(spool(tmp_path), targets)
     assert setup.mailboxes.get(bob, "INBOX").messages == 0  # refused whole

@@ -15,7 +15,6 @@ from pathlib import Path
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
 from groupware.protocols import streams
-from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.imap import dispatch, grammar
 from groupware.protocols.imap.channel import LineTooLong, StreamChannel, TimedOut
 from groupware.protocols.imap.commands import Spooled
@@ -100,6 +99,7 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
     BUSY = b"* BYE Too many connections; try again later\r\n"
     SHUTTING_DOWN = b"* BYE Server shutting down\r\n"
     ENDS = (ConnectionClosed,)
+    IMPLICIT_TLS = "imaps"
 
     def __init__(
         self,
@@ -119,14 +119,7 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
             compress=imap.compress,
             max_per_user=imap.max_connections_per_user,
         )
-        super().__init__(
-            name,
-            endpoint,
-            tls,
-            implicit=name == "imaps",
-            max_line=self.limits.max_line,
-            connections=ConnectionLimits(imap.max_connections, imap.max_connections_per_ip),
-        )
+        super().__init__(name, endpoint, tls, self.limits.max_line, imap)
         self._config = config
         self._services = services
         self._blocking = blocking

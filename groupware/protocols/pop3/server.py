@@ -11,7 +11,6 @@ import ssl
 from groupware.blocking import Blocking
 from groupware.config import Config, Endpoint
 from groupware.protocols import streams
-from groupware.protocols.connections import ConnectionLimits
 from groupware.protocols.pop3 import dispatch, grammar
 from groupware.protocols.pop3.replies import Refused
 from groupware.protocols.pop3.session import Hangup, Limits, LineTooLong, Session, State
@@ -86,6 +85,7 @@ class POP3Listener(streams.StreamListener[StreamChannel]):
     BUSY = b"-ERR [SYS/TEMP] Too many connections; try again later\r\n"
     SHUTTING_DOWN = b"-ERR [SYS/TEMP] Server shutting down\r\n"
     ENDS = (Hangup,)  # RFC 1939 §6: no QUIT, no UPDATE; the marked messages stay
+    IMPLICIT_TLS = "pop3s"
 
     def __init__(
         self,
@@ -99,14 +99,7 @@ class POP3Listener(streams.StreamListener[StreamChannel]):
         pop3 = config.pop3
         # read per connection, so tests may shorten the timers
         self.limits = Limits(login_timeout=pop3.login_timeout)
-        super().__init__(
-            name,
-            endpoint,
-            tls,
-            implicit=name == "pop3s",
-            max_line=self.limits.max_line,
-            connections=ConnectionLimits(pop3.max_connections, pop3.max_connections_per_ip),
-        )
+        super().__init__(name, endpoint, tls, self.limits.max_line, pop3)
         self._services = services
         self._blocking = blocking
 

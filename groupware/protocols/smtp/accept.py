@@ -20,6 +20,7 @@ from groupware.protocols.smtp import statuses
 from groupware.services import Services
 from groupware.services.auth.login import Login
 from groupware.services.delivery.local import DeliveryReport, Resolved
+from groupware.services.delivery.route import Dsn
 from groupware.services.transport import provenance
 from groupware.services.transport.mailauth import AuthVerdict, system_suffixes, verify_inbound
 from groupware.services.transport.provenance import Provenance
@@ -91,15 +92,8 @@ class Acceptance:
     ) -> DeliveryReport:
         """Route the message (stored and queued, each durable before this returns)."""
         mail_from = reverse_path(envelope)
-        report = self.services.router.route(
-            path,
-            recipients,
-            mail_from,
-            origin,
-            notify=envelope.notify,
-            envid=envelope.dsn_envid,
-            headers_only=envelope.dsn_ret_headers,
-        )
+        dsn = Dsn(envelope.notify, envelope.dsn_envid, envelope.dsn_ret_headers)
+        report = self.services.router.route(path, recipients, mail_from, origin, dsn)
         if report.over_quota and (report.accepted or any(not r.hosted for r in recipients)):
             # RFC 5321 §6.1: taken for some recipients, so the full mailboxes are
             # reported to the sender rather than refused to the client (a retry would
@@ -108,8 +102,8 @@ class Acceptance:
                 mail_from,
                 path.read_bytes(),
                 [(user, self.hostname, statuses.MAILBOX_FULL) for user in report.over_quota],
-                envid=envelope.dsn_envid,
-                headers_only=envelope.dsn_ret_headers,
+                envid=dsn.envid,
+                headers_only=dsn.headers_only,
             )
             report = dataclasses.replace(report, over_quota=(), too_big=())
         return report

@@ -28,7 +28,7 @@ from groupware.services.delivery.rules import Outcome, Rules
 from groupware.services.delivery.srs import Srs, SrsRefused, is_srs
 from groupware.services.delivery.vacation import AutoReply, Vacation
 from groupware.services.mail.mailboxes import INBOX
-from groupware.services.mail.messages import Appended, Delivery, Messages
+from groupware.services.mail.messages import Appended, Destination, Messages
 from groupware.store import Database
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ class LocalDelivery:
         for user_id in users:
             outcome = outcomes.get(user_id, _AS_IS)
             if not outcome.discard:  # default mailboxes exist from the account's creation
-                targets.append(Delivery(user_id, outcome.mailbox, outcome.flags))
+                targets.append(Destination(user_id, outcome.mailbox, outcome.flags))
         delivered, over, too_big = self._store(spool, self._existing(targets), parsed)
         for user_id, outcome in outcomes.items():
             if user_id not in over:  # a refused message is not forwarded either
@@ -194,7 +194,7 @@ class LocalDelivery:
         )
 
     def _store(
-        self, spool: Path, targets: list[Delivery], parsed: ParsedMessage
+        self, spool: Path, targets: list[Destination], parsed: ParsedMessage
     ) -> tuple[list[Appended], list[int], list[int]]:
         """(stored, users over quota, those of them whose quota is smaller than the
         message). One transaction for all when they all have
@@ -222,7 +222,7 @@ class LocalDelivery:
                     too_big.append(target.user_id)
         return delivered, over, too_big
 
-    def _existing(self, targets: list[Delivery]) -> list[Delivery]:
+    def _existing(self, targets: list[Destination]) -> list[Destination]:
         """`targets`, with a mailbox that does not exist (any more) replaced by INBOX."""
         elsewhere = [t for t in targets if t.mailbox != INBOX]
         if not elsewhere:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from groupware import spool
@@ -40,6 +40,26 @@ log = logging.getLogger(__name__)
 # Told of each message stored for local users: its spool file, their addresses, and whose
 # word it carries.
 Listener = Callable[[Path, list[str], Provenance], None]
+
+
+@dataclass(frozen=True)
+class Dsn:
+    """What the sender asked of delivery status notifications (RFC 3461): NOTIFY by
+    recipient address, ENVID, RET=HDRS."""
+
+    notify: dict[str, str] = field(default_factory=dict)
+    envid: str | None = None
+    headers_only: bool = False
+
+    def enqueue(self, queue: OutboundQueue, path: Path, sender: str, targets: list[str]) -> None:
+        queue.enqueue(
+            path,
+            sender,
+            targets,
+            notify=self.notify,
+            envid=self.envid,
+            headers_only=self.headers_only,
+        )
 
 
 class MailRouter:
@@ -64,18 +84,13 @@ class MailRouter:
         recipients: list[Resolved],
         mail_from: str = "",
         origin: Provenance | None = None,
-        *,
-        notify: dict[str, str] | None = None,
-        envid: str | None = None,
-        headers_only: bool = False,
+        dsn: Dsn | None = None,
     ) -> DeliveryReport:
         """Send the message at `path` (which stays as it is) from the envelope sender
         `mail_from` ("" for a bounce) to `recipients`; `origin` says whose word it
-        carries (None: nobody's); `notify`, `envid` and `headers_only` are the RFC 3461
-        DSN requests the queue keeps (NOTIFY by recipient address)."""
+        carries (None: nobody's), `dsn` what the sender asked of status reports."""
         origin = origin or Provenance()
-        notify = notify or {}
-        dsn = _Dsn(notify, envid, headers_only)
+        dsn = dsn or Dsn()
         report = self._local.deliver(path, [r for r in recipients if r.hosted], mail_from)
         remote = [r.address for r in recipients if not r.hosted]
         if remote:
@@ -129,7 +144,7 @@ class MailRouter:
         path: Path,
         mail_from: str,
         forwards: tuple[Forward, ...],
-        dsn: _Dsn,
+        dsn: Dsn,
         origin: Provenance,
     ) -> None:
         """Queue forwarded copies with an SRS sender of the forwarding address's domain
@@ -146,7 +161,7 @@ class MailRouter:
             signers = origin.forward_signers(domain, system_suffixes())
             # RFC 3461 §6.2: a forwarded copy keeps the NOTIFY of the address it came to.
             kept = {f.target: dsn.notify[f.recipient] for f in group if f.recipient in dsn.notify}
-            copy_dsn = _Dsn(kept, dsn.envid, dsn.headers_only)
+            copy_dsn = replace(dsn, notify=kept)
             self._enqueue(path, marks, signers, sender, [f.target for f in group], copy_dsn)
 
     def _enqueue(
@@ -156,7 +171,7 @@ class MailRouter:
         signers: tuple[str, ...],
         sender: str,
         targets: list[str],
-        dsn: _Dsn,
+        dsn: Dsn,
     ) -> None:
         """Queue the message at `path` with `marks` on top, DKIM-signed for the domains
         `signers` we hold keys of; `path` itself stays as it is, for the next copy."""
@@ -174,23 +189,3 @@ class MailRouter:
             dsn.enqueue(self._queue, copy, sender, targets)
         finally:
             copy.unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class _Dsn:
-    """What the sender asked of delivery status notifications (RFC 3461): NOTIFY by
-    recipient address, ENVID, RET=HDRS."""
-
-    notify: dict[str, str]
-    envid: str | None
-    headers_only: bool
-
-    def enqueue(self, queue: OutboundQueue, path: Path, sender: str, targets: list[str]) -> None:
-        queue.enqueue(
-            path,
-            sender,
-            targets,
-            notify=self.notify,
-            envid=self.envid,
-            headers_only=self.headers_only,
-        )

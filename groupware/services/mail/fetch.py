@@ -20,7 +20,7 @@ from groupware.services.mail.mailboxes import (
     normalize_name,
     own_mailboxes,
 )
-from groupware.services.mail.rows import message_blob
+from groupware.services.mail.rows import STATE_COLUMNS, message_blob
 from groupware.store import Database
 from groupware.store.blobs import BlobStore
 from groupware.store.mail import flag_names, mailbox_by_name, message_flags
@@ -104,16 +104,7 @@ class MessageFetch:
         found: list[Summary] = []
         with self._db.read() as session:
             box = mailbox_by_name(session, user_id, normalize_name(mailbox))
-            columns = [
-                Message.uid,
-                Message.modseq,
-                Message.flags,
-                Message.keywords,
-                Message.size,
-                Message.internal_date,
-                Message.parsed if parse else Message.uid,
-                Message.blob_id,
-            ]
+            columns = [*STATE_COLUMNS, Message.parsed if parse else Message.uid, Message.blob_id]
             for chunk in _chunks(sorted(uids)):
                 query = select(*columns).where(Message.mailbox_id == box.id)
                 if chunk[-1] - chunk[0] + 1 == len(chunk):  # a run: one range, no list

@@ -8,7 +8,7 @@ and usage kept exact in it too; events are published after it commits.
 
 from __future__ import annotations
 
-__all__ = ["Appended", "Delivery", "MessageState", "Messages"]
+__all__ = ["Appended", "Destination", "MessageState", "Messages"]
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -32,7 +32,7 @@ from groupware.services.core.events import (
 from groupware.services.mail.mailboxes import normalize_name, own_mailboxes
 from groupware.services.mail.rows import (
     Appended,
-    Delivery,
+    Destination,
     MessageState,
     chunked,
     clone_row,
@@ -83,7 +83,7 @@ class Messages:
         user_id = own_mailboxes(actor)
         [appended] = self.deliver(
             spool,
-            [Delivery(user_id, normalize_name(mailbox), check_flags(flags))],
+            [Destination(user_id, normalize_name(mailbox), check_flags(flags))],
             internal_date=internal_date,
         )
         return appended
@@ -91,7 +91,7 @@ class Messages:
     def deliver(
         self,
         spool: Path,
-        targets: Sequence[Delivery],
+        targets: Sequence[Destination],
         internal_date: datetime | None = None,
         parsed: ParsedMessage | None = None,
     ) -> list[Appended]:

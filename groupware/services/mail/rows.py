@@ -51,7 +51,7 @@ class MessageState:
 
 
 @dataclass(frozen=True)
-class Delivery:
+class Destination:
     """One recipient mailbox of a delivery, and the flags the message gets there."""
 
     user_id: int
@@ -69,20 +69,20 @@ def message_blob(session: Session, box: Mailbox, uid: int) -> str:
     return blob_id
 
 
+# What a message's state is read from: UID, modseq, flag bits, keywords, size, date.
+STATE_COLUMNS = (
+    Message.uid,
+    Message.modseq,
+    Message.flags,
+    Message.keywords,
+    Message.size,
+    Message.internal_date,
+)
+
+
 def message_states(session: Session, condition: ColumnElement[bool]) -> list[MessageState]:
     """The states of the messages matching `condition`, in UID order."""
-    rows = session.execute(
-        select(
-            Message.uid,
-            Message.modseq,
-            Message.flags,
-            Message.keywords,
-            Message.size,
-            Message.internal_date,
-        )
-        .where(condition)
-        .order_by(Message.uid)
-    )
+    rows = session.execute(select(*STATE_COLUMNS).where(condition).order_by(Message.uid))
     return [MessageState(u, m, flag_names(b, k), s, d) for u, m, b, k, s, d in rows]
 
 
@@ -90,7 +90,7 @@ def insert_row(
     session: Session,
     blob: StoredBlob,
     parsed: ParsedMessage,
-    target: Delivery,
+    target: Destination,
     when: datetime,
     stored_parse: str,
 ) -> Appended:

@@ -42,7 +42,9 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class AttemptResult:
+    """What one delivery attempt did for one recipient (the outbound worker reports it)."""
+
     recipient_id: int
     code: int  # SMTP reply code; 0 for a connection failure
     reply: str
@@ -164,7 +166,7 @@ class OutboundQueue:
             for (mid, domain), rcpts in jobs.items()
         ]
 
-    def record(self, outcomes: list[Outcome]) -> None:
+    def record(self, outcomes: list[AttemptResult]) -> None:
         """Sent on 2xx; failed on 5xx or once expired; otherwise retried with back-off."""
         now = utcnow()
         with self._db.write() as session:
