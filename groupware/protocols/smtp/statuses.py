@@ -14,7 +14,6 @@ from groupware.errors import (
     Unavailable,
 )
 
-OK = "250 2.0.0 OK"
 OK_SENDER = "250 2.1.0 Sender OK"
 OK_RECIPIENT = "250 2.1.5 Recipient OK"
 NO_SUCH_USER = "550 5.1.1 No such recipient here"
@@ -32,7 +31,6 @@ AUTHOR_UNREADABLE = (
 )
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
 BAD_SENDER = "553 5.1.7 Malformed sender address"
-BAD_RECIPIENT = "553 5.1.3 Malformed recipient address"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 MAILBOX_FULL = "452 4.2.2 Mailbox full"
 TOO_BIG_FOR_MAILBOX = "552 5.2.2 Message exceeds the mailbox quota"
@@ -48,7 +46,6 @@ DMARC_REJECT = "550 5.7.1 Rejected by the sender domain's DMARC policy"
 NO_RECIPIENTS = "554 5.5.1 No valid recipients"
 AUTH_THROTTLED = "454 4.7.0 Too many failed logins; try again later"
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
-AUTH_IN_CLEAR = "538 5.7.11 Encryption required for requested authentication mechanism"
 
 
 def reply_for(error: GroupwareError) -> str:
