@@ -9,7 +9,8 @@ from pathlib import Path
 
 from groupware.cli.terminal import CommandFailed, print_table
 from groupware.services import Services
-from groupware.services.calendar.calendars import DEFAULT_COLLECTIONS, TITLE
+from groupware.services.calendar.calendars import DEFAULT_COLLECTIONS
+from groupware.services.calendar.rows import TITLE
 from groupware.services.calendar.sharing import GROUP_HOME
 from groupware.services.core.access import SYSTEM, Principal
 

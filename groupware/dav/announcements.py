@@ -9,10 +9,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from groupware.services.calendar.calendars import (
-    Calendars,
-    ItemRow,
-)
+from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.rows import ItemRow
 
 
 @dataclass

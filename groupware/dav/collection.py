@@ -18,11 +18,8 @@ from groupware.dav import properties
 from groupware.dav.filters import FilterAnswers
 from groupware.dav.items import StoredItem, Texts, http_date, new_item
 from groupware.errors import NotFound
-from groupware.services.calendar.calendars import (
-    Calendars,
-    CollectionRow,
-    ItemRow,
-)
+from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.rows import CollectionRow, ItemRow
 
 SYNC_PREFIX = "http://groupware.invalid/ns/sync/"
 

@@ -14,10 +14,8 @@ from radicale import item as radicale_item
 from groupware.dav import properties
 from groupware.dav.collection import SYNC_PREFIX, Collection, Store
 from groupware.dav.items import http_date
-from groupware.services.calendar.calendars import (
-    DIRECTORY_PROPS,
-    ItemRow,
-)
+from groupware.services.calendar.calendars import DIRECTORY_PROPS
+from groupware.services.calendar.rows import ItemRow
 
 
 class DirectoryBook(Collection):

@@ -16,11 +16,8 @@ from radicale import pathutils
 from radicale import storage as radicale_storage
 
 from groupware.mime.icalitem import describe
-from groupware.services.calendar.calendars import (
-    Calendars,
-    ItemRow,
-    NewItem,
-)
+from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.rows import ItemRow, NewItem
 
 
 def http_date(moment: datetime) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from groupware.services.calendar.calendars import COLOR, COMPONENTS, DESCRIPTION, TAG, TITLE
+from groupware.services.calendar.rows import COLOR, COMPONENTS, DESCRIPTION, TAG, TITLE
 
 _OURS = {
     "D:displayname": TITLE,

@@ -9,7 +9,8 @@ from radicale import rights as radicale_rights
 
 from groupware.cache import TimedCache
 from groupware.dav.auth import Principals
-from groupware.services.calendar.calendars import READ, REPLACE, WRITE, Calendars
+from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.rights import READ, REPLACE, WRITE, group_rights
 from groupware.services.calendar.sharing import GROUP_HOME
 
 REMEMBER = 2.0  # seconds
@@ -31,7 +32,7 @@ class Rights(radicale_rights.BaseRights):
         if sane.count("/") > 1:
             return ""  # an item: Radicale goes by its collection's letters (none remembered)
         if user.startswith(GROUP_HOME):  # a share of a group calendar, mapped by Radicale
-            return letters(sane, self._calendars.group_rights(user, sane))
+            return letters(sane, group_rights(user, sane))
         answer = self._answers.get((user, sane))
         if answer is not None:
             return answer

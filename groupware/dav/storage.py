@@ -29,12 +29,8 @@ from groupware.dav.collection import Collection
 from groupware.dav.directorybook import DirectoryBook
 from groupware.dav.filters import FilterAnswers
 from groupware.dav.items import new_item, with_hrefs
-from groupware.services.calendar.calendars import (
-    DIRECTORY,
-    Calendars,
-    ItemRow,
-    parent_of,
-)
+from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.rows import DIRECTORY, ItemRow, parent_of
 
 
 class Storage(radicale_storage.BaseStorage):

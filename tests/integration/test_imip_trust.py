@@ -15,7 +15,7 @@ from groupware import runtime as runtime_module
 from groupware.mime import imip
 from groupware.mime.icalitem import describe_text
 from groupware.services import Services
-from groupware.services.calendar.calendars import NewItem
+from groupware.services.calendar.rows import NewItem
 from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN_PASSWORD, TEST_DNS, Served, make_config, serving, with_listeners
 

@@ -5,7 +5,7 @@ LIKE folds ASCII case). Regression tests for RENAME "%" renaming "a/b" too."""
 from __future__ import annotations
 
 from groupware.services import Services
-from groupware.services.calendar.calendars import NewItem
+from groupware.services.calendar.rows import NewItem
 from groupware.services.core.access import SYSTEM, Principal
 
 ALICE = "alice@example.test"

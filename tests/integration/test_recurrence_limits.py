@@ -18,7 +18,7 @@ from groupware import runtime as runtime_module
 from groupware.config import Config
 from groupware.dav.importer import import_radicale
 from groupware.mime import imip
-from groupware.services.calendar.calendars import TIMESTAMP_MAX, NewItem
+from groupware.services.calendar.rows import TIMESTAMP_MAX, NewItem
 from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN_PASSWORD, TEST_DNS, Served, serving, with_listeners
 from tests.integration.test_smtp import inbox

@@ -14,7 +14,7 @@ from groupware.mime import imip
 from groupware.mime.icalitem import describe_text
 from groupware.services import Services
 from groupware.services.calendar import scheduling as scheduling_module
-from groupware.services.calendar.calendars import NewItem
+from groupware.services.calendar.rows import NewItem
 from groupware.services.core.access import SYSTEM
 from groupware.services.transport.provenance import Provenance
 

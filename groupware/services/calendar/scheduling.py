@@ -27,13 +27,8 @@ from groupware.mime.icalitem import describe_text
 from groupware.mime.parse import parse_message
 from groupware.mime.structure import walk
 from groupware.mime.text import part_text
-from groupware.services.calendar.calendars import (
-    CALENDAR,
-    Calendars,
-    CollectionRow,
-    ItemRow,
-    NewItem,
-)
+from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.rows import CALENDAR, CollectionRow, ItemRow, NewItem
 from groupware.services.delivery.route import MailRouter
 from groupware.services.transport.provenance import Provenance
 

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from groupware.errors import InvalidInput, NotFound
 from groupware.model.dav import DavCollection, DavShare
 from groupware.model.directory import Domain, Group, GroupMember, User
-from groupware.services.calendar.calendars import TITLE, Calendars
+from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.rows import TITLE
 from groupware.services.core import access
 from groupware.services.core.access import Principal, Resource
 from groupware.store import Database

@@ -7,7 +7,8 @@ from __future__ import annotations
 import threading
 
 from groupware.dav.announcements import Announcements
-from groupware.services.calendar.calendars import Calendars, ItemRow
+from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.rows import ItemRow
 
 
 class Recording(Calendars):
