@@ -10,7 +10,7 @@ and dav/properties.py translates. Properties the service does not use keep their
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,24 +20,31 @@ down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-OURS = {
-    "D:displayname": "title",
-    "C:calendar-description": "description",
-    "CR:addressbook-description": "description",
-    "C:supported-calendar-component-set": "components",
-    "ICAL:calendar-color": "color",
-}
 THEIRS = {
     "title": "D:displayname",
     "components": "C:supported-calendar-component-set",
     "color": "ICAL:calendar-color",
 }
+# A description is an address book's or a calendar's, as the tag says; the other kind's
+# keeps its DAV name.
+DESCRIPTIONS = {"VADDRESSBOOK": "CR:addressbook-description", "VCALENDAR": "C:calendar-description"}
+
+
+def theirs(tag: str) -> dict[str, str]:
+    description = DESCRIPTIONS.get(tag)
+    return {**THEIRS, "description": description} if description else dict(THEIRS)
+
+
+def ours(tag: str) -> dict[str, str]:
+    return {dav: name for name, dav in theirs(tag).items()}
+
+
 COLLECTIONS = sa.table(
     "dav_collections", sa.column("id", sa.Integer), sa.column("tag"), sa.column("props")
 )
 
 
-def _rename(names_for_tag) -> None:  # type: ignore[no-untyped-def]
+def _rename(names_for_tag: Callable[[str], dict[str, str]]) -> None:
     bind = op.get_bind()
     rows = bind.execute(sa.select(COLLECTIONS.c.id, COLLECTIONS.c.tag, COLLECTIONS.c.props))
     for collection_id, tag, props in rows.all():
@@ -53,13 +60,8 @@ def _rename(names_for_tag) -> None:  # type: ignore[no-untyped-def]
 
 
 def upgrade() -> None:
-    _rename(lambda tag: OURS)
+    _rename(ours)
 
 
 def downgrade() -> None:
-    def theirs(tag: str) -> dict[str, str]:
-        book = tag == "VADDRESSBOOK"
-        description = "CR:addressbook-description" if book else "C:calendar-description"
-        return {**THEIRS, "description": description}
-
     _rename(theirs)

@@ -201,6 +201,7 @@ def test_collection_properties_move_to_our_names_and_back(database_url: str) -> 
         "tag": "VADDRESSBOOK",
         "D:displayname": "Friends",
         "CR:addressbook-description": "People I know",
+        "C:calendar-description": "a calendar's, set by a client: kept as it is",
         "{urn:example}custom": "kept",
     }
     engine = create_engine(database_url)
@@ -225,6 +226,7 @@ def test_collection_properties_move_to_our_names_and_back(database_url: str) -> 
             "tag": "VADDRESSBOOK",
             "title": "Friends",
             "description": "People I know",
+            "C:calendar-description": "a calendar's, set by a client: kept as it is",
             "{urn:example}custom": "kept",
         }
         migrate.downgrade(database_url, "0010")

@@ -11,6 +11,7 @@ needs its bytes (DKIM verification), one at a time.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from groupware.services.delivery.route import Dsn
 from groupware.services.transport import provenance
 from groupware.services.transport.mailauth import AuthVerdict, system_suffixes, verify_inbound
 from groupware.services.transport.provenance import Provenance
+
+log = logging.getLogger(__name__)
 
 # aiosmtpd hands MAIL FROM:<> over as "<>" and needs envelope.mail_from truthy for RCPT.
 NULL_SENDER = "<>"
@@ -97,14 +100,17 @@ class Acceptance:
         if report.over_quota and (report.accepted or any(not r.hosted for r in recipients)):
             # RFC 5321 §6.1: taken for some recipients, so the full mailboxes are
             # reported to the sender rather than refused to the client (a retry would
-            # duplicate the copies already stored).
-            self.services.bounces.report(
-                mail_from,
-                path.read_bytes(),
-                [(user, self.hostname, statuses.MAILBOX_FULL) for user in report.over_quota],
-                envid=dsn.envid,
-                headers_only=dsn.headers_only,
-            )
+            # duplicate the copies already stored, so a failed report is only logged).
+            try:
+                self.services.bounces.report(
+                    mail_from,
+                    path.read_bytes(),
+                    [(user, self.hostname, statuses.MAILBOX_FULL) for user in report.over_quota],
+                    envid=dsn.envid,
+                    headers_only=dsn.headers_only,
+                )
+            except Exception:
+                log.exception("report of full mailboxes to <%s> failed", mail_from)
             report = dataclasses.replace(report, over_quota=(), too_big=())
         return report
 

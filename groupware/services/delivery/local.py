@@ -66,8 +66,8 @@ class DeliveryReport:
     too_big: tuple[str, ...] = ()  # those of them whose whole quota is smaller than it
     forwards: tuple[Forward, ...] = ()  # for the outbound queue, one per target
     discarded: tuple[str, ...] = ()  # user addresses whose rules dropped the message
-    replied: tuple[str, ...] = ()  # user addresses whose vacation answered it
-    replies: tuple[AutoReply, ...] = ()  # those answers, for the router to send
+    replied: tuple[str, ...] = ()  # user addresses whose vacation answer went (the router's)
+    replies: tuple[AutoReply, ...] = ()  # vacation answers written, for the router to send
     stored_for: tuple[str, ...] = ()  # user addresses that now hold the message
 
     @property
@@ -188,7 +188,7 @@ class LocalDelivery:
             tuple(users[u] for u in too_big),
             tuple(forwards.values()),
             tuple(discarded),
-            tuple(reply.author for reply in replies),
+            (),
             tuple(replies),
             tuple(users[u] for u in accepted),
         )

@@ -5,14 +5,14 @@ Every sender comes here: SMTP with what it accepted (`route`), bounces (`bounce`
 the mail the server writes itself, vacation replies and invitations (`send_generated`).
 For each message the router
 
-- stores it for the hosted recipients (LocalDelivery, which sends nothing itself);
+- stores it for the hosted recipients (LocalDelivery, which sends nothing itself), sends
+  the vacation replies delivery wrote and tells its listeners (scheduling reads iMIP)
+  what was stored for whom;
 - queues it for the others, DKIM-signed for the author domains its provenance vouches
   for (DMARC aligns with From:, not with the envelope);
 - queues each forwarded copy (aliases, rules) with an SRS sender of the forwarding
   address's domain, so SPF passes at the destination and bounces come back, with a
-  Delivered-To naming each forwarder (rules read it to stop loops);
-- sends the vacation replies delivery wrote, then tells its listeners (scheduling reads
-  iMIP) what was stored for whom.
+  Delivered-To naming each forwarder (rules read it to stop loops).
 
 Everything queued or stored is durable before `route` returns. A message goes from file
 to file; it is read whole into memory only to be signed, one copy at a time.
@@ -92,13 +92,11 @@ class MailRouter:
         origin = origin or Provenance()
         dsn = dsn or Dsn()
         report = self._local.deliver(path, [r for r in recipients if r.hosted], mail_from)
-        remote = [r.address for r in recipients if not r.hosted]
-        if remote:
-            self._enqueue(path, b"", origin.signers, mail_from, remote, dsn)
-        self._forward(path, mail_from, report.forwards, dsn, origin)
-        for reply in report.replies:
+        replied = []
+        for reply in report.replies:  # remembered as sent: they go out now, first
             try:
                 self.send_generated(reply.author, reply.recipient, reply.data)
+                replied.append(reply.author)
             except Exception:  # the message is stored already; a reply is a courtesy
                 log.exception("auto-reply of %s to <%s> failed", reply.author, reply.recipient)
         if report.stored_for:
@@ -107,7 +105,11 @@ class MailRouter:
                     listener(path, list(report.stored_for), origin)
                 except Exception:  # the message is stored; a failed follow-up is logged
                     log.exception("delivery listener failed")
-        return report
+        remote = [r.address for r in recipients if not r.hosted]
+        if remote:
+            self._enqueue(path, b"", origin.signers, mail_from, remote, dsn)
+        self._forward(path, mail_from, report.forwards, dsn, origin)
+        return replace(report, replied=tuple(replied))
 
     def send_generated(self, author: str, recipient: str, data: bytes, mail_from: str = "") -> bool:
         """Send `data`, written by the server for `author` (a local user, its From:, whose
