@@ -67,7 +67,7 @@ class FetchAttr:
     peek: bool = False
 
 
-# -- search keys IMAP adds to services.searchkeys (resolved by the handler) -----------
+# -- search keys IMAP adds to services/mail/searchkeys.py (resolved by the handler) ---
 
 
 @dataclass(frozen=True)
