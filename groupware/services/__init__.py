@@ -30,6 +30,7 @@ from groupware.services.directory.groups import Groups
 from groupware.services.directory.roles import Roles
 from groupware.services.directory.websessions import WebSessions
 from groupware.services.mail.fetch import MessageFetch
+from groupware.services.mail.listing import MailView
 from groupware.services.mail.mailboxes import Mailboxes
 from groupware.services.mail.messages import Messages
 from groupware.services.mail.search import MailSearch
@@ -57,6 +58,7 @@ class Services:
     messages: Messages
     search: MailSearch
     fetch: MessageFetch
+    mail_view: MailView
     delivery: LocalDelivery
     router: MailRouter
     rules: Rules
@@ -81,6 +83,7 @@ def build_services(config: Config, database: Database) -> Services:
         else FileBlobStore(config.data_dir / "blobs")
     )
     mailboxes = Mailboxes(database, blobs, events)
+    fetch = MessageFetch(database, blobs)
     messages = Messages(database, blobs, events, GroupCommit(database))
     directory = Directory(database, config.auth.min_password_length)
     directory.on_user_created.append(mailboxes.ensure_defaults)
@@ -112,7 +115,8 @@ def build_services(config: Config, database: Database) -> Services:
         mailboxes=mailboxes,
         messages=messages,
         search=MailSearch(database),
-        fetch=MessageFetch(database, blobs),
+        fetch=fetch,
+        mail_view=MailView(database, fetch, messages),
         delivery=delivery,
         router=router,
         rules=rules,

@@ -1,6 +1,6 @@
 """The web portal's app factory: `create_app(config, services, secret_key)`.
 
-Blueprints hold the views (auth, reauth, account, admin); add one per area and register
+Blueprints hold the views (auth, reauth, account, mail, admin); add one per area and register
 it below. Security headers, CSRF and the server-side sessions are set up here, once.
 """
 
@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from groupware.config import Config
 from groupware.services import Services
-from groupware.web import account, admin, auth, errors, reauth
+from groupware.web import account, admin, auth, errors, mail, reauth
 from groupware.web.context import SERVICES_KEY, WebUser, load_web_user
 from groupware.web.sessions import COOKIE, ServerSessionInterface
 from groupware.web.useragents import browser_name
@@ -58,6 +58,9 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
     app.session_interface = ServerSessionInterface(services.websessions)
     app.extensions[SERVICES_KEY] = services
     app.add_template_filter(browser_name)
+    app.add_template_filter(mail.folder_label)
+    app.add_template_filter(mail.short_date)
+    app.add_template_filter(mail.sender_name)
     CSRFProtect(app)
 
     login_manager = LoginManager(app)
@@ -68,7 +71,14 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
     login_manager.session_protection = None
     login_manager.request_loader(load_web_user)
 
-    for blueprint in (auth.blueprint, reauth.blueprint, account.blueprint, admin.blueprint):
+    blueprints = (
+        auth.blueprint,
+        reauth.blueprint,
+        account.blueprint,
+        mail.blueprint,
+        admin.blueprint,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     errors.register(app)
 

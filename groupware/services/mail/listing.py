@@ -1,0 +1,128 @@
+"""The portal's view of a mailbox: one window of its messages, newest first, and one
+message as a reader sees it.
+
+A window is read by keyset on UID (the store's order: arrival), from the columns kept
+for search and sort, so a page of a 100,000-message folder costs what a page of a small
+one does: never a full-folder read, never a parse. Opening a message reads its stored
+parse (decoded headers, the body structure) and its text parts, and marks it \\Seen, as
+an IMAP client's FETCH of the body does, so every other client sees it read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from groupware.errors import NotFound
+from groupware.mime.text import extract_text
+from groupware.model.mail import Message
+from groupware.services.core.access import Principal
+from groupware.services.mail.fetch import MessageFetch
+from groupware.services.mail.mailboxes import normalize_name, own_mailboxes
+from groupware.services.mail.messages import Messages
+from groupware.services.mail.rows import STATE_COLUMNS, address_text
+from groupware.store import Database
+from groupware.store.mail import flag_names, mailbox_by_name
+
+MAX_WINDOW = 200  # messages in one window, whatever is asked
+MAX_UID = 2**32 - 1  # RFC 9051 §2.3.1.1: a UID is a 32-bit number
+SEEN = "\\Seen"
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One row of a message list."""
+
+    uid: int
+    flags: frozenset[str]
+    size: int
+    date: datetime  # when it was written (Date:), else when it arrived
+    sender: str  # the From: addresses, "Name <address>, …"
+    subject: str
+
+    @property
+    def seen(self) -> bool:
+        return SEEN in self.flags
+
+    @property
+    def flagged(self) -> bool:
+        return "\\Flagged" in self.flags
+
+
+@dataclass(frozen=True)
+class Window:
+    """Messages newest first; `older` is the `before` of the next window (None: no more)."""
+
+    messages: tuple[Listed, ...]
+    older: int | None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A message as the reader shows it: decoded headers and its text."""
+
+    uid: int
+    flags: frozenset[str]
+    date: datetime
+    sender: str
+    to: str
+    cc: str
+    subject: str
+    text: str
+    attachments: int
+
+
+class MailView:
+    def __init__(self, database: Database, fetch: MessageFetch, messages: Messages) -> None:
+        self._db = database
+        self._fetch = fetch
+        self._messages = messages
+
+    def window(
+        self, actor: Principal, mailbox: str, *, before: int | None = None, size: int = 50
+    ) -> Window:
+        """The `size` newest messages of `mailbox` below UID `before` (None: the newest)."""
+        user_id = own_mailboxes(actor)
+        size = max(1, min(size, MAX_WINDOW))
+        if before is not None:
+            before = max(1, min(before, MAX_UID + 1))  # whatever a URL says
+        with self._db.read() as session:
+            box = mailbox_by_name(session, user_id, normalize_name(mailbox))
+            query = select(*STATE_COLUMNS, Message.sent_date, Message.from_, Message.subject)
+            query = query.where(Message.mailbox_id == box.id)
+            if before is not None:
+                query = query.where(Message.uid < before)
+            rows = session.execute(query.order_by(Message.uid.desc()).limit(size + 1)).all()
+        listed = tuple(
+            Listed(uid, flag_names(bits, keywords), octets, sent or arrived, sender, subject)
+            for uid, _, bits, keywords, octets, arrived, sent, sender, subject in rows[:size]
+        )
+        older = listed[-1].uid if len(rows) > size else None
+        return Window(listed, older)
+
+    def open(self, actor: Principal, mailbox: str, uid: int) -> Opened:
+        """Message `uid` of `mailbox`, marked \\Seen; NotFound when there is none."""
+        if not 0 < uid <= MAX_UID:
+            raise NotFound(f"no message {uid} in {mailbox}")
+        found = self._fetch.summaries(actor, mailbox, [uid], parse=True, content=True)
+        if not found or found[0].parsed is None or found[0].content is None:
+            raise NotFound(f"no message {uid} in {mailbox}")
+        summary, parsed = found[0], found[0].parsed
+        assert summary.content is not None
+        flags = summary.flags
+        if SEEN not in flags:
+            self._messages.store_flags(actor, mailbox, [uid], "add", [SEEN])
+            flags = flags | {SEEN}
+        return Opened(
+            uid=uid,
+            flags=flags,
+            date=parsed.sent_date or summary.internal_date,
+            sender=address_text(parsed.from_),
+            to=address_text(parsed.to),
+            cc=address_text(parsed.cc),
+            subject=parsed.subject,
+            text=extract_text(summary.content, parsed.body),
+            attachments=parsed.attachments,
+        )

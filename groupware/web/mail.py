@@ -1,0 +1,90 @@
+"""Webmail: a user's folders, one window of a folder's messages, and reading one.
+
+Views read through services.mail_view, which finds mailboxes only among the logged-in
+user's own: a folder name or UID changed in the URL reaches nothing of anyone else's
+(404). Opening a message marks it \\Seen, as a mail client's reading does.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from groupware.services.mail.mailboxes import INBOX, MailboxInfo
+from groupware.web.context import login_gate, principal, services
+
+blueprint = Blueprint("mail", __name__, url_prefix="/mail")
+PAGE = 50  # messages in one window of the list
+# Special-use folders first, in this order (RFC 6154 attributes), then the rest by name.
+SPECIAL_ORDER = ("\\Drafts", "\\Sent", "\\Archive", "\\Junk", "\\Trash")
+
+
+@blueprint.before_request
+def _logged_in() -> Response | None:
+    return login_gate()
+
+
+@blueprint.get("")
+def home() -> Response:
+    return redirect(url_for("mail.folder", mailbox=INBOX))
+
+
+@blueprint.get("/folder/<path:mailbox>")
+def folder(mailbox: str) -> str:
+    me = principal()
+    svc = services()
+    before = request.args.get("before", type=int)
+    window = svc.mail_view.window(me, mailbox, before=before, size=PAGE)
+    folders = ordered(svc.mailboxes.list_all(me))
+    current = next((f for f in folders if f.name == mailbox), None)
+    return render_template(
+        "mail.html", folders=folders, mailbox=mailbox, current=current, window=window
+    )
+
+
+@blueprint.get("/message/<path:mailbox>/<int:uid>")
+def message(mailbox: str, uid: int) -> str:
+    me = principal()
+    svc = services()
+    opened = svc.mail_view.open(me, mailbox, uid)
+    folders = ordered(svc.mailboxes.list_all(me))
+    return render_template("message.html", folders=folders, mailbox=mailbox, message=opened)
+
+
+def ordered(folders: list[MailboxInfo]) -> list[MailboxInfo]:
+    """INBOX, the special-use folders, then the others by name."""
+
+    def rank(box: MailboxInfo) -> tuple[int, str]:
+        if box.name == INBOX:
+            return 0, ""
+        if box.special_use in SPECIAL_ORDER:
+            return 1 + SPECIAL_ORDER.index(box.special_use), ""
+        return len(SPECIAL_ORDER) + 1, box.name.lower()
+
+    return sorted(folders, key=rank)
+
+
+def folder_label(name: str) -> str:
+    """How a folder is named on screen: INBOX as every client shows it."""
+    return "Inbox" if name == INBOX else name
+
+
+def sender_name(addresses: str) -> str:
+    """The first sender's name as a list shows it ("Carol <carol@x>" → "Carol"), or its
+    address when it has no name."""
+    first = addresses.split(">, ", 1)[0]
+    name, bracket, _ = first.partition(" <")
+    return name.strip().strip('"') if bracket and name.strip() else first.strip("<> ")
+
+
+def short_date(moment: datetime, now: datetime | None = None) -> str:
+    """The time for today's mail, the day and month this year, else the date (UTC)."""
+    now = now or datetime.now(UTC)
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.date() == now.date():
+        return moment.strftime("%H:%M")
+    if moment.year == now.year:
+        return moment.strftime("%d %b")
+    return moment.strftime("%Y-%m-%d")

@@ -1,0 +1,141 @@
+"""Webmail in a real browser: a message delivered over SMTP shows in the Inbox and opens;
+reading it sets \\Seen, which an IMAP client sees; the list comes in windows (Older
+messages); another user gets nothing at the message's URL. Screenshots at 1280 and 360 px
+wide, in light and dark colour schemes, go to the test's screenshots folder.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import re
+import smtplib
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from groupware import runtime as runtime_module
+from groupware.config import Config
+from groupware.services.core.access import SYSTEM
+from tests.conftest import ADMIN_PASSWORD, Served, serving, with_listeners
+
+NINA, NINA_PASSWORD = "nina@example.test", "Nina-pass-123456"
+OTTO, OTTO_PASSWORD = "otto@example.test", "Otto-pass-123456"
+WIDE = {"width": 1280, "height": 900}
+NARROW = {"width": 360, "height": 780}
+
+
+@pytest.fixture
+def mail_server(config: Config) -> Iterator[Served]:
+    """The portal, the MX and IMAP on free loopback ports, with Nina and Otto."""
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    with serving(with_listeners(config, http="on", smtp="on", imap="on")) as served:
+        served.services.directory.add_user(SYSTEM, NINA, NINA_PASSWORD)
+        served.services.directory.add_user(SYSTEM, OTTO, OTTO_PASSWORD)
+        yield served
+
+
+def send(served: Served, subject: str, body: str, to: str = NINA) -> None:
+    message = EmailMessage()
+    message["From"] = "Carol Example <carol@elsewhere.example>"
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    with smtplib.SMTP("127.0.0.1", served.ports["smtp"], timeout=30) as client:
+        client.send_message(message)
+
+
+def log_in(page: Page, base: str, address: str, password: str) -> None:
+    page.goto(base + "/login")
+    page.get_by_label("E-mail address").fill(address)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("link", name="Mail")).to_be_visible()
+
+
+def shoot(page: Page, shots: Path, name: str) -> None:
+    """The page at both widths, light and dark."""
+    for width, viewport in (("1280", WIDE), ("360", NARROW)):
+        page.set_viewport_size(viewport)
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            page.screenshot(path=shots / f"{name}-{width}-{scheme}.png", full_page=True)
+    page.set_viewport_size(WIDE)
+    page.emulate_media(color_scheme="light")
+
+
+def imap_flags(served: Served, subject: str) -> str:
+    with imaplib.IMAP4("127.0.0.1", served.ports["imap"]) as client:
+        client.login(NINA, NINA_PASSWORD)
+        client.select("INBOX", readonly=True)
+        _, found = client.search(None, "SUBJECT", f'"{subject}"')
+        [number] = found[0].split()
+        _, data = client.fetch(number, "(FLAGS)")
+        return data[0].decode()  # type: ignore[union-attr]
+
+
+def test_a_delivered_message_is_listed_opened_and_seen_everywhere(
+    mail_server: Served, new_page, shots: Path
+) -> None:
+    base = mail_server.base_url
+    send(mail_server, "Quarterly figures", "The numbers are in.\nSee you on Monday.")
+    assert "\\Seen" not in imap_flags(mail_server, "Quarterly figures")
+
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.get_by_role("link", name="Mail").click()
+    expect(page.get_by_role("heading", name=re.compile("Inbox"))).to_be_visible()
+    folders = page.get_by_role("navigation", name="Folders")
+    for name in ("Inbox", "Drafts", "Sent", "Trash"):
+        expect(folders.get_by_role("link", name=name, exact=True)).to_be_visible()
+    row = page.get_by_role("link", name=re.compile("Quarterly figures"))
+    expect(row).to_contain_text("Carol Example")
+    shoot(page, shots, "mail-list")
+
+    row.click()
+    expect(page.get_by_role("heading", name="Quarterly figures")).to_be_visible()
+    expect(page.locator("#message-text")).to_contain_text("The numbers are in.")
+    shoot(page, shots, "mail-message")
+    assert "\\Seen" in imap_flags(mail_server, "Quarterly figures")  # read in the browser
+
+    # Another user at the same URL reaches nothing: the URL names Otto's own INBOX.
+    other: Page = new_page(viewport=WIDE)
+    log_in(other, base, OTTO, OTTO_PASSWORD)
+    answer = other.goto(page.url)
+    assert answer is not None and answer.status == 404
+    expect(other.get_by_text("Quarterly figures")).to_have_count(0)
+
+
+def test_the_list_comes_in_windows_newest_first(mail_server: Served, new_page) -> None:
+    for number in range(1, 56):
+        send(mail_server, f"Note {number:02d}", f"Body {number}")
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, mail_server.base_url, NINA, NINA_PASSWORD)
+    page.goto(mail_server.base_url + "/mail")
+    rows = page.locator("ul.messages > li")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("Note 55")
+    expect(rows.last).to_contain_text("Note 06")
+    page.get_by_role("link", name="Older messages").click()
+    expect(rows).to_have_count(5)
+    expect(rows.first).to_contain_text("Note 05")
+    expect(rows.last).to_contain_text("Note 01")
+    expect(page.get_by_role("link", name="Older messages")).to_have_count(0)
+
+
+def test_a_folder_or_message_that_is_not_there_is_a_404(mail_server: Served, new_page) -> None:
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, mail_server.base_url, NINA, NINA_PASSWORD)
+    for path in (
+        "/mail/folder/Nowhere",
+        "/mail/message/INBOX/999",
+        "/mail/message/Nowhere/1",
+        "/mail/message/INBOX/0",
+        "/mail/message/INBOX/" + "9" * 30,
+    ):
+        answer = page.goto(mail_server.base_url + path)
+        assert answer is not None and answer.status == 404, path
+    answer = page.goto(mail_server.base_url + "/mail/folder/INBOX?before=" + "9" * 30)
+    assert answer is not None and answer.status == 200
