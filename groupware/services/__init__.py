@@ -116,7 +116,7 @@ def build_services(config: Config, database: Database) -> Services:
         messages=messages,
         search=MailSearch(database),
         fetch=fetch,
-        mail_view=MailView(database, fetch, messages),
+        mail_view=MailView(database, fetch, messages, mailboxes),
         delivery=delivery,
         router=router,
         rules=rules,

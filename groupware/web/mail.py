@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from groupware.services.mail.listing import ARCHIVE, JUNK, TRASH
 from groupware.services.mail.mailboxes import INBOX, MailboxInfo
 from groupware.web.context import login_gate, principal, services
+from groupware.web.forms import ActionForm
 
 blueprint = Blueprint("mail", __name__, url_prefix="/mail")
 PAGE = 50  # messages in one window of the list
+MAX_SELECTED = 1000  # messages one action takes
+# What the buttons file messages under: the folder's special use, and what is said after.
+FILED = {
+    "delete": (TRASH, "Moved to {}."),
+    "archive": (ARCHIVE, "Archived."),
+    "junk": (JUNK, "Moved to {}."),
+}
 # Special-use folders first, in this order (RFC 6154 attributes), then the rest by name.
 SPECIAL_ORDER = ("\\Drafts", "\\Sent", "\\Archive", "\\Junk", "\\Trash")
 
@@ -40,7 +49,12 @@ def folder(mailbox: str) -> str:
     folders = ordered(svc.mailboxes.list_all(me))
     current = next((f for f in folders if f.name == mailbox), None)
     return render_template(
-        "mail.html", folders=folders, mailbox=mailbox, current=current, window=window
+        "mail.html",
+        folders=folders,
+        mailbox=mailbox,
+        current=current,
+        window=window,
+        action=ActionForm(),
     )
 
 
@@ -50,7 +64,33 @@ def message(mailbox: str, uid: int) -> str:
     svc = services()
     opened = svc.mail_view.open(me, mailbox, uid)
     folders = ordered(svc.mailboxes.list_all(me))
-    return render_template("message.html", folders=folders, mailbox=mailbox, message=opened)
+    return render_template(
+        "message.html", folders=folders, mailbox=mailbox, message=opened, action=ActionForm()
+    )
+
+
+@blueprint.post("/act/<path:mailbox>")
+def act(mailbox: str) -> Response:
+    """What the list's and the reader's buttons do to the messages chosen (`uid` fields):
+    delete (to Trash; in Trash, for good), archive, junk, mark read or unread."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    uids = request.form.getlist("uid", type=int)[:MAX_SELECTED]
+    what = request.form.get("action", "")
+    back = redirect(url_for("mail.folder", mailbox=mailbox))
+    if not uids:
+        flash("Choose one or more messages first.", "error")
+        return back
+    me, view = principal(), services().mail_view
+    if what in FILED:
+        use, said = FILED[what]
+        target = view.file(me, mailbox, uids, use)
+        flash(said.format(folder_label(target)), "ok")
+    elif what in ("read", "unread"):
+        view.mark(me, mailbox, uids, seen=what == "read")
+    else:
+        abort(400)
+    return back
 
 
 def ordered(folders: list[MailboxInfo]) -> list[MailboxInfo]:

@@ -139,3 +139,63 @@ def test_a_folder_or_message_that_is_not_there_is_a_404(mail_server: Served, new
         assert answer is not None and answer.status == 404, path
     answer = page.goto(mail_server.base_url + "/mail/folder/INBOX?before=" + "9" * 30)
     assert answer is not None and answer.status == 200
+
+
+def imap_subjects(served: Served, mailbox: str) -> dict[str, str]:
+    """Subject → FLAGS of each message in `mailbox`, as Nina's IMAP client sees them."""
+    found = {}
+    with imaplib.IMAP4("127.0.0.1", served.ports["imap"]) as client:
+        client.login(NINA, NINA_PASSWORD)
+        _, [count] = client.select(mailbox, readonly=True)
+        if count == b"0":
+            return found
+        _, data = client.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        for item in data:
+            if isinstance(item, tuple):
+                subject = item[1].decode().split(":", 1)[1].strip()
+                found[subject] = item[0].decode()
+    return found
+
+
+def test_delete_archive_and_mark_unread(mail_server: Served, new_page, shots: Path) -> None:
+    base = mail_server.base_url
+    for subject in ("Alpha", "Beta", "Gamma"):
+        send(mail_server, subject, f"About {subject}.")
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.goto(base + "/mail")
+    shoot(page, shots, "mail-selection")
+
+    page.get_by_role("link", name=re.compile("Alpha")).click()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text("Moved to Trash.")
+    expect(page.get_by_role("link", name=re.compile("Alpha"))).to_have_count(0)
+    assert set(imap_subjects(mail_server, "Trash")) == {"Alpha"}
+
+    page.get_by_label("Select Beta").check()
+    page.get_by_label("Select Gamma").check()
+    page.get_by_role("button", name="Archive").click()
+    expect(page.get_by_role("status")).to_have_text("Archived.")
+    expect(page.get_by_text("No messages.")).to_be_visible()
+    archived = imap_subjects(mail_server, "Archive")
+    assert set(archived) == {"Beta", "Gamma"}
+    assert "\\Seen" not in archived["Beta"]
+
+    page.get_by_role("navigation", name="Folders").get_by_role("link", name="Archive").click()
+    page.get_by_role("link", name=re.compile("Beta")).click()
+    assert "\\Seen" in imap_subjects(mail_server, "Archive")["Beta"]
+    page.get_by_role("button", name="Mark unread").click()
+    expect(page.locator("ul.messages li.unread")).to_have_count(2)
+    assert "\\Seen" not in imap_subjects(mail_server, "Archive")["Beta"]
+
+    # In the Trash, Delete deletes for good.
+    page.get_by_role("navigation", name="Folders").get_by_role("link", name="Trash").click()
+    page.get_by_role("link", name=re.compile("Alpha")).click()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("No messages.")).to_be_visible()
+    assert imap_subjects(mail_server, "Trash") == {}
+
+    # A change without the form's CSRF token is refused.
+    answer = page.request.post(base + "/mail/act/Archive", form={"uid": "1", "action": "delete"})
+    assert answer.status == 400
+    assert set(imap_subjects(mail_server, "Archive")) == {"Beta", "Gamma"}

@@ -10,6 +10,7 @@ an IMAP client's FETCH of the body does, so every other client sees it read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,13 +21,14 @@ from groupware.mime.text import extract_text
 from groupware.model.mail import Message
 from groupware.services.core.access import Principal
 from groupware.services.mail.fetch import MessageFetch
-from groupware.services.mail.mailboxes import normalize_name, own_mailboxes
+from groupware.services.mail.mailboxes import Mailboxes, normalize_name, own_mailboxes
 from groupware.services.mail.messages import Messages
 from groupware.services.mail.rows import STATE_COLUMNS, address_text
 from groupware.store import Database
 from groupware.store.mail import flag_names, mailbox_by_name
 
 MAX_WINDOW = 200  # messages in one window, whatever is asked
+TRASH, ARCHIVE, JUNK = "\\Trash", "\\Archive", "\\Junk"  # RFC 6154 special uses
 MAX_UID = 2**32 - 1  # RFC 9051 §2.3.1.1: a UID is a 32-bit number
 SEEN = "\\Seen"
 
@@ -75,10 +77,13 @@ class Opened:
 
 
 class MailView:
-    def __init__(self, database: Database, fetch: MessageFetch, messages: Messages) -> None:
+    def __init__(
+        self, database: Database, fetch: MessageFetch, messages: Messages, mailboxes: Mailboxes
+    ) -> None:
         self._db = database
         self._fetch = fetch
         self._messages = messages
+        self._mailboxes = mailboxes
 
     def window(
         self, actor: Principal, mailbox: str, *, before: int | None = None, size: int = 50
@@ -126,3 +131,35 @@ class MailView:
             text=extract_text(summary.content, parsed.body),
             attachments=parsed.attachments,
         )
+
+    # -- what a reader does with messages ----------------------------------------------
+
+    def mark(self, actor: Principal, mailbox: str, uids: Sequence[int], *, seen: bool) -> None:
+        """Mark `uids` read or unread (\\Seen), as every client then sees them."""
+        mode = "add" if seen else "remove"
+        self._messages.store_flags(actor, mailbox, _sane(uids), mode, [SEEN])
+
+    def file(self, actor: Principal, mailbox: str, uids: Sequence[int], use: str) -> str:
+        """Move `uids` to the user's folder of special use `use` (TRASH, ARCHIVE, JUNK,
+        RFC 6154) and return its name. Deleting in the Trash deletes for good.
+        NotFound when the user has no such folder."""
+        uids = _sane(uids)
+        target = self.special_folder(actor, use)
+        if target is None:
+            raise NotFound(f"no {use} folder")
+        if target == normalize_name(mailbox):
+            if use == TRASH:
+                self._messages.delete(actor, mailbox, uids)
+            return target
+        self._messages.copy(actor, mailbox, uids, target, move=True)
+        return target
+
+    def special_folder(self, actor: Principal, use: str) -> str | None:
+        """The name of the user's folder of special use `use`, if there is one."""
+        found = [box.name for box in self._mailboxes.list_all(actor) if box.special_use == use]
+        return min(found, default=None)
+
+
+def _sane(uids: Sequence[int]) -> list[int]:
+    """The UIDs that can name a message (a URL or a form may say anything)."""
+    return [uid for uid in uids if 0 < uid <= MAX_UID]
