@@ -108,10 +108,11 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
                 response.status_code,
                 elapsed,
             )
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        # A view may set a stricter policy of its own (webmail's HTML frame).
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.endpoint != "static":
             response.headers["Cache-Control"] = "no-store"
         return response

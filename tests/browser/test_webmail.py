@@ -6,9 +6,11 @@ wide, in light and dark colour schemes, go to the test's screenshots folder.
 
 from __future__ import annotations
 
+import http.server
 import imaplib
 import re
 import smtplib
+import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -199,3 +201,100 @@ def test_delete_archive_and_mark_unread(mail_server: Served, new_page, shots: Pa
     answer = page.request.post(base + "/mail/act/Archive", form={"uid": "1", "action": "delete"})
     assert answer.status == 400
     assert set(imap_subjects(mail_server, "Archive")) == {"Beta", "Gamma"}
+
+
+class Counting(http.server.BaseHTTPRequestHandler):
+    """A loopback web server standing for the outside world: it counts what reaches it."""
+
+    hits: list[str] = []
+
+    def do_GET(self) -> None:
+        Counting.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def outside() -> Iterator[str]:
+    Counting.hits = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def hostile(remote: str) -> list[str]:
+    """HTML that tries to run, to reach `remote`, or to leave the frame."""
+    return [
+        "<script>alert('script')</script>",
+        "<img src=x onerror=\"alert('onerror')\">",
+        f"<img src='{remote}/pixel.png'>",
+        f"<div style=\"background:url('{remote}/bg.png')\">bg</div>",
+        f"<style>@import url('{remote}/import.css');"
+        f" body {{ background: url({remote}/b) }}</style>",
+        "<svg><animate onbegin=\"alert('svg')\" attributeName=x dur=1s></animate></svg>",
+        "<a href=\"javascript:alert('js')\">click</a>",
+        f'<meta http-equiv=refresh content="0;url={remote}/refresh">',
+        f"<base href='{remote}/'><img src='base.png'>",
+        f"<form action='{remote}/form' method=post><button>go</button></form>",
+        f"<iframe src='{remote}/frame'></iframe>",
+        "<iframe srcdoc=\"<script>parent.alert('srcdoc')</script>\"></iframe>",
+        f"<link rel=stylesheet href='{remote}/link.css'>",
+        f"<object data='{remote}/object'></object><embed src='{remote}/embed'>",
+        f"<video poster='{remote}/poster'><source src='{remote}/video'></video>",
+        f'<p style="color:var(--x,url({remote}/var))">var</p>',
+        "<img src=\"data:image/svg+xml,<svg onload=alert('dataurl')>\">",
+        f"<body background='{remote}/body.png' onload=\"alert('body')\">b</body>",
+    ]
+
+
+def send_html(served: Served, subject: str, html: str) -> None:
+    message = EmailMessage()
+    message["From"] = "Mallory <mallory@elsewhere.example>"
+    message["To"] = NINA
+    message["Subject"] = subject
+    message.set_content("The plain version.")
+    message.add_alternative(
+        f"<html><body><p>Visible {subject}</p>{html}</body></html>", subtype="html"
+    )
+    with smtplib.SMTP("127.0.0.1", served.ports["smtp"], timeout=30) as client:
+        client.send_message(message)
+
+
+def test_hostile_html_runs_nothing_and_reaches_nothing(
+    mail_server: Served, new_page, outside: str, shots: Path
+) -> None:
+    corpus = hostile(outside)
+    for number, html in enumerate(corpus):
+        send_html(mail_server, f"Hostile {number:02d}", html)
+    page: Page = new_page(viewport=WIDE)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    log_in(page, mail_server.base_url, NINA, NINA_PASSWORD)
+    page.goto(mail_server.base_url + "/mail")
+    for number in range(len(corpus)):
+        page.get_by_role("link", name=re.compile(f"Hostile {number:02d}")).click()
+        frame = page.frame_locator("iframe[title=Message]")
+        expect(frame.get_by_text(f"Visible Hostile {number:02d}")).to_be_visible()
+        page.wait_for_timeout(150)  # what a refresh or an animation would do, done
+        if number == 0:
+            shoot(page, shots, "mail-html")
+        page.go_back()
+    assert dialogs == []
+    assert Counting.hits == []
+    # The frame's page carries its own policy, and is ours only inside our own pages.
+    uid = 1
+    answer = page.request.get(f"{mail_server.base_url}/mail/body/INBOX/{uid}")
+    assert answer.status == 200
+    policy = answer.headers["content-security-policy"]
+    assert policy.startswith("sandbox") and "default-src 'none'" in policy
+    assert "script" not in policy and answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["referrer-policy"] == "no-referrer"

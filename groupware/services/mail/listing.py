@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from groupware.errors import NotFound
+from groupware.mime.html import clean_html, html_part
 from groupware.mime.text import extract_text
 from groupware.model.mail import Message
 from groupware.services.core.access import Principal
@@ -74,6 +75,7 @@ class Opened:
     subject: str
     text: str
     attachments: int
+    html: bool  # it has an HTML body, which `html` gives cleaned
 
 
 class MailView:
@@ -130,7 +132,21 @@ class MailView:
             subject=parsed.subject,
             text=extract_text(summary.content, parsed.body),
             attachments=parsed.attachments,
+            html=html_part(parsed.body) is not None,
         )
+
+    def html(self, actor: Principal, mailbox: str, uid: int) -> str:
+        """The HTML body of message `uid`, cleaned (mime/html.py); NotFound when there is
+        no such message or it has none. Reading it changes no flag: opening does."""
+        if not 0 < uid <= MAX_UID:
+            raise NotFound(f"no message {uid} in {mailbox}")
+        found = self._fetch.summaries(actor, mailbox, [uid], parse=True, content=True)
+        if not found or found[0].parsed is None or found[0].content is None:
+            raise NotFound(f"no message {uid} in {mailbox}")
+        part = html_part(found[0].parsed.body)
+        if part is None:
+            raise NotFound(f"message {uid} has no HTML")
+        return clean_html(found[0].content, part)
 
     # -- what a reader does with messages ----------------------------------------------
 
