@@ -1,5 +1,6 @@
-"""Composing messages the server writes itself: the vacation auto-reply (RFC 3834).
-Pure: arguments in, bytes out (CRLF, 7-bit safe). Add a `compose_*` function per kind.
+"""Composing messages: the vacation auto-reply (RFC 3834) and the plain-text mail a user
+writes in webmail. Pure: arguments in, bytes out (CRLF, 7-bit safe). Add a `compose_*`
+function per kind.
 """
 
 from __future__ import annotations
@@ -41,15 +42,59 @@ def compose_auto_reply(
 
     The caller sends it with the null reverse path, so it is never answered or bounced.
     """
+    fields = _heading(from_address, from_name, [("To", f"<{to}>")], subject, now)
+    fields += _thread(in_reply_to, references)
+    fields += [
+        ("Auto-Submitted", "auto-replied"),  # RFC 3834 §5
+        ("X-Auto-Response-Suppress", "All"),  # Exchange's responders: do not answer this
+    ]
+    return _plain_text(fields, body)
+
+
+def compose_message(
+    from_address: str,
+    from_name: str,
+    to: Sequence[str],
+    cc: Sequence[str],
+    subject: str,
+    body: str,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    now: datetime | None = None,
+) -> bytes:
+    """A plain-text message a user wrote, To: and Cc: as given (Bcc: recipients are only
+    in the envelope); In-Reply-To and References thread a reply (RFC 5322 §3.6.4)."""
+    recipients = [
+        (name, ", ".join(f"<{a}>" for a in found))
+        for name, found in (("To", to), ("Cc", cc))
+        if found
+    ]
+    fields = _heading(from_address, from_name, recipients, subject, now)
+    fields += _thread(in_reply_to, references)
+    return _plain_text(fields, body)
+
+
+def _heading(
+    from_address: str,
+    from_name: str,
+    recipients: list[tuple[str, str]],
+    subject: str,
+    now: datetime | None,
+) -> list[tuple[str, str]]:
     now = now or datetime.now(UTC)
     domain = from_address.rpartition("@")[2] or "localhost"
-    fields = [
+    return [
         ("From", formataddr((_one_line(from_name), from_address), charset="utf-8")),
-        ("To", f"<{to}>"),
+        *recipients,
         ("Subject", _encoded(subject)),
         ("Date", format_datetime(now)),
         ("Message-ID", f"<{secrets.token_hex(12)}@{domain}>"),
     ]
+
+
+def _thread(in_reply_to: str | None, references: Sequence[str]) -> list[tuple[str, str]]:
+    """In-Reply-To and References for a reply (only well-formed message ids kept)."""
+    fields = []
     in_reply_to = in_reply_to if in_reply_to and _MSG_ID.match(in_reply_to) else None
     if in_reply_to:
         fields.append(("In-Reply-To", in_reply_to))
@@ -57,11 +102,16 @@ def compose_auto_reply(
     thread = [*kept, *([in_reply_to] if in_reply_to else [])]
     if thread:
         fields.append(("References", "\r\n ".join(dict.fromkeys(thread))))
+    return fields
+
+
+def _plain_text(fields: list[tuple[str, str]], body: str) -> bytes:
+    """The header fields and `body` as one text/plain message (quoted-printable when the
+    text is not 7-bit or has over-long lines)."""
     text = "\r\n".join(body.replace("\r\n", "\n").replace("\r", "\n").split("\n")) + "\r\n"
     plain = text.isascii() and all(len(line) <= 998 for line in text.split("\r\n"))
-    fields += [
-        ("Auto-Submitted", "auto-replied"),  # RFC 3834 §5
-        ("X-Auto-Response-Suppress", "All"),  # Exchange's responders: do not answer this
+    fields = [
+        *fields,
         ("MIME-Version", "1.0"),
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Content-Transfer-Encoding", "7bit" if plain else "quoted-printable"),

@@ -22,6 +22,7 @@ from groupware.services.delivery.bounces import Bounces
 from groupware.services.delivery.local import LocalDelivery
 from groupware.services.delivery.route import MailRouter
 from groupware.services.delivery.rules import Rules
+from groupware.services.delivery.send import WebSending
 from groupware.services.delivery.srs import Srs
 from groupware.services.delivery.vacation import Vacation
 from groupware.services.directory.accounts import Directory
@@ -61,6 +62,7 @@ class Services:
     mail_view: MailView
     delivery: LocalDelivery
     router: MailRouter
+    sending: WebSending
     rules: Rules
     vacation: Vacation
     srs: Srs
@@ -100,6 +102,7 @@ def build_services(config: Config, database: Database) -> Services:
     scheduling = Scheduling(calendars, router)
     calendars.on_item_change.append(scheduling.item_changed)
     router.on_delivered.append(scheduling.message_delivered)
+    bounces, submission = Bounces(router, config.hostname), Submission(database)
     groups, sharing = Groups(database), Sharing(database, calendars)
     groups.on_name_freed.append(sharing.forget_group)  # group calendars end with the group
     return Services(
@@ -119,14 +122,15 @@ def build_services(config: Config, database: Database) -> Services:
         mail_view=MailView(database, fetch, messages, mailboxes),
         delivery=delivery,
         router=router,
+        sending=WebSending(delivery, router, bounces, submission, directory, mailboxes, messages),
         rules=rules,
         vacation=vacation,
         srs=srs,
-        submission=Submission(database),
+        submission=submission,
         queue=queue,
         resolver=_resolver(config),
         dkim=dkim,
-        bounces=Bounces(router, config.hostname),
+        bounces=bounces,
         calendars=calendars,
         sharing=sharing,
         scheduling=scheduling,

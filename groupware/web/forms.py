@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -118,3 +119,15 @@ class GrantForm(FlaskForm):  # type: ignore[misc]
     grantee_kind = SelectField("To a", choices=[SelectChoice("user"), SelectChoice("group")])
     grantee = StringField("User address or group name", validators=[DataRequired()])
     domain = SelectField("On", choices=[])
+
+
+class ComposeForm(FlaskForm):  # type: ignore[misc]
+    """A message to write: recipients as typed ("Name <a@b>, c@d"), plain text."""
+
+    to = StringField("To", validators=[Length(max=20_000)])
+    cc = StringField("Cc", validators=[Length(max=20_000)])
+    bcc = StringField("Bcc", validators=[Length(max=20_000)])
+    subject = StringField("Subject", validators=[Length(max=200)])
+    body = TextAreaField("Message", validators=[Length(max=1_000_000)])
+    in_reply_to = HiddenField(validators=[Length(max=1000)])
+    references = HiddenField(validators=[Length(max=20_000)])

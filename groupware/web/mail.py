@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from groupware.services.mail.listing import ARCHIVE, JUNK, TRASH
+from groupware.services.delivery.send import Draft
+from groupware.services.mail.listing import ARCHIVE, JUNK, TRASH, Opened
 from groupware.services.mail.mailboxes import INBOX, MailboxInfo
-from groupware.web.context import login_gate, principal, services
-from groupware.web.forms import ActionForm
+from groupware.web.context import attempt, login_gate, principal, services
+from groupware.web.forms import ActionForm, ComposeForm
 
 blueprint = Blueprint("mail", __name__, url_prefix="/mail")
 PAGE = 50  # messages in one window of the list
@@ -93,6 +94,60 @@ def body(mailbox: str, uid: int) -> Response:
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@blueprint.get("/compose")
+def compose() -> str:
+    """A new message, or a reply (`reply`: a UID in `folder`; `all`: to everyone)."""
+    form = ComposeForm()
+    uid = request.args.get("reply", type=int)
+    if uid is not None:
+        mailbox = request.args.get("folder", INBOX)
+        original = services().mail_view.open(principal(), mailbox, uid)
+        _fill_reply(form, original, to_all=request.args.get("all") == "1")
+    return _compose_page(form)
+
+
+@blueprint.post("/compose")
+def send() -> str | Response | tuple[str, int]:
+    """Send the form's message; on a refusal (a recipient that is no address, one we do
+    not have) the form comes back as it was, with the reason."""
+    form = ComposeForm()
+    if not form.validate_on_submit():
+        return _compose_page(form), 400
+    draft = Draft(
+        to=form.to.data or "",
+        cc=form.cc.data or "",
+        bcc=form.bcc.data or "",
+        subject=form.subject.data or "",
+        body=form.body.data or "",
+        in_reply_to=form.in_reply_to.data or None,
+        references=tuple((form.references.data or "").split()),
+    )
+    me = principal()
+    if attempt(lambda: services().sending.send(me, draft), "Sent.") is None:
+        return _compose_page(form)
+    return redirect(url_for("mail.folder", mailbox=INBOX))
+
+
+def _compose_page(form: ComposeForm) -> str:
+    folders = ordered(services().mailboxes.list_all(principal()))
+    return render_template("compose.html", folders=folders, mailbox="", form=form)
+
+
+def _fill_reply(form: ComposeForm, original: Opened, *, to_all: bool) -> None:
+    me = principal().address
+    to = [a for a in original.reply_to if a != me] or list(original.reply_to)
+    form.to.data = ", ".join(to)
+    if to_all:
+        form.cc.data = ", ".join(a for a in original.others if a != me and a not in to)
+    subject = original.subject
+    form.subject.data = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    quoted = "\n".join("> " + line for line in original.text.splitlines())
+    written = original.date.strftime("%Y-%m-%d %H:%M UTC")
+    form.body.data = f"\n\nOn {written}, {original.sender} wrote:\n{quoted}\n"
+    form.in_reply_to.data = original.message_id or ""
+    form.references.data = " ".join([*original.references, *filter(None, [original.message_id])])
 
 
 @blueprint.post("/act/<path:mailbox>")

@@ -13,6 +13,7 @@ import smtplib
 import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,7 @@ def send(served: Served, subject: str, body: str, to: str = NINA) -> None:
     message["From"] = "Carol Example <carol@elsewhere.example>"
     message["To"] = to
     message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="elsewhere.example")
     message.set_content(body)
     with smtplib.SMTP("127.0.0.1", served.ports["smtp"], timeout=30) as client:
         client.send_message(message)
@@ -298,3 +300,60 @@ def test_hostile_html_runs_nothing_and_reaches_nothing(
     assert policy.startswith("sandbox") and "default-src 'none'" in policy
     assert "script" not in policy and answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["referrer-policy"] == "no-referrer"
+
+
+def imap_message(served: Served, address: str, password: str, mailbox: str) -> list[bytes]:
+    """Every message in `mailbox` of `address`, whole, as its IMAP client reads them."""
+    with imaplib.IMAP4("127.0.0.1", served.ports["imap"]) as client:
+        client.login(address, password)
+        _, [count] = client.select(mailbox, readonly=True)
+        if count == b"0":
+            return []
+        _, data = client.fetch("1:*", "(BODY.PEEK[])")
+        return [item[1] for item in data if isinstance(item, tuple)]
+
+
+def test_compose_and_reply(mail_server: Served, new_page, shots: Path) -> None:
+    base = mail_server.base_url
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.goto(base + "/mail")
+    page.get_by_role("link", name="Compose").click()
+    page.get_by_label("To").fill(f"Otto <{OTTO}>, someone@elsewhere.example")
+    page.get_by_label("Subject").fill("Lunch on Friday")
+    page.get_by_label("Message").fill("Shall we meet at noon?\nNina")
+    shoot(page, shots, "mail-compose")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Sent.")
+
+    [received] = imap_message(mail_server, OTTO, OTTO_PASSWORD, "INBOX")
+    assert b"Subject: Lunch on Friday" in received and b"Shall we meet at noon?" in received
+    assert f"From: {NINA}".encode() in received or NINA.encode() in received.split(b"\r\n\r\n")[0]
+    [sent] = imap_message(mail_server, NINA, NINA_PASSWORD, "Sent")
+    assert b"Subject: Lunch on Friday" in sent
+    queued = mail_server.services.queue.list_all(SYSTEM)
+    assert [[r.address for r in q.recipients] for q in queued] == [["someone@elsewhere.example"]]
+
+    # A reply goes to the sender, threaded, and lands in Sent too.
+    send(mail_server, "Contract draft", "Please have a look.")
+    page.goto(base + "/mail")
+    page.get_by_role("link", name=re.compile("Contract draft")).click()
+    page.get_by_role("link", name="Reply", exact=True).click()
+    expect(page.get_by_label("To")).to_have_value("carol@elsewhere.example")
+    expect(page.get_by_label("Subject")).to_have_value("Re: Contract draft")
+    expect(page.get_by_label("Message")).to_have_value(re.compile("> Please have a look."))
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Sent.")
+    replies = [
+        m for m in imap_message(mail_server, NINA, NINA_PASSWORD, "Sent") if b"Re: Contract" in m
+    ]
+    assert len(replies) == 1 and b"In-Reply-To: <" in replies[0]
+
+    # A recipient we do not have is refused before anything is sent; the form stays.
+    page.get_by_role("link", name="Compose").click()
+    page.get_by_label("To").fill("nobody@example.test")
+    page.get_by_label("Subject").fill("Lost")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("alert")).to_contain_text("no such recipient: nobody@example.test")
+    expect(page.get_by_label("Subject")).to_have_value("Lost")
+    assert len(imap_message(mail_server, NINA, NINA_PASSWORD, "Sent")) == 2

@@ -78,6 +78,11 @@ class MailRouter:
         self._spool = spool_folder
         self.on_delivered: list[Listener] = []
 
+    @property
+    def spool_folder(self) -> Path:
+        """Where messages wait as files while they are sent (emptied at start-up)."""
+        return self._spool
+
     def route(
         self,
         path: Path,

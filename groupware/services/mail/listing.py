@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from groupware.errors import NotFound
 from groupware.mime.html import clean_html, html_part
+from groupware.mime.structure import Address
 from groupware.mime.text import extract_text
 from groupware.model.mail import Message
 from groupware.services.core.access import Principal
@@ -76,6 +77,10 @@ class Opened:
     text: str
     attachments: int
     html: bool  # it has an HTML body, which `html` gives cleaned
+    reply_to: tuple[str, ...]  # where a reply goes: Reply-To, else From
+    others: tuple[str, ...]  # the To: and Cc: addresses (a reply to all adds them)
+    message_id: str | None
+    references: tuple[str, ...]
 
 
 class MailView:
@@ -133,6 +138,10 @@ class MailView:
             text=extract_text(summary.content, parsed.body),
             attachments=parsed.attachments,
             html=html_part(parsed.body) is not None,
+            reply_to=_plain(parsed.reply_to or parsed.from_),
+            others=_plain((*parsed.to, *parsed.cc)),
+            message_id=parsed.message_id,
+            references=parsed.references,
         )
 
     def html(self, actor: Principal, mailbox: str, uid: int) -> str:
@@ -179,3 +188,9 @@ class MailView:
 def _sane(uids: Sequence[int]) -> list[int]:
     """The UIDs that can name a message (a URL or a form may say anything)."""
     return [uid for uid in uids if 0 < uid <= MAX_UID]
+
+
+def _plain(addresses: Sequence[Address]) -> tuple[str, ...]:
+    """The addresses themselves ("a@b"), each once, group markers left out."""
+    found = (f"{a.mailbox}@{a.host}" for a in addresses if a.mailbox and a.host)
+    return tuple(dict.fromkeys(found))
