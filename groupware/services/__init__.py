@@ -85,7 +85,7 @@ def build_services(config: Config, database: Database) -> Services:
         else FileBlobStore(config.data_dir / "blobs")
     )
     mailboxes = Mailboxes(database, blobs, events)
-    fetch = MessageFetch(database, blobs)
+    fetch, search = MessageFetch(database, blobs), MailSearch(database)
     messages = Messages(database, blobs, events, GroupCommit(database))
     directory = Directory(database, config.auth.min_password_length)
     directory.on_user_created.append(mailboxes.ensure_defaults)
@@ -117,9 +117,9 @@ def build_services(config: Config, database: Database) -> Services:
         events=events,
         mailboxes=mailboxes,
         messages=messages,
-        search=MailSearch(database),
+        search=search,
         fetch=fetch,
-        mail_view=MailView(database, fetch, messages, mailboxes),
+        mail_view=MailView(database, fetch, messages, mailboxes, search),
         delivery=delivery,
         router=router,
         sending=WebSending(delivery, router, bounces, submission, directory, mailboxes, messages),

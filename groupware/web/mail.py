@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from groupware.errors import InvalidInput, NotFound
 from groupware.services.delivery.send import Draft
-from groupware.services.mail.listing import ARCHIVE, JUNK, TRASH, Opened
+from groupware.services.mail.listing import ARCHIVE, JUNK, TRASH, Found, Opened
 from groupware.services.mail.mailboxes import INBOX, MailboxInfo
 from groupware.web.context import attempt, login_gate, principal, services
 from groupware.web.forms import ActionForm, ComposeForm
@@ -94,6 +95,25 @@ def body(mailbox: str, uid: int) -> Response:
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@blueprint.get("/search")
+def search() -> str:
+    """Messages matching the search box (services/mail/query.py), across folders."""
+    me = principal()
+    svc = services()
+    text = request.args.get("q", "")
+    found: list[Found] = []
+    error = None
+    if text.strip():
+        try:
+            found = svc.mail_view.search(me, text)
+        except (InvalidInput, NotFound) as refused:
+            error = str(refused)
+    folders = ordered(svc.mailboxes.list_all(me))
+    return render_template(
+        "search.html", folders=folders, mailbox="", query=text, found=found, error=error
+    )
 
 
 @blueprint.get("/compose")

@@ -357,3 +357,38 @@ def test_compose_and_reply(mail_server: Served, new_page, shots: Path) -> None:
     expect(page.get_by_role("alert")).to_contain_text("no such recipient: nobody@example.test")
     expect(page.get_by_label("Subject")).to_have_value("Lost")
     assert len(imap_message(mail_server, NINA, NINA_PASSWORD, "Sent")) == 2
+
+
+def test_search_across_folders(mail_server: Served, new_page, shots: Path) -> None:
+    base = mail_server.base_url
+    send(mail_server, "Invoice 1234", "The zebrafish invoice is attached.")
+    send(mail_server, "Old invoice", "Another zebrafish, archived.")
+    send(mail_server, "Unrelated", "Nothing to see.")
+    nina = mail_server.services.auth.principal(
+        mail_server.services.directory.get_user(SYSTEM, NINA).id
+    )
+    assert nina is not None
+    window = mail_server.services.mail_view.window(nina, "INBOX")
+    old = next(m.uid for m in window.messages if m.subject == "Old invoice")
+    mail_server.services.mail_view.file(nina, "INBOX", [old], "\\Archive")
+
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.goto(base + "/mail")
+    box = page.get_by_role("searchbox", name="Search")
+    box.fill("zebrafish")
+    box.press("Enter")
+    rows = page.locator("ul.messages > li")
+    expect(rows).to_have_count(2)
+    expect(page.get_by_role("link", name=re.compile("Old invoice"))).to_contain_text("Archive")
+    shoot(page, shots, "mail-search")
+
+    box = page.get_by_role("searchbox", name="Search")
+    box.fill("zebrafish in:INBOX")
+    box.press("Enter")
+    expect(rows).to_have_count(1)
+    page.get_by_role("link", name=re.compile("Invoice 1234")).click()
+    expect(page.get_by_role("heading", name="Invoice 1234")).to_be_visible()
+
+    page.goto(base + "/mail/search?q=" + "subject%3A%22open")
+    expect(page.get_by_role("alert")).to_contain_text("a quote is not closed")

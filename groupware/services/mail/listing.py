@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -25,7 +26,9 @@ from groupware.services.core.access import Principal
 from groupware.services.mail.fetch import MessageFetch
 from groupware.services.mail.mailboxes import Mailboxes, normalize_name, own_mailboxes
 from groupware.services.mail.messages import Messages
+from groupware.services.mail.query import parse_query
 from groupware.services.mail.rows import STATE_COLUMNS, address_text
+from groupware.services.mail.search import MailSearch
 from groupware.store import Database
 from groupware.store.mail import flag_names, mailbox_by_name
 
@@ -83,14 +86,28 @@ class Opened:
     references: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Found:
+    """A message a search found, and its folder."""
+
+    mailbox: str
+    message: Listed
+
+
 class MailView:
     def __init__(
-        self, database: Database, fetch: MessageFetch, messages: Messages, mailboxes: Mailboxes
+        self,
+        database: Database,
+        fetch: MessageFetch,
+        messages: Messages,
+        mailboxes: Mailboxes,
+        search: MailSearch,
     ) -> None:
         self._db = database
         self._fetch = fetch
         self._messages = messages
         self._mailboxes = mailboxes
+        self._search = search
 
     def window(
         self, actor: Principal, mailbox: str, *, before: int | None = None, size: int = 50
@@ -102,17 +119,36 @@ class MailView:
             before = max(1, min(before, MAX_UID + 1))  # whatever a URL says
         with self._db.read() as session:
             box = mailbox_by_name(session, user_id, normalize_name(mailbox))
-            query = select(*STATE_COLUMNS, Message.sent_date, Message.from_, Message.subject)
-            query = query.where(Message.mailbox_id == box.id)
+            query = _LISTED.where(Message.mailbox_id == box.id)
             if before is not None:
                 query = query.where(Message.uid < before)
             rows = session.execute(query.order_by(Message.uid.desc()).limit(size + 1)).all()
-        listed = tuple(
-            Listed(uid, flag_names(bits, keywords), octets, sent or arrived, sender, subject)
-            for uid, _, bits, keywords, octets, arrived, sent, sender, subject in rows[:size]
-        )
+        listed = tuple(_listed(row) for row in rows[:size])
         older = listed[-1].uid if len(rows) > size else None
         return Window(listed, older)
+
+    def search(self, actor: Principal, text: str, *, limit: int = 100) -> list[Found]:
+        """The newest `limit` messages matching the search box's `text` (query.py), in
+        every folder unless it names one with `in:`; newest first."""
+        query = parse_query(text)
+        if query.folder is not None:
+            names = [query.folder]
+        else:
+            names = [box.name for box in self._mailboxes.list_all(actor)]
+        found: list[Found] = []
+        user_id = own_mailboxes(actor)
+        for name in names:
+            uids = self._search.search(actor, name, query.key)[-limit:]
+            if not uids:
+                continue
+            with self._db.read() as session:
+                box = mailbox_by_name(session, user_id, normalize_name(name))
+                rows = session.execute(
+                    _LISTED.where(Message.mailbox_id == box.id, Message.uid.in_(uids))
+                ).all()
+            found += [Found(name, _listed(row)) for row in rows]
+        found.sort(key=lambda f: f.message.date, reverse=True)
+        return found[:limit]
 
     def open(self, actor: Principal, mailbox: str, uid: int) -> Opened:
         """Message `uid` of `mailbox`, marked \\Seen; NotFound when there is none."""
@@ -183,6 +219,16 @@ class MailView:
         """The name of the user's folder of special use `use`, if there is one."""
         found = [box.name for box in self._mailboxes.list_all(actor) if box.special_use == use]
         return min(found, default=None)
+
+
+# A list row: the state, the date written, sender and subject (columns kept for sorting).
+_LISTED = select(*STATE_COLUMNS, Message.sent_date, Message.from_, Message.subject)
+
+
+def _listed(row: Any) -> Listed:
+    """A row of `_LISTED` as a list shows it."""
+    uid, _, bits, keywords, octets, arrived, sent, sender, subject = row
+    return Listed(uid, flag_names(bits, keywords), octets, sent or arrived, sender, subject)
 
 
 def _sane(uids: Sequence[int]) -> list[int]:
