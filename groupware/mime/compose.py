@@ -65,7 +65,7 @@ def compose_message(
     """A plain-text message a user wrote, To: and Cc: as given (Bcc: recipients are only
     in the envelope); In-Reply-To and References thread a reply (RFC 5322 §3.6.4)."""
     recipients = [
-        (name, ", ".join(f"<{a}>" for a in found))
+        (name, ",\r\n ".join(f"<{a}>" for a in found))  # folded: each on its own line
         for name, found in (("To", to), ("Cc", cc))
         if found
     ]

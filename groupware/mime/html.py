@@ -10,6 +10,8 @@ sender are for the reader to add.
 
 from __future__ import annotations
 
+import re
+
 import nh3
 
 from groupware.mime.charset import decode_octets
@@ -75,6 +77,7 @@ STYLE_PROPERTIES = {
     "list-style-type",
 }
 SCHEMES = {"http", "https", "mailto"}  # for links; images keep only data: (below)
+_INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
 
 
 def html_part(body: BodyPart) -> BodyPart | None:
@@ -122,8 +125,10 @@ def clean(markup: str) -> str:
 
 
 def _attribute(tag: str, name: str, value: str) -> str | None:
-    """Drop what would fetch or run: images but data: ones, data: links."""
-    lowered = value.strip().lower()
+    """Drop what would fetch or run: images but data: ones, data: links. Browsers drop
+    control characters and white space inside a scheme ("da&#9;ta:"), so they are
+    dropped here before the scheme is read."""
+    lowered = _INVISIBLE.sub("", value).lower()
     if tag == "img" and name == "src":
         return value if lowered.startswith("data:image/") else None
     if name == "href" and lowered.startswith("data:"):

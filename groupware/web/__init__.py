@@ -60,6 +60,7 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
     app.add_template_filter(browser_name)
     app.add_template_filter(mail.folder_label)
     app.add_template_filter(mail.short_date)
+    app.add_template_filter(mail.full_date)
     app.add_template_filter(mail.sender_name)
     CSRFProtect(app)
 

@@ -145,8 +145,11 @@ def send() -> str | Response | tuple[str, int]:
         references=tuple((form.references.data or "").split()),
     )
     me = principal()
-    if attempt(lambda: services().sending.send(me, draft), "Sent.") is None:
+    kept = attempt(lambda: services().sending.send(me, draft), "Sent.")
+    if kept is None:
         return _compose_page(form)
+    if not kept:
+        flash("No copy was kept in Sent: the mailbox is full or has no Sent folder.", "error")
     return redirect(url_for("mail.folder", mailbox=INBOX))
 
 
@@ -218,6 +221,12 @@ def sender_name(addresses: str) -> str:
     first = addresses.split(">, ", 1)[0]
     name, bracket, _ = first.partition(" <")
     return name.strip().strip('"') if bracket and name.strip() else first.strip("<> ")
+
+
+def full_date(moment: datetime) -> str:
+    """A message's date in full, in UTC (the user's own zone comes with the settings)."""
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def short_date(moment: datetime, now: datetime | None = None) -> str:

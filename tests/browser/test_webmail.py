@@ -325,6 +325,7 @@ def test_compose_and_reply(mail_server: Served, new_page, shots: Path) -> None:
     shoot(page, shots, "mail-compose")
     page.get_by_role("button", name="Send").click()
     expect(page.get_by_role("status")).to_have_text("Sent.")
+    expect(page).to_have_url(re.compile(r"/mail/folder/INBOX$"))  # not the form: no resend
 
     [received] = imap_message(mail_server, OTTO, OTTO_PASSWORD, "INBOX")
     assert b"Subject: Lunch on Friday" in received and b"Shall we meet at noon?" in received

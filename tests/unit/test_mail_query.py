@@ -38,7 +38,17 @@ def test_one_term_dates_states_and_a_folder() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", 'subject:"open', "is:sleepy", "before:yesterday", "x " * 30, "a" * 501],
+    [
+        "",
+        "   ",
+        'subject:"open',
+        "is:sleepy",
+        "before:yesterday",
+        "after:9999-12-31",
+        "a\x00b",
+        "x " * 30,
+        "a" * 501,
+    ],
 )
 def test_what_cannot_be_read_is_said(text: str) -> None:
     with pytest.raises(InvalidInput):

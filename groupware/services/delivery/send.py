@@ -6,11 +6,13 @@ Everything is durable before `send` returns, so "sent" is said only then.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from email.utils import getaddresses
+from pathlib import Path
 
 from groupware import spool
-from groupware.errors import InvalidInput, NotFound
+from groupware.errors import GroupwareError, InvalidInput, NotFound
 from groupware.mime.compose import MAX_SUBJECT, compose_message
 from groupware.services.core.access import Principal
 from groupware.services.core.addresses import normalize_address
@@ -23,7 +25,7 @@ from groupware.services.mail.messages import Messages
 from groupware.services.transport import provenance
 from groupware.services.transport.submission import Submission
 
-MAX_RECIPIENTS = 100  # as one SMTP transaction takes ([smtp] max_recipients)
+log = logging.getLogger(__name__)
 MAX_TEXT = 1024 * 1024  # characters of a message's text
 SENT = "\\Sent"
 
@@ -51,6 +53,7 @@ class WebSending:
         directory: Directory,
         mailboxes: Mailboxes,
         messages: Messages,
+        max_recipients: int,
     ) -> None:
         self._local = local
         self._router = router
@@ -59,16 +62,19 @@ class WebSending:
         self._directory = directory
         self._mailboxes = mailboxes
         self._messages = messages
+        self._max_recipients = max_recipients  # as one SMTP transaction takes
 
-    def send(self, actor: Principal, draft: Draft) -> None:
+    def send(self, actor: Principal, draft: Draft) -> bool:
         """Send `draft` from the user's own address; InvalidInput (nothing sent) for a
-        recipient that is not an address, an unknown local one, none or too many."""
+        recipient that is not an address, an unknown local one, none or too many. Once
+        it is sent, what follows cannot unsend it: False when the copy in Sent could
+        not be kept (the user's quota), a failed report of full mailboxes is logged."""
         to, cc, bcc = (addresses(field) for field in (draft.to, draft.cc, draft.bcc))
         everyone = list(dict.fromkeys((*to, *cc, *bcc)))
         if not everyone:
             raise InvalidInput("add at least one recipient")
-        if len(everyone) > MAX_RECIPIENTS:
-            raise InvalidInput(f"at most {MAX_RECIPIENTS} recipients")
+        if len(everyone) > self._max_recipients:
+            raise InvalidInput(f"at most {self._max_recipients} recipients")
         if len(draft.subject) > MAX_SUBJECT or len(draft.body) > MAX_TEXT:
             raise InvalidInput("the subject or the message is too long")
         recipients = []
@@ -97,12 +103,24 @@ class WebSending:
             report = self._router.route(path, recipients, actor.address, origin)
             if report.over_quota:
                 failures = [(user, "", "452 4.2.2 Mailbox full") for user in report.over_quota]
-                self._bounces.report(actor.address, data, failures)
-            sent = self._sent_folder(actor)
-            if sent is not None:
-                self._messages.append(actor, sent, path, flags=["\\Seen"])
+                try:
+                    self._bounces.report(actor.address, data, failures)
+                except Exception:
+                    log.exception("report of full mailboxes to <%s> failed", actor.address)
+            return self._keep_copy(actor, path)
         finally:
             path.unlink(missing_ok=True)
+
+    def _keep_copy(self, actor: Principal, path: Path) -> bool:
+        sent = self._sent_folder(actor)
+        if sent is None:
+            return False
+        try:
+            self._messages.append(actor, sent, path, flags=["\\Seen"])
+        except GroupwareError as error:
+            log.warning("no copy in Sent for %s: %s", actor.address, error)
+            return False
+        return True
 
     def _sent_folder(self, actor: Principal) -> str | None:
         found = [box.name for box in self._mailboxes.list_all(actor) if box.special_use == SENT]

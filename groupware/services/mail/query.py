@@ -37,6 +37,8 @@ class Query:
 def parse_query(text: str) -> Query:
     if len(text) > MAX_QUERY:
         raise InvalidInput(f"a search takes at most {MAX_QUERY} characters")
+    if "\x00" in text:
+        raise InvalidInput("a search cannot hold a NUL character")
     try:
         terms = shlex.split(text)
     except ValueError:
@@ -62,8 +64,10 @@ def parse_query(text: str) -> Query:
             day = _day(value)
             if name == "before":
                 keys.append(k.Date("sent", "before", day))
-            else:
+            elif day < date.max:
                 keys.append(k.Date("sent", "since", day + timedelta(days=1)))
+            else:
+                raise InvalidInput("nothing was written after the last day there is")
         elif name == "in":
             folder = value
         else:  # not one of ours (a URL, a time): looked for as it is

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from groupware.mime.compose import compose_auto_reply, reply_subject
+from groupware.mime.compose import compose_auto_reply, compose_message, reply_subject
 from groupware.mime.parse import parse_message
 from groupware.services.delivery.vacation import why_not
 
@@ -107,3 +107,13 @@ def test_never_answered(sender: str, data: bytes) -> None:
 )
 def test_answered(data: bytes) -> None:
     assert why_not("carol@elsewhere.example", parse_message(data)) is None
+
+
+def test_many_recipients_fold_within_the_line_limit() -> None:
+    """RFC 5322 §2.1.1: no header line over 998 octets, however many recipients."""
+    to = [f"someone.with.a.long.name.{n}@a-rather-long-domain.example" for n in range(100)]
+    data = compose_message("nina@example.test", "Nina", to, to[:3], "Hello", "Body")
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in head.split(b"\r\n")) <= 998
+    parsed = parse_message(data)
+    assert len(parsed.to) == 100 and len(parsed.cc) == 3
