@@ -16,13 +16,12 @@ from sqlalchemy import update
 from groupware.model.base import utcnow
 from groupware.model.websessions import WebSession
 from groupware.services.core.access import SYSTEM
+from tests.browser.screens import NARROW, WIDE, shoot
 from tests.conftest import Served
 
 USER = "erin@example.test"
 PASSWORD = "Erin-pass-123456"
 PHONE = "Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0"  # Firefox on Android
-WIDE = {"width": 1280, "height": 900}
-NARROW = {"width": 360, "height": 780}
 
 
 def log_in(page: Page, base: str) -> None:
@@ -31,17 +30,6 @@ def log_in(page: Page, base: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/account$"))
-
-
-def shoot(page: Page, shots: Path, name: str) -> None:
-    """The page at both widths, light and dark."""
-    for width, viewport in (("1280", WIDE), ("360", NARROW)):
-        page.set_viewport_size(viewport)
-        for scheme in ("light", "dark"):
-            page.emulate_media(color_scheme=scheme)
-            page.screenshot(path=shots / f"{name}-{width}-{scheme}.png", full_page=True)
-    page.set_viewport_size(WIDE)
-    page.emulate_media(color_scheme="light")
 
 
 def test_the_session_list_and_signing_out_everywhere(

@@ -22,12 +22,11 @@ from playwright.sync_api import Page, expect
 from groupware import runtime as runtime_module
 from groupware.config import Config
 from groupware.services.core.access import SYSTEM
+from tests.browser.screens import WIDE, shoot
 from tests.conftest import ADMIN_PASSWORD, Served, serving, with_listeners
 
 NINA, NINA_PASSWORD = "nina@example.test", "Nina-pass-123456"
 OTTO, OTTO_PASSWORD = "otto@example.test", "Otto-pass-123456"
-WIDE = {"width": 1280, "height": 900}
-NARROW = {"width": 360, "height": 780}
 
 
 @pytest.fixture
@@ -57,17 +56,6 @@ def log_in(page: Page, base: str, address: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("link", name="Mail")).to_be_visible()
-
-
-def shoot(page: Page, shots: Path, name: str) -> None:
-    """The page at both widths, light and dark."""
-    for width, viewport in (("1280", WIDE), ("360", NARROW)):
-        page.set_viewport_size(viewport)
-        for scheme in ("light", "dark"):
-            page.emulate_media(color_scheme=scheme)
-            page.screenshot(path=shots / f"{name}-{width}-{scheme}.png", full_page=True)
-    page.set_viewport_size(WIDE)
-    page.emulate_media(color_scheme="light")
 
 
 def imap_flags(served: Served, subject: str) -> str:
