@@ -7,6 +7,7 @@ aiosmtpd's server instead.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class StreamChannel:
+class StreamChannel(abc.ABC):
     """A session's socket: asyncio streams with STARTTLS. `deadline` (the event loop's
     clock; None: none) bounds every wait on the client, however it trickles its bytes,
     and a drain waits `patience` seconds at most for a client to take anything; past
@@ -40,13 +41,13 @@ class StreamChannel:
         self.deadline: float | None = None
         self.patience: float | None = None
 
+    @abc.abstractmethod
     def timed_out(self) -> Exception:
         """What a missed deadline raises."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def pipelined(self) -> Exception:
         """What data sent in clear behind STARTTLS raises (the connection ends)."""
-        raise NotImplementedError
 
     async def _bounded(self, waiting: Awaitable[T], patience: float | None = None) -> T:
         at = self.deadline
@@ -89,7 +90,7 @@ class ConnectionSettings(Protocol):
     def max_connections_per_ip(self) -> int: ...
 
 
-class StreamListener(Generic[C]):
+class StreamListener(abc.ABC, Generic[C]):
     """One port of a line protocol, with implicit TLS or STARTTLS. A subclass opens its
     channel (`open_channel`), holds the conversation (`serve`) and says what a client
     turned away (`BUSY`) or cut off by a stop (`SHUTTING_DOWN`) reads; `ENDS` are its
@@ -120,6 +121,7 @@ class StreamListener(Generic[C]):
         ends = (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, *self.ENDS)
         self._ends: tuple[type[BaseException], ...] = ends
 
+    @abc.abstractmethod
     def open_channel(
         self,
         reader: asyncio.StreamReader,
@@ -127,10 +129,10 @@ class StreamListener(Generic[C]):
         tls: ssl.SSLContext | None,
     ) -> C:
         """The channel of a new connection (`tls`: for STARTTLS, None with implicit TLS)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def serve(self, channel: C) -> None:
-        raise NotImplementedError
+        """The conversation of one connection, until it ends."""
 
     def closed(self, channel: C) -> None:
         """The connection has ended, however: free what it still holds."""

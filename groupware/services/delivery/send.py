@@ -112,7 +112,7 @@ class WebSending:
             path.unlink(missing_ok=True)
 
     def _keep_copy(self, actor: Principal, path: Path) -> bool:
-        sent = self._sent_folder(actor)
+        sent = self._mailboxes.special_folder(actor, SENT)
         if sent is None:
             return False
         try:
@@ -121,10 +121,6 @@ class WebSending:
             log.warning("no copy in Sent for %s: %s", actor.address, error)
             return False
         return True
-
-    def _sent_folder(self, actor: Principal) -> str | None:
-        found = [box.name for box in self._mailboxes.list_all(actor) if box.special_use == SENT]
-        return min(found, default=None)
 
 
 def addresses(field: str) -> tuple[str, ...]:

@@ -19,11 +19,12 @@ from sqlalchemy import select
 
 from groupware.errors import NotFound
 from groupware.mime.html import clean_html, html_part
+from groupware.mime.parse import ParsedMessage
 from groupware.mime.structure import Address
 from groupware.mime.text import extract_text
 from groupware.model.mail import Message
 from groupware.services.core.access import Principal
-from groupware.services.mail.fetch import MessageFetch
+from groupware.services.mail.fetch import MessageFetch, Summary
 from groupware.services.mail.mailboxes import Mailboxes, normalize_name, own_mailboxes
 from groupware.services.mail.messages import Messages
 from groupware.services.mail.query import parse_query
@@ -152,13 +153,7 @@ class MailView:
 
     def open(self, actor: Principal, mailbox: str, uid: int) -> Opened:
         """Message `uid` of `mailbox`, marked \\Seen; NotFound when there is none."""
-        if not 0 < uid <= MAX_UID:
-            raise NotFound(f"no message {uid} in {mailbox}")
-        found = self._fetch.summaries(actor, mailbox, [uid], parse=True, content=True)
-        if not found or found[0].parsed is None or found[0].content is None:
-            raise NotFound(f"no message {uid} in {mailbox}")
-        summary, parsed = found[0], found[0].parsed
-        assert summary.content is not None
+        summary, parsed, content = self._whole(actor, mailbox, uid)
         flags = summary.flags
         if SEEN not in flags:
             self._messages.store_flags(actor, mailbox, [uid], "add", [SEEN])
@@ -171,7 +166,7 @@ class MailView:
             to=address_text(parsed.to),
             cc=address_text(parsed.cc),
             subject=parsed.subject,
-            text=extract_text(summary.content, parsed.body),
+            text=extract_text(content, parsed.body),
             attachments=parsed.attachments,
             html=html_part(parsed.body) is not None,
             reply_to=_plain(parsed.reply_to or parsed.from_),
@@ -183,15 +178,22 @@ class MailView:
     def html(self, actor: Principal, mailbox: str, uid: int) -> str:
         """The HTML body of message `uid`, cleaned (mime/html.py); NotFound when there is
         no such message or it has none. Reading it changes no flag: opening does."""
-        if not 0 < uid <= MAX_UID:
-            raise NotFound(f"no message {uid} in {mailbox}")
-        found = self._fetch.summaries(actor, mailbox, [uid], parse=True, content=True)
-        if not found or found[0].parsed is None or found[0].content is None:
-            raise NotFound(f"no message {uid} in {mailbox}")
-        part = html_part(found[0].parsed.body)
+        _, parsed, content = self._whole(actor, mailbox, uid)
+        part = html_part(parsed.body)
         if part is None:
             raise NotFound(f"message {uid} has no HTML")
-        return clean_html(found[0].content, part)
+        return clean_html(content, part)
+
+    def _whole(
+        self, actor: Principal, mailbox: str, uid: int
+    ) -> tuple[Summary, ParsedMessage, bytes]:
+        """Message `uid` with its stored parse and its bytes; NotFound when there is none
+        (a UID no message can have included)."""
+        if 0 < uid <= MAX_UID:
+            found = self._fetch.summaries(actor, mailbox, [uid], parse=True, content=True)
+            if found and found[0].parsed is not None and found[0].content is not None:
+                return found[0], found[0].parsed, found[0].content
+        raise NotFound(f"no message {uid} in {mailbox}")
 
     # -- what a reader does with messages ----------------------------------------------
 
@@ -205,7 +207,7 @@ class MailView:
         RFC 6154) and return its name. Deleting in the Trash deletes for good.
         NotFound when the user has no such folder."""
         uids = _sane(uids)
-        target = self.special_folder(actor, use)
+        target = self._mailboxes.special_folder(actor, use)
         if target is None:
             raise NotFound(f"no {use} folder")
         if target == normalize_name(mailbox):
@@ -214,11 +216,6 @@ class MailView:
             return target
         self._messages.copy(actor, mailbox, uids, target, move=True)
         return target
-
-    def special_folder(self, actor: Principal, use: str) -> str | None:
-        """The name of the user's folder of special use `use`, if there is one."""
-        found = [box.name for box in self._mailboxes.list_all(actor) if box.special_use == use]
-        return min(found, default=None)
 
 
 # A list row: the state, the date written, sender and subject (columns kept for sorting).

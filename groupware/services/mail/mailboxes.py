@@ -145,6 +145,12 @@ class Mailboxes:
             )
             return [mailbox_info(m, m.name in subscribed) for m in rows]
 
+    def special_folder(self, actor: Principal, use: str) -> str | None:
+        """The name of the user's folder of special use `use` (RFC 6154: "\\Sent",
+        "\\Trash", …), the first by name when several have it; None when none has."""
+        found = [box.name for box in self.list_all(actor) if box.special_use == use]
+        return min(found, default=None)
+
     def subscriptions(self, actor: Principal) -> list[str]:
         """The names on the subscription list, sorted; a name need not be a mailbox."""
         user_id = own_mailboxes(actor)
