@@ -163,8 +163,8 @@ class WebConfig:
     password typed within reauth_minutes (else they ask for it again). Past
     max_connections, or max_connections_per_ip from one address (but trusted_proxy's), a
     client gets 503; request headers must all arrive within header_timeout seconds, and a
-    body as web/server.py says (a minimum rate; over 1 MiB for /dav only, which takes
-    up to max_body_bytes)."""
+    body as web/server.py says (a minimum rate; over 1 MiB only for /dav and webmail's
+    attachments, which take up to max_body_bytes)."""
 
     secret_key: str = ""
     trusted_proxy: str = ""  # address of a reverse proxy whose X-Forwarded-* we believe

@@ -5,17 +5,31 @@ function per kind.
 
 from __future__ import annotations
 
+import base64
 import quopri
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
-from email.utils import format_datetime, formataddr
+from email.utils import encode_rfc2231, format_datetime, formataddr
 
 MAX_SUBJECT = 200
 _MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,900}>\Z")  # printable ASCII, no <>
 _REFERENCES_KEPT = 20  # RFC 5322 §3.6.4 lets a client trim long References
+_MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\Z")
+_LINE_BREAKS = re.compile(rb"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class File:
+    """A file attached to a message: its name, its type as the sender's browser said,
+    and its content."""
+
+    filename: str
+    mime_type: str
+    content: bytes
 
 
 def reply_subject(original: str, configured: str = "") -> str:
@@ -61,9 +75,11 @@ def compose_message(
     in_reply_to: str | None = None,
     references: Sequence[str] = (),
     now: datetime | None = None,
+    files: Sequence[File] = (),
 ) -> bytes:
     """A plain-text message a user wrote, To: and Cc: as given (Bcc: recipients are only
-    in the envelope); In-Reply-To and References thread a reply (RFC 5322 §3.6.4)."""
+    in the envelope); In-Reply-To and References thread a reply (RFC 5322 §3.6.4).
+    With `files` it is multipart/mixed: the text, then each file (RFC 2046 §5.1.3)."""
     recipients = [
         (name, ",\r\n ".join(f"<{a}>" for a in found))  # folded: each on its own line
         for name, found in (("To", to), ("Cc", cc))
@@ -71,7 +87,42 @@ def compose_message(
     ]
     fields = _heading(from_address, from_name, recipients, subject, now)
     fields += _thread(in_reply_to, references)
-    return _plain_text(fields, body)
+    if not files:
+        return _plain_text(fields, body)
+    boundary = "=_" + secrets.token_hex(16)  # "=_" never occurs in base64 or QP text
+    parts = [_plain_text([], body, part=True), *(_file_part(file) for file in files)]
+    fields += [
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/mixed; boundary="{boundary}"'),
+    ]
+    head = "".join(f"{name}: {value}\r\n" for name, value in fields).encode("ascii")
+    delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
+    return (
+        head
+        + b"\r\nThis is a message in several parts (MIME)."
+        + b"".join(delimiter + part for part in parts)
+        + f"\r\n--{boundary}--\r\n".encode("ascii")
+    )
+
+
+def _file_part(file: File) -> bytes:
+    """One attached file: base64, or an attached message as it is (RFC 2046 §5.2.1
+    forbids encoding message/rfc822; 8bit when it is not 7-bit, RFC 6152)."""
+    kind = file.mime_type.lower().strip()
+    kind = kind if _MIME_TYPE.match(kind) else "application/octet-stream"
+    name = _one_line(file.filename).replace("\\", "_").replace('"', "_")[:200] or "file"
+    if name.isascii():
+        named = f'name="{name}"', f'filename="{name}"'
+    else:
+        encoded = encode_rfc2231(name, "utf-8")
+        named = f"name*={encoded}", f"filename*={encoded}"
+    head = f"Content-Type: {kind}; {named[0]}\r\nContent-Disposition: attachment; {named[1]}\r\n"
+    if kind == "message/rfc822":
+        content = _LINE_BREAKS.sub(b"\r\n", file.content).rstrip(b"\r\n")
+        encoding = "7bit" if content.isascii() else "8bit"
+        return f"{head}Content-Transfer-Encoding: {encoding}\r\n\r\n".encode() + content
+    encoded = base64.encodebytes(file.content).replace(b"\n", b"\r\n").rstrip(b"\r\n")
+    return f"{head}Content-Transfer-Encoding: base64\r\n\r\n".encode() + encoded
 
 
 def _heading(
@@ -105,14 +156,14 @@ def _thread(in_reply_to: str | None, references: Sequence[str]) -> list[tuple[st
     return fields
 
 
-def _plain_text(fields: list[tuple[str, str]], body: str) -> bytes:
-    """The header fields and `body` as one text/plain message (quoted-printable when the
-    text is not 7-bit or has over-long lines)."""
+def _plain_text(fields: list[tuple[str, str]], body: str, *, part: bool = False) -> bytes:
+    """The header fields and `body` as one text/plain message, or as a `part` of one
+    (quoted-printable when the text is not 7-bit or has over-long lines)."""
     text = "\r\n".join(body.replace("\r\n", "\n").replace("\r", "\n").split("\n")) + "\r\n"
     plain = text.isascii() and all(len(line) <= 998 for line in text.split("\r\n"))
     fields = [
         *fields,
-        ("MIME-Version", "1.0"),
+        *([] if part else [("MIME-Version", "1.0")]),
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Content-Transfer-Encoding", "7bit" if plain else "quoted-printable"),
     ]

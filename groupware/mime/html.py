@@ -4,18 +4,21 @@ allowlist of tags, attributes, URL schemes and CSS properties).
 Cleaning is the second layer. The boundary is the web's: the result is served from its
 own URL into a sandboxed frame whose Content-Security-Policy allows no script, no form
 and nothing remote (web/mail.py). Remote images are dropped here too, so a message
-cannot tell its sender it was opened; `cid:` images and allowing remote ones for a
-sender are for the reader to add.
+cannot tell its sender it was opened, unless the reader allows them (`remote`).
+Images the message carries (`cid:` URLs, RFC 2392) become data: URLs, so the frame
+needs no access to the user's mail to show them.
 """
 
 from __future__ import annotations
 
+import base64
 import re
+from collections.abc import Callable
 
 import nh3
 
 from groupware.mime.charset import decode_octets
-from groupware.mime.structure import BodyPart
+from groupware.mime.structure import BodyPart, walk
 from groupware.mime.text import decode_transfer
 
 HTML_LIMIT = 2 * 1024 * 1024  # characters of one HTML body shown (more is cut)
@@ -77,6 +80,11 @@ STYLE_PROPERTIES = {
     "list-style-type",
 }
 SCHEMES = {"http", "https", "mailto"}  # for links; images keep only data: (below)
+# Images a message carries that are shown in it: kinds every browser decodes and that
+# run nothing (no SVG), each up to IMAGE_LIMIT octets and IMAGES_LIMIT in all.
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+IMAGE_LIMIT = 5 * 1024 * 1024
+IMAGES_LIMIT = 20 * 1024 * 1024
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
 
 
@@ -99,24 +107,55 @@ def html_part(body: BodyPart) -> BodyPart | None:
     return None
 
 
-def clean_html(data: bytes, part: BodyPart) -> str:
-    """Part `part` of message `data` decoded and cleaned ("" when undecodable)."""
+def clean_html(
+    data: bytes, part: BodyPart, body: BodyPart | None = None, *, remote: bool = False
+) -> str:
+    """Part `part` of message `data` decoded and cleaned ("" when undecodable); its
+    `cid:` images found among the parts of `body`; remote images kept if `remote`."""
+    markup = html_source(data, part)
+    images = _Images(data, body) if body is not None else None
+    return clean(markup, images=images, remote=remote)
+
+
+def html_source(data: bytes, part: BodyPart) -> str:
+    """The HTML of part `part`, decoded but not cleaned: never to be shown as it is."""
     raw = data[part.body_start : min(part.body_end, part.body_start + 4 * HTML_LIMIT)]
     octets = decode_transfer(raw, part.encoding)
     if octets is None:
         return ""
-    return clean(decode_octets(octets, part.param("charset"))[:HTML_LIMIT])
+    return decode_octets(octets, part.param("charset"))[:HTML_LIMIT]
 
 
-def clean(markup: str) -> str:
+def clean(
+    markup: str, *, images: Callable[[str], str | None] | None = None, remote: bool = False
+) -> str:
     """`markup` with only the allowlisted tags, attributes, schemes and CSS properties;
-    images only from data: URLs; links open in a new window without our referrer."""
+    images only from data: URLs, `cid:` ones as `images` gives them (a data: URL) and
+    http(s) ones if `remote`; links open in a new window without our referrer."""
+
+    def attribute(tag: str, name: str, value: str) -> str | None:
+        """Drop what would fetch or run: images but data: (and cid:, or remote when
+        allowed) ones, data: links. Browsers drop control characters and white space
+        inside a scheme ("da&#9;ta:"), so they are dropped before the scheme is read."""
+        lowered = _INVISIBLE.sub("", value).lower()
+        if tag == "img" and name == "src":
+            if lowered.startswith("data:image/"):
+                return value
+            if lowered.startswith("cid:") and images is not None:
+                return images(value.strip()[4:])
+            if remote and lowered.startswith(("https://", "http://")):
+                return value
+            return None
+        if name == "href" and lowered.startswith("data:"):
+            return None
+        return value
+
     return nh3.clean(
         markup.replace("\x00", ""),
         tags=TAGS,
         attributes=ATTRIBUTES,
-        url_schemes=SCHEMES | {"data"},
-        attribute_filter=_attribute,
+        url_schemes=SCHEMES | {"data", "cid"},
+        attribute_filter=attribute,
         filter_style_properties=STYLE_PROPERTIES,
         link_rel="noopener noreferrer",
         set_tag_attribute_values={"a": {"target": "_blank"}},
@@ -124,16 +163,41 @@ def clean(markup: str) -> str:
     )
 
 
-def _attribute(tag: str, name: str, value: str) -> str | None:
-    """Drop what would fetch or run: images but data: ones, data: links. Browsers drop
-    control characters and white space inside a scheme ("da&#9;ta:"), so they are
-    dropped here before the scheme is read."""
-    lowered = _INVISIBLE.sub("", value).lower()
-    if tag == "img" and name == "src":
-        return value if lowered.startswith("data:image/") else None
-    if name == "href" and lowered.startswith("data:"):
-        return None
-    return value
+def has_remote_images(data: bytes, part: BodyPart) -> bool:
+    """Whether the HTML of part `part` shows images from the network (which are not
+    loaded until the reader allows them)."""
+    return bool(_REMOTE_IMAGE.search(html_source(data, part)))
+
+
+class _Images:
+    """The images of a message by Content-ID, as data: URLs (within the limits)."""
+
+    def __init__(self, data: bytes, body: BodyPart) -> None:
+        self._data = data
+        self._parts = {
+            part.id.strip().strip("<>"): part
+            for part in walk(body)
+            if part.id and part.mime_type in IMAGE_TYPES and not part.children
+        }
+        self._room = IMAGES_LIMIT
+
+    def __call__(self, content_id: str) -> str | None:
+        part = self._parts.get(_unquote_cid(content_id))
+        if part is None or part.size > 2 * IMAGE_LIMIT:
+            return None
+        octets = decode_transfer(self._data[part.body_start : part.body_end], part.encoding)
+        if octets is None or len(octets) > min(IMAGE_LIMIT, self._room):
+            return None
+        self._room -= len(octets)
+        return f"data:{part.mime_type};base64,{base64.b64encode(octets).decode()}"
+
+
+def _unquote_cid(text: str) -> str:
+    """A cid: URL's Content-ID (RFC 2392: percent-encoded, without the brackets)."""
+    return re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), text).strip("<>")
+
+
+_REMOTE_IMAGE = re.compile(r"<img\b[^>]*\bsrc\s*=\s*[\"']?\s*https?://", re.IGNORECASE)
 
 
 def _attached(part: BodyPart) -> bool:

@@ -169,23 +169,28 @@ _SIGNATURES = frozenset(
 
 
 def count_attachments(body: BodyPart) -> int:
-    """How many parts a reader would list as attachments (for the web's paperclip).
+    """How many parts a reader would list as attachments (for the web's paperclip)."""
+    return sum(1 for _ in attachments(body))
+
+
+def attachments(body: BodyPart) -> Iterator[tuple[tuple[int, ...], BodyPart]]:
+    """The parts a reader lists as attachments, in order, with their section numbers
+    (RFC 3501 §6.4.5; a single-part message's body is section 1).
 
     A leaf counts when its disposition says attachment (RFC 2183 §2.2), or when it is
     not text, or is text with a file name — except resources that a multipart/related
     document references by Content-ID (RFC 2387) and signatures. An attached message
     counts once; its own parts do not.
     """
-    count = 0
-    stack: list[tuple[BodyPart, bool]] = [(body, False)]
+    stack: list[tuple[tuple[int, ...], BodyPart, bool]] = [((), body, False)]
     while stack:
-        part, in_related = stack.pop()
+        section, part, in_related = stack.pop()
         if part.children:
             related = part.subtype.lower() == "related"
-            stack.extend((child, related) for child in part.children)
+            numbered = list(enumerate(part.children, 1))
+            stack.extend(((*section, n), child, related) for n, child in reversed(numbered))
         elif _is_attachment(part, in_related):
-            count += 1
-    return count
+            yield section or (1,), part
 
 
 def _is_attachment(part: BodyPart, in_related: bool) -> bool:

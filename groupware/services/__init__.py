@@ -119,7 +119,7 @@ def build_services(config: Config, database: Database) -> Services:
         messages=messages,
         search=search,
         fetch=fetch,
-        mail_view=MailView(database, fetch, messages, mailboxes, search),
+        mail_view=MailView(database, fetch, messages, mailboxes, search, config.hostname),
         delivery=delivery,
         router=router,
         sending=WebSending(
@@ -131,6 +131,7 @@ def build_services(config: Config, database: Database) -> Services:
             mailboxes,
             messages,
             max_recipients=config.smtp.max_recipients,
+            max_message_bytes=config.smtp.max_message_bytes,
         ),
         rules=rules,
         vacation=vacation,

@@ -62,6 +62,7 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
     app.add_template_filter(mail.short_date)
     app.add_template_filter(mail.full_date)
     app.add_template_filter(mail.sender_name)
+    app.add_template_filter(mail.file_size)
     CSRFProtect(app)
 
     login_manager = LoginManager(app)

@@ -10,6 +10,7 @@ from wtforms import (
     BooleanField,
     HiddenField,
     IntegerField,
+    MultipleFileField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -131,3 +132,8 @@ class ComposeForm(FlaskForm):  # type: ignore[misc]
     body = TextAreaField("Message", validators=[Length(max=1_000_000)])
     in_reply_to = HiddenField(validators=[Length(max=1000)])
     references = HiddenField(validators=[Length(max=20_000)])
+    attach = MultipleFileField("Attach")
+    # A forwarded message: its folder and UID; its files go with it, or it goes whole.
+    forward_folder = HiddenField(validators=[Length(max=1000)])
+    forward_uid = HiddenField(validators=[Length(max=10)])
+    forward_whole = BooleanField("Forward as attachment (the original, whole)")

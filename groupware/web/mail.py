@@ -7,12 +7,25 @@ user's own: a folder name or UID changed in the URL reaches nothing of anyone el
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from groupware.errors import InvalidInput, NotFound
+from groupware.mime.compose import File
 from groupware.services.delivery.send import Draft
 from groupware.services.mail.listing import ARCHIVE, JUNK, TRASH, Found, Opened
 from groupware.services.mail.mailboxes import INBOX, MailboxInfo
@@ -34,6 +47,11 @@ FRAME_POLICY = "; ".join(
         "form-action 'none'",
     ]
 )
+# The same, with the images of the network that the reader allowed.
+REMOTE_FRAME_POLICY = FRAME_POLICY.replace("img-src data:", "img-src data: https: http:")
+# What a file the user downloads or a message's source may do in a browser: nothing.
+FILE_POLICY = "sandbox; default-src 'none'"
+SECTION = re.compile(r"[1-9][0-9]{0,4}(?:\.[1-9][0-9]{0,4}){0,20}\Z")
 MAX_SELECTED = 1000  # messages one action takes
 # What the buttons file messages under: the folder's special use, and what is said after.
 FILED = {
@@ -87,13 +105,44 @@ def message(mailbox: str, uid: int) -> str:
 @blueprint.get("/body/<path:mailbox>/<int:uid>")
 def body(mailbox: str, uid: int) -> Response:
     """A message's HTML, cleaned, for the reader's sandboxed frame only: its own policy
-    lets nothing run, submit, navigate the page or load from anywhere."""
-    html = services().mail_view.html(principal(), mailbox, uid)
+    lets nothing run, submit, navigate the page or load from anywhere (but the images
+    of the network, when the reader asked for them with `remote=1`)."""
+    remote = request.args.get("remote") == "1"
+    html = services().mail_view.html(principal(), mailbox, uid, remote=remote)
     page = f'<!doctype html><meta charset="utf-8">{html}'
     response = Response(page, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = FRAME_POLICY
+    response.headers["Content-Security-Policy"] = REMOTE_FRAME_POLICY if remote else FRAME_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@blueprint.get("/attachment/<path:mailbox>/<int:uid>/<section>")
+def attachment(mailbox: str, uid: int, section: str) -> Response:
+    """An attachment, always saved as a file (never shown as a page of ours)."""
+    if not SECTION.match(section):
+        abort(404)
+    found = services().mail_view.attachment(principal(), mailbox, uid, section)
+    response = send_file(
+        io.BytesIO(found.content),
+        mimetype="application/octet-stream",
+        as_attachment=True,
+        download_name=found.filename,
+        max_age=0,
+    )
+    response.headers["Content-Security-Policy"] = FILE_POLICY
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blueprint.get("/source/<path:mailbox>/<int:uid>")
+def source(mailbox: str, uid: int) -> Response:
+    """A message as it is stored, as plain text ("Show source")."""
+    content = services().mail_view.source(principal(), mailbox, uid)
+    response = Response(content, mimetype="text/plain")
+    response.headers["Content-Type"] = "text/plain; charset=utf-8"
+    response.headers["Content-Security-Policy"] = FILE_POLICY
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -118,23 +167,34 @@ def search() -> str:
 
 @blueprint.get("/compose")
 def compose() -> str:
-    """A new message, or a reply (`reply`: a UID in `folder`; `all`: to everyone)."""
+    """A new message, a reply (`reply`: a UID in `folder`; `all`: to everyone) or a
+    forward (`forward`: a UID in `folder`)."""
     form = ComposeForm()
-    uid = request.args.get("reply", type=int)
-    if uid is not None:
-        mailbox = request.args.get("folder", INBOX)
-        original = services().mail_view.open(principal(), mailbox, uid)
+    mailbox = request.args.get("folder", INBOX)
+    reply, forward = request.args.get("reply", type=int), request.args.get("forward", type=int)
+    if reply is not None:
+        original = services().mail_view.open(principal(), mailbox, reply)
         _fill_reply(form, original, to_all=request.args.get("all") == "1")
+    elif forward is not None:
+        original = services().mail_view.open(principal(), mailbox, forward)
+        _fill_forward(form, original, mailbox)
     return _compose_page(form)
 
 
 @blueprint.post("/compose")
 def send() -> str | Response | tuple[str, int]:
     """Send the form's message; on a refusal (a recipient that is no address, one we do
-    not have) the form comes back as it was, with the reason."""
+    not have, a message too big) the form comes back with the reason (the files chosen
+    must be chosen again: a browser cannot be given them back)."""
     form = ComposeForm()
     if not form.validate_on_submit():
         return _compose_page(form), 400
+    me = principal()
+    try:
+        files = _files(form)
+    except (InvalidInput, NotFound) as refused:
+        flash(str(refused), "error")
+        return _compose_page(form)
     draft = Draft(
         to=form.to.data or "",
         cc=form.cc.data or "",
@@ -143,8 +203,8 @@ def send() -> str | Response | tuple[str, int]:
         body=form.body.data or "",
         in_reply_to=form.in_reply_to.data or None,
         references=tuple((form.references.data or "").split()),
+        files=files,
     )
-    me = principal()
     kept = attempt(lambda: services().sending.send(me, draft), "Sent.")
     if kept is None:
         return _compose_page(form)
@@ -153,9 +213,46 @@ def send() -> str | Response | tuple[str, int]:
     return redirect(url_for("mail.folder", mailbox=INBOX))
 
 
+def _files(form: ComposeForm) -> tuple[File, ...]:
+    """The files chosen in the form, then those of a forwarded message (or the message
+    itself); InvalidInput once they pass what one message may carry."""
+    allowed = limit = services().sending.max_message_bytes * 3 // 4
+    files: list[File] = []
+    for upload in form.attach.data or []:
+        if not isinstance(upload, FileStorage) or not upload.filename:
+            continue  # the empty file input of a form sent without files
+        content = upload.stream.read(limit + 1)
+        files.append(File(upload.filename, upload.mimetype or "", content))
+        limit -= len(content)
+        if limit < 0:
+            raise InvalidInput(f"the attachments are too big: at most {file_size(allowed)} in all")
+    folder, uid = form.forward_folder.data, form.forward_uid.data
+    if folder and uid and uid.isdigit():
+        me, view = principal(), services().mail_view
+        if form.forward_whole.data:
+            files.append(File("forwarded.eml", "message/rfc822", view.source(me, folder, int(uid))))
+        else:
+            for listed in view.open(me, folder, int(uid)).attachments:
+                found = view.attachment(me, folder, int(uid), listed.section)
+                files.append(File(found.filename, listed.mime_type, found.content))
+    return tuple(files)
+
+
 def _compose_page(form: ComposeForm) -> str:
-    folders = ordered(services().mailboxes.list_all(principal()))
-    return render_template("compose.html", folders=folders, mailbox="", form=form)
+    me, svc = principal(), services()
+    folders = ordered(svc.mailboxes.list_all(me))
+    forwarded = None
+    folder, uid = form.forward_folder.data, form.forward_uid.data
+    if folder and uid and uid.isdigit():
+        forwarded = svc.mail_view.open(me, folder, int(uid))
+    return render_template(
+        "compose.html",
+        folders=folders,
+        mailbox="",
+        form=form,
+        forwarded=forwarded,
+        upload_limit=svc.sending.max_message_bytes * 3 // 4,
+    )
 
 
 def _fill_reply(form: ComposeForm, original: Opened, *, to_all: bool) -> None:
@@ -167,10 +264,26 @@ def _fill_reply(form: ComposeForm, original: Opened, *, to_all: bool) -> None:
     subject = original.subject
     form.subject.data = subject if subject.lower().startswith("re:") else f"Re: {subject}"
     quoted = "\n".join("> " + line for line in original.text.splitlines())
-    written = original.date.strftime("%Y-%m-%d %H:%M UTC")
-    form.body.data = f"\n\nOn {written}, {original.sender} wrote:\n{quoted}\n"
+    form.body.data = f"\n\nOn {full_date(original.date)}, {original.sender} wrote:\n{quoted}\n"
     form.in_reply_to.data = original.message_id or ""
     form.references.data = " ".join([*original.references, *filter(None, [original.message_id])])
+
+
+def _fill_forward(form: ComposeForm, original: Opened, mailbox: str) -> None:
+    """A forward: the original's text under its headers, its files attached on sending."""
+    subject = original.subject
+    form.subject.data = subject if subject.lower().startswith("fwd:") else f"Fwd: {subject}"
+    heading = [
+        "---------- Forwarded message ----------",
+        f"From: {original.sender}",
+        f"Date: {full_date(original.date)}",
+        f"Subject: {subject}",
+        f"To: {original.to}",
+        *([f"Cc: {original.cc}"] if original.cc else []),
+    ]
+    form.body.data = "\n\n" + "\n".join(heading) + "\n\n" + original.text
+    form.forward_folder.data = mailbox
+    form.forward_uid.data = str(original.uid)
 
 
 @blueprint.post("/act/<path:mailbox>")
@@ -238,3 +351,12 @@ def short_date(moment: datetime, now: datetime | None = None) -> str:
     if moment.year == now.year:
         return moment.strftime("%d %b")
     return moment.strftime("%Y-%m-%d")
+
+
+def file_size(octets: int) -> str:
+    """A size as people read it: "812 B", "14 KB", "3.2 MB" (powers of 1,000)."""
+    if octets < 1000:
+        return f"{octets} B"
+    if octets < 1_000_000:
+        return f"{round(octets / 1000)} KB"
+    return f"{octets / 1_000_000:.1f} MB"

@@ -48,8 +48,10 @@ OWN_SOCKETS = 2
 # in 10 minutes is 35 KB/s).
 MIN_BODY_RATE = 1_000
 MAX_BODY_SECONDS = 600
-# The portal's own forms are small; only /dav takes big bodies (dav.max_body_bytes).
+# The portal's own forms are small; only /dav and the form that carries a message's
+# attachments take big bodies (web.max_body_bytes).
 FORM_BODY_BYTES = 1024 * 1024
+UPLOADS = frozenset({"/dav", "/mail/compose"})  # paths that take up to max_body_bytes
 
 
 class ConnectionCounter(Protocol):
@@ -131,15 +133,16 @@ class _SmallBody:
 
 
 class LimitedParser(HTTPRequestParser):  # type: ignore[misc]
-    """waitress's request parser, taking FORM_BODY_BYTES at most but for /dav: refused
-    (413) as soon as the headers say so, or as the body passes it."""
+    """waitress's request parser, taking FORM_BODY_BYTES at most but for /dav and the
+    webmail's form that carries attachments: refused (413) as soon as the headers say
+    so, or as the body passes it."""
 
     adj: Any  # waitress's Adjustments, then maybe a _SmallBody
 
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
         path = str(self.path or "")
-        if not (path == "/dav" or path.startswith("/dav/")):
+        if not (path in UPLOADS or path.startswith("/dav/")):
             limit = min(FORM_BODY_BYTES, self.adj.max_request_body_size)
             self.adj = _SmallBody(self.adj, limit)
 

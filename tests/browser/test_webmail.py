@@ -12,7 +12,9 @@ import re
 import smtplib
 import threading
 from collections.abc import Iterator
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -381,3 +383,111 @@ def test_search_across_folders(mail_server: Served, new_page, shots: Path) -> No
 
     page.goto(base + "/mail/search?q=" + "subject%3A%22open")
     expect(page.get_by_role("alert")).to_contain_text("a quote is not closed")
+
+
+PIXEL = bytes.fromhex(  # a 1x1 PNG
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf000000030101001a0d5e2b0000000049454e44ae426082"
+)
+
+
+def send_with_files(served: Served, subject: str, remote: str) -> bytes:
+    """An HTML message with an inline (cid:) image, a remote image and a binary file;
+    returns the file's content."""
+    content = bytes(range(256)) * 40 + b"\r\n\x00end"
+    message = EmailMessage()
+    message["From"] = "Carol Example <carol@elsewhere.example>"
+    message["To"] = NINA
+    message["Subject"] = subject
+    message.set_content("Plain version.")
+    message.add_alternative(
+        f'<p>Logo: <img alt="logo" src="cid:logo@x"> and <img alt="tracker" src="{remote}/t.png"></p>',
+        subtype="html",
+    )
+    message.get_payload()[1].add_related(PIXEL, "image", "png", cid="<logo@x>")
+    message.add_attachment(content, "application", "octet-stream", filename="Résumé 2026.bin")
+    with smtplib.SMTP("127.0.0.1", served.ports["smtp"], timeout=30) as client:
+        client.send_message(message)
+    return content
+
+
+def test_attachments_images_and_forward(
+    mail_server: Served, new_page, shots: Path, outside: str
+) -> None:
+    """Files are listed by name and download byte for byte; the message's own images
+    show at once, remote ones only when asked; a forward carries the files on, and a
+    file attached in Compose reaches its recipient."""
+    base = mail_server.base_url
+    content = send_with_files(mail_server, "Quarterly files", outside)
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.goto(base + "/mail")
+    page.get_by_role("link", name=re.compile("Quarterly files")).click()
+    link = page.get_by_role("link", name="Résumé 2026.bin")
+    expect(link).to_be_visible()
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "Résumé 2026.bin"
+    assert Path(download.value.path()).read_bytes() == content
+    answer = page.request.get(base + (link.get_attribute("href") or ""))
+    assert answer.headers["content-type"] == "application/octet-stream"
+    assert answer.headers["content-disposition"].startswith("attachment")
+
+    frame = page.frame_locator("iframe[title=Message]")
+    logo = frame.get_by_role("img", name="logo")
+    expect(logo).to_have_attribute("src", re.compile("^data:image/png;base64,"))
+    expect(frame.get_by_role("img", name="tracker")).not_to_have_attribute("src", re.compile("."))
+    assert Counting.hits == []
+    shoot(page, shots, "mail-attachments")
+    page.get_by_role("link", name="Show remote images").click()
+    tracker = page.frame_locator("iframe[title=Message]").get_by_role("img", name="tracker")
+    expect(tracker).to_have_attribute("src", f"{outside}/t.png")
+    for _ in range(50):
+        if Counting.hits:
+            break
+        page.wait_for_timeout(100)
+    assert Counting.hits == ["/t.png"]  # asked for: the frame's policy let it through
+
+    page.get_by_role("link", name="Forward").click()
+    expect(page.get_by_label("Subject")).to_have_value("Fwd: Quarterly files")
+    expect(page.get_by_label("Message")).to_have_value(re.compile("Forwarded message"))
+    expect(page.get_by_text("Résumé 2026.bin")).to_be_visible()
+    page.get_by_label("To").fill(OTTO)
+    page.get_by_label("Attach", exact=True).set_input_files(
+        [{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"my notes\n"}]
+    )
+    shoot(page, shots, "mail-forward")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Sent.")
+    [received] = imap_message(mail_server, OTTO, OTTO_PASSWORD, "INBOX")
+    parsed = BytesParser(policy=policy.default).parsebytes(received)
+    files = {part.get_filename(): part.get_content() for part in parsed.iter_attachments()}
+    assert files == {"notes.txt": "my notes\n", "Résumé 2026.bin": content}
+
+    # Forwarded whole: the original goes as a message/rfc822 attachment.
+    page.goto(base + "/mail")
+    page.get_by_role("link", name=re.compile("Quarterly files")).click()
+    page.get_by_role("link", name="Forward").click()
+    page.get_by_label("To").fill(OTTO)
+    page.get_by_label("Forward as attachment").check()
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Sent.")
+    second = imap_message(mail_server, OTTO, OTTO_PASSWORD, "INBOX")[1]
+    parsed = BytesParser(policy=policy.default).parsebytes(second)
+    [whole] = list(parsed.iter_attachments())
+    assert whole.get_content_type() == "message/rfc822"
+    assert whole.get_content()["Subject"] == "Quarterly files"
+
+
+def test_another_user_gets_no_file_or_source(mail_server: Served, new_page) -> None:
+    send_with_files(mail_server, "Private files", "http://127.0.0.1:9")
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, mail_server.base_url, OTTO, OTTO_PASSWORD)
+    for path in (
+        "/mail/attachment/INBOX/1/2",
+        "/mail/attachment/INBOX/1/1.1",
+        "/mail/source/INBOX/1",
+        "/mail/compose?forward=1&folder=INBOX",
+        "/mail/body/INBOX/1?remote=1",
+    ):
+        assert page.request.get(mail_server.base_url + path).status == 404, path

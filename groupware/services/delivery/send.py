@@ -13,7 +13,7 @@ from pathlib import Path
 
 from groupware import spool
 from groupware.errors import GroupwareError, InvalidInput, NotFound
-from groupware.mime.compose import MAX_SUBJECT, compose_message
+from groupware.mime.compose import MAX_SUBJECT, File, compose_message
 from groupware.services.core.access import Principal
 from groupware.services.core.addresses import normalize_address
 from groupware.services.delivery.bounces import Bounces
@@ -41,6 +41,7 @@ class Draft:
     body: str
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    files: tuple[File, ...] = ()  # attachments
 
 
 class WebSending:
@@ -54,6 +55,7 @@ class WebSending:
         mailboxes: Mailboxes,
         messages: Messages,
         max_recipients: int,
+        max_message_bytes: int,
     ) -> None:
         self._local = local
         self._router = router
@@ -63,10 +65,12 @@ class WebSending:
         self._mailboxes = mailboxes
         self._messages = messages
         self._max_recipients = max_recipients  # as one SMTP transaction takes
+        self.max_message_bytes = max_message_bytes  # as SMTP takes (attachments grow 4/3)
 
     def send(self, actor: Principal, draft: Draft) -> bool:
         """Send `draft` from the user's own address; InvalidInput (nothing sent) for a
-        recipient that is not an address, an unknown local one, none or too many. Once
+        recipient that is not an address, an unknown local one, none or too many, or a
+        message bigger than SMTP would take. Once
         it is sent, what follows cannot unsend it: False when the copy in Sent could
         not be kept (the user's quota), a failed report of full mailboxes is logged."""
         to, cc, bcc = (addresses(field) for field in (draft.to, draft.cc, draft.bcc))
@@ -93,7 +97,11 @@ class WebSending:
             draft.body,
             draft.in_reply_to,
             draft.references,
+            files=draft.files,
         )
+        if len(data) > self.max_message_bytes:
+            megabytes = self.max_message_bytes // 1_000_000
+            raise InvalidInput(f"the message is too big: at most {megabytes} MB with attachments")
         authors = self._submission.check_authors(actor, data)
         origin = provenance.submitted(actor.address, authors)
         path, out = spool.create(self._router.spool_folder, "web-")

@@ -10,6 +10,7 @@ an IMAP client's FETCH of the body does, so every other client sees it read.
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +19,11 @@ from typing import Any
 from sqlalchemy import select
 
 from groupware.errors import NotFound
-from groupware.mime.html import clean_html, html_part
+from groupware.mime.authresults import Verdicts, our_verdicts
+from groupware.mime.html import clean_html, has_remote_images, html_part
 from groupware.mime.parse import ParsedMessage
-from groupware.mime.structure import Address
-from groupware.mime.text import extract_text
+from groupware.mime.structure import Address, BodyPart, attachments
+from groupware.mime.text import decode_transfer, extract_text
 from groupware.model.mail import Message
 from groupware.services.core.access import Principal
 from groupware.services.mail.fetch import MessageFetch, Summary
@@ -68,6 +70,24 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file a message carries, as the reader lists it."""
+
+    section: str  # its part number, "2" or "1.3" (RFC 3501 §6.4.5)
+    filename: str
+    mime_type: str
+    size: int  # octets once decoded (estimated from the encoded size)
+
+
+@dataclass(frozen=True)
+class Download:
+    """An attachment's decoded content and the name to save it under."""
+
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Opened:
     """A message as the reader shows it: decoded headers and its text."""
 
@@ -79,8 +99,11 @@ class Opened:
     cc: str
     subject: str
     text: str
-    attachments: int
+    attachments: tuple[Attachment, ...]
     html: bool  # it has an HTML body, which `html` gives cleaned
+    remote_images: bool  # its HTML shows images from the network (not loaded unasked)
+    head: str  # the header section as it arrived, for "All headers"
+    verdicts: Verdicts | None  # what our SMTP listener's checks found (None: not checked)
     reply_to: tuple[str, ...]  # where a reply goes: Reply-To, else From
     others: tuple[str, ...]  # the To: and Cc: addresses (a reply to all adds them)
     message_id: str | None
@@ -103,7 +126,9 @@ class MailView:
         messages: Messages,
         mailboxes: Mailboxes,
         search: MailSearch,
+        hostname: str,
     ) -> None:
+        self._hostname = hostname  # whose Authentication-Results fields count
         self._db = database
         self._fetch = fetch
         self._messages = messages
@@ -158,6 +183,8 @@ class MailView:
         if SEEN not in flags:
             self._messages.store_flags(actor, mailbox, [uid], "add", [SEEN])
             flags = flags | {SEEN}
+        html = html_part(parsed.body)
+        head = content[: parsed.body.body_start].decode("utf-8", "replace")
         return Opened(
             uid=uid,
             flags=flags,
@@ -167,22 +194,44 @@ class MailView:
             cc=address_text(parsed.cc),
             subject=parsed.subject,
             text=extract_text(content, parsed.body),
-            attachments=parsed.attachments,
-            html=html_part(parsed.body) is not None,
+            attachments=tuple(
+                _attachment(section, part) for section, part in attachments(parsed.body)
+            ),
+            html=html is not None,
+            remote_images=html is not None and has_remote_images(content, html),
+            head=head,
+            verdicts=our_verdicts(head, self._hostname),
             reply_to=_plain(parsed.reply_to or parsed.from_),
             others=_plain((*parsed.to, *parsed.cc)),
             message_id=parsed.message_id,
             references=parsed.references,
         )
 
-    def html(self, actor: Principal, mailbox: str, uid: int) -> str:
-        """The HTML body of message `uid`, cleaned (mime/html.py); NotFound when there is
-        no such message or it has none. Reading it changes no flag: opening does."""
+    def html(self, actor: Principal, mailbox: str, uid: int, *, remote: bool = False) -> str:
+        """The HTML body of message `uid`, cleaned (mime/html.py), with its own images
+        and with remote ones if `remote`; NotFound when there is no such message or it
+        has none. Reading it changes no flag: opening does."""
         _, parsed, content = self._whole(actor, mailbox, uid)
         part = html_part(parsed.body)
         if part is None:
             raise NotFound(f"message {uid} has no HTML")
-        return clean_html(content, part)
+        return clean_html(content, part, parsed.body, remote=remote)
+
+    def attachment(self, actor: Principal, mailbox: str, uid: int, section: str) -> Download:
+        """The attachment at `section` of message `uid`, decoded; NotFound when the
+        message has no attachment there."""
+        _, parsed, content = self._whole(actor, mailbox, uid)
+        for number, part in attachments(parsed.body):
+            if _section_text(number) == section:
+                data = decode_transfer(content[part.body_start : part.body_end], part.encoding)
+                if data is None:  # an encoding nobody knows: the octets as they are
+                    data = content[part.body_start : part.body_end]
+                return Download(_attachment(number, part).filename, data)
+        raise NotFound(f"no attachment {section} in message {uid}")
+
+    def source(self, actor: Principal, mailbox: str, uid: int) -> bytes:
+        """Message `uid` as it is stored, for "Show source" and "as attachment"."""
+        return self._whole(actor, mailbox, uid)[2]
 
     def _whole(
         self, actor: Principal, mailbox: str, uid: int
@@ -226,6 +275,21 @@ def _listed(row: Any) -> Listed:
     """A row of `_LISTED` as a list shows it."""
     uid, _, bits, keywords, octets, arrived, sent, sender, subject = row
     return Listed(uid, flag_names(bits, keywords), octets, sent or arrived, sender, subject)
+
+
+def _attachment(section: tuple[int, ...], part: BodyPart) -> Attachment:
+    """How the reader lists a part: its own name, else one made of its number and type."""
+    size = part.size * 3 // 4 if part.encoding.lower() == "base64" else part.size
+    kind = part.mime_type
+    name = (part.filename or "").replace("/", "_").replace("\\", "_").strip()
+    if not name:
+        extension = ".eml" if kind == "message/rfc822" else mimetypes.guess_extension(kind) or ""
+        name = f"attachment-{_section_text(section)}{extension}"
+    return Attachment(_section_text(section), name[:200], kind, size)
+
+
+def _section_text(section: tuple[int, ...]) -> str:
+    return ".".join(map(str, section))
 
 
 def _sane(uids: Sequence[int]) -> list[int]:
