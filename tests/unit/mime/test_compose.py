@@ -117,3 +117,26 @@ def test_many_recipients_fold_within_the_line_limit() -> None:
     assert max(len(line) for line in head.split(b"\r\n")) <= 998
     parsed = parse_message(data)
     assert len(parsed.to) == 100 and len(parsed.cc) == 3
+
+
+def test_files_make_a_multipart_message_that_parses_back() -> None:
+    from email import policy
+    from email.parser import BytesParser
+
+    from groupware.mime.compose import File
+
+    files = [
+        File("Résumé.pdf", "application/pdf", bytes(range(256))),
+        File('evil"\r\nX-Injected: 1.txt', "text/html\r\nX-Bad: 1", b"<b>x</b>"),
+        File("fwd.eml", "message/rfc822", b"Subject: inner\nFrom: a@b\n\nhello\n"),
+    ]
+    data = compose_message("a@x.org", "A", ["b@y.org"], [], "files", "see attached", files=files)
+    assert b"X-Injected" not in data.split(b"\r\n\r\n")[0]
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+    parsed = BytesParser(policy=policy.default).parsebytes(data)
+    assert parsed.get_body().get_content().rstrip() == "see attached"
+    found = list(parsed.iter_attachments())
+    assert found[0].get_filename() == "Résumé.pdf" and found[0].get_content() == bytes(range(256))
+    assert found[1].get_content_type() == "application/octet-stream"  # a type that is not one
+    assert "\n" not in found[1].get_filename() and b"X-Bad" not in data
+    assert found[2].get_content()["Subject"] == "inner"

@@ -73,3 +73,42 @@ def test_links_open_outside_without_referrer_and_never_run(href: str, kept: bool
     assert ('href="https://ok.example/"' in cleaned) is kept
     assert 'target="_blank"' in cleaned and 'rel="noopener noreferrer"' in cleaned
     assert "javascript" not in cleaned and "ta:" not in cleaned.lower()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
+
+def related(html: str, image: bytes = PNG, subtype: str = "png") -> bytes:
+    mail = EmailMessage()
+    mail["Subject"] = "x"
+    mail.set_content("plain")
+    mail.add_alternative(html, subtype="html")
+    mail.get_payload()[1].add_related(image, "image", subtype, cid="<pic@x>")
+    return mail.as_bytes().replace(b"\n", b"\r\n")
+
+
+def test_a_messages_own_images_become_data_urls() -> None:
+    raw = related('<img src="cid:pic@x"><img src="cid:pic%40x"><img src="cid:other@x">')
+    body = parse_message(raw).body
+    part = html_part(body)
+    assert part is not None
+    shown = clean_html(raw, part, body)
+    assert shown.count('src="data:image/png;base64,iVBORw0KGgo') == 2
+    assert "cid:" not in shown  # an image the message does not carry is dropped
+    assert "data:" not in clean_html(raw, part)  # without the message: nothing found
+
+
+def test_an_svg_or_oversized_image_is_not_shown() -> None:
+    for image, subtype in ((b"<svg onload='x()'/>", "svg+xml"), (b"\x00" * (6 << 20), "png")):
+        raw = related('<img src="cid:pic@x">', image, subtype)
+        body = parse_message(raw).body
+        part = html_part(body)
+        assert part is not None and "src" not in clean_html(raw, part, body)
+
+
+def test_remote_images_only_when_allowed() -> None:
+    markup = '<img src="https://tracker.example/p.png"><img src=" HTTP://x.example/a">'
+    assert "src" not in clean(markup)
+    allowed = clean(markup, remote=True)
+    assert allowed.count("src=") == 2
+    assert "javascript" not in clean('<img src="javascript:alert(1)">', remote=True)
