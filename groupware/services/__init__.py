@@ -119,7 +119,7 @@ def build_services(config: Config, database: Database) -> Services:
         messages=messages,
         search=search,
         fetch=fetch,
-        mail_view=MailView(database, fetch, messages, mailboxes, search, config.hostname),
+        mail_view=MailView(database, fetch, messages, mailboxes, search, events, config.hostname),
         delivery=delivery,
         router=router,
         sending=WebSending(

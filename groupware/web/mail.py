@@ -31,6 +31,8 @@ from groupware.services.mail.listing import ARCHIVE, JUNK, TRASH, Found, Opened
 from groupware.services.mail.mailboxes import INBOX, MailboxInfo
 from groupware.web.context import attempt, login_gate, principal, services
 from groupware.web.forms import ActionForm, ComposeForm
+from groupware.web.live import OPENING, MailFeed
+from groupware.web.server import STREAM_KEY
 
 blueprint = Blueprint("mail", __name__, url_prefix="/mail")
 PAGE = 50  # messages in one window of the list
@@ -96,9 +98,16 @@ def message(mailbox: str, uid: int) -> str:
     me = principal()
     svc = services()
     opened = svc.mail_view.open(me, mailbox, uid)
+    newer, older = svc.mail_view.neighbours(me, mailbox, uid)
     folders = ordered(svc.mailboxes.list_all(me))
     return render_template(
-        "message.html", folders=folders, mailbox=mailbox, message=opened, action=ActionForm()
+        "message.html",
+        folders=folders,
+        mailbox=mailbox,
+        message=opened,
+        newer=newer,
+        older=older,
+        action=ActionForm(),
     )
 
 
@@ -143,6 +152,21 @@ def source(mailbox: str, uid: int) -> Response:
     response.headers["Content-Type"] = "text/plain; charset=utf-8"
     response.headers["Content-Security-Policy"] = FILE_POLICY
     response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blueprint.get("/events")
+def events() -> Response:
+    """Changes to the user's mail as server-sent events, for the open pages to follow
+    (web/live.py); the connection then waits in the server's loop, not in a thread."""
+    feed = MailFeed()
+    adopt = request.environ.get(STREAM_KEY)
+    if adopt is not None:
+        feed.watching(services().mail_view.watch(principal(), feed.changed))
+        adopt(feed)
+    response = Response(iter([OPENING]), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response
 
 

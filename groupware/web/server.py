@@ -4,6 +4,10 @@ request's headers, a minimum rate for its body (as Apache's mod_reqtimeout), and
 body for every path but /dav. Other limits are waitress's own settings, passed in
 `WebListener`.
 
+A view may keep its response open as an event stream (server-sent events): it hands a
+`Feed` to `environ[STREAM_KEY]`, and the connection then waits in waitress's loop, fed
+from whatever thread publishes, holding no thread of the pool (see `PortalTask`).
+
 Slow clients cost waitress no thread (it reads whole requests before handing them on)
 but a connection each; without these, a hundred connections trickling header lines
 filled its connection limit and the portal and /dav stopped answering anyone, and a
@@ -19,14 +23,15 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
-from waitress.channel import HTTPChannel
+from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
-from waitress.task import ThreadedTaskDispatcher
+from waitress.task import ThreadedTaskDispatcher, WSGITask
 
 from groupware.config import Endpoint, WebConfig
 
@@ -51,6 +56,13 @@ MAX_BODY_SECONDS = 600
 # The portal's own forms are small; only /dav and the form that carries a message's
 # attachments take big bodies (web.max_body_bytes).
 FORM_BODY_BYTES = 1024 * 1024
+# An open event stream: a comment line every HEARTBEAT seconds keeps it (and proxies)
+# awake, it ends after STREAM_LIFETIME seconds (the browser reconnects, which checks its
+# login again), and a client that reads nothing past STREAM_BACKLOG octets is dropped.
+STREAM_KEY = "groupware.stream"
+HEARTBEAT = 25
+STREAM_LIFETIME = 15 * 60
+STREAM_BACKLOG = 256 * 1024
 UPLOADS = frozenset({"/dav", "/mail/compose"})  # paths that take up to max_body_bytes
 
 
@@ -59,6 +71,14 @@ class ConnectionCounter(Protocol):
 
     def admit(self, ip: str) -> bool: ...
     def release(self, ip: str) -> None: ...
+
+
+class Feed(Protocol):
+    """What a view hands over to keep its response open: `start` gets the function
+    that sends an event (False once the stream is gone); `stop` comes when it ends."""
+
+    def start(self, send: Callable[[bytes], bool]) -> None: ...
+    def stop(self) -> None: ...
 
 
 class WebListener:
@@ -147,12 +167,47 @@ class LimitedParser(HTTPRequestParser):  # type: ignore[misc]
             self.adj = _SmallBody(self.adj, limit)
 
 
+class PortalTask(WSGITask):  # type: ignore[misc]
+    """A request to the WSGI app whose view may turn its response into an event stream:
+    the response's head and first chunk are written as usual, the last chunk is not,
+    and the connection passes to the channel's `feed` instead of closing."""
+
+    feed: Feed | None = None
+
+    def get_environment(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environment()
+        environ[STREAM_KEY] = self._adopt
+        return environ
+
+    def _adopt(self, feed: Feed) -> None:
+        self.feed = feed
+
+    def service(self) -> None:
+        try:
+            super().service()
+        finally:
+            if self.feed is not None and self.channel.feed is not self.feed:
+                self.feed.stop()  # adopted, but the response failed or was no stream
+
+    def finish(self) -> None:
+        if self.feed is None or self.status[:3] != "200":
+            super().finish()
+            return
+        if not self.wrote_header:
+            self.write(b"")
+        self.close_on_finish = False  # the stream goes on, in the channel's hands
+        self.channel.stream(self.feed, chunked=self.chunked_response)
+
+
 class LimitedChannel(HTTPChannel):  # type: ignore[misc]
     """A connection that knows when the request it is reading began (`header_clock`,
     None once its headers are in or between requests), when its body began
     (`body_clock`, None unless a body is being read) and whether it was counted."""
 
     parser_class = LimitedParser
+    task_class = PortalTask
+    feed: Feed | None = None  # once the connection carries an event stream
+    _chunked = False
     header_clock: float | None = None
     body_clock: float | None = None
     counted: str | None = None  # the client address, while it holds a place
@@ -165,6 +220,9 @@ class LimitedChannel(HTTPChannel):  # type: ignore[misc]
         self.header_clock = self.creation_time
 
     def received(self, data: bytes) -> bool:
+        if self.feed is not None:  # a stream's client has nothing more to ask
+            self.will_close = True
+            return False
         done = bool(super().received(data))
         request = self.request
         if request is None or request.headers_finished:
@@ -188,9 +246,38 @@ class LimitedChannel(HTTPChannel):  # type: ignore[misc]
         allowed = grace + int(request.body_bytes_received) / MIN_BODY_RATE
         return now - started > min(allowed, MAX_BODY_SECONDS)
 
+    def stream(self, feed: Feed, *, chunked: bool) -> None:
+        """Carry `feed`'s events from now on (called once the response's head is out)."""
+        self.feed, self._chunked = feed, chunked
+        feed.start(self.push)
+        if not self.connected:  # gone while the view ran: del_channel saw no feed
+            feed.stop()
+
+    def push(self, event: bytes) -> bool:
+        """Send `event` from any thread; False once the stream is gone or has fallen so
+        far behind that it is dropped."""
+        if not self.connected or self.will_close:
+            return False
+        if self.total_outbufs_len > STREAM_BACKLOG:
+            self.end_stream()
+            return False
+        data = b"%X\r\n%s\r\n" % (len(event), event) if self._chunked else event
+        try:
+            self.write_soon(data)
+        except ClientDisconnected:
+            return False
+        self.server.pull_trigger()
+        return True
+
+    def end_stream(self) -> None:
+        self.will_close = True
+        self.server.pull_trigger()
+
     def del_channel(self, map: Any = None) -> None:
         super().del_channel(map)
         self.server.release(self)
+        if self.feed is not None:
+            self.feed.stop()
 
 
 class LimitedServer(TcpWSGIServer):  # type: ignore[misc]
@@ -248,6 +335,12 @@ class LimitedServer(TcpWSGIServer):  # type: ignore[misc]
         super().maintenance(now)
         cutoff = now - self._header_timeout
         for channel in list(self.active_channels.values()):
+            if channel.feed is not None:
+                if now - channel.creation_time > STREAM_LIFETIME:
+                    channel.end_stream()
+                elif now - channel.last_activity > HEARTBEAT:
+                    channel.push(b":\n\n")
+                continue
             started = channel.header_clock
             late = started is not None and started < cutoff
             if (late or channel.body_late(now, self._header_timeout)) and not channel.requests:

@@ -491,3 +491,73 @@ def test_another_user_gets_no_file_or_source(mail_server: Served, new_page) -> N
         "/mail/body/INBOX/1?remote=1",
     ):
         assert page.request.get(mail_server.base_url + path).status == 404, path
+
+
+def test_changes_made_anywhere_show_without_reload(mail_server: Served, new_page) -> None:
+    """A delivery over SMTP and a flag set over IMAP reach the open list by themselves
+    (server-sent events), and the page is the same page: it was not reloaded."""
+    base = mail_server.base_url
+    send(mail_server, "Before", "Already here.")
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.goto(base + "/mail")
+    expect(page.locator("ul.messages > li")).to_have_count(1)
+    page.evaluate("window.sameDocument = true")
+    page.get_by_role("checkbox", name="Select Before").check()
+    page.wait_for_timeout(300)  # the stream is open
+
+    send(mail_server, "Arrived live", "Delivered while the page was open.")
+    expect(page.get_by_role("link", name=re.compile("Arrived live"))).to_be_visible(timeout=3000)
+    expect(page.get_by_role("checkbox", name="Select Before")).to_be_checked()  # kept
+    expect(page.locator("nav.folders li", has_text="Inbox")).to_contain_text("2")
+
+    with imaplib.IMAP4("127.0.0.1", mail_server.ports["imap"]) as client:
+        client.login(NINA, NINA_PASSWORD)
+        client.select("INBOX")
+        client.uid("STORE", "2", "+FLAGS", "(\\Seen)")
+    row = page.locator("ul.messages > li", has_text="Arrived live")
+    expect(row).not_to_have_class(re.compile("unread"), timeout=3000)
+    assert page.evaluate("window.sameDocument") is True
+
+
+def test_keyboard_reads_answers_and_files(mail_server: Served, new_page, shots: Path) -> None:
+    base = mail_server.base_url
+    for subject in ("First", "Second", "Third"):
+        send(mail_server, subject, f"The {subject.lower()} one.")
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.goto(base + "/mail")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("o")
+    expect(page.get_by_role("heading", name="Second")).to_be_visible()
+    page.keyboard.press("j")  # the next (older) message
+    expect(page.get_by_role("heading", name="First")).to_be_visible()
+    page.keyboard.press("k")
+    expect(page.get_by_role("heading", name="Second")).to_be_visible()
+    page.keyboard.press("r")
+    expect(page.get_by_label("Subject")).to_have_value("Re: Second")
+    page.keyboard.press("j")  # typing in a field is typing, not a shortcut
+    expect(page.get_by_label("Subject")).to_have_value("Re: Second")
+    page.go_back()
+    page.keyboard.press("e")
+    expect(page.get_by_role("status")).to_have_text("Archived.")
+    assert set(imap_subjects(mail_server, "Archive")) == {"Second"}
+
+    page.keyboard.press("j")
+    page.keyboard.press("#")
+    expect(page.get_by_role("status")).to_contain_text("Moved to Trash")
+    assert set(imap_subjects(mail_server, "Trash")) == {"Third"}
+
+    page.keyboard.press("?")
+    help = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help).to_be_visible()
+    shoot(page, shots, "mail-shortcuts")
+    page.keyboard.press("Escape")
+    expect(help).to_be_hidden()
+    page.keyboard.press("/")
+    expect(page.get_by_role("searchbox", name="Search")).to_be_focused()
+    page.keyboard.press("Escape")
+    page.locator("body").click()
+    page.keyboard.press("c")
+    expect(page.get_by_role("heading", name="Compose")).to_be_visible()

@@ -11,12 +11,12 @@ an IMAP client's FETCH of the body does, so every other client sees it read.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from groupware.errors import NotFound
 from groupware.mime.authresults import Verdicts, our_verdicts
@@ -26,6 +26,7 @@ from groupware.mime.structure import Address, BodyPart, attachments
 from groupware.mime.text import decode_transfer, extract_text
 from groupware.model.mail import Message
 from groupware.services.core.access import Principal
+from groupware.services.core.events import EventHub, MailboxEvent
 from groupware.services.mail.fetch import MessageFetch, Summary
 from groupware.services.mail.mailboxes import Mailboxes, normalize_name, own_mailboxes
 from groupware.services.mail.messages import Messages
@@ -126,8 +127,10 @@ class MailView:
         messages: Messages,
         mailboxes: Mailboxes,
         search: MailSearch,
+        events: EventHub,
         hostname: str,
     ) -> None:
+        self._events = events
         self._hostname = hostname  # whose Authentication-Results fields count
         self._db = database
         self._fetch = fetch
@@ -152,6 +155,25 @@ class MailView:
         listed = tuple(_listed(row) for row in rows[:size])
         older = listed[-1].uid if len(rows) > size else None
         return Window(listed, older)
+
+    def neighbours(self, actor: Principal, mailbox: str, uid: int) -> tuple[int | None, int | None]:
+        """The UIDs of the messages just newer and just older than `uid` in the list's
+        order (None at either end): where j and k go from the reader."""
+        user_id = own_mailboxes(actor)
+        uid = max(0, min(uid, MAX_UID))
+        with self._db.read() as session:
+            box = mailbox_by_name(session, user_id, normalize_name(mailbox))
+            mine = Message.mailbox_id == box.id
+            newer = session.scalar(select(func.min(Message.uid)).where(mine, Message.uid > uid))
+            older = session.scalar(select(func.max(Message.uid)).where(mine, Message.uid < uid))
+        return newer, older
+
+    def watch(
+        self, actor: Principal, listener: Callable[[MailboxEvent], None]
+    ) -> Callable[[], None]:
+        """Call `listener` (in the publishing thread: it must not block) with every
+        change to the user's mail from now on; returns the function that stops it."""
+        return self._events.subscribe(own_mailboxes(actor), listener)
 
     def search(self, actor: Principal, text: str, *, limit: int = 100) -> list[Found]:
         """The newest `limit` messages matching the search box's `text` (query.py), in

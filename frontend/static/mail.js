@@ -1,0 +1,144 @@
+// Webmail behaviour: live updates, keyboard shortcuts, files dropped on Compose.
+// Loaded as a file on the mail pages (the Content-Security-Policy forbids inline script).
+"use strict";
+
+// ---- Live updates: server-sent events say that the user's mail changed; the page
+// fetches what it shows again and swaps in its [data-live-part] elements. A hidden tab
+// closes its stream (a browser allows few connections per server) and catches up when
+// it is shown again.
+(() => {
+  const root = document.querySelector("[data-live]");
+  if (!root || !window.EventSource) return;
+  let source = null;
+  let timer = null;
+
+  const refresh = async () => {
+    let answer;
+    try {
+      answer = await fetch(root.dataset.liveFrom, { credentials: "same-origin" });
+    } catch (error) {
+      return; // offline for a moment: the next event or visit tries again
+    }
+    if (!answer.ok || answer.redirected) return; // logged out: leave the page as it is
+    const fresh = new DOMParser().parseFromString(await answer.text(), "text/html");
+    const checked = new Set(
+      [...document.querySelectorAll("input[name=uid]:checked")].map((box) => box.value));
+    const current = document.querySelector("ul.messages li.current input[name=uid]");
+    for (const part of document.querySelectorAll("[data-live-part]")) {
+      const name = part.dataset.livePart;
+      const replacement = fresh.querySelector(`[data-live-part="${name}"]`);
+      if (replacement) part.replaceWith(document.importNode(replacement, true));
+    }
+    for (const box of document.querySelectorAll("input[name=uid]")) {
+      box.checked = checked.has(box.value);
+      if (current && box.value === current.value) box.closest("li").classList.add("current");
+    }
+    document.dispatchEvent(new CustomEvent("mail:refreshed"));
+  };
+  const changed = () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 200); // a burst of changes is one fetch
+  };
+  const open = () => {
+    if (source) return;
+    source = new EventSource(root.dataset.live);
+    source.addEventListener("mail", changed);
+  };
+  const close = () => {
+    if (source) source.close();
+    source = null;
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") {
+      close();
+    } else {
+      open();
+      changed();
+    }
+  });
+  if (document.visibilityState !== "hidden") open();
+})();
+
+// ---- Keyboard: j/k move through the list (or to the next and previous message),
+// o or Enter opens, r reply, a reply all, f forward, c compose, e archive, # delete,
+// u back to the folder, / search, ? this list.
+(() => {
+  const help = document.getElementById("shortcuts");
+  const rows = () => [...document.querySelectorAll("ul.messages > li:not(.empty)")];
+  const current = () => document.querySelector("ul.messages > li.current");
+  const click = (selector) => {
+    const target = document.querySelector(selector);
+    if (target) target.click();
+    return Boolean(target);
+  };
+  const move = (step) => {
+    const all = rows();
+    if (!all.length) {
+      click(step > 0 ? "a[rel=next]" : "a[rel=prev]");
+      return;
+    }
+    const index = all.indexOf(current());
+    const next = all[Math.max(0, Math.min(all.length - 1, index < 0 ? 0 : index + step))];
+    all.forEach((row) => row.classList.toggle("current", row === next));
+    next.querySelector("a").focus();
+  };
+  const act = (action) => {
+    const row = current();
+    const form = document.getElementById("selection");
+    if (form && row && !form.querySelector("input[name=uid]:checked")) {
+      row.querySelector("input[name=uid]").checked = true;
+    }
+    click(`button[name=action][value=${action}]`);
+  };
+  const keys = {
+    j: () => move(1),
+    k: () => move(-1),
+    o: () => { const row = current(); if (row) row.querySelector("a").click(); },
+    Enter: () => { const row = current(); if (row) row.querySelector("a").click(); },
+    r: () => click("a[data-key=reply]"),
+    a: () => click("a[data-key=reply-all]"),
+    f: () => click("a[data-key=forward]"),
+    c: () => click("a.compose-link"),
+    e: () => act("archive"),
+    "#": () => act("delete"),
+    u: () => click("a[data-key=folder]"),
+    "/": () => { const box = document.querySelector("input[type=search]"); if (box) box.focus(); },
+    "?": () => { if (help && !help.open) help.showModal(); },
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    const typing = event.target.closest("input, textarea, select, [contenteditable]");
+    if (typing || (help && help.open)) return;
+    if (event.key === "Enter" && event.target.closest("a, button")) return; // as usual
+    const handler = keys[event.key];
+    if (!handler) return;
+    event.preventDefault();
+    handler();
+  });
+  document.addEventListener("focusin", (event) => {
+    const row = event.target.closest && event.target.closest("ul.messages > li");
+    if (row) rows().forEach((other) => other.classList.toggle("current", other === row));
+  });
+})();
+
+// ---- Files dropped anywhere on the Compose form join those chosen with Attach.
+(() => {
+  const form = document.querySelector("form.composer");
+  const input = form && form.querySelector("input[type=file]");
+  if (!input || !window.DataTransfer) return;
+  form.addEventListener("dragover", (event) => {
+    if ([...event.dataTransfer.types].includes("Files")) {
+      event.preventDefault();
+      form.classList.add("dropping");
+    }
+  });
+  form.addEventListener("dragleave", () => form.classList.remove("dropping"));
+  form.addEventListener("drop", (event) => {
+    if (!event.dataTransfer.files.length) return;
+    event.preventDefault();
+    form.classList.remove("dropping");
+    const files = new DataTransfer();
+    for (const file of [...input.files, ...event.dataTransfer.files]) files.items.add(file);
+    input.files = files.files;
+  });
+})();
