@@ -24,6 +24,7 @@ from playwright.sync_api import Page, expect
 from groupware import runtime as runtime_module
 from groupware.config import Config
 from groupware.services.core.access import SYSTEM
+from tests.browser.hostile import hostile
 from tests.browser.screens import WIDE, shoot
 from tests.conftest import ADMIN_PASSWORD, Served, serving, with_listeners
 
@@ -223,31 +224,6 @@ def outside() -> Iterator[str]:
     server.server_close()
 
 
-def hostile(remote: str) -> list[str]:
-    """HTML that tries to run, to reach `remote`, or to leave the frame."""
-    return [
-        "<script>alert('script')</script>",
-        "<img src=x onerror=\"alert('onerror')\">",
-        f"<img src='{remote}/pixel.png'>",
-        f"<div style=\"background:url('{remote}/bg.png')\">bg</div>",
-        f"<style>@import url('{remote}/import.css');"
-        f" body {{ background: url({remote}/b) }}</style>",
-        "<svg><animate onbegin=\"alert('svg')\" attributeName=x dur=1s></animate></svg>",
-        "<a href=\"javascript:alert('js')\">click</a>",
-        f'<meta http-equiv=refresh content="0;url={remote}/refresh">',
-        f"<base href='{remote}/'><img src='base.png'>",
-        f"<form action='{remote}/form' method=post><button>go</button></form>",
-        f"<iframe src='{remote}/frame'></iframe>",
-        "<iframe srcdoc=\"<script>parent.alert('srcdoc')</script>\"></iframe>",
-        f"<link rel=stylesheet href='{remote}/link.css'>",
-        f"<object data='{remote}/object'></object><embed src='{remote}/embed'>",
-        f"<video poster='{remote}/poster'><source src='{remote}/video'></video>",
-        f'<p style="color:var(--x,url({remote}/var))">var</p>',
-        "<img src=\"data:image/svg+xml,<svg onload=alert('dataurl')>\">",
-        f"<body background='{remote}/body.png' onload=\"alert('body')\">b</body>",
-    ]
-
-
 def send_html(served: Served, subject: str, html: str) -> None:
     message = EmailMessage()
     message["From"] = "Mallory <mallory@elsewhere.example>"
@@ -401,7 +377,8 @@ def send_with_files(served: Served, subject: str, remote: str) -> bytes:
     message["Subject"] = subject
     message.set_content("Plain version.")
     message.add_alternative(
-        f'<p>Logo: <img alt="logo" src="cid:logo@x"> and <img alt="tracker" src="{remote}/t.png"></p>',
+        f'<p>Logo: <img alt="logo" src="cid:logo@x">'
+        f' and <img alt="tracker" src="{remote}/t.png"></p>',
         subtype="html",
     )
     message.get_payload()[1].add_related(PIXEL, "image", "png", cid="<logo@x>")

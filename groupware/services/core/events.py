@@ -88,6 +88,11 @@ class EventHub:
 
         return unsubscribe
 
+    def listeners(self) -> int:
+        """How many subscriptions are open (open IMAP views, IDLEs, live web pages)."""
+        with self._lock:
+            return sum(len(listeners) for listeners in self._subscribers.values())
+
     def publish(self, *events: MailboxEvent) -> None:
         for event in events:
             with self._lock:
