@@ -63,6 +63,8 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
     app.add_template_filter(mail.full_date)
     app.add_template_filter(mail.sender_name)
     app.add_template_filter(mail.file_size)
+    app.add_template_filter(mail.folder_depth)
+    app.add_template_filter(mail.folder_leaf)
     CSRFProtect(app)
 
     login_manager = LoginManager(app)

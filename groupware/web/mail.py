@@ -27,8 +27,17 @@ from werkzeug.wrappers import Response
 from groupware.errors import InvalidInput, NotFound
 from groupware.mime.compose import File
 from groupware.services.delivery.send import Draft
-from groupware.services.mail.listing import ARCHIVE, JUNK, TRASH, Found, Opened
-from groupware.services.mail.mailboxes import INBOX, MailboxInfo
+from groupware.services.mail.listing import (
+    ARCHIVE,
+    FLAGGED,
+    JUNK,
+    SEEN,
+    SORTS,
+    TRASH,
+    Found,
+    Opened,
+)
+from groupware.services.mail.mailboxes import INBOX, SEPARATOR, MailboxInfo
 from groupware.web.context import attempt, login_gate, principal, services
 from groupware.web.forms import ActionForm, ComposeForm
 from groupware.web.live import OPENING, MailFeed
@@ -61,6 +70,15 @@ FILED = {
     "archive": (ARCHIVE, "Archived."),
     "junk": (JUNK, "Moved to {}."),
 }
+# The list's orders, as its sort menu names them.
+SORT_LABELS = {"date": "Date", "from": "Sender", "subject": "Subject", "size": "Size"}
+# What the mark buttons set: the flag, and whether it is set or cleared.
+MARKS = {
+    "read": (SEEN, True),
+    "unread": (SEEN, False),
+    "flag": (FLAGGED, True),
+    "unflag": (FLAGGED, False),
+}
 # Special-use folders first, in this order (RFC 6154 attributes), then the rest by name.
 SPECIAL_ORDER = ("\\Drafts", "\\Sent", "\\Archive", "\\Junk", "\\Trash")
 
@@ -79,8 +97,17 @@ def home() -> Response:
 def folder(mailbox: str) -> str:
     me = principal()
     svc = services()
-    before = request.args.get("before", type=int)
-    window = svc.mail_view.window(me, mailbox, before=before, size=PAGE)
+    sort = request.args.get("sort", "date")
+    if sort not in SORTS:
+        abort(404)
+    window = svc.mail_view.window(
+        me,
+        mailbox,
+        before=request.args.get("before", type=int),
+        size=PAGE,
+        sort=sort,
+        page=request.args.get("page", 0, type=int),
+    )
     folders = ordered(svc.mailboxes.list_all(me))
     current = next((f for f in folders if f.name == mailbox), None)
     return render_template(
@@ -89,6 +116,8 @@ def folder(mailbox: str) -> str:
         mailbox=mailbox,
         current=current,
         window=window,
+        sort=sort,
+        sorts=SORT_LABELS,
         action=ActionForm(),
     )
 
@@ -103,6 +132,7 @@ def message(mailbox: str, uid: int) -> str:
     return render_template(
         "message.html",
         folders=folders,
+        current=next((f for f in folders if f.name == mailbox), None),
         mailbox=mailbox,
         message=opened,
         newer=newer,
@@ -313,12 +343,13 @@ def _fill_forward(form: ComposeForm, original: Opened, mailbox: str) -> None:
 @blueprint.post("/act/<path:mailbox>")
 def act(mailbox: str) -> Response:
     """What the list's and the reader's buttons do to the messages chosen (`uid` fields):
-    delete (to Trash; in Trash, for good), archive, junk, mark read or unread."""
+    delete (to Trash; in Trash, for good), archive, junk, not junk (back to the Inbox),
+    move (to `target`), mark read or unread, flag or unflag."""
     if not ActionForm().validate_on_submit():
         abort(400)
     uids = request.form.getlist("uid", type=int)[:MAX_SELECTED]
     what = request.form.get("action", "")
-    back = redirect(url_for("mail.folder", mailbox=mailbox))
+    back = redirect(_back_to(mailbox))
     if not uids:
         flash("Choose one or more messages first.", "error")
         return back
@@ -327,24 +358,103 @@ def act(mailbox: str) -> Response:
         use, said = FILED[what]
         target = view.file(me, mailbox, uids, use)
         flash(said.format(folder_label(target)), "ok")
-    elif what in ("read", "unread"):
-        view.mark(me, mailbox, uids, seen=what == "read")
+    elif what in MARKS:
+        flag, on = MARKS[what]
+        view.mark(me, mailbox, uids, flag, on=on)
+    elif what in ("move", "notjunk"):
+        target = INBOX if what == "notjunk" else request.form.get("target", "")
+        if not target:
+            flash("Choose the folder to move to.", "error")
+            return back
+        view.move(me, mailbox, uids, target)
+        flash(f"Moved to {folder_label(target)}.", "ok")
     else:
         abort(400)
     return back
 
 
-def ordered(folders: list[MailboxInfo]) -> list[MailboxInfo]:
-    """INBOX, the special-use folders, then the others by name."""
+def _back_to(mailbox: str) -> str:
+    """Where an action returns: the list it came from (its order and window kept), when
+    the form says so and it is one of our own folder pages; else the folder."""
+    back = request.form.get("back", "")
+    folder = url_for("mail.folder", mailbox=mailbox)
+    return back if back.startswith(folder + "?") or back == folder else folder
 
-    def rank(box: MailboxInfo) -> tuple[int, str]:
+
+@blueprint.get("/folders")
+def folders() -> str:
+    """Every folder, to create, rename, delete and subscribe to."""
+    boxes = ordered(services().mailboxes.list_all(principal()))
+    return render_template(
+        "folders.html", folders=boxes, mailbox="", action=ActionForm(), fixed=_fixed
+    )
+
+
+@blueprint.post("/folders")
+def change_folders() -> Response:
+    """A folder created (inside `parent`, if given), renamed, deleted or (un)subscribed.
+    INBOX and the special-use folders stay: mail is filed into them."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    me, boxes = principal(), services().mailboxes
+    what, name = request.form.get("action", ""), request.form.get("folder", "")
+    back = redirect(url_for("mail.folders"))
+    if what == "create":
+        new = request.form.get("name", "").strip()
+        parent = request.form.get("parent", "")
+        full = f"{parent}{SEPARATOR}{new}" if parent else new
+        if not new or SEPARATOR in new:
+            flash(f"Give the folder a name (without {SEPARATOR}).", "error")
+        elif attempt(lambda: boxes.create(me, full), f"Created {full}.") is not None:
+            boxes.subscribe(me, full, True)  # shown in the folder list
+        return back
+    info = boxes.get(me, name)  # NotFound (404) for one not the user's
+    if what == "subscribe":
+        on = request.form.get("subscribed") == "1"
+        boxes.subscribe(me, info.name, on)
+        flash(
+            f"{'Showing' if on else 'Hiding'} {folder_label(info.name)} in the folder list.", "ok"
+        )
+    elif _fixed(info):
+        flash(f"{folder_label(info.name)} is where mail is filed: it stays.", "error")
+    elif what == "rename":
+        new = request.form.get("name", "").strip()
+        attempt(lambda: boxes.rename(me, info.name, new), f"Renamed to {new}.")
+    elif what == "delete":
+        boxes.delete(me, info.name)
+        flash(f"Deleted {info.name} and its messages.", "ok")
+    else:
+        abort(400)
+    return back
+
+
+def _fixed(box: MailboxInfo) -> bool:
+    """INBOX and the special-use folders: neither renamed nor deleted here."""
+    return box.name == INBOX or box.special_use is not None
+
+
+def ordered(folders: list[MailboxInfo]) -> list[MailboxInfo]:
+    """INBOX, the special-use folders, then the others as a tree (each folder followed
+    by those inside it), by name."""
+
+    def rank(box: MailboxInfo) -> tuple[int, tuple[str, ...]]:
         if box.name == INBOX:
-            return 0, ""
+            return 0, ()
         if box.special_use in SPECIAL_ORDER:
-            return 1 + SPECIAL_ORDER.index(box.special_use), ""
-        return len(SPECIAL_ORDER) + 1, box.name.lower()
+            return 1 + SPECIAL_ORDER.index(box.special_use), ()
+        return len(SPECIAL_ORDER) + 1, tuple(box.name.lower().split(SEPARATOR))
 
     return sorted(folders, key=rank)
+
+
+def folder_depth(name: str) -> int:
+    """How deep a folder sits in the tree (0 at the top; at most 5 shown)."""
+    return min(name.count(SEPARATOR), 5)
+
+
+def folder_leaf(name: str) -> str:
+    """A folder's own name in the tree (Projects/Alpha → Alpha)."""
+    return folder_label(name).rsplit(SEPARATOR, 1)[-1]
 
 
 def folder_label(name: str) -> str:

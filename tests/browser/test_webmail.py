@@ -538,3 +538,64 @@ def test_keyboard_reads_answers_and_files(mail_server: Served, new_page, shots: 
     page.locator("body").click()
     page.keyboard.press("c")
     expect(page.get_by_role("heading", name="Compose")).to_be_visible()
+
+
+def test_folders_move_flag_and_sort(mail_server: Served, new_page, shots: Path) -> None:
+    """Folders are created (inside another too), renamed, hidden and deleted; messages
+    move to any folder, are flagged, leave Junk with Not junk; the list sorts."""
+    base = mail_server.base_url
+    send(mail_server, "Banana split", "b" * 3000)
+    send(mail_server, "apple pie", "short")
+    send(mail_server, "Cherry tart", "medium " * 40)
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.goto(base + "/mail")
+    page.get_by_role("link", name="Manage folders").click()
+    page.get_by_label("Folder name").fill("Projects")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("status")).to_have_text("Created Projects.")
+    page.get_by_label("Folder name").fill("Alpha")
+    page.get_by_label("Inside").select_option("Projects")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("status")).to_have_text("Created Projects/Alpha.")
+    folders = page.get_by_role("navigation", name="Folders")
+    expect(folders.get_by_role("link", name="Alpha")).to_be_visible()
+    shoot(page, shots, "mail-folders")
+
+    page.get_by_label("New name for Projects/Alpha").fill("Projects/Beta")
+    page.get_by_role("row", name=re.compile("Alpha")).get_by_role("button", name="Rename").click()
+    expect(page.get_by_role("status")).to_have_text("Renamed to Projects/Beta.")
+    page.get_by_role("button", name="Show Projects/Beta in the folder list").click()
+    expect(folders.get_by_role("link", name="Beta")).to_have_count(0)  # hidden, still there
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete Projects/Beta").click()
+    expect(page.get_by_role("status")).to_contain_text("Deleted Projects/Beta")
+    expect(page.get_by_role("button", name="Delete Trash")).to_have_count(0)  # special: stays
+
+    page.goto(base + "/mail")
+    page.get_by_role("link", name="Sender").click()  # all from Carol: then newest first
+    page.get_by_role("link", name="Subject", exact=True).click()
+    subjects = page.locator("ul.messages .subject")
+    expect(subjects).to_have_text(["apple pie", "Banana split", "Cherry tart"])
+    page.get_by_role("link", name="Size").click()
+    expect(subjects.first).to_have_text("Banana split")
+
+    page.get_by_role("checkbox", name="Select apple pie").check()
+    page.get_by_role("button", name="Flag", exact=True).click()
+    expect(page.get_by_role("link", name=re.compile("Flagged: apple pie"))).to_be_visible()
+    expect(page).to_have_url(re.compile(r"sort=size"))  # back where it was
+    assert "\\Flagged" in imap_flags(mail_server, "apple pie")
+
+    page.get_by_role("checkbox", name="Select Cherry tart").check()
+    page.get_by_label("Move to folder").select_option("Projects")
+    page.get_by_role("button", name="Move", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("Moved to Projects.")
+    assert set(imap_subjects(mail_server, "Projects")) == {"Cherry tart"}
+
+    page.get_by_role("checkbox", name="Select Banana split").check()
+    page.get_by_role("button", name="Junk").click()
+    page.get_by_role("navigation", name="Folders").get_by_role("link", name="Junk").click()
+    page.get_by_role("checkbox", name="Select Banana split").check()
+    page.get_by_role("button", name="Not junk").click()
+    expect(page.get_by_role("status")).to_have_text("Moved to Inbox.")
+    assert "Banana split" in imap_subjects(mail_server, "INBOX")

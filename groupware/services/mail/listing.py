@@ -11,6 +11,7 @@ an IMAP client's FETCH of the body does, so every other client sees it read.
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from groupware.errors import NotFound
+from groupware.errors import InvalidInput, NotFound
 from groupware.mime.authresults import Verdicts, our_verdicts
 from groupware.mime.html import clean_html, has_remote_images, html_part
 from groupware.mime.parse import ParsedMessage
@@ -37,9 +38,18 @@ from groupware.store import Database
 from groupware.store.mail import flag_names, mailbox_by_name
 
 MAX_WINDOW = 200  # messages in one window, whatever is asked
+MAX_PAGE = 10_000  # windows into a sorted folder, whatever a URL says
+ARRIVAL = "date"  # the list's own order: newest first, as the store keeps them
+# The other orders: sender and subject A to Z (whatever their case), the biggest first.
+SORTS: dict[str, tuple[Any, ...]] = {
+    ARRIVAL: (),
+    "from": (func.lower(Message.from_),),
+    "subject": (func.lower(Message.subject),),
+    "size": (Message.size.desc(),),
+}
 TRASH, ARCHIVE, JUNK = "\\Trash", "\\Archive", "\\Junk"  # RFC 6154 special uses
 MAX_UID = 2**32 - 1  # RFC 9051 §2.3.1.1: a UID is a 32-bit number
-SEEN = "\\Seen"
+SEEN, FLAGGED = "\\Seen", "\\Flagged"
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class Listed:
     date: datetime  # when it was written (Date:), else when it arrived
     sender: str  # the From: addresses, "Name <address>, …"
     subject: str
+    attachments: bool  # it carries files (the list's paperclip)
 
     @property
     def seen(self) -> bool:
@@ -59,15 +70,17 @@ class Listed:
 
     @property
     def flagged(self) -> bool:
-        return "\\Flagged" in self.flags
+        return FLAGGED in self.flags
 
 
 @dataclass(frozen=True)
 class Window:
-    """Messages newest first; `older` is the `before` of the next window (None: no more)."""
+    """Messages in the order asked. Newest first, `older` is the `before` of the next
+    window; in another order, `next_page` is the next window's number (None: no more)."""
 
     messages: tuple[Listed, ...]
-    older: int | None
+    older: int | None = None
+    next_page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,10 @@ class Opened:
     message_id: str | None
     references: tuple[str, ...]
 
+    @property
+    def flagged(self) -> bool:
+        return FLAGGED in self.flags
+
 
 @dataclass(frozen=True)
 class Found:
@@ -139,22 +156,39 @@ class MailView:
         self._search = search
 
     def window(
-        self, actor: Principal, mailbox: str, *, before: int | None = None, size: int = 50
+        self,
+        actor: Principal,
+        mailbox: str,
+        *,
+        before: int | None = None,
+        size: int = 50,
+        sort: str = ARRIVAL,
+        page: int = 0,
     ) -> Window:
-        """The `size` newest messages of `mailbox` below UID `before` (None: the newest)."""
+        """The `size` newest messages of `mailbox` below UID `before` (None: the newest),
+        read by keyset on UID; or, sorted by sender, subject or size (SORTS), window
+        number `page` (by offset: the sort is the database's, over the folder's rows)."""
         user_id = own_mailboxes(actor)
         size = max(1, min(size, MAX_WINDOW))
-        if before is not None:
-            before = max(1, min(before, MAX_UID + 1))  # whatever a URL says
+        if sort not in SORTS:
+            raise InvalidInput(f"messages cannot be sorted by {sort!r}")
         with self._db.read() as session:
             box = mailbox_by_name(session, user_id, normalize_name(mailbox))
             query = _LISTED.where(Message.mailbox_id == box.id)
-            if before is not None:
-                query = query.where(Message.uid < before)
-            rows = session.execute(query.order_by(Message.uid.desc()).limit(size + 1)).all()
+            if sort == ARRIVAL:
+                if before is not None:
+                    before = max(1, min(before, MAX_UID + 1))  # whatever a URL says
+                    query = query.where(Message.uid < before)
+                query = query.order_by(Message.uid.desc())
+            else:
+                page = max(0, min(page, MAX_PAGE))
+                query = query.order_by(*SORTS[sort], Message.uid.desc()).offset(page * size)
+            rows = session.execute(query.limit(size + 1)).all()
         listed = tuple(_listed(row) for row in rows[:size])
-        older = listed[-1].uid if len(rows) > size else None
-        return Window(listed, older)
+        more = len(rows) > size
+        if sort == ARRIVAL:
+            return Window(listed, older=listed[-1].uid if more else None)
+        return Window(listed, next_page=page + 1 if more else None)
 
     def neighbours(self, actor: Principal, mailbox: str, uid: int) -> tuple[int | None, int | None]:
         """The UIDs of the messages just newer and just older than `uid` in the list's
@@ -268,10 +302,19 @@ class MailView:
 
     # -- what a reader does with messages ----------------------------------------------
 
-    def mark(self, actor: Principal, mailbox: str, uids: Sequence[int], *, seen: bool) -> None:
-        """Mark `uids` read or unread (\\Seen), as every client then sees them."""
-        mode = "add" if seen else "remove"
-        self._messages.store_flags(actor, mailbox, _sane(uids), mode, [SEEN])
+    def mark(
+        self, actor: Principal, mailbox: str, uids: Sequence[int], flag: str, *, on: bool
+    ) -> None:
+        """Set or clear `flag` (SEEN or FLAGGED) on `uids`, as every client then sees."""
+        if flag not in (SEEN, FLAGGED):
+            raise InvalidInput(f"{flag} is not a flag the reader sets")
+        mode = "add" if on else "remove"
+        self._messages.store_flags(actor, mailbox, _sane(uids), mode, [flag])
+
+    def move(self, actor: Principal, mailbox: str, uids: Sequence[int], target: str) -> None:
+        """Move `uids` to the user's folder `target` (NotFound when there is none)."""
+        if normalize_name(target) != normalize_name(mailbox):
+            self._messages.copy(actor, mailbox, _sane(uids), target, move=True)
 
     def file(self, actor: Principal, mailbox: str, uids: Sequence[int], use: str) -> str:
         """Move `uids` to the user's folder of special use `use` (TRASH, ARCHIVE, JUNK,
@@ -289,14 +332,17 @@ class MailView:
         return target
 
 
-# A list row: the state, the date written, sender and subject (columns kept for sorting).
-_LISTED = select(*STATE_COLUMNS, Message.sent_date, Message.from_, Message.subject)
+# A list row: the state, the date written, sender and subject (columns kept for sorting)
+# and the stored parse, for its count of attachments.
+_LISTED = select(*STATE_COLUMNS, Message.sent_date, Message.from_, Message.subject, Message.parsed)
+_ATTACHMENTS = re.compile(r'"attachments":\s*([1-9])')  # in ParsedMessage.to_json's JSON
 
 
 def _listed(row: Any) -> Listed:
     """A row of `_LISTED` as a list shows it."""
-    uid, _, bits, keywords, octets, arrived, sent, sender, subject = row
-    return Listed(uid, flag_names(bits, keywords), octets, sent or arrived, sender, subject)
+    uid, _, bits, keywords, octets, arrived, sent, sender, subject, parsed = row
+    files = _ATTACHMENTS.search(parsed or "") is not None
+    return Listed(uid, flag_names(bits, keywords), octets, sent or arrived, sender, subject, files)
 
 
 def _attachment(section: tuple[int, ...], part: BodyPart) -> Attachment:
