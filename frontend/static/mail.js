@@ -142,3 +142,78 @@
     input.files = files.files;
   });
 })();
+
+// ---- Compose: drafts kept as one types, the signature that goes with the From chosen,
+// and the browser's time zone for "Send later".
+(() => {
+  const form = document.querySelector("form.composer");
+  if (!form) return;
+  const offset = form.querySelector("input[name=tz_offset]");
+  if (offset) offset.value = String(new Date().getTimezoneOffset());
+
+  const sender = form.querySelector("select[name=sender]");
+  const body = form.querySelector("textarea[name=body]");
+  if (sender && body && sender.dataset.signatures) {
+    const signatures = JSON.parse(sender.dataset.signatures);
+    let previous = sender.value;
+    sender.addEventListener("change", () => {
+      const separator = "\n\n-- \n";
+      const old = signatures[previous] ? separator + signatures[previous] : "";
+      const fresh = signatures[sender.value] ? separator + signatures[sender.value] : "";
+      if (old && body.value.includes(old)) {
+        body.value = body.value.replace(old, fresh);
+      } else if (fresh && !body.value.includes(fresh)) {
+        body.value = fresh + body.value;
+      }
+      previous = sender.value;
+    });
+  }
+
+  const url = form.dataset.autosave;
+  const status = form.querySelector(".autosaved");
+  const uid = form.querySelector("input[name=draft_uid]");
+  if (!url || !uid) return;
+  let dirty = false;
+  let pending = null; // the save in flight
+  let leaving = false;
+  form.addEventListener("input", (event) => {
+    if (event.target.type !== "file") dirty = true;
+  });
+  const save = () => {
+    if (!dirty || pending || leaving) return;
+    dirty = false;
+    pending = store().finally(() => { pending = null; });
+  };
+  const store = async () => {
+    const data = new FormData(form);
+    data.delete("attach"); // files go with Send or Save draft, not every few seconds
+    try {
+      const answer = await fetch(url, { method: "POST", body: data, credentials: "same-origin" });
+      const reply = await answer.json();
+      if (answer.ok && reply.draft) {
+        uid.value = String(reply.draft);
+        if (status) status.textContent = "Draft saved.";
+      } else if (status) {
+        status.textContent = reply.error || "The draft could not be saved.";
+      }
+    } catch (error) {
+      dirty = true; // offline for a moment: the next round tries again
+    }
+  };
+  setInterval(save, 5000);
+  // Sending or saving waits for a save in flight, so that it replaces that draft
+  // rather than leave it behind in Drafts.
+  form.addEventListener("submit", (event) => {
+    leaving = true;
+    if (!pending) return;
+    event.preventDefault();
+    const submitter = event.submitter;
+    pending.then(() => form.requestSubmit(submitter));
+  });
+})();
+
+// ---- Undo after Send: offered while the message waits (the server says for how long).
+(() => {
+  const undo = document.querySelector("form.undo[data-seconds]");
+  if (undo) setTimeout(() => undo.remove(), Number(undo.dataset.seconds) * 1000);
+})();

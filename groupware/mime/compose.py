@@ -76,13 +76,15 @@ def compose_message(
     references: Sequence[str] = (),
     now: datetime | None = None,
     files: Sequence[File] = (),
+    bcc: Sequence[str] = (),
 ) -> bytes:
     """A plain-text message a user wrote, To: and Cc: as given (Bcc: recipients are only
     in the envelope); In-Reply-To and References thread a reply (RFC 5322 §3.6.4).
-    With `files` it is multipart/mixed: the text, then each file (RFC 2046 §5.1.3)."""
+    With `files` it is multipart/mixed: the text, then each file (RFC 2046 §5.1.3).
+    `bcc` is for a draft, which keeps its blind recipients (RFC 5322 §3.6.3)."""
     recipients = [
         (name, ",\r\n ".join(f"<{a}>" for a in found))  # folded: each on its own line
-        for name, found in (("To", to), ("Cc", cc))
+        for name, found in (("To", to), ("Cc", cc), ("Bcc", bcc))
         if found
     ]
     fields = _heading(from_address, from_name, recipients, subject, now)

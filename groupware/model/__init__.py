@@ -10,6 +10,7 @@ from groupware.model import (  # noqa: F401  (register the tables)
     directory,
     mail,
     queue,
+    webmail,
     websessions,
 )
 from groupware.model.base import Base

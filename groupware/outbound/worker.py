@@ -1,6 +1,8 @@
-"""The outbound worker: claims due recipients, finds where their domain takes mail
-(transport map, else MX, else A/AAAA; a null MX refuses), delivers, records the
-outcome, and reports failures to the sender with a DSN (never for a bounce).
+"""The outbound worker: releases the webmail's held messages when their time comes
+(undo and scheduled send, services/delivery/send.py); claims due recipients, finds
+where their domain takes mail (transport map, else MX, else A/AAAA; a null MX refuses),
+delivers, records the outcome, and reports failures to the sender with a DSN (never for
+a bounce).
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class OutboundWorker:
         self._limit = asyncio.Semaphore(config.outbound.concurrency)
 
     async def start(self) -> None:
+        # Webmail messages a crash caught while they were being sent go again.
+        recovered = await self.blocking.call(self.services.sending.recover)
+        if recovered:
+            log.info("%d held webmail messages will be sent again", recovered)
         self._task = asyncio.create_task(self._run(), name="outbound")
 
     async def stop(self) -> None:
@@ -58,6 +64,7 @@ class OutboundWorker:
             await asyncio.sleep(self.poll)
 
     async def run_once(self) -> None:
+        await self.blocking.call(self.services.sending.release_due)  # webmail's held mail
         queue = self.services.queue
         jobs = await self.blocking.call(queue.claim_due)
         await asyncio.gather(*(self._deliver(job) for job in jobs))

@@ -19,6 +19,7 @@ from groupware.services.calendar.sharing import Sharing
 from groupware.services.core.audit import Audit
 from groupware.services.core.events import EventHub
 from groupware.services.delivery.bounces import Bounces
+from groupware.services.delivery.identities import Identities
 from groupware.services.delivery.local import LocalDelivery
 from groupware.services.delivery.route import MailRouter
 from groupware.services.delivery.rules import Rules
@@ -34,6 +35,7 @@ from groupware.services.mail.fetch import MessageFetch
 from groupware.services.mail.listing import MailView
 from groupware.services.mail.mailboxes import Mailboxes
 from groupware.services.mail.messages import Messages
+from groupware.services.mail.preferences import Preferences
 from groupware.services.mail.search import MailSearch
 from groupware.services.transport.dkimkeys import DkimKeys
 from groupware.services.transport.queue import OutboundQueue
@@ -63,6 +65,8 @@ class Services:
     delivery: LocalDelivery
     router: MailRouter
     sending: WebSending
+    identities: Identities
+    preferences: Preferences
     rules: Rules
     vacation: Vacation
     srs: Srs
@@ -103,6 +107,7 @@ def build_services(config: Config, database: Database) -> Services:
     calendars.on_item_change.append(scheduling.item_changed)
     router.on_delivered.append(scheduling.message_delivered)
     bounces, submission = Bounces(router, config.hostname), Submission(database)
+    identities = Identities(database, submission)
     groups, sharing = Groups(database), Sharing(database, calendars)
     groups.on_name_freed.append(sharing.forget_group)  # group calendars end with the group
     return Services(
@@ -123,16 +128,20 @@ def build_services(config: Config, database: Database) -> Services:
         delivery=delivery,
         router=router,
         sending=WebSending(
+            database,
             delivery,
             router,
             bounces,
             submission,
-            directory,
+            identities,
+            auth,
             mailboxes,
             messages,
             max_recipients=config.smtp.max_recipients,
             max_message_bytes=config.smtp.max_message_bytes,
         ),
+        identities=identities,
+        preferences=Preferences(database),
         rules=rules,
         vacation=vacation,
         srs=srs,

@@ -17,7 +17,8 @@ from werkzeug.wrappers import Response
 
 from groupware.config import Config
 from groupware.services import Services
-from groupware.web import account, admin, auth, errors, mail, reauth
+from groupware.web import account, admin, auth, errors, mail, reauth, settings
+from groupware.web import compose as _compose  # noqa: F401  (its views join the mail blueprint)
 from groupware.web.context import SERVICES_KEY, WebUser, load_web_user
 from groupware.web.sessions import COOKIE, ServerSessionInterface
 from groupware.web.useragents import browser_name
@@ -80,6 +81,7 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
         reauth.blueprint,
         account.blueprint,
         mail.blueprint,
+        settings.blueprint,
         admin.blueprint,
     )
     for blueprint in blueprints:

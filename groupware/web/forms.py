@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     HiddenField,
     IntegerField,
     MultipleFileField,
@@ -125,6 +126,7 @@ class GrantForm(FlaskForm):  # type: ignore[misc]
 class ComposeForm(FlaskForm):  # type: ignore[misc]
     """A message to write: recipients as typed ("Name <a@b>, c@d"), plain text."""
 
+    sender = SelectField("From", choices=[], validate_choice=False)
     to = StringField("To", validators=[Length(max=20_000)])
     cc = StringField("Cc", validators=[Length(max=20_000)])
     bcc = StringField("Bcc", validators=[Length(max=20_000)])
@@ -137,3 +139,93 @@ class ComposeForm(FlaskForm):  # type: ignore[misc]
     forward_folder = HiddenField(validators=[Length(max=1000)])
     forward_uid = HiddenField(validators=[Length(max=10)])
     forward_whole = BooleanField("Forward as attachment (the original, whole)")
+    draft_uid = HiddenField(validators=[Length(max=10)])  # the draft this message was saved as
+    send_at = StringField("Send at", validators=[Length(max=40)])  # datetime-local, see tz
+    tz_offset = HiddenField(validators=[Length(max=6)])  # the browser's minutes behind UTC
+
+
+class MailDisplayForm(FlaskForm):  # type: ignore[misc]
+    """How webmail shows mail and how long a message sent can be taken back."""
+
+    page_size = SelectField(
+        "Messages per page",
+        choices=[
+            SelectChoice("25", "25"),
+            SelectChoice("50", "50"),
+            SelectChoice("100", "100"),
+            SelectChoice("200", "200"),
+        ],
+    )
+    conversations = BooleanField("Group messages into conversations")
+    undo_seconds = IntegerField(
+        "Seconds to undo a message sent", validators=[NumberRange(min=0, max=30)]
+    )
+
+
+class IdentityForm(FlaskForm):  # type: ignore[misc]
+    """An address to send from, with its name and signature."""
+
+    address = StringField("Address", validators=[DataRequired(), Length(max=320)])
+    name = StringField("Name", validators=[Length(max=200)])
+    signature = TextAreaField("Signature", validators=[Length(max=10_000)])
+    is_default = BooleanField("Use by default")
+
+
+class VacationForm(FlaskForm):  # type: ignore[misc]
+    """The auto-reply while away (RFC 3834), between optional dates."""
+
+    enabled = BooleanField("Reply automatically while I am away")
+    subject = StringField("Reply subject", validators=[Length(max=200)])
+    body = TextAreaField("Reply message", validators=[Length(max=20_000)])
+    start_date = DateField("First day", validators=[Optional()])
+    end_date = DateField("Last day", validators=[Optional()])
+
+
+class ForwardingForm(FlaskForm):  # type: ignore[misc]
+    """Where all mail goes on to (empty: nowhere)."""
+
+    target = StringField("Forward all mail to", validators=[Length(max=320)])
+    keep = BooleanField("Keep a copy here", default=True)
+
+
+class RuleForm(FlaskForm):  # type: ignore[misc]
+    """A delivery rule with one condition and one action (services/delivery/rulespec.py)."""
+
+    name = StringField("Rule name", validators=[DataRequired(), Length(max=100)])
+    field = SelectField(
+        "When",
+        choices=[
+            SelectChoice("from", "the sender"),
+            SelectChoice("to", "a recipient (To or Cc)"),
+            SelectChoice("subject", "the subject"),
+            SelectChoice("size_over", "the size in bytes is over"),
+            SelectChoice("size_under", "the size in bytes is under"),
+        ],
+    )
+    op = SelectField(
+        "Compared",
+        choices=[
+            SelectChoice("contains", "contains"),
+            SelectChoice("equals", "is"),
+            SelectChoice("matches", "matches (* and ?)"),
+        ],
+    )
+    value = StringField("Value", validators=[Length(max=1000)])
+    action = SelectField(
+        "Then",
+        choices=[
+            SelectChoice("move_to", "move it to the folder"),
+            SelectChoice("mark_read", "mark it read"),
+            SelectChoice("flag", "flag it"),
+            SelectChoice("forward", "forward it to"),
+            SelectChoice("discard", "delete it"),
+            SelectChoice("stop", "stop (no later rule)"),
+        ],
+    )
+    target = StringField("Folder or address", validators=[Length(max=1000)])
+
+
+class TrustForm(FlaskForm):  # type: ignore[misc]
+    """A sender whose remote images are shown without asking."""
+
+    sender = StringField("Sender address", validators=[DataRequired(), Length(max=320)])

@@ -21,12 +21,9 @@ from flask import (
     send_file,
     url_for,
 )
-from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from groupware.errors import InvalidInput, NotFound
-from groupware.mime.compose import File
-from groupware.services.delivery.send import Draft
 from groupware.services.mail.listing import (
     ARCHIVE,
     FLAGGED,
@@ -35,16 +32,14 @@ from groupware.services.mail.listing import (
     SORTS,
     TRASH,
     Found,
-    Opened,
 )
 from groupware.services.mail.mailboxes import INBOX, SEPARATOR, MailboxInfo
 from groupware.web.context import attempt, login_gate, principal, services
-from groupware.web.forms import ActionForm, ComposeForm
+from groupware.web.forms import ActionForm
 from groupware.web.live import OPENING, MailFeed
 from groupware.web.server import STREAM_KEY
 
 blueprint = Blueprint("mail", __name__, url_prefix="/mail")
-PAGE = 50  # messages in one window of the list
 # The HTML frame's own policy: a unique origin without script, forms or top navigation
 # (links open a new window, outside the sandbox); only inline styles and data: images.
 FRAME_POLICY = "; ".join(
@@ -104,7 +99,7 @@ def folder(mailbox: str) -> str:
         me,
         mailbox,
         before=request.args.get("before", type=int),
-        size=PAGE,
+        size=svc.preferences.get(me).page_size,
         sort=sort,
         page=request.args.get("page", 0, type=int),
     )
@@ -128,6 +123,7 @@ def message(mailbox: str, uid: int) -> str:
     svc = services()
     opened = svc.mail_view.open(me, mailbox, uid)
     newer, older = svc.mail_view.neighbours(me, mailbox, uid)
+    trusted = opened.author is not None and svc.preferences.trusts(me, opened.author)
     folders = ordered(svc.mailboxes.list_all(me))
     return render_template(
         "message.html",
@@ -137,8 +133,24 @@ def message(mailbox: str, uid: int) -> str:
         message=opened,
         newer=newer,
         older=older,
+        remote=trusted or request.args.get("remote") == "1",
+        trusted=trusted,
         action=ActionForm(),
     )
+
+
+@blueprint.post("/trust/<path:mailbox>/<int:uid>")
+def trust_sender(mailbox: str, uid: int) -> Response:
+    """Always show the remote images of this message's sender (Settings lists them)."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    me, svc = principal(), services()
+    author = svc.mail_view.open(me, mailbox, uid).author
+    if author is None:
+        abort(404)
+    svc.preferences.trust(me, author, on=True)
+    flash(f"Images from {author} are shown from now on.", "ok")
+    return redirect(url_for("mail.message", mailbox=mailbox, uid=uid))
 
 
 @blueprint.get("/body/<path:mailbox>/<int:uid>")
@@ -217,127 +229,6 @@ def search() -> str:
     return render_template(
         "search.html", folders=folders, mailbox="", query=text, found=found, error=error
     )
-
-
-@blueprint.get("/compose")
-def compose() -> str:
-    """A new message, a reply (`reply`: a UID in `folder`; `all`: to everyone) or a
-    forward (`forward`: a UID in `folder`)."""
-    form = ComposeForm()
-    mailbox = request.args.get("folder", INBOX)
-    reply, forward = request.args.get("reply", type=int), request.args.get("forward", type=int)
-    if reply is not None:
-        original = services().mail_view.open(principal(), mailbox, reply)
-        _fill_reply(form, original, to_all=request.args.get("all") == "1")
-    elif forward is not None:
-        original = services().mail_view.open(principal(), mailbox, forward)
-        _fill_forward(form, original, mailbox)
-    return _compose_page(form)
-
-
-@blueprint.post("/compose")
-def send() -> str | Response | tuple[str, int]:
-    """Send the form's message; on a refusal (a recipient that is no address, one we do
-    not have, a message too big) the form comes back with the reason (the files chosen
-    must be chosen again: a browser cannot be given them back)."""
-    form = ComposeForm()
-    if not form.validate_on_submit():
-        return _compose_page(form), 400
-    me = principal()
-    try:
-        files = _files(form)
-    except (InvalidInput, NotFound) as refused:
-        flash(str(refused), "error")
-        return _compose_page(form)
-    draft = Draft(
-        to=form.to.data or "",
-        cc=form.cc.data or "",
-        bcc=form.bcc.data or "",
-        subject=form.subject.data or "",
-        body=form.body.data or "",
-        in_reply_to=form.in_reply_to.data or None,
-        references=tuple((form.references.data or "").split()),
-        files=files,
-    )
-    kept = attempt(lambda: services().sending.send(me, draft), "Sent.")
-    if kept is None:
-        return _compose_page(form)
-    if not kept:
-        flash("No copy was kept in Sent: the mailbox is full or has no Sent folder.", "error")
-    return redirect(url_for("mail.folder", mailbox=INBOX))
-
-
-def _files(form: ComposeForm) -> tuple[File, ...]:
-    """The files chosen in the form, then those of a forwarded message (or the message
-    itself); InvalidInput once they pass what one message may carry."""
-    allowed = limit = services().sending.max_message_bytes * 3 // 4
-    files: list[File] = []
-    for upload in form.attach.data or []:
-        if not isinstance(upload, FileStorage) or not upload.filename:
-            continue  # the empty file input of a form sent without files
-        content = upload.stream.read(limit + 1)
-        files.append(File(upload.filename, upload.mimetype or "", content))
-        limit -= len(content)
-        if limit < 0:
-            raise InvalidInput(f"the attachments are too big: at most {file_size(allowed)} in all")
-    folder, uid = form.forward_folder.data, form.forward_uid.data
-    if folder and uid and uid.isdigit():
-        me, view = principal(), services().mail_view
-        if form.forward_whole.data:
-            files.append(File("forwarded.eml", "message/rfc822", view.source(me, folder, int(uid))))
-        else:
-            for listed in view.open(me, folder, int(uid)).attachments:
-                found = view.attachment(me, folder, int(uid), listed.section)
-                files.append(File(found.filename, listed.mime_type, found.content))
-    return tuple(files)
-
-
-def _compose_page(form: ComposeForm) -> str:
-    me, svc = principal(), services()
-    folders = ordered(svc.mailboxes.list_all(me))
-    forwarded = None
-    folder, uid = form.forward_folder.data, form.forward_uid.data
-    if folder and uid and uid.isdigit():
-        forwarded = svc.mail_view.open(me, folder, int(uid))
-    return render_template(
-        "compose.html",
-        folders=folders,
-        mailbox="",
-        form=form,
-        forwarded=forwarded,
-        upload_limit=svc.sending.max_message_bytes * 3 // 4,
-    )
-
-
-def _fill_reply(form: ComposeForm, original: Opened, *, to_all: bool) -> None:
-    me = principal().address
-    to = [a for a in original.reply_to if a != me] or list(original.reply_to)
-    form.to.data = ", ".join(to)
-    if to_all:
-        form.cc.data = ", ".join(a for a in original.others if a != me and a not in to)
-    subject = original.subject
-    form.subject.data = subject if subject.lower().startswith("re:") else f"Re: {subject}"
-    quoted = "\n".join("> " + line for line in original.text.splitlines())
-    form.body.data = f"\n\nOn {full_date(original.date)}, {original.sender} wrote:\n{quoted}\n"
-    form.in_reply_to.data = original.message_id or ""
-    form.references.data = " ".join([*original.references, *filter(None, [original.message_id])])
-
-
-def _fill_forward(form: ComposeForm, original: Opened, mailbox: str) -> None:
-    """A forward: the original's text under its headers, its files attached on sending."""
-    subject = original.subject
-    form.subject.data = subject if subject.lower().startswith("fwd:") else f"Fwd: {subject}"
-    heading = [
-        "---------- Forwarded message ----------",
-        f"From: {original.sender}",
-        f"Date: {full_date(original.date)}",
-        f"Subject: {subject}",
-        f"To: {original.to}",
-        *([f"Cc: {original.cc}"] if original.cc else []),
-    ]
-    form.body.data = "\n\n" + "\n".join(heading) + "\n\n" + original.text
-    form.forward_folder.data = mailbox
-    form.forward_uid.data = str(original.uid)
 
 
 @blueprint.post("/act/<path:mailbox>")

@@ -11,7 +11,9 @@ import imaplib
 import re
 import smtplib
 import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -24,6 +26,7 @@ from playwright.sync_api import Page, expect
 from groupware import runtime as runtime_module
 from groupware.config import Config
 from groupware.services.core.access import SYSTEM
+from groupware.services.mail.preferences import MailSettings
 from tests.browser.hostile import hostile
 from tests.browser.screens import WIDE, shoot
 from tests.conftest import ADMIN_PASSWORD, Served, serving, with_listeners
@@ -37,8 +40,12 @@ def mail_server(config: Config) -> Iterator[Served]:
     """The portal, the MX and IMAP on free loopback ports, with Nina and Otto."""
     runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
     with serving(with_listeners(config, http="on", smtp="on", imap="on")) as served:
-        served.services.directory.add_user(SYSTEM, NINA, NINA_PASSWORD)
-        served.services.directory.add_user(SYSTEM, OTTO, OTTO_PASSWORD)
+        for address, password in ((NINA, NINA_PASSWORD), (OTTO, OTTO_PASSWORD)):
+            user = served.services.directory.add_user(SYSTEM, address, password)
+            # Sent at once: the tests read what arrives (test_undo_and_send_later holds).
+            person = served.services.auth.principal(user.id)
+            assert person is not None
+            served.services.preferences.set(person, MailSettings(undo_seconds=0))
         yield served
 
 
@@ -247,15 +254,15 @@ def test_hostile_html_runs_nothing_and_reaches_nothing(
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     log_in(page, mail_server.base_url, NINA, NINA_PASSWORD)
-    page.goto(mail_server.base_url + "/mail")
     for number in range(len(corpus)):
+        # The list shows a window of messages: the one whose newest is this (UID number + 1).
+        page.goto(f"{mail_server.base_url}/mail/folder/INBOX?before={number + 2}")
         page.get_by_role("link", name=re.compile(f"Hostile {number:02d}")).click()
         frame = page.frame_locator("iframe[title=Message]")
         expect(frame.get_by_text(f"Visible Hostile {number:02d}")).to_be_visible()
         page.wait_for_timeout(150)  # what a refresh or an animation would do, done
         if number == 0:
             shoot(page, shots, "mail-html")
-        page.go_back()
     assert dialogs == []
     assert Counting.hits == []
     # The frame's page carries its own policy, and is ours only inside our own pages.
@@ -599,3 +606,139 @@ def test_folders_move_flag_and_sort(mail_server: Served, new_page, shots: Path) 
     page.get_by_role("button", name="Not junk").click()
     expect(page.get_by_role("status")).to_have_text("Moved to Inbox.")
     assert "Banana split" in imap_subjects(mail_server, "INBOX")
+
+
+def wait_for(check, seconds: float = 15) -> bool:  # type: ignore[no-untyped-def]
+    """`check()` true within `seconds` (what a worker does in the background)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_undo_send_later_and_drafts(mail_server: Served, new_page, shots: Path) -> None:
+    """A message sent waits the undo window on the server, and Undo makes it a draft
+    again; drafts are kept as one types and taken up from Drafts; a message scheduled
+    waits in the Outbox, where it can be stopped."""
+    base = mail_server.base_url
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.goto(base + "/settings")
+    page.get_by_label("Seconds to undo a message sent").fill("4")
+    page.get_by_role("button", name="Save display").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+
+    page.goto(base + "/mail/compose")
+    page.get_by_label("To").fill(OTTO)
+    page.get_by_label("Subject").fill("Second thoughts")
+    page.get_by_label("Message").fill("Maybe not.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Sent.")
+    page.get_by_role("button", name="Undo").click()
+    expect(page.get_by_role("status")).to_have_text("Not sent: the message is a draft again.")
+    expect(page.get_by_label("Subject")).to_have_value("Second thoughts")
+    expect(page.get_by_label("To")).to_have_value(OTTO)
+    time.sleep(5)
+    assert imap_message(mail_server, OTTO, OTTO_PASSWORD, "INBOX") == []  # never sent
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Sent.")
+    assert wait_for(lambda: len(imap_message(mail_server, OTTO, OTTO_PASSWORD, "INBOX")) == 1)
+    assert imap_message(mail_server, NINA, NINA_PASSWORD, "Drafts") == []  # the draft went
+
+    # A draft is kept as one types, and taken up again from Drafts.
+    page.goto(base + "/mail/compose")
+    page.get_by_label("Bcc").fill("otto@example.test")
+    page.get_by_label("Subject").fill("Half written")
+    page.get_by_label("Message").fill("To be continued")
+    expect(page.locator(".autosaved")).to_have_text("Draft saved.", timeout=10_000)
+    [draft] = imap_message(mail_server, NINA, NINA_PASSWORD, "Drafts")
+    assert b"Subject: Half written" in draft and b"Bcc: <otto@example.test>" in draft
+    page.get_by_label("Message").fill("To be continued, and finished")
+    expect(page.locator(".autosaved")).to_have_text("Draft saved.")
+    assert wait_for(
+        lambda: (
+            [b"finished" in m for m in imap_message(mail_server, NINA, NINA_PASSWORD, "Drafts")]
+            == [True]
+        )
+    )  # one draft, the newer
+    page.goto(base + "/mail")
+    page.get_by_role("navigation", name="Folders").get_by_role("link", name="Drafts").click()
+    page.get_by_role("link", name=re.compile("Half written")).click()
+    expect(page.get_by_role("heading", name="Draft")).to_be_visible()
+    expect(page.get_by_label("Message")).to_have_value(re.compile("and finished"))
+
+    # Scheduled for tomorrow: it waits in the Outbox, and is stopped there.
+    page.get_by_text("Send later").click()
+    page.get_by_label("Send at").fill(
+        (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    )
+    shoot(page, shots, "mail-compose-later")
+    page.get_by_role("button", name="Schedule").click()
+    expect(page.get_by_role("status")).to_contain_text("Scheduled for")
+    page.get_by_role("link", name="Outbox").click()
+    expect(page.get_by_text("Half written")).to_be_visible()
+    shoot(page, shots, "mail-outbox")
+    page.get_by_role("button", name="Do not send Half written").click()
+    expect(page.get_by_label("Subject")).to_have_value("Half written")
+    assert len(imap_message(mail_server, NINA, NINA_PASSWORD, "Drafts")) == 1
+
+
+def test_personal_settings_act_on_mail(mail_server: Served, new_page, shots: Path) -> None:
+    """The identity's name and signature go into what is written; the away reply
+    answers; forwarding sends all mail on (without a copy, when asked); a rule files;
+    a sender trusted from the reader shows in the list of remote images."""
+    base = mail_server.base_url
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label(f"Name for {NINA}").fill("Nina Example")
+    page.get_by_label(f"Signature for {NINA}").fill("Nina, Sales")
+    page.get_by_role("button", name=f"Save {NINA}").click()
+    expect(page.get_by_role("status")).to_have_text(f"Saved {NINA}.")
+    page.goto(base + "/mail/compose")
+    expect(page.get_by_label("Message")).to_have_value("\n\n-- \nNina, Sales")
+
+    page.goto(base + "/settings")
+    page.get_by_label("Reply automatically while I am away").check()
+    page.get_by_label("Reply message").fill("Back on Monday.")
+    page.get_by_role("button", name="Save away reply").click()
+    expect(page.get_by_role("status")).to_have_text("The auto-reply is on.")
+
+    page.get_by_label("Rule name").fill("Invoices")
+    page.get_by_label("When").select_option("subject")
+    page.get_by_label("Value").fill("invoice")
+    page.get_by_label("Then").select_option("move_to")
+    page.get_by_label("Folder or address").fill("Archive")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.get_by_role("status")).to_have_text("Added Invoices.")
+    shoot(page, shots, "settings")
+    send(mail_server, "Your invoice", "Pay soon.")
+    assert set(imap_subjects(mail_server, "Archive")) == {"Your invoice"}
+    queued = mail_server.services.queue.list_all(SYSTEM)
+    assert [[r.address for r in q.recipients] for q in queued] == [["carol@elsewhere.example"]]
+
+    page.get_by_label("Reply automatically while I am away").uncheck()
+    page.get_by_role("button", name="Save away reply").click()
+    page.get_by_label("Forward all mail to").fill(OTTO)
+    page.get_by_label("Keep a copy here").uncheck()
+    page.get_by_role("button", name="Save forwarding").click()
+    expect(page.get_by_role("status")).to_have_text(f"All mail is forwarded to {OTTO}.")
+    send(mail_server, "Passed on", "For Otto really.")
+    assert "Passed on" not in imap_subjects(mail_server, "INBOX")
+    queued = mail_server.services.queue.list_all(SYSTEM)  # forwards go by the queue
+    assert [r.address for q in queued for r in q.recipients][-1] == OTTO
+    page.get_by_label("Forward all mail to").fill("")
+    page.get_by_role("button", name="Save forwarding").click()
+    expect(page.get_by_role("status")).to_have_text("Mail is no longer forwarded.")
+
+    send_with_files(mail_server, "Pictures", "http://127.0.0.1:9")
+    page.goto(base + "/mail")
+    page.get_by_role("link", name=re.compile("Pictures")).click()
+    page.get_by_role("button", name="Always show images from carol@elsewhere.example").click()
+    expect(page.get_by_role("link", name="Show remote images")).to_have_count(0)
+    frame = page.frame_locator("iframe[title=Message]")
+    expect(frame.get_by_role("img", name="tracker")).to_have_attribute("src", re.compile("^http"))
+    page.goto(base + "/settings#images")
+    expect(page.locator("#images")).to_contain_text("carol@elsewhere.example")

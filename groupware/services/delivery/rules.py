@@ -33,6 +33,7 @@ from groupware.store import Database
 log = logging.getLogger(__name__)
 
 MAX_RULES = 100
+FORWARDING = "Forward all mail"  # the rule the settings' Forwarding section keeps
 # A rule never forwards a message that has passed this many hops (RFC 5321 §6.3) or that
 # was delivered to the user before (their Delivered-To): forwarding loops end there.
 MAX_HOPS = 25
@@ -125,6 +126,30 @@ class Rules:
             _renumber(_rows(session, user.id))
             _audit(session, actor, "rule.remove", address, spec)
         self._users.changed()
+
+    # -- forwarding: a rule of its own, first, matching every message ---------------------
+
+    def forwarding(self, actor: Principal, address: str) -> tuple[str, bool] | None:
+        """Where all of the user's mail is forwarded, and whether a copy stays; None
+        when it is not."""
+        for rule in self.list_all(actor, address):
+            if rule.spec.name == FORWARDING and rule.spec.enabled:
+                targets = [a.value for a in rule.spec.actions if a.action == "forward"]
+                keep = not any(a.action == "discard" for a in rule.spec.actions)
+                return (targets[0], keep) if targets else None
+        return None
+
+    def set_forwarding(
+        self, actor: Principal, address: str, target: str | None, *, keep: bool = True
+    ) -> None:
+        """Forward all of the user's mail to `target` (keeping a copy or not) before any
+        other rule; None stops forwarding."""
+        for rule in self.list_all(actor, address):
+            if rule.spec.name == FORWARDING:
+                self.remove(actor, address, rule.id)
+        if target:
+            actions = (Action("forward", target), *(() if keep else (Action("discard"),)))
+            self.add(actor, address, RuleSpec(FORWARDING, (), actions), position=0)
 
     # -- delivery ------------------------------------------------------------------------
 

@@ -111,6 +111,7 @@ class Opened:
     sender: str
     to: str
     cc: str
+    bcc: str  # a draft's (a message received says none)
     subject: str
     text: str
     attachments: tuple[Attachment, ...]
@@ -118,9 +119,11 @@ class Opened:
     remote_images: bool  # its HTML shows images from the network (not loaded unasked)
     head: str  # the header section as it arrived, for "All headers"
     verdicts: Verdicts | None  # what our SMTP listener's checks found (None: not checked)
+    author: str | None  # the first From: address
     reply_to: tuple[str, ...]  # where a reply goes: Reply-To, else From
     others: tuple[str, ...]  # the To: and Cc: addresses (a reply to all adds them)
     message_id: str | None
+    in_reply_to: str | None
     references: tuple[str, ...]
 
     @property
@@ -248,6 +251,7 @@ class MailView:
             sender=address_text(parsed.from_),
             to=address_text(parsed.to),
             cc=address_text(parsed.cc),
+            bcc=address_text(parsed.bcc),
             subject=parsed.subject,
             text=extract_text(content, parsed.body),
             attachments=tuple(
@@ -257,9 +261,11 @@ class MailView:
             remote_images=html is not None and has_remote_images(content, html),
             head=head,
             verdicts=our_verdicts(head, self._hostname),
+            author=next(iter(_plain(parsed.from_)), None),
             reply_to=_plain(parsed.reply_to or parsed.from_),
             others=_plain((*parsed.to, *parsed.cc)),
             message_id=parsed.message_id,
+            in_reply_to=parsed.in_reply_to,
             references=parsed.references,
         )
 
