@@ -7,6 +7,7 @@ threading algorithm (ORDEREDSUBJECT, REFS) is a function beside `thread_referenc
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -196,3 +197,15 @@ def thread_ordered_subject(messages: Sequence[ThreadMessage]) -> list[ThreadNode
         groups.setdefault(base_subject(message.subject)[0], []).append(message)
     threads = sorted(groups.values(), key=lambda group: (group[0].date, group[0].uid))
     return [(group[0].uid, tuple((m.uid, ()) for m in group[1:])) for group in threads]
+
+
+def conversation_key(
+    message_id: str | None, references: Sequence[str], in_reply_to: str | None
+) -> str | None:
+    """What a message's conversation is known by: its root, the first of its References
+    (RFC 5322 §3.6.4 keeps that one when a long list is cut), else the message it
+    answers, else itself; hashed to a fixed length. None without any Message-ID."""
+    root = references[0] if references else in_reply_to or message_id
+    if not root:
+        return None
+    return hashlib.sha256(root.strip().encode("utf-8", "surrogateescape")).hexdigest()[:32]

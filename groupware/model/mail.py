@@ -110,6 +110,9 @@ class Message(Base):
     cc: Mapped[str] = mapped_column("cc_addr", Text, default="")
     bcc: Mapped[str] = mapped_column("bcc_addr", Text, default="")
     message_id: Mapped[str | None] = mapped_column(String(998), nullable=True)
+    # The conversation it belongs to (mime/threads.py conversation_key): the same for a
+    # message and every reply to it, in any of the user's folders.
+    thread: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     parsed: Mapped[str] = mapped_column(Text)  # envelope + body structure, as JSON
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from flask import (
@@ -32,6 +33,7 @@ from groupware.services.mail.listing import (
     SORTS,
     TRASH,
     Found,
+    by_conversation,
 )
 from groupware.services.mail.mailboxes import INBOX, SEPARATOR, MailboxInfo
 from groupware.web.context import attempt, login_gate, principal, services
@@ -95,14 +97,17 @@ def folder(mailbox: str) -> str:
     sort = request.args.get("sort", "date")
     if sort not in SORTS:
         abort(404)
+    prefs = svc.preferences.get(me)
     window = svc.mail_view.window(
         me,
         mailbox,
         before=request.args.get("before", type=int),
-        size=svc.preferences.get(me).page_size,
+        size=prefs.page_size,
         sort=sort,
         page=request.args.get("page", 0, type=int),
     )
+    threaded = prefs.conversations and sort == "date"
+    rows = by_conversation(window.messages) if threaded else window.messages
     folders = ordered(svc.mailboxes.list_all(me))
     current = next((f for f in folders if f.name == mailbox), None)
     return render_template(
@@ -111,6 +116,9 @@ def folder(mailbox: str) -> str:
         mailbox=mailbox,
         current=current,
         window=window,
+        rows=rows,
+        threaded=threaded,
+        conversations=prefs.conversations,
         sort=sort,
         sorts=SORT_LABELS,
         action=ActionForm(),
@@ -124,6 +132,7 @@ def message(mailbox: str, uid: int) -> str:
     opened = svc.mail_view.open(me, mailbox, uid)
     newer, older = svc.mail_view.neighbours(me, mailbox, uid)
     trusted = opened.author is not None and svc.preferences.trusts(me, opened.author)
+    conversation = svc.mail_view.conversation(me, mailbox, uid)
     folders = ordered(svc.mailboxes.list_all(me))
     return render_template(
         "message.html",
@@ -135,8 +144,20 @@ def message(mailbox: str, uid: int) -> str:
         older=older,
         remote=trusted or request.args.get("remote") == "1",
         trusted=trusted,
+        conversation=conversation,
         action=ActionForm(),
     )
+
+
+@blueprint.post("/conversations")
+def toggle_conversations() -> Response:
+    """The list's switch between one row per conversation and one per message."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    me, prefs = principal(), services().preferences
+    current = prefs.get(me)
+    prefs.set(me, replace(current, conversations=not current.conversations))
+    return redirect(_back_to(request.form.get("folder", INBOX)))
 
 
 @blueprint.post("/trust/<path:mailbox>/<int:uid>")
@@ -238,7 +259,9 @@ def act(mailbox: str) -> Response:
     move (to `target`), mark read or unread, flag or unflag."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    uids = request.form.getlist("uid", type=int)[:MAX_SELECTED]
+    # A conversation's row stands for several messages: "12,11,9".
+    chosen = (part for value in request.form.getlist("uid") for part in value.split(","))
+    uids = [int(part) for part in chosen if part.isdigit() and len(part) < 11][:MAX_SELECTED]
     what = request.form.get("action", "")
     back = redirect(_back_to(mailbox))
     if not uids:

@@ -742,3 +742,55 @@ def test_personal_settings_act_on_mail(mail_server: Served, new_page, shots: Pat
     expect(frame.get_by_role("img", name="tracker")).to_have_attribute("src", re.compile("^http"))
     page.goto(base + "/settings#images")
     expect(page.locator("#images")).to_contain_text("carol@elsewhere.example")
+
+
+def test_conversations(mail_server: Served, new_page, shots: Path) -> None:
+    """Messages answering one another are one row of the list (on by default, with a
+    switch), and the reader lists the whole conversation, the user's replies in Sent
+    too; choosing the row acts on all of its messages."""
+    base = mail_server.base_url
+
+    def mail(subject: str, message_id: str, references: str = "") -> None:
+        message = EmailMessage()
+        message["From"] = "Carol Example <carol@elsewhere.example>"
+        message["To"] = NINA
+        message["Subject"] = subject
+        message["Message-ID"] = message_id
+        if references:
+            message["References"] = references
+            message["In-Reply-To"] = references.split()[-1]
+        message.set_content(subject)
+        with smtplib.SMTP("127.0.0.1", mail_server.ports["smtp"], timeout=30) as client:
+            client.send_message(message)
+
+    mail("Picnic plan", "<plan@elsewhere.example>")
+    mail("Unrelated", "<other@elsewhere.example>")
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.goto(base + "/mail")
+    page.get_by_role("link", name=re.compile("Picnic plan")).click()
+    page.get_by_role("link", name="Reply", exact=True).click()
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Sent.")
+    mail("Re: Picnic plan", "<plan2@elsewhere.example>", "<plan@elsewhere.example>")
+
+    page.goto(base + "/mail")
+    rows = page.locator("ul.messages > li")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Re: Picnic plan")
+    expect(rows.first).to_contain_text("2 messages")
+    rows.first.get_by_role("link").click()
+    conversation = page.locator("details.conversation li")
+    expect(conversation).to_have_count(3)
+    expect(conversation.nth(1)).to_contain_text("Sent")
+    shoot(page, shots, "mail-conversation")
+
+    page.goto(base + "/mail")
+    page.get_by_role("button", name="Conversations").click()
+    expect(rows).to_have_count(3)
+    page.get_by_role("button", name="Conversations").click()
+    expect(rows).to_have_count(2)
+    page.get_by_role("checkbox", name="Select Re: Picnic plan and its conversation").check()
+    page.get_by_role("button", name="Archive").click()
+    expect(page.get_by_role("status")).to_have_text("Archived.")
+    assert set(imap_subjects(mail_server, "Archive")) == {"Picnic plan", "Re: Picnic plan"}

@@ -18,10 +18,14 @@ from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from groupware import runtime as runtime_module
+from groupware.mime.threads import conversation_key
 from groupware.model import Base
 from groupware.model.directory import Domain, Role, RolePermission, User
 from groupware.services.core import access
+from groupware.services.core.access import SYSTEM
 from groupware.store import Database, fulltext, migrate
+from tests.conftest import ADMIN_PASSWORD, make_config
 
 
 def revisions(url: str) -> list[str]:
@@ -233,3 +237,44 @@ def test_collection_properties_move_to_our_names_and_back(database_url: str) -> 
         assert stored() == radicale
     finally:
         engine.dispose()
+
+
+def test_conversations_are_keyed_for_messages_stored_before(
+    tmp_path: Path, database_url: str
+) -> None:
+    """0013: messages stored before it get the conversation key their parse gives."""
+    config = make_config(tmp_path, database_url)
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    built = runtime_module.build(config)
+    try:
+        services = built.services
+        alice = services.directory.add_user(SYSTEM, "alice@example.test", ADMIN_PASSWORD)
+        actor = services.auth.principal(alice.id)
+        assert actor is not None
+        for number, references in enumerate(("", "<root@x>", "<root@x> <b@x>")):
+            spool = tmp_path / f"{number}.eml"
+            head = f"Message-ID: <m{number}@x>\r\nSubject: s\r\n"
+            head += f"References: {references}\r\n" if references else ""
+            spool.write_bytes(head.encode() + b"\r\nbody\r\n")
+            services.messages.append(actor, "INBOX", spool)
+    finally:
+        built.close()
+
+    def keys() -> list[str | None]:
+        engine = create_engine(database_url)
+        try:
+            with engine.connect() as connection:
+                found = connection.execute(text("SELECT thread FROM messages ORDER BY id"))
+                return [row[0] for row in found]
+        finally:
+            engine.dispose()
+
+    expected = [
+        conversation_key("<m0@x>", (), None),
+        conversation_key("<m1@x>", ("<root@x>",), None),
+        conversation_key("<m2@x>", ("<root@x>", "<b@x>"), None),
+    ]
+    assert keys() == expected and expected[1] == expected[2] != expected[0]
+    migrate.downgrade(database_url, "0012")
+    migrate.upgrade(database_url, "0013")
+    assert keys() == expected

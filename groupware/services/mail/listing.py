@@ -13,7 +13,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from groupware.mime.html import clean_html, has_remote_images, html_part
 from groupware.mime.parse import ParsedMessage
 from groupware.mime.structure import Address, BodyPart, attachments
 from groupware.mime.text import decode_transfer, extract_text
-from groupware.model.mail import Message
+from groupware.model.mail import Mailbox, Message
 from groupware.services.core.access import Principal
 from groupware.services.core.events import EventHub, MailboxEvent
 from groupware.services.mail.fetch import MessageFetch, Summary
@@ -38,6 +38,7 @@ from groupware.store import Database
 from groupware.store.mail import flag_names, mailbox_by_name
 
 MAX_WINDOW = 200  # messages in one window, whatever is asked
+MAX_CONVERSATION = 200  # messages one conversation shows
 MAX_PAGE = 10_000  # windows into a sorted folder, whatever a URL says
 ARRIVAL = "date"  # the list's own order: newest first, as the store keeps them
 # The other orders: sender and subject A to Z (whatever their case), the biggest first.
@@ -63,6 +64,11 @@ class Listed:
     sender: str  # the From: addresses, "Name <address>, …"
     subject: str
     attachments: bool  # it carries files (the list's paperclip)
+    thread: str | None = None  # its conversation (mime/threads.py conversation_key)
+    # In a list by conversation: the UIDs of this window's messages of its conversation
+    # (newest first, this one first), and whether any of them is unread.
+    together: tuple[int, ...] = ()
+    any_unread: bool = False
 
     @property
     def seen(self) -> bool:
@@ -205,6 +211,27 @@ class MailView:
             older = session.scalar(select(func.max(Message.uid)).where(mine, Message.uid < uid))
         return newer, older
 
+    def conversation(self, actor: Principal, mailbox: str, uid: int) -> list[Found]:
+        """The messages of message `uid`'s conversation in all of the user's folders
+        (replies kept in Sent too), oldest first; [] when it has none but itself."""
+        user_id = own_mailboxes(actor)
+        with self._db.read() as session:
+            box = mailbox_by_name(session, user_id, normalize_name(mailbox))
+            thread = session.scalar(
+                select(Message.thread).where(Message.mailbox_id == box.id, Message.uid == uid)
+            )
+            if thread is None:
+                return []
+            rows = session.execute(
+                select(Mailbox.name, *_LISTED.selected_columns)
+                .join(Mailbox, Mailbox.id == Message.mailbox_id)
+                .where(Mailbox.user_id == user_id, Message.thread == thread)
+                .limit(MAX_CONVERSATION)
+            ).all()
+        found = [Found(row[0], _listed(row[1:])) for row in rows]
+        found.sort(key=lambda f: f.message.date)
+        return found if len(found) > 1 else []
+
     def watch(
         self, actor: Principal, listener: Callable[[MailboxEvent], None]
     ) -> Callable[[], None]:
@@ -340,15 +367,39 @@ class MailView:
 
 # A list row: the state, the date written, sender and subject (columns kept for sorting)
 # and the stored parse, for its count of attachments.
-_LISTED = select(*STATE_COLUMNS, Message.sent_date, Message.from_, Message.subject, Message.parsed)
+_LISTED = select(
+    *STATE_COLUMNS,
+    Message.sent_date,
+    Message.from_,
+    Message.subject,
+    Message.parsed,
+    Message.thread,
+)
 _ATTACHMENTS = re.compile(r'"attachments":\s*([1-9])')  # in ParsedMessage.to_json's JSON
 
 
 def _listed(row: Any) -> Listed:
     """A row of `_LISTED` as a list shows it."""
-    uid, _, bits, keywords, octets, arrived, sent, sender, subject, parsed = row
+    uid, _, bits, keywords, octets, arrived, sent, sender, subject, parsed, thread = row
     files = _ATTACHMENTS.search(parsed or "") is not None
-    return Listed(uid, flag_names(bits, keywords), octets, sent or arrived, sender, subject, files)
+    flags = flag_names(bits, keywords)
+    return Listed(uid, flags, octets, sent or arrived, sender, subject, files, thread)
+
+
+def by_conversation(messages: Sequence[Listed]) -> tuple[Listed, ...]:
+    """`messages` with each conversation's messages gathered under its first (newest)
+    one, which says which they are (`together`) and whether any is unread."""
+    groups: dict[object, list[Listed]] = {}
+    for message in messages:
+        groups.setdefault(message.thread or ("alone", message.uid), []).append(message)
+    return tuple(
+        replace(
+            group[0],
+            together=tuple(m.uid for m in group),
+            any_unread=any(not m.seen for m in group),
+        )
+        for group in groups.values()
+    )
 
 
 def _attachment(section: tuple[int, ...], part: BodyPart) -> Attachment:

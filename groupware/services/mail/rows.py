@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from groupware.errors import NotFound
 from groupware.mime.parse import ParsedMessage
 from groupware.mime.structure import Address
+from groupware.mime.threads import conversation_key
 from groupware.model.mail import Mailbox, Message, MessageText, Tombstone
 from groupware.store.blobs import StoredBlob
 from groupware.store.mail import (
@@ -119,6 +120,7 @@ def insert_row(
         "cc_addr": address_text(parsed.cc),
         "bcc_addr": address_text(parsed.bcc),
         "message_id": parsed.message_id,
+        "thread": conversation_key(parsed.message_id, parsed.references, parsed.in_reply_to),
         "parsed": stored_parse,
     }
     insert_message(session, row, parsed.headers, parsed.text)
@@ -144,6 +146,7 @@ def clone_row(session: Session, row: Message, dst: Mailbox, modseq: int) -> Mess
         cc=row.cc,
         bcc=row.bcc,
         message_id=row.message_id,
+        thread=row.thread,
         parsed=row.parsed,
     )
     dst.uidnext += 1
