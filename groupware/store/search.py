@@ -152,6 +152,12 @@ class Conditions:
         return Message.size > size if larger else Message.size < size
 
     @staticmethod
+    def has_attachments() -> ColumnElement[bool]:
+        """The stored parse counts files (ParsedMessage.to_json writes it compactly; a
+        string value holding the same text would have its quotes escaped)."""
+        return Message.parsed.notlike('%"attachments":0,%')
+
+    @staticmethod
     def modseq_at_least(value: int) -> ColumnElement[bool]:
         return Message.modseq >= value
 

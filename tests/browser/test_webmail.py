@@ -364,6 +364,13 @@ def test_search_across_folders(mail_server: Served, new_page, shots: Path) -> No
     page.get_by_role("link", name=re.compile("Invoice 1234")).click()
     expect(page.get_by_role("heading", name="Invoice 1234")).to_be_visible()
 
+    send_with_files(mail_server, "Scanned zebra", "http://127.0.0.1:9")
+    box = page.get_by_role("searchbox", name="Search")
+    box.fill("has:attachment")
+    box.press("Enter")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Scanned zebra")
+
     page.goto(base + "/mail/search?q=" + "subject%3A%22open")
     expect(page.get_by_role("alert")).to_contain_text("a quote is not closed")
 

@@ -43,6 +43,7 @@ def test_one_term_dates_states_and_a_folder() -> None:
         "   ",
         'subject:"open',
         "is:sleepy",
+        "has:cats",
         "before:yesterday",
         "after:9999-12-31",
         "a\x00b",
@@ -53,3 +54,10 @@ def test_one_term_dates_states_and_a_folder() -> None:
 def test_what_cannot_be_read_is_said(text: str) -> None:
     with pytest.raises(InvalidInput):
         parse_query(text)
+
+
+def test_has_attachment() -> None:
+    assert parse_query("has:attachment").key == k.HasAttachments()
+    assert parse_query("report has:Attachments").key == k.And(
+        (k.Text("report"), k.HasAttachments())
+    )

@@ -1,7 +1,7 @@
 """The webmail's search box: words and operators turned into search keys.
 
     from:ann to:bob subject:"budget 2027" body:invoice is:unread is:flagged is:read
-    before:2026-12-01 after:2026-11-01 in:Archive  plain words (anywhere in the message)
+    has:attachment before:2026-12-01 after:2026-11-01 in:Archive  plain words (anywhere)
 
 Every term must match (AND). A value with spaces is quoted. `in:` names one folder
 (otherwise every folder is searched); before: and after: days are not included; a term
@@ -60,6 +60,10 @@ def parse_query(text: str) -> Query:
             if value.lower() not in _STATES:
                 raise InvalidInput(f"is: takes {', '.join(_STATES)}, not {value!r}")
             keys.append(_STATES[value.lower()])
+        elif name == "has":
+            if value.lower() not in ("attachment", "attachments"):
+                raise InvalidInput(f"has: takes attachment, not {value!r}")
+            keys.append(k.HasAttachments())
         elif name in ("before", "after"):
             day = _day(value)
             if name == "before":

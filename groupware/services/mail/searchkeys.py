@@ -66,6 +66,11 @@ class Size(Key):
 
 
 @dataclass(frozen=True)
+class HasAttachments(Key):
+    """The message carries files (the webmail's has:attachment; no IMAP key)."""
+
+
+@dataclass(frozen=True)
 class Uids(Key):
     """UIDs in closed ranges (low, high), already resolved (no "*")."""
 
