@@ -16,6 +16,7 @@ from groupware.services.auth.loginlocks import LoginLocks
 from groupware.services.calendar.calendars import Calendars
 from groupware.services.calendar.scheduling import Scheduling
 from groupware.services.calendar.sharing import Sharing
+from groupware.services.calendar.suggestions import AddressSuggestions
 from groupware.services.core.audit import Audit
 from groupware.services.core.events import EventHub
 from groupware.services.delivery.bounces import Bounces
@@ -66,6 +67,7 @@ class Services:
     router: MailRouter
     sending: WebSending
     identities: Identities
+    suggestions: AddressSuggestions
     preferences: Preferences
     rules: Rules
     vacation: Vacation
@@ -141,6 +143,7 @@ def build_services(config: Config, database: Database) -> Services:
             max_message_bytes=config.smtp.max_message_bytes,
         ),
         identities=identities,
+        suggestions=AddressSuggestions(database, calendars),
         preferences=Preferences(database),
         rules=rules,
         vacation=vacation,

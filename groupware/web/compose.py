@@ -109,6 +109,15 @@ def save_draft() -> Response | tuple[Response, int]:
     return jsonify(draft=uid)
 
 
+@blueprint.get("/addresses")
+def addresses() -> Response:
+    """Recipients to offer for what is typed (`q`): {"suggestions": ["Ann <a@b>", …]}."""
+    found = services().suggestions.suggest(principal(), request.args.get("q", ""))
+    response = jsonify(suggestions=[s.text for s in found])
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @blueprint.get("/outbox")
 def outbox() -> str:
     """The messages that wait to be sent: for the undo window, or scheduled."""

@@ -292,6 +292,12 @@ def test_compose_and_reply(mail_server: Served, new_page, shots: Path) -> None:
     log_in(page, base, NINA, NINA_PASSWORD)
     page.goto(base + "/mail")
     page.get_by_role("link", name="Compose").click()
+    to = page.get_by_role("combobox", name="To")
+    to.press_sequentially("ott")  # offered from the directory; arrows and Enter take it
+    expect(page.get_by_role("option", name=OTTO)).to_be_visible()
+    to.press("ArrowDown")
+    to.press("Enter")
+    expect(to).to_have_value(f"{OTTO}, ")
     page.get_by_label("To").fill(f"Otto <{OTTO}>, someone@elsewhere.example")
     page.get_by_label("Subject").fill("Lunch on Friday")
     page.get_by_label("Message").fill("Shall we meet at noon?\nNina")

@@ -17,6 +17,7 @@ from groupware.model.base import utcnow
 from groupware.model.webmail import HeldMessage
 from groupware.runtime import Runtime
 from groupware.services import Services
+from groupware.services.calendar.rows import TIMESTAMP_MAX, TIMESTAMP_MIN, NewItem
 from groupware.services.core.access import SYSTEM, Principal
 from groupware.services.delivery.send import Draft
 from groupware.services.mail.preferences import MailSettings
@@ -153,3 +154,29 @@ def test_preferences_and_trusted_senders(setup: Services) -> None:
         setup.preferences.trust(alice, "<script>", on=True)
     setup.preferences.trust(alice, "news@example.org", on=False)
     assert setup.preferences.trusted(alice) == []
+
+
+def test_recipients_are_suggested_from_the_directory_and_address_books(setup: Services) -> None:
+    alice = principal(setup, ALICE)
+    setup.calendars.ensure_home(ALICE)
+    [book] = [c for c in setup.calendars.children(ALICE) if c.tag == "VADDRESSBOOK"]
+    card = (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c1\r\nFN:Bobby Tables\\, Esq.\r\n"
+        "item1.EMAIL;TYPE=INTERNET:bobby@elsewhere.example\r\nEMAIL:bt@elsewhere.exa\r\n mple\r\n"
+        "END:VCARD\r\n"
+    )
+    setup.calendars.put_item(
+        book.id, NewItem("c1.vcf", "c1", '"e1"', "VCARD", TIMESTAMP_MIN, TIMESTAMP_MAX, card)
+    )
+    found = [s.text for s in setup.suggestions.suggest(alice, "BOB")]
+    assert found == [
+        '"Bobby Tables, Esq." <bobby@elsewhere.example>',
+        '"Bobby Tables, Esq." <bt@elsewhere.example>',
+        "bob@example.test",
+    ]
+    assert [s.address for s in setup.suggestions.suggest(alice, "alice a")] == [ALICE]
+    assert setup.suggestions.suggest(alice, "b") == []  # too short to ask
+    assert setup.suggestions.suggest(alice, "%") == []  # a wildcard is a character
+    assert setup.suggestions.suggest(alice, "_o") == []
+    bob_sees = [s.address for s in setup.suggestions.suggest(principal(setup, BOB), "bob")]
+    assert "bobby@elsewhere.example" not in bob_sees  # Alice's address book is hers
