@@ -77,10 +77,12 @@ def compose_message(
     now: datetime | None = None,
     files: Sequence[File] = (),
     bcc: Sequence[str] = (),
+    html: str | None = None,
 ) -> bytes:
     """A plain-text message a user wrote, To: and Cc: as given (Bcc: recipients are only
     in the envelope); In-Reply-To and References thread a reply (RFC 5322 §3.6.4).
     With `files` it is multipart/mixed: the text, then each file (RFC 2046 §5.1.3).
+    With `html`, the text and the HTML are alternatives (multipart/alternative).
     `bcc` is for a draft, which keeps its blind recipients (RFC 5322 §3.6.3)."""
     recipients = [
         (name, ",\r\n ".join(f"<{a}>" for a in found))  # folded: each on its own line
@@ -89,22 +91,38 @@ def compose_message(
     ]
     fields = _heading(from_address, from_name, recipients, subject, now)
     fields += _thread(in_reply_to, references)
-    if not files:
+    if not files and html is None:
         return _plain_text(fields, body)
-    boundary = "=_" + secrets.token_hex(16)  # "=_" never occurs in base64 or QP text
-    parts = [_plain_text([], body, part=True), *(_file_part(file) for file in files)]
-    fields += [
-        ("MIME-Version", "1.0"),
-        ("Content-Type", f'multipart/mixed; boundary="{boundary}"'),
-    ]
+    text = _plain_text([], body, part=True)
+    if html is not None:  # RFC 2046 §5.1.4: the plainest first, the preferred last
+        kind, content = _multipart("alternative", [text, _html_part(html)])
+        text = f"Content-Type: {kind}\r\n\r\n".encode() + content
+    if files:
+        kind, content = _multipart("mixed", [text, *(_file_part(file) for file in files)])
+    fields += [("MIME-Version", "1.0"), ("Content-Type", kind)]
     head = "".join(f"{name}: {value}\r\n" for name, value in fields).encode("ascii")
+    return head + b"\r\n" + content
+
+
+def _multipart(subtype: str, parts: Sequence[bytes]) -> tuple[str, bytes]:
+    """A multipart body of `parts` (each its header and content): its Content-Type
+    value and its bytes (RFC 2046 §5.1.1)."""
+    boundary = "=_" + secrets.token_hex(16)  # "=_" never occurs in base64 or QP text
     delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
-    return (
-        head
-        + b"\r\nThis is a message in several parts (MIME)."
+    content = (
+        b"This is a message in several parts (MIME)."
         + b"".join(delimiter + part for part in parts)
         + f"\r\n--{boundary}--\r\n".encode("ascii")
     )
+    return f'multipart/{subtype}; boundary="{boundary}"', content
+
+
+def _html_part(html: str) -> bytes:
+    text = html.replace("\r\n", "\n").replace("\r", "\n")
+    head = (
+        b"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+    )
+    return head + b"\r\n" + _quoted_printable(text)
 
 
 def _file_part(file: File) -> bytes:

@@ -93,7 +93,7 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login"))
         user: WebUser = current_user
-        target = "admin.home" if user.principal.grants else "account.overview"
+        target = "admin.home" if user.principal.grants else "mail.home"
         return redirect(url_for(target))
 
     @app.before_request

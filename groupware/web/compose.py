@@ -156,6 +156,7 @@ def _draft(form: ComposeForm, *, uploads: bool = True, draft_files: bool = True)
         references=tuple((form.references.data or "").split()),
         files=_files(form, uploads=uploads, draft_files=draft_files),
         sender=form.sender.data or "",
+        markdown=bool(form.markdown.data),
     )
 
 
@@ -257,6 +258,7 @@ def _fill_draft(form: ComposeForm, draft: Opened) -> None:
     form.in_reply_to.data = draft.in_reply_to or ""
     form.references.data = " ".join(draft.references)
     form.draft_uid.data = str(draft.uid)
+    form.markdown.data = draft.html  # a formatted draft keeps its Markdown as its text
 
 
 def _send_at(form: ComposeForm) -> datetime:

@@ -132,6 +132,7 @@ class ComposeForm(FlaskForm):  # type: ignore[misc]
     bcc = StringField("Bcc", validators=[Length(max=20_000)])
     subject = StringField("Subject", validators=[Length(max=200)])
     body = TextAreaField("Message", validators=[Length(max=1_000_000)])
+    markdown = BooleanField("Format with Markdown")
     in_reply_to = HiddenField(validators=[Length(max=1000)])
     references = HiddenField(validators=[Length(max=20_000)])
     attach = MultipleFileField("Attach")

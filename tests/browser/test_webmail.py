@@ -807,3 +807,23 @@ def test_conversations(mail_server: Served, new_page, shots: Path) -> None:
     page.get_by_role("button", name="Archive").click()
     expect(page.get_by_role("status")).to_have_text("Archived.")
     assert set(imap_subjects(mail_server, "Archive")) == {"Picnic plan", "Re: Picnic plan"}
+
+
+def test_formatted_mail_is_markdown_sent_as_html_and_text(mail_server: Served, new_page) -> None:
+    base = mail_server.base_url
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.goto(base + "/mail/compose")
+    page.get_by_label("To").fill(OTTO)
+    page.get_by_label("Subject").fill("Agenda")
+    page.get_by_label("Message").fill("**Monday**\n\n- budget\n- <script>alert(1)</script>hiring")
+    page.get_by_label("Format with Markdown").check()
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Sent.")
+    [received] = imap_message(mail_server, OTTO, OTTO_PASSWORD, "INBOX")
+    parsed = BytesParser(policy=policy.default).parsebytes(received)
+    assert parsed.get_content_type() == "multipart/alternative"
+    html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "<strong>Monday</strong>" in html and "<li>budget</li>" in html
+    assert "script" not in html
+    assert "**Monday**" in parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]

@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from groupware import spool
 from groupware.errors import GroupwareError, InvalidInput, NotFound
 from groupware.mime.compose import MAX_SUBJECT, File, compose_message
+from groupware.mime.markdown import markdown_html
 from groupware.mime.parse import parse_message
 from groupware.mime.structure import attachments
 from groupware.mime.text import decode_transfer
@@ -60,6 +61,7 @@ class Draft:
     references: tuple[str, ...] = ()
     files: tuple[File, ...] = ()  # attachments
     sender: str = ""  # the identity to send from ("": the user's default)
+    markdown: bool = False  # the body is Markdown: sent as text and as HTML
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,7 @@ class WebSending:
             draft.references,
             files=files,
             bcc=addresses(draft.bcc, strict=False),
+            html=markdown_html(draft.body[:MAX_TEXT]) if draft.markdown else None,
         )
         uid = self._keep_draft(actor, data)
         if replacing is not None:
@@ -277,6 +280,7 @@ class WebSending:
             draft.in_reply_to,
             draft.references,
             files=draft.files,
+            html=markdown_html(draft.body) if draft.markdown else None,
         )
         if len(data) > self.max_message_bytes:
             megabytes = self.max_message_bytes // 1_000_000
