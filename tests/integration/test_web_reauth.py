@@ -275,3 +275,35 @@ def test_a_stale_admin_session_still_reads_the_console(web_server: Served) -> No
     for page in ("/admin/users", "/admin/roles", "/admin/locks", "/admin/audit"):
         status, _, body = admin.request(page)
         assert status == 200 and CONFIRM not in body, page
+
+
+@pytest.mark.parametrize(
+    ("action", "form"),
+    [
+        ("/settings/forwarding", {"target": "thief@elsewhere.example"}),
+        (
+            "/settings/rules",
+            {
+                "name": "Out",
+                "field": "from",
+                "op": "contains",
+                "value": "a",
+                "action": "forward",
+                "target": "thief@elsewhere.example",
+            },
+        ),
+    ],
+)
+def test_sending_mail_elsewhere_wants_a_fresh_login(
+    web_server: Served, action: str, form: dict[str, str]
+) -> None:
+    """Forwarding all mail, or a rule, set from a stolen session cookie alone: the
+    password is asked first, and nothing changes until it is given."""
+    services = web_server.services
+    services.directory.add_user(SYSTEM, USER, PASSWORD)
+    client = browser(web_server)
+    stale(web_server)
+    status, _, page = client.request(action, {"csrf_token": client.csrf("/settings"), **form})
+    assert status == 200 and CONFIRM in page
+    owner = services.auth.principal(services.directory.get_user(SYSTEM, USER).id)
+    assert owner is not None and services.rules.list_all(owner, USER) == []
