@@ -134,8 +134,8 @@ def _file_part(file: File) -> bytes:
     if name.isascii():
         named = f'name="{name}"', f'filename="{name}"'
     else:
-        encoded = encode_rfc2231(name, "utf-8")
-        named = f"name*={encoded}", f"filename*={encoded}"
+        value = encode_rfc2231(name, "utf-8")
+        named = f"name*={value}", f"filename*={value}"
     head = f"Content-Type: {kind}; {named[0]}\r\nContent-Disposition: attachment; {named[1]}\r\n"
     if kind == "message/rfc822":
         content = _LINE_BREAKS.sub(b"\r\n", file.content).rstrip(b"\r\n")

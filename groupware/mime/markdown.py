@@ -6,7 +6,7 @@ Pure: text in, HTML out.
 
 from __future__ import annotations
 
-import markdown as markdown_library
+import markdown as markdown_library  # type: ignore[import-untyped]  # ships no stubs
 
 from groupware.mime.html import clean
 

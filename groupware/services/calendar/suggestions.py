@@ -80,7 +80,8 @@ class AddressSuggestions:
                 .order_by(Group.address)
                 .limit(MAX_SUGGESTIONS)
             ).all()
-        return [Suggestion(name or "", address) for name, address in [*users, *groups]]
+        found = [Suggestion(name or "", address) for name, address in users]
+        return found + [Suggestion(name or "", address or "") for name, address in groups]
 
     def _contacts(self, actor: Principal, typed: str) -> list[Suggestion]:
         found = []
