@@ -26,6 +26,7 @@ from playwright.sync_api import Page, expect
 from groupware import runtime as runtime_module
 from groupware.config import Config
 from groupware.services.core.access import SYSTEM
+from groupware.services.delivery.send import Draft
 from groupware.services.mail.preferences import MailSettings
 from tests.browser.hostile import hostile
 from tests.browser.screens import WIDE, shoot
@@ -485,9 +486,30 @@ def test_another_user_gets_no_file_or_source(mail_server: Served, new_page) -> N
         "/mail/attachment/INBOX/1/1.1",
         "/mail/source/INBOX/1",
         "/mail/compose?forward=1&folder=INBOX",
+        "/mail/compose?reply=1&folder=INBOX",
+        "/mail/compose?draft=1",
         "/mail/body/INBOX/1?remote=1",
     ):
         assert page.request.get(mail_server.base_url + path).status == 404, path
+    # Nina's held message, draft and settings are hers: Otto's forms reach none of them.
+    nina = mail_server.services.auth.principal(
+        mail_server.services.directory.get_user(SYSTEM, NINA).id
+    )
+    assert nina is not None
+    held = mail_server.services.sending.send(
+        nina, Draft(OTTO, "", "", "Held", "x"), hold=timedelta(hours=1)
+    ).held
+    page.goto(mail_server.base_url + "/mail/outbox")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    base = mail_server.base_url
+    answer = page.request.post(f"{base}/mail/outbox/{held}/undo", form={"csrf_token": token})
+    assert "Too late" in answer.text() and mail_server.services.sending.waiting(nina)
+    answer = page.request.post(
+        f"{base}/mail/act/INBOX", form={"csrf_token": token, "uid": "1", "action": "delete"}
+    )
+    assert len(imap_message(mail_server, NINA, NINA_PASSWORD, "INBOX")) == 1  # untouched
+    for path in ("/settings/rules/1/remove", "/mail/trust/INBOX/1"):
+        assert page.request.post(base + path, form={"csrf_token": token}).status == 404, path
 
 
 def test_changes_made_anywhere_show_without_reload(mail_server: Served, new_page) -> None:
