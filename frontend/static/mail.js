@@ -39,10 +39,16 @@
     clearTimeout(timer);
     timer = setTimeout(refresh, 200); // a burst of changes is one fetch
   };
+  let opened = false;
   const open = () => {
     if (source) return;
     source = new EventSource(root.dataset.live);
     source.addEventListener("mail", changed);
+    // A stream (re)opened may have missed what changed while none was open.
+    source.addEventListener("open", () => {
+      if (opened) changed();
+      opened = true;
+    });
   };
   const close = () => {
     if (source) source.close();

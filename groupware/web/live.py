@@ -3,9 +3,9 @@ flag set over IMAP or in another tab, an expunge, a folder made or removed) beco
 server-sent event, "event: mail" with the kind of change and the folder's id, which the
 page answers by fetching what it shows again (frontend/static/mail.js).
 
-The stream is carried by web/server.py's channel, so an open tab holds a connection but
-no thread; a subscriber runs in the publishing thread and only writes to that
-connection's buffer.
+The stream is carried on the asyncio loop (web/eventstreams.py), so an open tab holds
+a connection but no thread; a subscriber runs in the publishing thread and only hands
+the event to that loop.
 """
 
 from __future__ import annotations

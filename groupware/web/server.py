@@ -5,8 +5,8 @@ body for every path but /dav. Other limits are waitress's own settings, passed i
 `WebListener`.
 
 A view may keep its response open as an event stream (server-sent events): it hands a
-`Feed` to `environ[STREAM_KEY]`, and the connection then waits in waitress's loop, fed
-from whatever thread publishes, holding no thread of the pool (see `PortalTask`).
+`Feed` to `environ[STREAM_KEY]`; once the response's head is out, the connection leaves
+waitress for the asyncio loop (web/eventstreams.py), holding no thread of the pool.
 
 Slow clients cost waitress no thread (it reads whole requests before handing them on)
 but a connection each; without these, a hundred connections trickling header lines
@@ -23,17 +23,17 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
-from waitress.channel import ClientDisconnected, HTTPChannel
+from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 
 from groupware.config import Endpoint, WebConfig
+from groupware.web.eventstreams import Feed, StreamCarrier
 
 log = logging.getLogger(__name__)
 _BUSY = b"Too many connections from your address; try again later.\n"
@@ -56,13 +56,7 @@ MAX_BODY_SECONDS = 600
 # The portal's own forms are small; only /dav and the form that carries a message's
 # attachments take big bodies (web.max_body_bytes).
 FORM_BODY_BYTES = 1024 * 1024
-# An open event stream: a comment line every HEARTBEAT seconds keeps it (and proxies)
-# awake, it ends after STREAM_LIFETIME seconds (the browser reconnects, which checks its
-# login again), and a client that reads nothing past STREAM_BACKLOG octets is dropped.
-STREAM_KEY = "groupware.stream"
-HEARTBEAT = 25
-STREAM_LIFETIME = 15 * 60
-STREAM_BACKLOG = 256 * 1024
+STREAM_KEY = "groupware.stream"  # environ: the function a view hands its Feed to
 UPLOADS = frozenset({"/dav", "/mail/compose"})  # paths that take up to max_body_bytes
 
 
@@ -71,14 +65,6 @@ class ConnectionCounter(Protocol):
 
     def admit(self, ip: str) -> bool: ...
     def release(self, ip: str) -> None: ...
-
-
-class Feed(Protocol):
-    """What a view hands over to keep its response open: `start` gets the function
-    that sends an event (False once the stream is gone); `stop` comes when it ends."""
-
-    def start(self, send: Callable[[bytes], bool]) -> None: ...
-    def stop(self) -> None: ...
 
 
 class WebListener:
@@ -131,10 +117,12 @@ class WebListener:
             self.server.run()
 
     async def start(self) -> None:
+        self.server.carrier.bind(asyncio.get_running_loop())
         self._thread.start()
         log.info("http listening on %s:%s", self.server.effective_host, self.port)
 
     async def stop(self) -> None:
+        self.server.carrier.close_all()
         # Requests being served finish (up to 5 s); then the loop closes every channel
         # itself (from its own thread, via the trigger), which empties its map and ends it.
         await asyncio.to_thread(self.server.task_dispatcher.shutdown, True, 5)
@@ -170,9 +158,10 @@ class LimitedParser(HTTPRequestParser):  # type: ignore[misc]
 class PortalTask(WSGITask):  # type: ignore[misc]
     """A request to the WSGI app whose view may turn its response into an event stream:
     the response's head and first chunk are written as usual, the last chunk is not,
-    and the connection passes to the channel's `feed` instead of closing."""
+    and the connection is handed over (LimitedChannel.hand_over) instead of closing."""
 
     feed: Feed | None = None
+    _streaming = False
 
     def get_environment(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environment()
@@ -186,7 +175,7 @@ class PortalTask(WSGITask):  # type: ignore[misc]
         try:
             super().service()
         finally:
-            if self.feed is not None and self.channel.feed is not self.feed:
+            if self.feed is not None and not self._streaming:
                 self.feed.stop()  # adopted, but the response failed or was no stream
 
     def finish(self) -> None:
@@ -195,8 +184,9 @@ class PortalTask(WSGITask):  # type: ignore[misc]
             return
         if not self.wrote_header:
             self.write(b"")
-        self.close_on_finish = False  # the stream goes on, in the channel's hands
-        self.channel.stream(self.feed, chunked=self.chunked_response)
+        self.close_on_finish = False  # the stream goes on, in the carrier's hands
+        self._streaming = True
+        self.channel.hand_over(self.feed, chunked=self.chunked_response)
 
 
 class LimitedChannel(HTTPChannel):  # type: ignore[misc]
@@ -206,12 +196,14 @@ class LimitedChannel(HTTPChannel):  # type: ignore[misc]
 
     parser_class = LimitedParser
     task_class = PortalTask
-    feed: Feed | None = None  # once the connection carries an event stream
-    _chunked = False
+    # (feed, chunked) from the moment a response became a stream until the loop hands
+    # the connection over, once the response's head is flushed.
+    handing: tuple[Feed, bool] | None = None
     header_clock: float | None = None
     body_clock: float | None = None
     counted: str | None = None  # the client address, while it holds a place
     _timed: object = None  # the request whose clock runs
+    connected: bool  # waitress's: the socket is open
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -220,7 +212,7 @@ class LimitedChannel(HTTPChannel):  # type: ignore[misc]
         self.header_clock = self.creation_time
 
     def received(self, data: bytes) -> bool:
-        if self.feed is not None:  # a stream's client has nothing more to ask
+        if self.handing is not None:  # a stream's client has nothing more to ask
             self.will_close = True
             return False
         done = bool(super().received(data))
@@ -246,38 +238,37 @@ class LimitedChannel(HTTPChannel):  # type: ignore[misc]
         allowed = grace + int(request.body_bytes_received) / MIN_BODY_RATE
         return now - started > min(allowed, MAX_BODY_SECONDS)
 
-    def stream(self, feed: Feed, *, chunked: bool) -> None:
-        """Carry `feed`'s events from now on (called once the response's head is out)."""
-        self.feed, self._chunked = feed, chunked
-        feed.start(self.push)
-        if not self.connected:  # gone while the view ran: del_channel saw no feed
-            feed.stop()
+    def hand_over(self, feed: Feed, *, chunked: bool) -> None:
+        """Called from the request's thread once its response is a stream: the loop hands
+        the connection to the stream carrier when what is written so far is out."""
+        self.handing = (feed, chunked)
+        self.server.pull_trigger()
 
-    def push(self, event: bytes) -> bool:
-        """Send `event` from any thread; False once the stream is gone or has fallen so
-        far behind that it is dropped."""
+    def writable(self) -> bool:
+        return bool(super().writable()) or self.handing is not None
+
+    def handle_write(self) -> None:
+        super().handle_write()
+        handing = self.handing
+        if handing is None or self.total_outbufs_len or self.requests:
+            return
         if not self.connected or self.will_close:
-            return False
-        if self.total_outbufs_len > STREAM_BACKLOG:
-            self.end_stream()
-            return False
-        data = b"%X\r\n%s\r\n" % (len(event), event) if self._chunked else event
-        try:
-            self.write_soon(data)
-        except ClientDisconnected:
-            return False
-        self.server.pull_trigger()
-        return True
-
-    def end_stream(self) -> None:
-        self.will_close = True
-        self.server.pull_trigger()
+            self.handing = None
+            handing[0].stop()
+            return
+        self.handing = None
+        ip, self.counted = self.counted, None  # the place is the stream's now
+        sock = self.socket
+        self.del_channel()  # out of waitress's map; the socket stays open
+        self.connected = False
+        self.server.carrier.adopt(sock, handing[0], chunked=handing[1], ip=ip)
 
     def del_channel(self, map: Any = None) -> None:
         super().del_channel(map)
         self.server.release(self)
-        if self.feed is not None:
-            self.feed.stop()
+        if self.handing is not None:  # closed before the stream could be handed over
+            self.handing[0].stop()
+            self.handing = None
 
 
 class LimitedServer(TcpWSGIServer):  # type: ignore[misc]
@@ -293,6 +284,7 @@ class LimitedServer(TcpWSGIServer):  # type: ignore[misc]
         # (deploy/nginx.conf); here it counts only against the total.
         self._proxy = trusted_proxy
         self._lock = threading.Lock()  # channels close on request threads too
+        self.carrier = StreamCarrier(self.release_address)
 
     def handle_accept(self) -> None:
         try:
@@ -328,6 +320,12 @@ class LimitedServer(TcpWSGIServer):  # type: ignore[misc]
             if ip is not None:
                 self._counter.release(ip)
 
+    def release_address(self, ip: str | None) -> None:
+        """A place held by an event stream, free again (the stream ended)."""
+        if ip is not None:
+            with self._lock:
+                self._counter.release(ip)
+
     def maintenance(self, now: float) -> None:
         """waitress's idle timeout, then the header deadline (as nginx's
         client_header_timeout) and the body's minimum rate: a request whose headers, or
@@ -335,12 +333,6 @@ class LimitedServer(TcpWSGIServer):  # type: ignore[misc]
         super().maintenance(now)
         cutoff = now - self._header_timeout
         for channel in list(self.active_channels.values()):
-            if channel.feed is not None:
-                if now - channel.creation_time > STREAM_LIFETIME:
-                    channel.end_stream()
-                elif now - channel.last_activity > HEARTBEAT:
-                    channel.push(b":\n\n")
-                continue
             started = channel.header_clock
             late = started is not None and started < cutoff
             if (late or channel.body_late(now, self._header_timeout)) and not channel.requests:

@@ -101,3 +101,31 @@ def test_a_stranger_gets_no_stream(served: Served) -> None:
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 302 ") and b"/login" in answer
     assert served.services.events.listeners() == 0
+
+
+def test_streams_survive_a_burst_of_events_and_give_their_places_back(
+    served: Served, tmp_path: Path
+) -> None:
+    """Events published from other threads while the streams' loop writes: every stream
+    stays open and hears them all (a race on waitress's buffers once closed streams
+    under load); and the address's places are free again once the streams end."""
+    nina = session_cookie(served, NINA)
+    deliveries = 40
+    with ExitStack() as stack:
+        streams = [open_stream(served, nina, stack) for _ in range(30)]
+        for _ in range(deliveries):
+            deliver(served, NINA, tmp_path)
+        for sock in streams:
+            sock.settimeout(10)
+            data = b""
+            while data.count(b"MessageAdded") < deliveries:
+                chunk = sock.recv(65536)
+                assert chunk, data.count(b"MessageAdded")
+                data += chunk
+    deadline = time.monotonic() + 10
+    while served.services.events.listeners() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with ExitStack() as stack:  # 150 more from the same address: the first 30 left
+        for _ in range(150):
+            open_stream(served, nina, stack)
+        assert served_login(served, "127.0.0.1")
