@@ -19,12 +19,17 @@ Runs of letters outside ASCII are left out (case folding differs between the eng
 as are runs shorter than MIN_WORD. The caller still tests the substring on every row the
 prefilter lets through; with no usable run there is no prefilter at all.
 
+The webmail's search box asks for words, not substrings (`word_match`): each word must
+start a word of the text, and the index alone answers (FTS5 `"word"*`, tsquery
+`'word':*`), but for PostgreSQL's overlong texts, which the caller tests itself.
+
 A later migration that copies message_texts (SQLite batch mode) must create the FTS
 triggers again; `include_name` keeps these objects out of autogenerate comparisons.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Any, Literal
 
@@ -47,6 +52,8 @@ _PG_DOCUMENT = (
     f"fulltext.body, '<', ' ') ELSE '{OVERLONG}' END)"
 )
 _ALNUM = frozenset(string.ascii_letters + string.digits)
+_WORD = re.compile(r"[^\W_]+")  # letters and digits of any script: what both indexes split on
+MAX_WORDS = 20
 _PG_SPACE = frozenset(" \t\r\n")
 
 Where = Literal["text", "body", "headers"]
@@ -138,3 +145,34 @@ def _postgres(needle: str) -> ColumnElement[bool] | None:
     wanted = query.op("||")(literal_column(f"'{OVERLONG}'::tsquery"))
     matches = select(texts.c.message_id).where(literal_column(_PG_DOCUMENT).op("@@")(wanted))
     return Message.id.in_(matches)
+
+
+def words(text: str) -> list[str]:
+    """The words of a search box's text, lower case, each once (at most MAX_WORDS)."""
+    found = [w.lower() for w in _WORD.findall(text) if len(w) <= MAX_WORD]
+    return list(dict.fromkeys(found))[:MAX_WORDS]
+
+
+def word_match(
+    dialect: str, wanted: list[str]
+) -> tuple[ColumnElement[bool], ColumnElement[bool] | None]:
+    """(messages whose text has a word starting with each of `wanted`, by the index;
+    messages the index cannot answer for, which the caller must test: None on SQLite,
+    whose FTS5 table holds every text)."""
+    if dialect == "sqlite":
+        terms = " AND ".join(f'"{word}"*' for word in wanted)  # words hold no quote
+        fts = table(SQLITE_TABLE, column("rowid"), column(SQLITE_TABLE))
+        found = select(fts.c.rowid).where(
+            fts.c[SQLITE_TABLE].op("MATCH")(bindparam(None, terms, unique=True))
+        )
+        return Message.id.in_(found), None
+    texts = table("message_texts", column("message_id")).alias("fulltext")
+    simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
+    document: ColumnElement[Any] = literal_column(_PG_DOCUMENT)
+    prefixes = " & ".join(f"'{word}':*" for word in wanted)  # words hold no quote
+    query = func.to_tsquery(simple, bindparam(None, prefixes, unique=True))
+    matches = select(texts.c.message_id).where(document.op("@@")(query))
+    overlong = select(texts.c.message_id).where(
+        document.op("@@")(literal_column(f"'{OVERLONG}'::tsquery"))
+    )
+    return Message.id.in_(matches), Message.id.in_(overlong)

@@ -196,6 +196,23 @@ class Conditions:
             exact = or_(self.contains(func.coalesce(MessageText.headers, ""), needle), exact)
         return self._narrowed(needle, where, exact)
 
+    def words(self, text: str) -> ColumnElement[bool]:
+        """Each word of `text` starts a word of the message's headers or body, by the
+        full-text index (fulltext.word_match); a text too long for PostgreSQL's index
+        is tested for the words as substrings instead."""
+        found = fulltext.words(text)
+        if not found:
+            return false()
+        match, overlong = fulltext.word_match(self.dialect, found)
+        if overlong is None:
+            return match
+        self.with_text = True
+        everything = (
+            func.coalesce(MessageText.headers, "") + " " + func.coalesce(MessageText.body, "")
+        )
+        exact = self.all_of([self.contains(everything, word) for word in found])
+        return or_(match, and_(overlong, exact))
+
     def header(self, name: str, needle: str) -> ColumnElement[bool]:
         """RFC 3501 HEADER: a field called `name` whose decoded value contains `needle`
         (any value when empty). From, To, Cc, Bcc and Subject read the decoded columns of

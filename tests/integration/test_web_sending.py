@@ -8,6 +8,7 @@ user's own and checked.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -180,3 +181,30 @@ def test_recipients_are_suggested_from_the_directory_and_address_books(setup: Se
     assert setup.suggestions.suggest(alice, "_o") == []
     bob_sees = [s.address for s in setup.suggestions.suggest(principal(setup, BOB), "bob")]
     assert "bobby@elsewhere.example" not in bob_sees  # Alice's address book is hers
+
+
+def test_the_search_box_finds_words_by_their_start(setup: Services, tmp_path: Path) -> None:
+    """Plain words are words (the index answers): "inv" finds "invoice", not
+    "convince"; letters of any script; and a text too long for PostgreSQL's index."""
+    alice = principal(setup, ALICE)
+    bodies = {
+        "Invoice": "The invoice is attached.",
+        "Convince": "Convince me otherwise.",
+        "Umlaut": "Grüße von Müller aus der Straße.",
+        "Long": "filler " * 20_000 + "needlework",
+    }
+    for subject, body in bodies.items():
+        path = tmp_path / "m.eml"
+        path.write_bytes(f"Subject: {subject}\r\n\r\n{body}\r\n".encode())
+        setup.messages.append(alice, "INBOX", path)
+
+    def found(text: str) -> set[str]:
+        return {f.message.subject for f in setup.mail_view.search(alice, text)}
+
+    assert found("inv") == {"Invoice"}
+    assert found("INVOICE attached") == {"Invoice"}
+    assert found("invoice convince") == set()
+    assert found("müller") == found("Straße") == {"Umlaut"}
+    assert found("needle") == {"Long"}
+    assert found("subject:Convince") == {"Convince"}
+    assert found("vince") == set()  # not a word's start

@@ -20,20 +20,21 @@ def test_words_and_operators_are_all_required() -> None:
             k.Header("subject", "budget 2027"),
             k.Text("invoice", "body"),
             k.Flag("\\Seen", present=False),
-            k.Text("zebra"),
+            k.Words("zebra"),
         )
     )
 
 
 def test_one_term_dates_states_and_a_folder() -> None:
-    assert parse_query("zebra").key == k.Text("zebra")
+    assert parse_query("zebra").key == k.Words("zebra")
+    assert parse_query("::").key == k.Text("::")  # no word: a substring
     assert parse_query("is:flagged").key == k.Flag("\\Flagged")
     assert parse_query("before:2026-12-01").key == k.Date("sent", "before", date(2026, 12, 1))
     assert parse_query("after:2026-11-30").key == k.Date("sent", "since", date(2026, 12, 1))
     only_folder = parse_query("in:Archive")
     assert only_folder.folder == "Archive" and only_folder.key == k.All()
-    assert parse_query("http://x.example/a:b").key == k.Text("http://x.example/a:b")
-    assert parse_query("size:big").key == k.Text("size:big")
+    assert parse_query("http://x.example/a:b").key == k.Words("http://x.example/a:b")
+    assert parse_query("size:big").key == k.Words("size:big")
 
 
 @pytest.mark.parametrize(
@@ -59,5 +60,5 @@ def test_what_cannot_be_read_is_said(text: str) -> None:
 def test_has_attachment() -> None:
     assert parse_query("has:attachment").key == k.HasAttachments()
     assert parse_query("report has:Attachments").key == k.And(
-        (k.Text("report"), k.HasAttachments())
+        (k.Words("report"), k.HasAttachments())
     )

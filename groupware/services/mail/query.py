@@ -3,7 +3,9 @@
     from:ann to:bob subject:"budget 2027" body:invoice is:unread is:flagged is:read
     has:attachment before:2026-12-01 after:2026-11-01 in:Archive  plain words (anywhere)
 
-Every term must match (AND). A value with spaces is quoted. `in:` names one folder
+Every term must match (AND). Plain words are words: each must start a word of the
+message ("inv" finds "invoice", not "convince"), as search engines read them, and the
+full-text index answers. A value with spaces is quoted. `in:` names one folder
 (otherwise every folder is searched); before: and after: days are not included; a term
 that looks like an operator but is not one (a URL, a time) is looked for as it is.
 Pure: text in, keys out; InvalidInput for what it cannot read, with the reason.
@@ -51,7 +53,7 @@ def parse_query(text: str) -> Query:
         name, colon, value = term.partition(":")
         name = name.lower()
         if not colon or not value or not name.isalpha():
-            keys.append(k.Text(term))
+            keys.append(_words(term))
         elif name in _HEADERS:
             keys.append(k.Header(_HEADERS[name], value))
         elif name == "body":
@@ -75,11 +77,17 @@ def parse_query(text: str) -> Query:
         elif name == "in":
             folder = value
         else:  # not one of ours (a URL, a time): looked for as it is
-            keys.append(k.Text(term))
+            keys.append(_words(term))
     if not keys and folder is None:
         raise InvalidInput("type something to search for")
     key: k.Key = keys[0] if len(keys) == 1 else (k.And(tuple(keys)) if keys else k.All())
     return Query(key, folder)
+
+
+def _words(term: str) -> k.Key:
+    """A plain term: its words, each starting a word of the message (found by the full
+    -text index); a term of no letters or digits ("+", "::") as a substring."""
+    return k.Words(term) if any(ch.isalnum() for ch in term) else k.Text(term)
 
 
 def _day(value: str) -> date:

@@ -178,6 +178,8 @@ def _condition(key: k.Key, c: Conditions, depth: int) -> ColumnElement[bool]:
         return c.day(Message.internal_date, key.op, key.day)
     if isinstance(key, k.Size):
         return c.size(key.larger, key.size)
+    if isinstance(key, k.Words):
+        return c.words(key.value)
     if isinstance(key, k.HasAttachments):
         return c.has_attachments()
     if isinstance(key, k.Uids):

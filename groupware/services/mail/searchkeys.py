@@ -66,6 +66,15 @@ class Size(Key):
 
 
 @dataclass(frozen=True)
+class Words(Key):
+    """Every word of `value` starts a word of the header or body (the webmail's plain
+    words, as a search engine reads them; no IMAP key): answered by the full-text index
+    alone, where Text wants a substring test of every text."""
+
+    value: str
+
+
+@dataclass(frozen=True)
 class HasAttachments(Key):
     """The message carries files (the webmail's has:attachment; no IMAP key)."""
 
