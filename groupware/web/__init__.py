@@ -6,6 +6,7 @@ it below. Security headers, CSRF and the server-side sessions are set up here, o
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -40,6 +41,18 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+STATIC_MAX_AGE = 365 * 24 * 3600
+
+
+def static_version(folder: Path) -> str:
+    """A short hash of every static file's content: it changes when any of them does."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def create_app(config: Config, services: Services, secret_key: str) -> Flask:
     app = Flask(
         __name__,
@@ -55,7 +68,18 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
         GROUPWARE_HOSTNAME=config.hostname,
         GROUPWARE_BACKOFF_MAX=config.auth.backoff_max,
         GROUPWARE_REAUTH_MINUTES=config.web.reauth_minutes,
+        # Static files are named with their content's hash (?v=, below): cached for a
+        # year, never asked for again until they change (each page load made three
+        # revalidations of style.css, app.js and mail.js).
+        SEND_FILE_MAX_AGE_DEFAULT=STATIC_MAX_AGE,
     )
+    version = static_version(FRONTEND / "static")
+
+    @app.url_defaults
+    def versioned_static(endpoint: str, values: dict[str, object]) -> None:
+        if endpoint == "static":
+            values.setdefault("v", version)
+
     app.session_interface = ServerSessionInterface(services.websessions)
     app.extensions[SERVICES_KEY] = services
     app.add_template_filter(browser_name)

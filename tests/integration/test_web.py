@@ -253,3 +253,14 @@ def test_a_user_shares_a_calendar_from_the_web(web_server: Served) -> None:
     status, _, page = alice.request(path, {"csrf_token": alice.csrf("/account/calendars")})
     assert status == 200 and "No longer shared with bob@example.test." in page
     assert services.sharing.visible_to("bob@example.test") == []
+
+
+def test_static_files_are_versioned_and_cached(web_server: Served) -> None:
+    """Pages name style.css and the scripts with their content's hash, which are then
+    cached for a year: no revalidation on every page."""
+    client = Browser(web_server.base_url)
+    _, _, page = client.request("/login")
+    [css] = re.findall(r'href="(/static/style\.css\?v=[0-9a-f]{12})"', page)
+    status, headers, _ = client.request(css)
+    assert status == 200 and "max-age=31536000" in headers["Cache-Control"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
