@@ -208,6 +208,5 @@ def _unquote_cid(text: str) -> str:
     return re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), text).strip("<>")
 
 
-
 def _attached(part: BodyPart) -> bool:
     return part.disposition is not None and part.disposition[0].lower() == "attachment"

@@ -64,16 +64,21 @@ def prepare(session: Session) -> str:
 
 
 def matching(
-    mailbox_id: int, condition: ColumnElement[bool], columns: Sequence[Any], with_text: bool
+    mailbox_id: int | Sequence[int],
+    condition: ColumnElement[bool],
+    columns: Sequence[Any],
+    with_text: bool,
 ) -> Select[Any]:
-    """SELECT `columns` of the mailbox's messages meeting `condition`; `with_text` joins
-    the message texts that text conditions read."""
+    """SELECT `columns` of the mailbox's (or mailboxes') messages meeting `condition`;
+    `with_text` joins the message texts that text conditions read."""
     query = select(*columns)
     if with_text:
         query = query.select_from(
             outerjoin(Message, MessageText, MessageText.message_id == Message.id)
         )
-    return query.where(Message.mailbox_id == mailbox_id, condition)
+    if isinstance(mailbox_id, int):
+        return query.where(Message.mailbox_id == mailbox_id, condition)
+    return query.where(Message.mailbox_id.in_(mailbox_id), condition)
 
 
 class Conditions:

@@ -241,26 +241,29 @@ class MailView:
 
     def search(self, actor: Principal, text: str, *, limit: int = 100) -> list[Found]:
         """The newest `limit` messages matching the search box's `text` (query.py), in
-        every folder unless it names one with `in:`; newest first."""
+        every folder (one query for all) unless it names one with `in:`; newest first."""
         query = parse_query(text)
-        if query.folder is not None:
-            names = [query.folder]
-        else:
-            names = [box.name for box in self._mailboxes.list_all(actor)]
         found: list[Found] = []
-        user_id = own_mailboxes(actor)
-        for name in names:
-            uids = self._search.search(actor, name, query.key)[-limit:]
-            if not uids:
-                continue
-            with self._db.read() as session:
-                box = mailbox_by_name(session, user_id, normalize_name(name))
-                rows = session.execute(
-                    _LISTED.where(Message.mailbox_id == box.id, Message.uid.in_(uids))
-                ).all()
-            found += [Found(name, _listed(row)) for row in rows]
+        if query.folder is None:
+            columns = list(_LISTED.selected_columns)
+            found = [
+                Found(row[0], _listed(row[1:]))
+                for row in self._search.newest(actor, query.key, columns, limit)
+            ]
+        else:
+            uids = self._search.search(actor, query.folder, query.key)[-limit:]
+            if uids:
+                user_id = own_mailboxes(actor)
+                with self._db.read() as session:
+                    box = mailbox_by_name(session, user_id, normalize_name(query.folder))
+                    found = [
+                        Found(box.name, _listed(row))
+                        for row in session.execute(
+                            _LISTED.where(Message.mailbox_id == box.id, Message.uid.in_(uids))
+                        )
+                    ]
         found.sort(key=lambda f: f.message.date, reverse=True)
-        return found[:limit]
+        return found
 
     def open(self, actor: Principal, mailbox: str, uid: int) -> Opened:
         """Message `uid` of `mailbox`, marked \\Seen; NotFound when there is none."""

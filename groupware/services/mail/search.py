@@ -28,7 +28,7 @@ from groupware.mime.threads import (
     thread_ordered_subject,
     thread_references,
 )
-from groupware.model.mail import Message
+from groupware.model.mail import Mailbox, Message
 from groupware.services.core.access import Principal
 from groupware.services.mail import searchkeys as k
 from groupware.services.mail.mailboxes import normalize_name, own_mailboxes
@@ -50,6 +50,24 @@ class MailSearch:
             box = mailbox_by_name(session, user_id, normalize_name(mailbox))
             query = _query(session, box.id, key, [Message.uid])
             return list(session.scalars(query.order_by(Message.uid)))
+
+    def newest(self, actor: Principal, key: k.Key, columns: Sequence[Any], limit: int) -> list[Any]:
+        """`columns` of the `limit` newest (by arrival) messages matching `key` in all
+        of the user's folders, with each one's folder name first: one SQL statement,
+        however many folders there are."""
+        user_id = own_mailboxes(actor)
+        with self._db.read() as session:
+            folders: dict[int, str] = {
+                box_id: name
+                for box_id, name in session.execute(
+                    select(Mailbox.id, Mailbox.name).where(Mailbox.user_id == user_id)
+                )
+            }
+            if not folders:
+                return []
+            query = _query(session, list(folders), key, [Message.mailbox_id, *columns])
+            rows = session.execute(query.order_by(Message.id.desc()).limit(limit)).all()
+        return [(folders[row[0]], *row[1:]) for row in rows]
 
     def sort(
         self,
@@ -148,7 +166,9 @@ class MailSearch:
 # -- criteria -----------------------------------------------------------------------------
 
 
-def _query(session: Session, mailbox_id: int, key: k.Key, columns: Sequence[Any]) -> Select[Any]:
+def _query(
+    session: Session, mailbox_id: int | Sequence[int], key: k.Key, columns: Sequence[Any]
+) -> Select[Any]:
     conditions = Conditions(prepare(session))
     condition = _condition(key, conditions, 0)
     return matching(mailbox_id, condition, columns, conditions.with_text)
