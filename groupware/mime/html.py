@@ -84,7 +84,8 @@ SCHEMES = {"http", "https", "mailto"}  # for links; images keep only data: (belo
 # run nothing (no SVG), each up to IMAGE_LIMIT octets and IMAGES_LIMIT in all.
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 IMAGE_LIMIT = 5 * 1024 * 1024
-IMAGES_LIMIT = 20 * 1024 * 1024
+IMAGES_LIMIT = 20 * 1024 * 1024  # characters of data: URLs in one page
+MAX_IMAGES = 200  # cid: references replaced in one page
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
 
 
@@ -181,7 +182,9 @@ def has_remote_images(data: bytes, part: BodyPart) -> bool:
 
 
 class _Images:
-    """The images of a message by Content-ID, as data: URLs (within the limits)."""
+    """The images of a message by Content-ID, as data: URLs: each decoded once, at
+    most IMAGE_LIMIT octets each, IMAGES_LIMIT of data: URLs in all (an image shown
+    twice counts twice: it is in the page twice) and MAX_IMAGES references."""
 
     def __init__(self, data: bytes, body: BodyPart) -> None:
         self._data = data
@@ -190,16 +193,30 @@ class _Images:
             for part in walk(body)
             if part.id and part.mime_type in IMAGE_TYPES and not part.children
         }
+        self._urls: dict[str, str | None] = {}
         self._room = IMAGES_LIMIT
+        self._left = MAX_IMAGES
 
     def __call__(self, content_id: str) -> str | None:
-        part = self._parts.get(_unquote_cid(content_id))
-        if part is None or part.size > 2 * IMAGE_LIMIT:
+        if self._left <= 0:
+            return None
+        self._left -= 1
+        key = _unquote_cid(content_id)
+        if key not in self._urls:
+            self._urls[key] = self._decode(self._parts.get(key))
+        url = self._urls[key]
+        if url is None or len(url) > self._room:
+            return None
+        self._room -= len(url)
+        return url
+
+    def _decode(self, part: BodyPart | None) -> str | None:
+        # Base64 is 4/3 of what it holds: a part too big is refused before decoding.
+        if part is None or part.size * 3 // 4 > IMAGE_LIMIT + 3:
             return None
         octets = decode_transfer(self._data[part.body_start : part.body_end], part.encoding)
-        if octets is None or len(octets) > min(IMAGE_LIMIT, self._room):
+        if octets is None or len(octets) > IMAGE_LIMIT:
             return None
-        self._room -= len(octets)
         return f"data:{part.mime_type};base64,{base64.b64encode(octets).decode()}"
 
 
