@@ -44,6 +44,7 @@
     if (source) return;
     source = new EventSource(root.dataset.live);
     source.addEventListener("mail", changed);
+    source.addEventListener("ended", close); // the session ended: no reconnecting
     // A stream (re)opened may have missed what changed while none was open.
     source.addEventListener("open", () => {
       if (opened) changed();

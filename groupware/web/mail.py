@@ -38,8 +38,9 @@ from groupware.services.mail.listing import (
 from groupware.services.mail.mailboxes import INBOX, SEPARATOR, MailboxInfo
 from groupware.web.context import attempt, login_gate, principal, services
 from groupware.web.forms import ActionForm
-from groupware.web.live import OPENING, MailFeed
+from groupware.web.live import OPENING, MailFeed, TooMany
 from groupware.web.server import STREAM_KEY
+from groupware.web.sessions import current_session
 
 blueprint = Blueprint("mail", __name__, url_prefix="/mail")
 # The HTML frame's own policy: a unique origin without script, forms or top navigation
@@ -219,14 +220,21 @@ def source(mailbox: str, uid: int) -> Response:
 
 
 @blueprint.get("/events")
-def events() -> Response:
+def events() -> Response | tuple[str, int]:
     """Changes to the user's mail as server-sent events, for the open pages to follow
-    (web/live.py); the connection then waits in the server's loop, not in a thread."""
-    feed = MailFeed()
+    (web/live.py); the connection then leaves the thread pool (web/eventstreams.py)."""
     adopt = request.environ.get(STREAM_KEY)
-    if adopt is not None:
-        feed.watching(services().mail_view.watch(principal(), feed.changed))
-        adopt(feed)
+    if request.method != "GET" or adopt is None:  # not served by web/server.py: no stream
+        return Response(OPENING, mimetype="text/event-stream")
+    me, svc = principal(), services()
+    sid = current_session().record
+    assert me.user_id is not None and sid is not None  # login_gate let only users in
+    try:
+        feed = MailFeed(me.user_id, lambda: svc.websessions.alive(sid.id))
+    except TooMany as refused:
+        return str(refused), 429
+    feed.watching(svc.mail_view.watch(me, feed.changed))
+    adopt(feed)
     response = Response(iter([OPENING]), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once

@@ -179,7 +179,10 @@ class PortalTask(WSGITask):  # type: ignore[misc]
                 self.feed.stop()  # adopted, but the response failed or was no stream
 
     def finish(self) -> None:
-        if self.feed is None or self.status[:3] != "200":
+        # A stream answers one GET that nothing follows on its connection: a pipelined
+        # request after it would be answered inside the stream.
+        alone = self.request.command == "GET" and len(self.channel.requests) == 1
+        if self.feed is None or self.status[:3] != "200" or not alone:
             super().finish()
             return
         if not self.wrote_header:

@@ -2,12 +2,14 @@
 connection but none of the portal's threads, so with two threads and forty open streams
 pages are still served; each stream hears a change to its user's mail and only its
 user's; a stream whose client goes away leaves no subscription behind, and one that
-asks for anything else on its connection is closed.
+asks for anything else on its connection is closed. A user has at most MAX_PER_USER
+streams; pipelined requests get no stream; a logged-out session's stream stops.
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -16,20 +18,21 @@ from pathlib import Path
 import pytest
 
 from groupware.services.core.access import SYSTEM
+from groupware.web.live import MAX_PER_USER, RECHECK
 from tests.abuse import wait_closed
 from tests.conftest import Served
 from tests.integration.test_web import Browser
 from tests.integration.test_web_limits import served_login, web_server
 
 NINA, OTTO, PASSWORD = "nina@example.test", "otto@example.test", "Nina-pass-123456"
-STREAMS = 40
+TABS = [f"tab{n}@example.test" for n in range(4)]  # 4 x MAX_PER_USER streams
 MESSAGE = b"From: carol@elsewhere.example\r\nSubject: live\r\n\r\nhello\r\n"
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     with web_server(tmp_path, threads=2, max_connections_per_ip=200) as served:
-        for address in (NINA, OTTO):
+        for address in (NINA, OTTO, *TABS):
             served.services.directory.add_user(SYSTEM, address, PASSWORD)
         yield served
 
@@ -41,12 +44,12 @@ def session_cookie(served: Served, address: str) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in browser.jar)
 
 
+REQUEST = b"GET /mail/events HTTP/1.1\r\nHost: mail.example.test\r\nAccept: text/event-stream\r\n"
+
+
 def open_stream(served: Served, cookie: str, stack: ExitStack) -> socket.socket:
     sock = stack.enter_context(socket.create_connection(("127.0.0.1", served.ports["http"]), 10))
-    sock.sendall(
-        b"GET /mail/events HTTP/1.1\r\nHost: mail.example.test\r\nAccept: text/event-stream\r\n"
-        + f"Cookie: {cookie}\r\n\r\n".encode()
-    )
+    sock.sendall(REQUEST + f"Cookie: {cookie}\r\n\r\n".encode())
     head = b""
     while b"retry:" not in head:
         chunk = sock.recv(4096)
@@ -65,16 +68,20 @@ def deliver(served: Served, address: str, tmp_path: Path) -> None:
 def test_open_streams_hold_no_thread_and_hear_their_users_mail(
     served: Served, tmp_path: Path
 ) -> None:
-    nina, otto = session_cookie(served, NINA), session_cookie(served, OTTO)
+    otto = session_cookie(served, OTTO)
     with ExitStack() as stack:
-        streams = [open_stream(served, nina, stack) for _ in range(STREAMS)]
+        streams = {
+            address: [open_stream(served, cookie, stack) for _ in range(MAX_PER_USER)]
+            for address, cookie in ((a, session_cookie(served, a)) for a in TABS)
+        }
         others = open_stream(served, otto, stack)
         started = time.monotonic()
         assert served_login(served, "127.0.0.1")  # two threads, 41 streams: still served
         assert time.monotonic() - started < 10
 
-        deliver(served, NINA, tmp_path)
-        for sock in streams:
+        for address in TABS:
+            deliver(served, address, tmp_path)
+        for sock in (sock for socks in streams.values() for sock in socks):
             sock.settimeout(5)
             data = b""
             while b"MessageAdded" not in data:
@@ -84,7 +91,7 @@ def test_open_streams_hold_no_thread_and_hear_their_users_mail(
             assert b"event: mail" in data
         others.settimeout(0.5)
         with pytest.raises(TimeoutError):
-            others.recv(4096)  # Otto hears nothing of Nina's mail
+            others.recv(4096)  # Otto hears nothing of the others' mail
 
         others.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")  # no second request
         assert b"HTTP/1.1" not in wait_closed(others)[0]  # closed, not answered
@@ -93,6 +100,44 @@ def test_open_streams_hold_no_thread_and_hear_their_users_mail(
     while hub.listeners() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert hub.listeners() == 0  # every closed stream unsubscribed
+
+
+def test_a_user_has_few_streams_and_pipelining_gets_none(served: Served) -> None:
+    nina = session_cookie(served, NINA)
+    with ExitStack() as stack:
+        for _ in range(MAX_PER_USER):
+            open_stream(served, nina, stack)
+        sock = stack.enter_context(socket.create_connection(("127.0.0.1", served.ports["http"])))
+        sock.sendall(REQUEST + f"Cookie: {nina}\r\n\r\n".encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 429 ")
+    with socket.create_connection(("127.0.0.1", served.ports["http"]), 10) as sock:
+        twice = REQUEST + f"Cookie: {nina}\r\n\r\n".encode()
+        sock.sendall(twice * 2 + b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answers = wait_closed(sock)[0]
+    # The first is answered and ended (its last chunk), the connection closed after it.
+    assert answers.count(b"HTTP/1.1 200 ") == 1 and answers.endswith(b"\r\n0\r\n\r\n")
+    time.sleep(0.5)
+    assert served.services.events.listeners() == 0
+
+
+def test_a_stream_stops_with_its_session(served: Served, tmp_path: Path) -> None:
+    browser = Browser(served.base_url)
+    browser.log_in(NINA, PASSWORD)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in browser.jar)
+    with ExitStack() as stack:
+        sock = open_stream(served, cookie, stack)
+        browser.request("/logout", {"csrf_token": browser.csrf("/account")})
+        live_module = sys.modules["groupware.web.live"]
+        live_module.RECHECK = 0.0  # type: ignore[attr-defined]  # believe no answer
+        try:
+            deliver(served, NINA, tmp_path)
+            sock.settimeout(5)
+            data = b""
+            while b"event: " not in data:
+                data += sock.recv(4096)
+        finally:
+            live_module.RECHECK = RECHECK  # type: ignore[attr-defined]
+    assert b"event: ended" in data and b"MessageAdded" not in data
 
 
 def test_a_stranger_gets_no_stream(served: Served) -> None:
@@ -112,7 +157,7 @@ def test_streams_survive_a_burst_of_events_and_give_their_places_back(
     nina = session_cookie(served, NINA)
     deliveries = 40
     with ExitStack() as stack:
-        streams = [open_stream(served, nina, stack) for _ in range(30)]
+        streams = [open_stream(served, nina, stack) for _ in range(MAX_PER_USER)]
         for _ in range(deliveries):
             deliver(served, NINA, tmp_path)
         for sock in streams:
@@ -125,7 +170,9 @@ def test_streams_survive_a_burst_of_events_and_give_their_places_back(
     deadline = time.monotonic() + 10
     while served.services.events.listeners() and time.monotonic() < deadline:
         time.sleep(0.1)
-    with ExitStack() as stack:  # 150 more from the same address: the first 30 left
-        for _ in range(150):
-            open_stream(served, nina, stack)
+    with ExitStack() as stack:  # as many again, and more, from the same address
+        for address in (NINA, *TABS):
+            cookie = session_cookie(served, address)
+            for _ in range(MAX_PER_USER):
+                open_stream(served, cookie, stack)
         assert served_login(served, "127.0.0.1")

@@ -129,6 +129,19 @@ class WebSessions:
             )
         return replace(info, last_seen_at=now, expires_at=expires, peer_ip=peer, user_agent=agent)
 
+    def alive(self, sid: str) -> bool:
+        """Whether session `sid` still stands (not ended, not expired): what an open
+        live-update stream asks before it carries an event."""
+        now = utcnow()
+        with self._db.read() as session:
+            row = session.get(WebSession, sid)
+            return (
+                row is not None
+                and row.expires_at > now
+                and row.created_at + self.lifetime > now
+                and not row.pending
+            )
+
     def save_data(self, sid: str, data: dict[str, Any]) -> None:
         """Keep the portal's state of a session (nothing happens if it ended meanwhile)."""
         with self._db.write() as session:
