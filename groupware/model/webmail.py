@@ -69,6 +69,7 @@ class HeldMessage(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     scheduled: Mapped[bool] = mapped_column(Boolean, default=False)  # chosen, not undo's
     # "held" until released; "sending" from the moment the release claims it (a crash
-    # then sends it again at the next start rather than losing it); gone once sent.
+    # then sends it again at the next start rather than losing it), "undoing" while an
+    # undo makes it a draft; gone once sent or a draft.
     state: Mapped[str] = mapped_column(String(8), default="held")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

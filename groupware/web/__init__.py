@@ -72,6 +72,9 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
         # year, never asked for again until they change (each page load made three
         # revalidations of style.css, app.js and mail.js).
         SEND_FILE_MAX_AGE_DEFAULT=STATIC_MAX_AGE,
+        # The compose form's text fields (its files are counted apart): a message of
+        # up to ComposeForm's 1,000,000 characters, in UTF-8.
+        MAX_FORM_MEMORY_SIZE=4 * 1024 * 1024,
     )
     version = static_version(FRONTEND / "static")
 

@@ -8,6 +8,7 @@ submission; the form only gathers what the user wrote and chose.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
@@ -15,16 +16,23 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 from wtforms.fields import SelectChoice
 
-from groupware.errors import InvalidInput, NotFound, PermissionDenied
+from groupware.errors import GroupwareError, InvalidInput, NotFound
 from groupware.mime.compose import File
+from groupware.services.core.access import Principal
 from groupware.services.delivery.send import Draft
 from groupware.services.mail.listing import Opened
 from groupware.services.mail.mailboxes import INBOX
 from groupware.web.context import principal, services
 from groupware.web.forms import ActionForm, ComposeForm
-from groupware.web.mail import blueprint, file_size, full_date, ordered
+from groupware.web.mail import NUMBER, blueprint, file_size, full_date, ordered
 
 SIGNATURE = "\n\n-- \n"  # RFC 3676 §4.3: the signature separator line
+# A message with files costs a few times their size in memory while it is composed and
+# stored: BIG_SENDS of them at once, others wait up to BIG_WAIT seconds (as SMTP's byte
+# budget holds big messages in turn).
+BIG_FORM = 1024 * 1024
+BIG_SENDS = threading.BoundedSemaphore(2)
+BIG_WAIT = 60
 
 
 @blueprint.get("/compose")
@@ -63,7 +71,20 @@ def send() -> str | Response | tuple[str, int]:
     form = ComposeForm()
     if not form.validate_on_submit():
         return _compose_page(form), 400
-    me, svc = principal(), services()
+    me = principal()
+    big = (request.content_length or 0) > BIG_FORM
+    if big and not BIG_SENDS.acquire(timeout=BIG_WAIT):
+        flash("The server is busy with other big messages: send again in a moment.", "error")
+        return _compose_page(form), 503
+    try:
+        return _send(form, me)
+    finally:
+        if big:
+            BIG_SENDS.release()
+
+
+def _send(form: ComposeForm, me: Principal) -> str | Response:
+    svc = services()
     try:
         saving = bool(request.form.get("save"))
         draft = _draft(form, draft_files=not saving)  # a saved draft keeps its own files
@@ -74,11 +95,12 @@ def send() -> str | Response | tuple[str, int]:
         at = _send_at(form) if request.form.get("later") else None
         hold = timedelta(seconds=svc.preferences.get(me).undo_seconds)
         sent = svc.sending.send(me, draft, hold=hold, at=at)
-    except (InvalidInput, NotFound, PermissionDenied) as refused:
+    except GroupwareError as refused:  # the quota, a recipient, a size, an address
         flash(str(refused), "error")
         return _compose_page(form)
-    if form.draft_uid.data:
-        svc.sending.discard_draft(me, int(form.draft_uid.data))
+    draft_uid = _int(form.draft_uid.data)
+    if draft_uid is not None:
+        svc.sending.discard_draft(me, draft_uid)
     if sent.held is not None and at is not None:
         flash(f"Scheduled for {full_date(at)}: it waits in the Outbox until then.", "ok")
     else:
@@ -104,7 +126,7 @@ def save_draft() -> Response | tuple[Response, int]:
     try:
         draft = _draft(form, uploads=False, draft_files=False)
         uid = services().sending.save_draft(principal(), draft, _int(form.draft_uid.data))
-    except (InvalidInput, NotFound, PermissionDenied) as refused:
+    except GroupwareError as refused:
         return jsonify(error=str(refused)), 400
     return jsonify(draft=uid)
 
@@ -141,6 +163,9 @@ def undo(held: int) -> Response:
     except NotFound:
         flash("Too late: that message is sent already.", "error")
         return redirect(url_for("mail.folder", mailbox=INBOX))
+    except GroupwareError as refused:  # no room for the draft: it waits on as it was
+        flash(f"It was not taken back: {refused}", "error")
+        return redirect(url_for("mail.outbox"))
     flash("Not sent: the message is a draft again.", "ok")
     return redirect(url_for("mail.compose", draft=uid))
 
@@ -270,7 +295,10 @@ def _send_at(form: ComposeForm) -> datetime:
         raise InvalidInput("choose a date and time to send at") from None
     if local.tzinfo is not None or not -900 <= offset <= 900:
         raise InvalidInput("choose a date and time to send at")
-    return (local + timedelta(minutes=offset)).replace(tzinfo=UTC)
+    try:
+        return (local + timedelta(minutes=offset)).replace(tzinfo=UTC)
+    except OverflowError:  # a year 9999 or 1 moved past the calendar's end
+        raise InvalidInput("choose a date and time to send at") from None
 
 
 def _drafts() -> str:
@@ -281,4 +309,5 @@ def _drafts() -> str:
 
 
 def _int(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() and len(text) < 11 else None
+    """A number a form field holds (ASCII digits: "²" is a digit to str.isdigit)."""
+    return int(text) if text and NUMBER.fullmatch(text) else None

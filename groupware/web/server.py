@@ -34,6 +34,7 @@ from waitress.task import ThreadedTaskDispatcher, WSGITask
 
 from groupware.config import Endpoint, WebConfig
 from groupware.web.eventstreams import Feed, StreamCarrier
+from groupware.web.sessions import COOKIE
 
 log = logging.getLogger(__name__)
 _BUSY = b"Too many connections from your address; try again later.\n"
@@ -57,7 +58,7 @@ MAX_BODY_SECONDS = 600
 # attachments take big bodies (web.max_body_bytes).
 FORM_BODY_BYTES = 1024 * 1024
 STREAM_KEY = "groupware.stream"  # environ: the function a view hands its Feed to
-UPLOADS = frozenset({"/dav", "/mail/compose"})  # paths that take up to max_body_bytes
+UPLOADS = frozenset({"/mail/compose"})  # webmail's paths that take up to max_body_bytes
 
 
 class ConnectionCounter(Protocol):
@@ -150,7 +151,11 @@ class LimitedParser(HTTPRequestParser):  # type: ignore[misc]
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
         path = str(self.path or "")
-        if not (path in UPLOADS or path.startswith("/dav/")):
+        # The webmail's form takes files from a logged-in browser only (the view checks
+        # the session; a stranger's body is cut short before it is spooled to disk).
+        logged_in = f"{COOKIE}=" in str(self.headers.get("COOKIE", ""))
+        uploads = path.startswith("/dav/") or path == "/dav" or (path in UPLOADS and logged_in)
+        if not uploads:
             limit = min(FORM_BODY_BYTES, self.adj.max_request_body_size)
             self.adj = _SmallBody(self.adj, limit)
 

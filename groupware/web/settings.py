@@ -10,7 +10,7 @@ favourite change, as web/reauth.py guards sign-in changes).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from groupware.services.delivery.rules import FORWARDING
@@ -119,10 +119,11 @@ def save_identity() -> Response:
     return _back("identities")
 
 
-@blueprint.post("/identities/remove/<address>")
-def remove_identity(address: str) -> Response:
+@blueprint.post("/identities/remove")
+def remove_identity() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
+    address = request.form.get("address", "")
     succeeded(lambda: services().identities.remove(principal(), address), f"Reset {address}.")
     return _back("identities")
 
@@ -180,8 +181,10 @@ def add_rule() -> Response:
 
 
 @blueprint.post("/rules/<int:rule_id>/<what>")
+@fresh_login_required("settings.overview")
 def change_rule(rule_id: int, what: str) -> Response:
-    """Move a rule up or down, turn it off or on, or remove it."""
+    """Move a rule up or down, turn it off or on (which may start a forward again), or
+    remove it."""
     if not ActionForm().validate_on_submit():
         abort(400)
     me, rules = principal(), services().rules
@@ -220,10 +223,11 @@ def trust() -> Response:
     return _back("images")
 
 
-@blueprint.post("/images/remove/<sender>")
-def distrust(sender: str) -> Response:
+@blueprint.post("/images/remove")
+def distrust() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
+    sender = request.form.get("sender", "")
     attempt(
         lambda: services().preferences.trust(principal(), sender, on=False),
         f"Images from {sender} are asked for again.",

@@ -30,7 +30,7 @@ from groupware.services.delivery.send import Draft
 from groupware.services.mail.preferences import MailSettings
 from tests.browser.hostile import hostile
 from tests.browser.screens import WIDE, shoot
-from tests.conftest import ADMIN_PASSWORD, Served, serving, with_listeners
+from tests.conftest import ADMIN_PASSWORD, TEST_DNS, Served, serving, with_listeners
 
 NINA, NINA_PASSWORD = "nina@example.test", "Nina-pass-123456"
 OTTO, OTTO_PASSWORD = "otto@example.test", "Otto-pass-123456"
@@ -386,6 +386,20 @@ PIXEL = bytes.fromhex(  # a 1x1 PNG
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360f8cf000000030101001a0d5e2b0000000049454e44ae426082"
 )
+
+
+def send_pictures(served: Served, subject: str, envelope: str) -> None:
+    """An HTML message from Pat with a remote image, sent by `envelope` (SMTP MAIL FROM)."""
+    message = EmailMessage()
+    message["From"] = "Pat <pat@trusted.example>"
+    message["To"] = NINA
+    message["Subject"] = subject
+    message.set_content("Pictures.")
+    message.add_alternative(
+        '<p><img alt="tracker" src="http://127.0.0.1:9/t.png"></p>', subtype="html"
+    )
+    with smtplib.SMTP("127.0.0.1", served.ports["smtp"], timeout=30) as client:
+        client.send_message(message, from_addr=envelope)
 
 
 def send_with_files(served: Served, subject: str, remote: str) -> bytes:
@@ -768,15 +782,24 @@ def test_personal_settings_act_on_mail(mail_server: Served, new_page, shots: Pat
     page.get_by_role("button", name="Save forwarding").click()
     expect(page.get_by_role("status")).to_have_text("Mail is no longer forwarded.")
 
-    send_with_files(mail_server, "Pictures", "http://127.0.0.1:9")
+    # Pat's domain publishes SPF and DMARC: Pat's own mail passes, a forgery fails.
+    TEST_DNS.add("trusted.example", "TXT", ["v=spf1 ip4:127.0.0.1 -all"])
+    TEST_DNS.add("_dmarc.trusted.example", "TXT", ["v=DMARC1; p=none"])
+    send_pictures(mail_server, "Pictures", "pat@trusted.example")
     page.goto(base + "/mail")
     page.get_by_role("link", name=re.compile("Pictures")).click()
-    page.get_by_role("button", name="Always show images from carol@elsewhere.example").click()
+    page.get_by_role("button", name="Always show images from pat@trusted.example").click()
     expect(page.get_by_role("link", name="Show remote images")).to_have_count(0)
     frame = page.frame_locator("iframe[title=Message]")
     expect(frame.get_by_role("img", name="tracker")).to_have_attribute("src", re.compile("^http"))
     page.goto(base + "/settings#images")
-    expect(page.locator("#images")).to_contain_text("carol@elsewhere.example")
+    expect(page.locator("#images")).to_contain_text("pat@trusted.example")
+
+    send_pictures(mail_server, "Forged pictures", "forger@elsewhere.example")
+    page.goto(base + "/mail")
+    page.get_by_role("link", name=re.compile("Forged pictures")).click()
+    expect(page.get_by_role("alert")).to_contain_text("failed the sender checks (DMARC)")
+    expect(page.get_by_role("link", name="Show remote images")).to_be_visible()  # not loaded
 
 
 def test_conversations(mail_server: Served, new_page, shots: Path) -> None:

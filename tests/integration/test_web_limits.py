@@ -169,3 +169,16 @@ def test_big_bodies_go_to_dav_only(tmp_path: Path) -> None:
             answer = sock.recv(65536)
         assert answer.startswith(b"HTTP/1.1 401 "), answer[:100]  # read, then asked to log in
         assert served_login(served, "127.0.0.1")  # small forms as ever
+
+
+def test_webmail_files_are_taken_from_a_logged_in_browser_only(tmp_path: Path) -> None:
+    """The compose form takes big bodies, but a stranger's is refused as its headers
+    announce it, before anything is spooled."""
+    with web_server(tmp_path) as served:
+        with socket.create_connection(("127.0.0.1", served.ports["http"]), timeout=10) as sock:
+            sock.sendall(
+                b"POST /mail/compose HTTP/1.1\r\nHost: mail.example.test\r\n"
+                + f"Content-Length: {FORM_BODY_BYTES + 1}\r\n\r\n".encode()
+            )
+            answer, _ = wait_closed(sock)
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:100]

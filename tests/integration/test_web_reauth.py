@@ -17,6 +17,7 @@ from flask import url_for
 from groupware import runtime as runtime_module
 from groupware.config import Config
 from groupware.services.core.access import SYSTEM
+from groupware.services.delivery.rulespec import Action, RuleSpec
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Served, make_config, serving, with_listeners
 from tests.integration.test_web import Browser
 from tests.integration.test_web_sessions import (
@@ -307,3 +308,20 @@ def test_sending_mail_elsewhere_wants_a_fresh_login(
     assert status == 200 and CONFIRM in page
     owner = services.auth.principal(services.directory.get_user(SYSTEM, USER).id)
     assert owner is not None and services.rules.list_all(owner, USER) == []
+
+
+def test_turning_a_rule_on_again_wants_a_fresh_login(web_server: Served) -> None:
+    """A rule that forwards, turned off, then on again from a stale session: asked."""
+    services = web_server.services
+    services.directory.add_user(SYSTEM, USER, PASSWORD)
+    owner = services.auth.principal(services.directory.get_user(SYSTEM, USER).id)
+    assert owner is not None
+    spec = RuleSpec("Out", (), (Action("forward", "thief@elsewhere.example"),), enabled=False)
+    rule = services.rules.add(owner, USER, spec)
+    client = browser(web_server)
+    stale(web_server)
+    status, _, page = client.request(
+        f"/settings/rules/{rule.id}/toggle", {"csrf_token": client.csrf("/settings")}
+    )
+    assert status == 200 and CONFIRM in page
+    assert not services.rules.list_all(owner, USER)[0].spec.enabled

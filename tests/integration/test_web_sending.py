@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from groupware.errors import InvalidInput, NotFound, PermissionDenied
+from groupware.errors import InvalidInput, NotFound, PermissionDenied, QuotaExceeded
+from groupware.mime.compose import File
 from groupware.model.base import utcnow
 from groupware.model.webmail import HeldMessage
 from groupware.runtime import Runtime
@@ -208,3 +209,40 @@ def test_the_search_box_finds_words_by_their_start(setup: Services, tmp_path: Pa
     assert found("needle") == {"Long"}
     assert found("subject:Convince") == {"Convince"}
     assert found("vince") == set()  # not a word's start
+
+
+def test_what_waits_counts_against_the_quota_and_undo_keeps_it_when_full(
+    setup: Services,
+) -> None:
+    bob = principal(setup, BOB)
+    setup.directory.update_user(SYSTEM, BOB, quota_bytes=200_000)
+    big = (File("big.bin", "application/octet-stream", b"x" * 120_000),)
+    later = utcnow() + timedelta(days=1)
+    sent = setup.sending.send(bob, Draft(ALICE, "", "", "One", "x", files=big), at=later)
+    with pytest.raises(QuotaExceeded):  # two would not fit beside what Bob keeps
+        setup.sending.send(bob, Draft(ALICE, "", "", "Two", "x", files=big), at=later)
+    assert sent.held is not None
+    filler = File("fill.bin", "application/octet-stream", b"y" * 100_000)
+    setup.sending.save_draft(bob, Draft("", "", "", "Filler", "", files=(filler,)))
+    with pytest.raises(QuotaExceeded):  # no room for the draft: the message waits on
+        setup.sending.cancel(bob, sent.held)
+    assert [w.subject for w in setup.sending.waiting(bob)] == ["One"]
+
+
+def test_file_names_lose_control_characters(setup: Services, tmp_path: Path) -> None:
+    alice = principal(setup, ALICE)
+    data = (
+        b"Subject: files\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\n"
+        b"Content-Type: application/octet-stream\r\n"
+        b"Content-Disposition: attachment; filename*=utf-8''a%0D%0ASet-Cookie%3A%20x%0D%0A.html\r\n"
+        b"\r\nAAAA\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Disposition: attachment; filename*=utf-8''report%E2%80%AEfdp.exe\r\n"
+        b"\r\nAAAA\r\n--b--\r\n"
+    )
+    path = tmp_path / "m.eml"
+    path.write_bytes(data)
+    uid = setup.messages.append(alice, "INBOX", path).uid
+    names = [a.filename for a in setup.mail_view.open(alice, "INBOX", uid).attachments]
+    assert names == ["a Set-Cookie: x .html", "reportfdp.exe"]
+    assert setup.suggestions.suggest(alice, "\x00bo") == setup.suggestions.suggest(alice, "bo")

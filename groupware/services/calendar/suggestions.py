@@ -50,7 +50,7 @@ class AddressSuggestions:
         """Up to MAX_SUGGESTIONS people, groups and contacts matching `typed` (at least
         MIN_TYPED characters), those whose name or address starts with it first."""
         own_mailboxes(actor)  # a user of mail, writing a message
-        typed = " ".join(typed.split()).lower()[:MAX_TYPED]
+        typed = " ".join(typed.replace("\x00", "").split()).lower()[:MAX_TYPED]
         if len(typed) < MIN_TYPED:
             return []
         found = self._contacts(actor, typed) + self._directory(typed)

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from email.utils import getaddresses
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from groupware import spool
-from groupware.errors import GroupwareError, InvalidInput, NotFound
+from groupware.errors import GroupwareError, InvalidInput, NotFound, QuotaExceeded
 from groupware.mime.compose import MAX_SUBJECT, File, compose_message
 from groupware.mime.markdown import markdown_html
 from groupware.mime.parse import parse_message
@@ -44,6 +44,7 @@ from groupware.store import Database
 log = logging.getLogger(__name__)
 MAX_TEXT = 1024 * 1024  # characters of a message's text
 MAX_HELD = 100  # messages one user may have waiting
+HELD_MESSAGES_WORTH = 2  # …and octets: this many messages of the largest size SMTP takes
 MAX_SCHEDULE = timedelta(days=366)
 SENT, DRAFTS = "\\Sent", "\\Drafts"
 
@@ -135,12 +136,23 @@ class WebSending:
         if release is None:
             return Sent(kept=self._dispatch(actor, data, everyone))
         user_id = own_mailboxes(actor)
+        quota = self._mailboxes.quota(actor)
         with self._db.write() as session:
-            waiting = session.scalars(
-                select(HeldMessage.id).where(HeldMessage.user_id == user_id)
-            ).all()
-            if len(waiting) >= MAX_HELD:
+            count, held_bytes = session.execute(
+                select(
+                    func.count(), func.coalesce(func.sum(func.length(HeldMessage.data)), 0)
+                ).where(HeldMessage.user_id == user_id)
+            ).one()
+            if count >= MAX_HELD:
                 raise InvalidInput(f"at most {MAX_HELD} messages may wait to be sent")
+            # What waits is the user's: it counts against the quota, and a user may hold
+            # a few messages' worth at most, whatever the quota.
+            waiting = held_bytes + len(data)
+            limit = quota.limit_bytes
+            if waiting > HELD_MESSAGES_WORTH * self.max_message_bytes or (
+                limit and quota.used_bytes + waiting > limit
+            ):
+                raise QuotaExceeded("no room for one more message waiting to be sent")
             row = HeldMessage(
                 user_id=user_id,
                 release_at=release,
@@ -173,26 +185,33 @@ class WebSending:
 
     def cancel(self, actor: Principal, held: int) -> int:
         """Take back held message `held`: it becomes a draft in Drafts (with its Bcc
-        recipients), whose UID is returned. NotFound once it is gone (or going)."""
+        recipients), whose UID is returned. NotFound once it is gone (or going). If the
+        draft cannot be kept (the quota), the message waits on as it was."""
         user_id = own_mailboxes(actor)
+        mine = (HeldMessage.id == held) & (HeldMessage.user_id == user_id)
         with self._db.write() as session:
-            row = session.scalar(
-                select(HeldMessage).where(
-                    HeldMessage.id == held,
-                    HeldMessage.user_id == user_id,
-                    HeldMessage.state == "held",
-                )
+            claimed = session.execute(
+                update(HeldMessage).where(mine, HeldMessage.state == "held").values(state="undoing")
             )
-            if row is None:
+            if not claimed.rowcount:  # type: ignore[attr-defined]
                 raise NotFound("that message is sent already")
-            data, recipients = row.data, row.recipients.split()
-            session.delete(row)
-        # The message as written, with its blind recipients back as a Bcc: field.
-        shown = _visible_recipients(data)
-        bcc = [a for a in recipients if a not in shown]
-        if bcc:
-            data = b"Bcc: " + ",\r\n ".join(f"<{a}>" for a in bcc).encode() + b"\r\n" + data
-        return self._keep_draft(actor, data)
+            data, recipients = session.execute(
+                select(HeldMessage.data, HeldMessage.recipients).where(mine)
+            ).one()
+        try:
+            # The message as written, with its blind recipients back as a Bcc: field.
+            shown = _visible_recipients(data)
+            bcc = [a for a in recipients.split() if a not in shown]
+            if bcc:
+                data = b"Bcc: " + ",\r\n ".join(f"<{a}>" for a in bcc).encode() + b"\r\n" + data
+            uid = self._keep_draft(actor, data)
+        except BaseException:
+            with self._db.write() as session:
+                session.execute(update(HeldMessage).where(mine).values(state="held"))
+            raise
+        with self._db.write() as session:
+            session.execute(delete(HeldMessage).where(mine))
+        return uid
 
     def release_due(self) -> int:
         """Send every held message whose time has come; returns how many went. Each is
@@ -218,11 +237,13 @@ class WebSending:
         return sent
 
     def recover(self) -> int:
-        """At start: messages a crash caught while sending wait again (they are sent
-        once more rather than lost); returns how many."""
+        """At start: messages a crash caught while sending (or being taken back) wait
+        again (sent once more rather than lost); returns how many."""
         with self._db.write() as session:
             result = session.execute(
-                update(HeldMessage).where(HeldMessage.state == "sending").values(state="held")
+                update(HeldMessage)
+                .where(HeldMessage.state.in_(("sending", "undoing")))
+                .values(state="held")
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 

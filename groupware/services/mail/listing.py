@@ -378,6 +378,9 @@ _LISTED = select(
     Message.parsed,
     Message.thread,
 )
+# Control characters (C0, C1) and the bidirectional controls that make "exe.pdf" of
+# "pdf.exe": never in a file name shown or saved.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _ATTACHMENTS = re.compile(r'"attachments":\s*([1-9])')  # in ParsedMessage.to_json's JSON
 
 
@@ -409,7 +412,8 @@ def _attachment(section: tuple[int, ...], part: BodyPart) -> Attachment:
     """How the reader lists a part: its own name, else one made of its number and type."""
     size = part.size * 3 // 4 if part.encoding.lower() == "base64" else part.size
     kind = part.mime_type
-    name = (part.filename or "").replace("/", "_").replace("\\", "_").strip()
+    name = _CONTROLS.sub("", " ".join((part.filename or "").split()))
+    name = name.replace("/", "_").replace("\\", "_").strip(" .")
     if not name:
         extension = ".eml" if kind == "message/rfc822" else mimetypes.guess_extension(kind) or ""
         name = f"attachment-{_section_text(section)}{extension}"
