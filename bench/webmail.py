@@ -38,7 +38,8 @@ from each of 127.0.0.2, 127.0.0.3, ... (web.max_connections is raised in the ben
 server's config; max_connections_per_ip stays the default 50); a thread reads whatever
 they are sent, and the same rounds run again. Twice: first all streams with the measured
 user's own session cookie (each change to its mail, e.g. a message opened unread or the
-copy in Sent, is an event to all of them), then spread over --stream-users other users
+copy in Sent, is an event to all of them; a user has at most 10, so 990 are refused
+with 429), then spread over --stream-users other users (10 each: 100 for 1,000)
 (idle tabs of other people: no events). Printed: the streams' 200 heads, how many were
 still open before and after the rounds, the events they got, the server's RSS before
 and after opening them, and the ERROR lines of the server's log.
@@ -59,7 +60,7 @@ Targets: server side (SQLite, 100k INBOX) p95 list/older/open <= 100 ms, search 
 send <= 100 ms; browser at most half of Roundcube's and search <= 200 ms.
 Prints a table and one JSON line; exits 0. CI never runs it.
 Usage: python bench/webmail.py [--messages 100000] [--other 3000] [--samples 100]
-       [--streams 1000] [--stream-users 50] [--seed-processes N] [--seed-threads 8]
+       [--streams 1000] [--stream-users 100] [--seed-processes N] [--seed-threads 8]
        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
        python bench/webmail.py --browser [--messages 10000] [--reps 10]
 """
@@ -1071,7 +1072,7 @@ def main() -> int:
     parser.add_argument(
         "--stream-users",
         type=int,
-        default=50,
+        default=100,
         help="a second round with the streams spread over this many other users (0: none)",
     )
     parser.add_argument("--seed-threads", type=int, default=8, help="per seeding process")
