@@ -120,8 +120,9 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login"))
         user: WebUser = current_user
-        target = "admin.home" if user.principal.grants else "mail.home"
-        return redirect(url_for(target))
+        if user.principal.grants:
+            return redirect(url_for("admin.home"))
+        return redirect(url_for("mail.folder", mailbox="INBOX"))  # one hop, not two
 
     @app.before_request
     def start_clock() -> None:
