@@ -110,6 +110,7 @@ def build_services(config: Config, database: Database) -> Services:
     router.on_delivered.append(scheduling.message_delivered)
     bounces, submission = Bounces(router, config.hostname), Submission(database)
     identities = Identities(database, submission)
+    mail_view = MailView(database, fetch, messages, mailboxes, search, events, config.hostname)
     groups, sharing = Groups(database), Sharing(database, calendars)
     groups.on_name_freed.append(sharing.forget_group)  # group calendars end with the group
     return Services(
@@ -126,7 +127,7 @@ def build_services(config: Config, database: Database) -> Services:
         messages=messages,
         search=search,
         fetch=fetch,
-        mail_view=MailView(database, fetch, messages, mailboxes, search, events, config.hostname),
+        mail_view=mail_view,
         delivery=delivery,
         router=router,
         sending=WebSending(
@@ -139,6 +140,7 @@ def build_services(config: Config, database: Database) -> Services:
             auth,
             mailboxes,
             messages,
+            mail_view,
             max_recipients=config.smtp.max_recipients,
             max_message_bytes=config.smtp.max_message_bytes,
         ),

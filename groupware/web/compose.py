@@ -206,9 +206,7 @@ def _files(form: ComposeForm, *, uploads: bool, draft_files: bool) -> tuple[File
     if form.forward_whole.data and folder != _drafts():
         files.append(File("forwarded.eml", "message/rfc822", view.source(me, folder, uid)))
     else:
-        for listed in view.open(me, folder, uid).attachments:
-            found = view.attachment(me, folder, uid, listed.section)
-            files.append(File(found.filename, listed.mime_type, found.content))
+        files += view.files(me, folder, uid)
     return tuple(files)
 
 

@@ -23,9 +23,6 @@ from groupware import spool
 from groupware.errors import GroupwareError, InvalidInput, NotFound, QuotaExceeded
 from groupware.mime.compose import MAX_SUBJECT, File, compose_message
 from groupware.mime.markdown import markdown_html
-from groupware.mime.parse import parse_message
-from groupware.mime.structure import attachments
-from groupware.mime.text import decode_transfer
 from groupware.model.base import utcnow
 from groupware.model.webmail import HeldMessage
 from groupware.services.auth.login import Auth
@@ -35,6 +32,7 @@ from groupware.services.delivery.bounces import Bounces
 from groupware.services.delivery.identities import Identities
 from groupware.services.delivery.local import LocalDelivery, Resolved
 from groupware.services.delivery.route import MailRouter
+from groupware.services.mail.listing import MailView
 from groupware.services.mail.mailboxes import Mailboxes, own_mailboxes
 from groupware.services.mail.messages import Messages
 from groupware.services.transport import provenance
@@ -98,6 +96,7 @@ class WebSending:
         auth: Auth,
         mailboxes: Mailboxes,
         messages: Messages,
+        view: MailView,
         max_recipients: int,
         max_message_bytes: int,
     ) -> None:
@@ -110,6 +109,7 @@ class WebSending:
         self._auth = auth
         self._mailboxes = mailboxes
         self._messages = messages
+        self._view = view
         self._max_recipients = max_recipients  # as one SMTP transaction takes
         self.max_message_bytes = max_message_bytes  # as SMTP takes (attachments grow 4/3)
 
@@ -382,15 +382,9 @@ class WebSending:
 
     def _draft_files(self, actor: Principal, drafts: str, uid: int) -> list[File]:
         try:
-            data = self._messages.read(actor, drafts, uid)
-        except NotFound:
+            return self._view.files(actor, drafts, uid)
+        except NotFound:  # gone meanwhile (another tab sent it)
             return []
-        files = []
-        for _, part in attachments(parse_message(data).body):
-            content = decode_transfer(data[part.body_start : part.body_end], part.encoding)
-            if content is not None:
-                files.append(File(part.filename or "file", part.mime_type, content))
-        return files
 
     def _special(self, actor: Principal, use: str) -> str:
         found = self._mailboxes.special_folder(actor, use)

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from groupware.errors import InvalidInput, NotFound
 from groupware.mime.authresults import Verdicts, our_verdicts
+from groupware.mime.compose import File
 from groupware.mime.html import clean_html, has_remote_images, html_part
 from groupware.mime.parse import ParsedMessage
 from groupware.mime.structure import Address, BodyPart, attachments
@@ -315,11 +316,17 @@ class MailView:
         _, parsed, content = self._whole(actor, mailbox, uid)
         for number, part in attachments(parsed.body):
             if _section_text(number) == section:
-                data = decode_transfer(content[part.body_start : part.body_end], part.encoding)
-                if data is None:  # an encoding nobody knows: the octets as they are
-                    data = content[part.body_start : part.body_end]
-                return Download(_attachment(number, part).filename, data)
+                return Download(_attachment(number, part).filename, _decoded(content, part))
         raise NotFound(f"no attachment {section} in message {uid}")
+
+    def files(self, actor: Principal, mailbox: str, uid: int) -> list[File]:
+        """Every attachment of message `uid`, decoded, as a message being written
+        carries them on (a forward, a draft taken up); one read, no flag changed."""
+        _, parsed, content = self._whole(actor, mailbox, uid)
+        return [
+            File(_attachment(number, part).filename, part.mime_type, _decoded(content, part))
+            for number, part in attachments(parsed.body)
+        ]
 
     def source(self, actor: Principal, mailbox: str, uid: int) -> bytes:
         """Message `uid` as it is stored, for "Show source" and "as attachment"."""
@@ -418,6 +425,13 @@ def _attachment(section: tuple[int, ...], part: BodyPart) -> Attachment:
         extension = ".eml" if kind == "message/rfc822" else mimetypes.guess_extension(kind) or ""
         name = f"attachment-{_section_text(section)}{extension}"
     return Attachment(_section_text(section), name[:200], kind, size)
+
+
+def _decoded(content: bytes, part: BodyPart) -> bytes:
+    """A part's content decoded (in an encoding nobody knows: the octets as they are)."""
+    raw = content[part.body_start : part.body_end]
+    decoded = decode_transfer(raw, part.encoding)
+    return raw if decoded is None else decoded
 
 
 def _section_text(section: tuple[int, ...]) -> str:
