@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from groupware.errors import InvalidInput, NotFound, PermissionDenied
 from groupware.model.directory import Alias, AliasTarget, User
@@ -97,10 +97,8 @@ class Identities:
                 select(Identity).where(Identity.user_id == user_id, Identity.address == address)
             )
             if row is None:
-                count = len(
-                    session.scalars(select(Identity.id).where(Identity.user_id == user_id)).all()
-                )
-                if count >= MAX_IDENTITIES:
+                count = session.scalar(select(func.count()).where(Identity.user_id == user_id))
+                if (count or 0) >= MAX_IDENTITIES:
                     raise InvalidInput(f"at most {MAX_IDENTITIES} identities")
                 row = Identity(user_id=user_id, address=address)
                 session.add(row)
