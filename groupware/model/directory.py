@@ -143,3 +143,17 @@ class AppPassword(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Resource(Base):
+    """A room or a piece of equipment: a user of the directory (its address takes
+    invitations, its calendar holds its bookings) that nobody logs in as; it answers
+    invitations itself (services/calendar/resources.py)."""
+
+    __tablename__ = "resources"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="room")  # room or equipment
+    capacity: Mapped[int] = mapped_column(Integer, default=0)  # people; 0: not said

@@ -73,3 +73,17 @@ class HeldMessage(Base):
     # undo makes it a draft; gone once sent or a draft.
     state: Mapped[str] = mapped_column(String(8), default="held")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalendarPreferences(Base):
+    """How the portal's calendar shows a user's time: their zone, and the calendars and
+    task lists they switched off (collection paths, a JSON list); no row: the defaults."""
+
+    __tablename__ = "calendar_preferences"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    time_zone: Mapped[str] = mapped_column(String(64), default="")  # "": not chosen yet
+    hidden: Mapped[str] = mapped_column(Text, default="[]")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,6 +13,7 @@ from groupware.config import Config
 from groupware.services.auth.credentials import Credentials
 from groupware.services.auth.login import Auth
 from groupware.services.auth.loginlocks import LoginLocks
+from groupware.services.calendar.agenda import Agenda
 from groupware.services.calendar.calendars import Calendars
 from groupware.services.calendar.scheduling import Scheduling
 from groupware.services.calendar.sharing import Sharing
@@ -79,6 +80,7 @@ class Services:
     bounces: Bounces
     calendars: Calendars
     sharing: Sharing
+    agenda: Agenda
     scheduling: Scheduling
     websessions: WebSessions
 
@@ -157,6 +159,7 @@ def build_services(config: Config, database: Database) -> Services:
         bounces=bounces,
         calendars=calendars,
         sharing=sharing,
+        agenda=Agenda(database, calendars, sharing),
         scheduling=scheduling,
         websessions=WebSessions(
             database,

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from groupware.config import Config
 from groupware.services import Services
-from groupware.web import account, admin, auth, errors, mail, reauth, settings
+from groupware.web import account, admin, auth, calendar, errors, mail, reauth, settings
 from groupware.web import compose as _compose  # noqa: F401  (its views join the mail blueprint)
 from groupware.web.context import SERVICES_KEY, WebUser, load_web_user
 from groupware.web.sessions import COOKIE, ServerSessionInterface
@@ -108,6 +108,7 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
         reauth.blueprint,
         account.blueprint,
         mail.blueprint,
+        calendar.blueprint,
         settings.blueprint,
         admin.blueprint,
     )

@@ -12,7 +12,6 @@ import segno
 from flask import Blueprint, redirect, render_template, session, url_for
 from flask_login import logout_user
 from werkzeug.wrappers import Response
-from wtforms.fields import SelectChoice
 
 from groupware.web.auth import check_password
 from groupware.web.context import attempt, login_gate, principal, services, succeeded
@@ -176,20 +175,9 @@ def _enrolled() -> bool:
 
 
 @blueprint.get("/calendars")
-def calendars() -> str:
-    me = principal()
-    svc = services()
-    owned = svc.sharing.collections_of(me)
-    form = ShareForm()
-    form.collection.choices = [SelectChoice(path, name) for path, name, _, _ in owned]
-    return render_template(
-        "calendars.html",
-        owned=owned,
-        shared=svc.sharing.visible_to(me.address),
-        form=form,
-        action=ActionForm(),
-        dav_url=url_for("index", _external=True) + "dav/",
-    )
+def calendars() -> Response:
+    """Where sharing was before the calendar pages: now beside them."""
+    return redirect(url_for("calendar.sharing"))
 
 
 @blueprint.post("/calendars/shares")
@@ -202,7 +190,7 @@ def share_calendar() -> Response:
             lambda: services().sharing.share(me, form.collection.data, sharee, form.access.data),
             f"Shared with {sharee}.",
         )
-    return redirect(url_for("account.calendars"))
+    return redirect(url_for("calendar.sharing"))
 
 
 @blueprint.post("/calendars/shares/remove/<path:collection>/<sharee>")
@@ -213,4 +201,4 @@ def unshare_calendar(collection: str, sharee: str) -> Response:
             lambda: services().sharing.unshare(me, collection, sharee),
             f"No longer shared with {sharee}.",
         )
-    return redirect(url_for("account.calendars"))
+    return redirect(url_for("calendar.sharing"))

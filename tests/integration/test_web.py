@@ -132,7 +132,11 @@ def test_pages_have_no_inline_script_or_style(web_server: Served) -> None:
     for path in [
         "/login",
         "/account",
-        "/account/calendars",
+        "/calendar/sharing",
+        "/calendar",
+        "/calendar?view=month",
+        "/calendar?view=agenda",
+        "/calendar/event",
         "/admin/domains",
         "/admin/users",
         "/admin/aliases",
@@ -230,9 +234,9 @@ def test_a_user_shares_a_calendar_from_the_web(web_server: Served) -> None:
         services.directory.add_user(SYSTEM, address, "Alice-pass-123")
     alice = Browser(web_server.base_url)
     assert alice.log_in("alice@example.test", "Alice-pass-123")[0] == 200
-    status, _, page = alice.request("/account/calendars")
+    status, _, page = alice.request("/calendar/sharing")
     assert status == 200 and "/dav/" in page and "nobody" in page
-    token = alice.csrf("/account/calendars")
+    token = alice.csrf("/calendar/sharing")
     form = {
         "csrf_token": token,
         "collection": "alice@example.test/calendar",
@@ -244,13 +248,13 @@ def test_a_user_shares_a_calendar_from_the_web(web_server: Served) -> None:
     assert "bob@example.test (write)" in page
     bob = Browser(web_server.base_url)
     assert bob.log_in("bob@example.test", "Alice-pass-123")[0] == 200
-    assert "Calendar (alice@example.test) — read and write" in bob.request("/account/calendars")[2]
+    assert "Calendar (alice@example.test) — read and write" in bob.request("/calendar/sharing")[2]
     # Not someone else's calendar, even with a forged form.
-    forged = dict(form, csrf_token=bob.csrf("/account/calendars"), sharee="bob@example.test")
+    forged = dict(form, csrf_token=bob.csrf("/calendar/sharing"), sharee="bob@example.test")
     page = bob.request("/account/calendars/shares", forged)[2]
     assert "permission denied" in page
     path = "/account/calendars/shares/remove/alice@example.test/calendar/bob@example.test"
-    status, _, page = alice.request(path, {"csrf_token": alice.csrf("/account/calendars")})
+    status, _, page = alice.request(path, {"csrf_token": alice.csrf("/calendar/sharing")})
     assert status == 200 and "No longer shared with bob@example.test." in page
     assert services.sharing.visible_to("bob@example.test") == []
 

@@ -1,0 +1,453 @@
+"""The portal's calendar and task pages: which calendars and task lists a user sees (their
+own, those shared with them, their groups'), the occurrences of events in a time range,
+and saving, moving and deleting events and tasks, on the same rows DAV clients use
+(services/calendar/calendars.py), so an edit on one side is on the other at once.
+
+Every collection is reached through `reach`, the one check: its own owner's rights
+(services.access, as DAV asks), or the share that shows it to this user. A collection
+shared for free/busy gives busy blocks only; a read share cannot be written. A path not
+among the user's answers NotFound, whoever owns it. Saves go through Calendars.put_item
+naming the writer, so scheduling sends invitations for the organizer's own saves only.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from groupware.errors import InvalidInput, NotFound, PermissionDenied
+from groupware.mime import icalform
+from groupware.mime.icalitem import describe_text
+from groupware.model.base import utcnow
+from groupware.model.webmail import CalendarPreferences
+from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.rights import READ, WRITE
+from groupware.services.calendar.rows import (
+    COLOR,
+    COMPONENTS,
+    DIRECTORY,
+    TITLE,
+    CollectionRow,
+    ItemRow,
+    NewItem,
+)
+from groupware.services.calendar.sharing import Sharing
+from groupware.services.core.access import Principal
+from groupware.store import Database
+
+EVENTS, TASKS, CONTACTS = "events", "tasks", "contacts"
+OWN, WRITABLE, READABLE, FREEBUSY = "own", "write", "read", "freebusy"
+# Colours given to calendars that have none of their own, in order.
+PALETTE = ("#2563eb", "#16a34a", "#d97706", "#db2777", "#7c3aed", "#0891b2", "#dc2626")
+MAX_HIDDEN = 500
+T = TypeVar("T")
+BUSY = "Busy"  # the title of an event seen through a free/busy share
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A calendar, task list or address book as the portal shows it to one user."""
+
+    path: str  # the collection's own path (its owner's)
+    title: str
+    kind: str  # EVENTS, TASKS or CONTACTS
+    color: str
+    access: str  # OWN, WRITABLE, READABLE or FREEBUSY
+    owner: str  # the owner's home: an address, or "+group@domain"
+
+    @property
+    def writable(self) -> bool:
+        return self.access in (OWN, WRITABLE)
+
+    @property
+    def details(self) -> bool:
+        """Whether titles, places and notes may be shown (not through free/busy)."""
+        return self.access != FREEBUSY
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An occurrence in a calendar the user sees: where it is stored, and what it is."""
+
+    shown: Shown
+    href: str
+    occurrence: icalform.Occurrence
+
+
+@dataclass(frozen=True)
+class Settings:
+    zone: str = ""  # IANA; "" until chosen (the page offers the browser's)
+    hidden: frozenset[str] = frozenset()  # collection paths switched off
+
+
+class Agenda:
+    def __init__(self, database: Database, calendars: Calendars, sharing: Sharing) -> None:
+        self._db = database
+        self._calendars = calendars
+        self._sharing = sharing
+
+    # -- what a user sees ---------------------------------------------------------------
+
+    def collections(self, actor: Principal, kind: str) -> list[Shown]:
+        """The user's own collections of `kind`, then those others show them."""
+        self._calendars.ensure_home(actor.address)
+        found: list[Shown] = []
+        for row in self._calendars.children(actor.address):
+            if _kind(row) != kind or row.path.endswith("/" + DIRECTORY):
+                continue
+            granted = self._calendars.rights(actor, row.path)
+            if READ not in granted:
+                continue
+            access = OWN if WRITE in granted else READABLE
+            found.append(_shown(row, access, len(found)))
+        for visible in self._sharing.visible_to(actor.address):
+            target = self._calendars.collection(visible.collection)
+            if target is None or _kind(target) != kind:
+                continue
+            access = {"rw": WRITABLE, "r": READABLE}.get(visible.permissions, FREEBUSY)
+            shown = _shown(target, access, len(found))
+            found.append(replace(shown, title=visible.display_name))
+        return found
+
+    def reach(self, actor: Principal, path: str, kind: str, *, write: bool = False) -> Shown:
+        """The collection at `path` as this user sees it: NotFound if they see no such
+        one, PermissionDenied to write what they may only read."""
+        for shown in self.collections(actor, kind):
+            if shown.path == path:
+                if write and not shown.writable:
+                    raise PermissionDenied(f"{shown.title} is read-only for you")
+                return shown
+        raise NotFound(f"no calendar {path}")
+
+    # -- settings -----------------------------------------------------------------------
+
+    def settings(self, actor: Principal) -> Settings:
+        with self._db.read() as session:
+            row = session.get(CalendarPreferences, _user_id(actor))
+            if row is None:
+                return Settings()
+            return Settings(row.time_zone, frozenset(json.loads(row.hidden)))
+
+    def set_zone(self, actor: Principal, name: str) -> None:
+        try:
+            icalform.zone(name)
+        except icalform.FormError as error:
+            raise InvalidInput(str(error)) from None
+        self._save(actor, lambda row: setattr(row, "time_zone", name))
+
+    def show(self, actor: Principal, path: str, shown: bool) -> None:
+        """Switch a calendar or task list on or off in the user's views (remembered)."""
+        hidden = set(self.settings(actor).hidden)
+        (hidden.discard if shown else hidden.add)(path)
+        if len(hidden) > MAX_HIDDEN:
+            raise InvalidInput("too many calendars switched off")
+        self._save(actor, lambda row: setattr(row, "hidden", json.dumps(sorted(hidden))))
+
+    def _save(self, actor: Principal, change: Callable[[CalendarPreferences], None]) -> None:
+        user_id = _user_id(actor)
+        with self._db.write() as session:
+            row = session.get(CalendarPreferences, user_id)
+            if row is None:
+                row = CalendarPreferences(user_id=user_id, time_zone="", hidden="[]")
+                session.add(row)
+            change(row)
+            row.updated_at = utcnow()
+
+    # -- events -------------------------------------------------------------------------
+
+    def occurrences(
+        self, actor: Principal, shown: Iterable[Shown], start: datetime, end: datetime
+    ) -> list[Placed]:
+        """Every occurrence in [start, end) of the events of `shown` (collections from
+        `collections`), in start order; through a free/busy share only busy blocks."""
+        placed: list[Placed] = []
+        low, high = int(start.timestamp()), int(end.timestamp())
+        for collection in shown:
+            row = self._calendars.collection(collection.path)
+            if row is None:
+                continue
+            for item in self._calendars.items_in_range(row.id, "VEVENT", low, high):
+                for occurrence in _occurrences(item, start, end):
+                    if not collection.details:
+                        if not occurrence.busy or occurrence.cancelled:
+                            continue
+                        occurrence = _busy_only(occurrence)
+                    placed.append(Placed(collection, item.href, occurrence))
+        placed.sort(key=lambda p: (_sort_key(p.occurrence.start), p.occurrence.title))
+        return placed
+
+    def event(self, actor: Principal, path: str, href: str) -> tuple[Shown, ItemRow]:
+        """An event the user may see in full (not through free/busy)."""
+        shown = self.reach(actor, path, EVENTS)
+        if not shown.details:
+            raise NotFound(f"no event {href}")
+        return shown, self._item(path, href)
+
+    def create_event(self, actor: Principal, path: str, fields: icalform.EventFields) -> str:
+        """A new event in the calendar at `path`; its href."""
+        shown = self.reach(actor, path, EVENTS, write=True)
+        text = _formed(lambda: icalform.new_event(fields, _organizer(actor, shown)))
+        return self._write(actor, shown, None, text)
+
+    def edit_event(
+        self,
+        actor: Principal,
+        path: str,
+        href: str,
+        fields: icalform.EventFields,
+        scope: str = "all",
+        recurrence_id: str = "",
+        move_to: str | None = None,
+    ) -> str:
+        """Apply the form to the event (one occurrence, it and the following ones, or
+        all); with `move_to`, the event (whole) goes to that calendar. Its href."""
+        shown = self.reach(actor, path, EVENTS, write=True)
+        item = self._item(path, href)
+        organizer = _organizer(actor, shown)
+        text, split = _formed(
+            lambda: icalform.edit_event(item.text, fields, organizer, scope, recurrence_id)
+        )
+        self._write(actor, shown, href, text, expected=item.etag)
+        if split is not None:
+            return self._write(actor, shown, None, split)
+        if move_to and move_to != path:
+            target = self.reach(actor, move_to, EVENTS, write=True)
+            moved = self._write(actor, target, None, text, keep_uid=True)
+            self._calendars.delete_item(self._id(path), href, by=actor.address)
+            return moved
+        return href
+
+    def delete_event(
+        self, actor: Principal, path: str, href: str, scope: str = "all", recurrence_id: str = ""
+    ) -> None:
+        shown = self.reach(actor, path, EVENTS, write=True)
+        item = self._item(path, href)
+        if recurrence_id and scope != "all":
+            if scope == "following" and icalform.is_first(item.text, recurrence_id):
+                scope = "all"
+            elif scope == "this":
+                text = _formed(lambda: icalform.without_occurrence(item.text, recurrence_id))
+                self._write(actor, shown, href, text, expected=item.etag)
+                return
+            elif scope == "following":
+                text = _formed(lambda: icalform.end_series_before(item.text, recurrence_id))
+                self._write(actor, shown, href, text, expected=item.etag)
+                return
+        self._calendars.delete_item(self._id(path), href, by=actor.address)
+
+    def answer(self, actor: Principal, uid: str, partstat: str) -> tuple[Shown, str]:
+        """The user's answer (ACCEPTED, TENTATIVE, DECLINED) to the invitation with
+        `uid` in their calendars; scheduling tells the organizer. (where, href)"""
+        if partstat not in ("ACCEPTED", "TENTATIVE", "DECLINED"):
+            raise InvalidInput("answer accept, tentative or decline")
+        found = self._calendars.find_uid(actor.address, uid)
+        if found is None:
+            raise NotFound("this invitation is not in your calendar")
+        row, item = found
+        shown = self.reach(actor, row.path, EVENTS, write=True)
+        text = _formed(lambda: icalform.with_answer(item.text, actor.address, partstat))
+        self._write(actor, shown, item.href, text, expected=item.etag)
+        return shown, item.href
+
+    def invitation(self, actor: Principal, uid: str) -> tuple[Shown, ItemRow] | None:
+        """The user's copy of the event with `uid`, when in a calendar of theirs."""
+        found = self._calendars.find_uid(actor.address, uid)
+        if found is None:
+            return None
+        row, item = found
+        try:
+            return self.reach(actor, row.path, EVENTS), item
+        except NotFound:
+            return None
+
+    # -- files --------------------------------------------------------------------------
+
+    def export(self, actor: Principal, path: str, kind: str = EVENTS) -> tuple[Shown, str]:
+        """The calendar or task list as one .ics file (not through free/busy)."""
+        shown = self.reach(actor, path, kind)
+        if not shown.details:
+            raise NotFound(f"no calendar {path}")
+        texts = list(self._calendars.texts(self._id(path)).values())
+        return shown, icalform.join_calendar(texts, shown.title)
+
+    def import_ics(self, actor: Principal, path: str, text: str, kind: str = EVENTS) -> int:
+        """The events (or tasks) of an .ics file put into the calendar at `path`: an
+        object whose UID is there already replaces it. How many were stored."""
+        shown = self.reach(actor, path, kind, write=True)
+        objects = _formed(lambda: icalform.split_calendar(text))
+        collection_id = self._id(path)
+        stored = 0
+        for uid, one in objects:
+            existing = (
+                next(
+                    (
+                        i
+                        for i in self._calendars.items(collection_id, with_text=False)
+                        if i.uid == uid
+                    ),
+                    None,
+                )
+                if self._calendars.has_uid(collection_id, uid)
+                else None
+            )
+            self._write(actor, shown, existing.href if existing else None, one)
+            stored += 1
+        return stored
+
+    # -- tasks --------------------------------------------------------------------------
+
+    def tasks(
+        self, actor: Principal, shown: Iterable[Shown]
+    ) -> list[tuple[Shown, str, icalform.Task]]:
+        found = []
+        for collection in shown:
+            row = self._calendars.collection(collection.path)
+            if row is None or not collection.details:
+                continue
+            for item in self._calendars.items(row.id):
+                if item.component != "VTODO":
+                    continue
+                try:
+                    found.append((collection, item.href, icalform.task_of(item.text)))
+                except icalform.FormError:
+                    continue  # a client's object the page cannot read: left alone
+        return found
+
+    def task(self, actor: Principal, path: str, href: str) -> tuple[Shown, icalform.Task]:
+        shown = self.reach(actor, path, TASKS)
+        if not shown.details:
+            raise NotFound(f"no task {href}")
+        return shown, _formed(lambda: icalform.task_of(self._item(path, href).text))
+
+    def create_task(self, actor: Principal, path: str, fields: icalform.TaskFields) -> str:
+        shown = self.reach(actor, path, TASKS, write=True)
+        return self._write(actor, shown, None, _formed(lambda: icalform.new_task(fields)))
+
+    def edit_task(
+        self, actor: Principal, path: str, href: str, fields: icalform.TaskFields
+    ) -> None:
+        shown = self.reach(actor, path, TASKS, write=True)
+        item = self._item(path, href)
+        text = _formed(lambda: icalform.edit_task(item.text, fields))
+        self._write(actor, shown, href, text, expected=item.etag)
+
+    def tick(self, actor: Principal, path: str, href: str, done: bool) -> None:
+        shown = self.reach(actor, path, TASKS, write=True)
+        item = self._item(path, href)
+        text = _formed(lambda: icalform.task_done(item.text, done))
+        self._write(actor, shown, href, text, expected=item.etag)
+
+    def delete_task(self, actor: Principal, path: str, href: str) -> None:
+        self.reach(actor, path, TASKS, write=True)
+        self._item(path, href)
+        self._calendars.delete_item(self._id(path), href, by=actor.address)
+
+    # -- storing ------------------------------------------------------------------------
+
+    def _item(self, path: str, href: str) -> ItemRow:
+        item = self._calendars.item(self._id(path), href)
+        if item is None:
+            raise NotFound(f"no item {href}")
+        return item
+
+    def _id(self, path: str) -> int:
+        row = self._calendars.collection(path)
+        if row is None:
+            raise NotFound(f"no calendar {path}")
+        return row.id
+
+    def _write(
+        self,
+        actor: Principal,
+        shown: Shown,
+        href: str | None,
+        text: str,
+        *,
+        expected: str | None = None,
+        keep_uid: bool = False,
+    ) -> str:
+        """Store `text` at `href` (a new item when None) under the collection's lock,
+        checked as a DAV PUT is (the recurrence limit included); with `expected`, only
+        over that version (InvalidInput if it changed meanwhile, as a client's If-Match
+        would fail). The href."""
+        row = self._calendars.collection(shown.path)
+        if row is None:
+            raise NotFound(f"no calendar {shown.path}")
+        try:
+            facts = describe_text(row.path, text)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+        with self._calendars.locks.holding(row.path):
+            if href is None:
+                if self._calendars.has_uid(row.id, facts.uid) and not keep_uid:
+                    raise InvalidInput("an event with this UID is there already")
+                href = f"{uuid.uuid4()}.ics"
+            elif expected is not None:
+                now = self._calendars.item(row.id, href)
+                if now is None or now.etag != expected:
+                    raise InvalidInput("changed meanwhile by someone else: open it again")
+            self._calendars.put_item(row.id, NewItem.of(href, facts), by=actor.address)
+        return href
+
+
+def _kind(row: CollectionRow) -> str:
+    if row.tag == "VADDRESSBOOK":
+        return CONTACTS
+    if row.tag != "VCALENDAR":
+        return ""
+    components = row.props.get(COMPONENTS, "")
+    if components and "VEVENT" not in components and "VTODO" in components:
+        return TASKS
+    return EVENTS if not components or "VEVENT" in components else ""
+
+
+def _shown(row: CollectionRow, access: str, index: int) -> Shown:
+    color = row.props.get(COLOR, "")[:7] if row.props.get(COLOR, "").startswith("#") else ""
+    return Shown(
+        path=row.path,
+        title=row.props.get(TITLE) or row.path.rsplit("/", 1)[-1],
+        kind=_kind(row),
+        color=color or PALETTE[index % len(PALETTE)],
+        access=access,
+        owner=row.owner,
+    )
+
+
+def _occurrences(item: ItemRow, start: datetime, end: datetime) -> list[icalform.Occurrence]:
+    try:
+        return icalform.occurrences(item.text, start, end)
+    except (icalform.FormError, ValueError, TypeError, KeyError):
+        return []  # a client's object the page cannot expand is left out, not a 500
+
+
+def _busy_only(occurrence: icalform.Occurrence) -> icalform.Occurrence:
+    return replace(occurrence, title=BUSY, location="", organizer="", answers={})
+
+
+def _sort_key(value: object) -> float:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment.timestamp()
+    return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp() - 1  # type: ignore[attr-defined]
+
+
+def _organizer(actor: Principal, shown: Shown) -> str:
+    """Who organizes what the user invites others to: the user, in any calendar."""
+    return actor.address
+
+
+def _user_id(actor: Principal) -> int:
+    if actor.user_id is None:
+        raise InvalidInput("the system has no calendar")
+    return actor.user_id
+
+
+def _formed(make: Callable[[], T]) -> T:
+    try:
+        return make()
+    except icalform.FormError as error:
+        raise InvalidInput(str(error)) from None

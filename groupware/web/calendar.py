@@ -1,0 +1,478 @@
+"""The portal's calendar: day, week, month and agenda views of the calendars a user sees
+(their own, shared with them, their groups'), each switched on or off, and the event
+form (new, edit, one occurrence or the series, delete). Times are shown in the user's
+zone (chosen once; the page offers the browser's).
+
+Everything goes through services.agenda, which finds a calendar only among the user's
+own and those shared with them: a calendar path or event href changed in the URL
+reaches nothing of anyone else's (404).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+from wtforms.fields import SelectChoice
+
+from groupware.errors import InvalidInput, NotFound
+from groupware.mime import icalform
+from groupware.services.calendar.agenda import EVENTS, TASKS, Placed, Shown
+from groupware.web.context import attempt, login_gate, principal, services
+from groupware.web.forms import ActionForm, ShareForm
+
+blueprint = Blueprint("calendar", __name__, url_prefix="/calendar")
+VIEWS = {"day": "Day", "week": "Week", "month": "Month", "agenda": "Agenda"}
+AGENDA_DAYS = 30
+REMINDERS = {
+    "": "None",
+    "0": "At the start",
+    "5": "5 minutes before",
+    "10": "10 minutes before",
+    "15": "15 minutes before",
+    "30": "30 minutes before",
+    "60": "1 hour before",
+    "1440": "1 day before",
+}
+REPEATS = {
+    "": "Does not repeat",
+    "DAILY": "Daily",
+    "WEEKLY": "Weekly",
+    "MONTHLY": "Monthly",
+    "YEARLY": "Yearly",
+}
+WEEKDAY_NAMES = dict(
+    zip(icalform.WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True)
+)
+SCOPE_LABELS = {"this": "This event", "following": "This and following events", "all": "All events"}
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+MOMENT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}))?\Z")
+MAX_ATTENDEES = 100
+MAX_IMPORT_BYTES = 10_000_000
+T = TypeVar("T")
+
+
+@blueprint.before_request
+def logged_in() -> Response | None:
+    return login_gate()
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One occurrence as a view draws it, in the viewer's zone."""
+
+    placed: Placed
+    start: datetime | date
+    end: datetime | date
+    minute: int  # from the day's start (timed ones)
+    length: int  # minutes
+
+    @property
+    def occurrence(self) -> icalform.Occurrence:
+        return self.placed.occurrence
+
+    @property
+    def all_day(self) -> bool:
+        return self.placed.occurrence.all_day
+
+
+def viewer_zone() -> ZoneInfo:
+    name = services().agenda.settings(principal()).zone
+    try:
+        return icalform.zone(name or "UTC")
+    except icalform.FormError:
+        return ZoneInfo("UTC")
+
+
+@blueprint.get("")
+def home() -> str:
+    me = principal()
+    agenda = services().agenda
+    settings = agenda.settings(me)
+    where = viewer_zone()
+    view = request.args.get("view", "week")
+    if view not in VIEWS:
+        view = "week"
+    today = datetime.now(where).date()
+    day = _day(request.args.get("date", "")) or today
+    first, last = _span(view, day)
+    calendars = agenda.collections(me, EVENTS)
+    shown = [c for c in calendars if c.path not in settings.hidden]
+    start = datetime.combine(first, time(), where)
+    end = datetime.combine(last, time(), where)
+    shapes = [_shape(p, where) for p in agenda.occurrences(me, shown, start, end)]
+    days = [first + timedelta(days=n) for n in range((last - first).days)]
+    by_day = {d: [s for s in shapes if _on(s, d)] for d in days}
+    step = {
+        "day": timedelta(days=1),
+        "week": timedelta(days=7),
+        "agenda": timedelta(days=AGENDA_DAYS),
+    }
+    if view == "month":
+        earlier, later = _month_shift(day, -1), _month_shift(day, 1)
+    else:
+        earlier, later = day - step[view], day + step[view]
+    return render_template(
+        "calendar.html",
+        view=view,
+        views=VIEWS,
+        day=day,
+        today=today,
+        days=days,
+        by_day=by_day,
+        calendars=calendars,
+        hidden=settings.hidden,
+        zone_chosen=bool(settings.zone),
+        zone=where.key,
+        earlier=earlier,
+        later=later,
+        heading=_heading(view, first, last),
+        month=day.month,
+        action=ActionForm(),
+        hours=range(24),
+    )
+
+
+@blueprint.post("/zone")
+def set_zone() -> Response:
+    if ActionForm().validate_on_submit():
+        name = request.form.get("zone", "")[:64]
+        attempt(
+            lambda: services().agenda.set_zone(principal(), name), f"Times are shown in {name}."
+        )
+    return redirect(_back())
+
+
+@blueprint.post("/show")
+def show() -> Response:
+    if ActionForm().validate_on_submit():
+        path = request.form.get("calendar", "")
+        on = request.form.get("on") == "1"
+        me = principal()
+        agenda = services().agenda
+        if not any(c.path == path for c in agenda.collections(me, EVENTS)):
+            abort(404)
+        agenda.show(me, path, on)
+    return redirect(_back())
+
+
+@blueprint.get("/event")
+def event_form() -> str:
+    """The form: a new event (at `date` and `time` if given), or the event `href` in
+    calendar `c` (one occurrence of it with `occurrence`)."""
+    me = principal()
+    agenda = services().agenda
+    calendars = [c for c in agenda.collections(me, EVENTS) if c.writable]
+    where = viewer_zone()
+    path, href = request.args.get("c", ""), request.args.get("h", "")
+    occurrence = request.args.get("occurrence", "")
+    shown: Shown | None = None
+    if href:
+        shown, item = _found(lambda: agenda.event(me, path, href))
+        try:
+            fields = icalform.event_fields(item.text, occurrence)
+        except icalform.FormError:
+            abort(404)
+        recurring = occurrence and "RRULE" in item.text
+        answers = icalform.answers(item.text)
+    else:
+        answers = {}
+        day = _day(request.args.get("date", "")) or datetime.now(where).date()
+        hour = request.args.get("time", "")
+        begins = datetime.combine(day, _time(hour) or time(9), where)
+        fields = icalform.EventFields("", begins, begins + timedelta(hours=1), zone=where.key)
+        recurring = False
+    return render_template(
+        "event.html",
+        fields=fields,
+        shown=shown,
+        href=href,
+        occurrence=occurrence,
+        recurring=bool(recurring),
+        calendars=calendars,
+        chosen=shown.path if shown else (calendars[0].path if calendars else ""),
+        reminders=REMINDERS,
+        repeats=REPEATS,
+        weekdays=WEEKDAY_NAMES,
+        scopes=SCOPE_LABELS,
+        zone=where.key,
+        action=ActionForm(),
+        answers=answers,
+    )
+
+
+@blueprint.post("/event")
+def save_event() -> Response | str:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    me = principal()
+    agenda = services().agenda
+    path, href = request.form.get("c", ""), request.form.get("h", "")
+    target = request.form.get("calendar", path)
+    occurrence = request.form.get("occurrence", "")
+    scope = request.form.get("scope", "all")
+    if scope not in SCOPE_LABELS:
+        scope = "all"
+    try:
+        fields = _fields(request.form)
+    except InvalidInput as error:
+        flash(str(error), "error")
+        return redirect(request.referrer or url_for("calendar.home"))
+    if href:
+        saved = attempt(
+            lambda: agenda.edit_event(me, path, href, fields, scope, occurrence, move_to=target),
+            "Event saved.",
+        )
+    else:
+        saved = attempt(lambda: agenda.create_event(me, target, fields), "Event saved.")
+    if saved is None:
+        return redirect(request.referrer or url_for("calendar.home"))
+    start = fields.start.date() if isinstance(fields.start, datetime) else fields.start
+    return redirect(
+        url_for("calendar.home", view=request.form.get("view", "week"), date=start.isoformat())
+    )
+
+
+@blueprint.post("/event/delete")
+def delete_event() -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    me = principal()
+    path, href = request.form.get("c", ""), request.form.get("h", "")
+    occurrence = request.form.get("occurrence", "")
+    scope = request.form.get("scope", "all")
+    if scope not in SCOPE_LABELS:
+        scope = "all"
+    _found(lambda: services().agenda.event(me, path, href))
+    attempt(
+        lambda: services().agenda.delete_event(me, path, href, scope, occurrence), "Event deleted."
+    )
+    return redirect(url_for("calendar.home"))
+
+
+# -- reading forms -------------------------------------------------------------------------
+
+
+def _fields(form: object) -> icalform.EventFields:
+    """The event the form describes; InvalidInput says what is wrong."""
+    get = form.get  # type: ignore[attr-defined]
+    all_day = get("all_day") in ("on", "1", "y")
+    zone_name = get("zone", "") or viewer_zone().key
+    try:
+        where = icalform.zone(zone_name)
+    except icalform.FormError as error:
+        raise InvalidInput(str(error)) from None
+    start, end = _moment(get("start", ""), "Start"), _moment(get("end", ""), "End")
+    if all_day:
+        first, last = start[0], end[0]
+        begins: datetime | date = first
+        ends: datetime | date = max(last, first)
+    else:
+        begins = datetime.combine(start[0], start[1] or time(9), where)
+        ends = datetime.combine(end[0], end[1] or (start[1] or time(10)), where)
+    repeat = None
+    freq = get("repeat", "")
+    if freq:
+        if freq not in icalform.FREQUENCIES:
+            raise InvalidInput("unknown repeat")
+        ending = get("ends", "never")
+        until = _day(get("until", "")) if ending == "on" else None
+        count = _number(get("count", ""), "times") if ending == "after" else None
+        weekdays = tuple(d for d in form.getlist("weekday") if d in icalform.WEEKDAYS)  # type: ignore[attr-defined]
+        repeat = icalform.Repeat(
+            freq, _number(get("interval", "1") or "1", "interval"), weekdays, until, count
+        )
+    reminder = get("reminder", "")
+    attendees = tuple(a.strip() for a in re.split(r"[,;\s]+", get("attendees", "")) if a.strip())
+    if len(attendees) > MAX_ATTENDEES:
+        raise InvalidInput(f"at most {MAX_ATTENDEES} attendees")
+    return icalform.EventFields(
+        title=get("title", "")[: icalform.MAX_TEXT + 1],
+        start=begins,
+        end=ends,
+        all_day=all_day,
+        location=get("location", ""),
+        description=get("description", ""),
+        reminder=int(reminder) if reminder in REMINDERS and reminder else None,
+        repeat=repeat,
+        attendees=attendees,
+        zone=where.key,
+    )
+
+
+def _moment(value: str, name: str) -> tuple[date, time | None]:
+    found = MOMENT.match(value.strip())
+    if found is None:
+        raise InvalidInput(f"{name}: a date (and time) is needed")
+    day = _day(found.group(1))
+    if day is None:
+        raise InvalidInput(f"{name}: not a date")
+    return day, _time(found.group(2) or "")
+
+
+def _day(value: str) -> date | None:
+    if not DAY.match(value or ""):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _time(value: str) -> time | None:
+    try:
+        return time.fromisoformat(value) if re.fullmatch(r"\d{2}:\d{2}", value or "") else None
+    except ValueError:
+        return None
+
+
+def _number(value: str, name: str) -> int:
+    if not re.fullmatch(r"\d{1,4}", value.strip()):
+        raise InvalidInput(f"{name}: a whole number")
+    return int(value)
+
+
+# -- laying out ----------------------------------------------------------------------------
+
+
+def _span(view: str, day: date) -> tuple[date, date]:
+    """The first day shown and the day after the last."""
+    if view == "day":
+        return day, day + timedelta(days=1)
+    if view == "week":
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=7)
+    if view == "agenda":
+        return day, day + timedelta(days=AGENDA_DAYS)
+    first = day.replace(day=1)
+    start = first - timedelta(days=first.weekday())
+    following = _month_shift(first, 1)
+    end = following + timedelta(days=(7 - following.weekday()) % 7)
+    return start, end
+
+
+def _month_shift(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    return date(day.year + month // 12, month % 12 + 1, 1)
+
+
+def _heading(view: str, first: date, last: date) -> str:
+    if view == "day":
+        return first.strftime("%A %-d %B %Y")
+    if view == "month":
+        middle = first + timedelta(days=10)
+        return middle.strftime("%B %Y")
+    end = last - timedelta(days=1)
+    if first.year != end.year:
+        return f"{first:%-d %b %Y} \u2013 {end:%-d %b %Y}"
+    if first.month != end.month:
+        return f"{first:%-d %b} \u2013 {end:%-d %b %Y}"
+    return f"{first:%-d} \u2013 {end:%-d %B %Y}"
+
+
+def _shape(placed: Placed, where: ZoneInfo) -> Shape:
+    occurrence = placed.occurrence
+    start = icalform.local(occurrence.start, where)
+    end = icalform.local(occurrence.end, where)
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        minute = start.hour * 60 + start.minute
+        length = max(15, int((end - start).total_seconds() // 60))
+        return Shape(placed, start, end, minute, length)
+    return Shape(placed, start, end, 0, 24 * 60)
+
+
+def _on(shape: Shape, day: date) -> bool:
+    if isinstance(shape.start, datetime) and isinstance(shape.end, datetime):
+        begins = datetime.combine(day, time(), shape.start.tzinfo)
+        return shape.start < begins + timedelta(days=1) and (
+            shape.end > begins or shape.start >= begins
+        )
+    return shape.start <= day < shape.end
+
+
+def _found(fetch: Callable[[], T]) -> T:
+    try:
+        return fetch()
+    except NotFound:
+        abort(404)
+
+
+def _back() -> str:
+    back = request.form.get("back", "")
+    return back if back.startswith("/calendar") and "//" not in back else url_for("calendar.home")
+
+
+# -- sharing, import and export ------------------------------------------------------------
+
+
+@blueprint.get("/sharing")
+def sharing() -> str:
+    """The user's calendars, task lists and address books with their shares, what
+    others share with them, and .ics import and export."""
+    me = principal()
+    svc = services()
+    owned = svc.sharing.collections_of(me)
+    form = ShareForm()
+    form.collection.choices = [SelectChoice(path, name) for path, name, _, _ in owned]
+    writable = [c for c in svc.agenda.collections(me, EVENTS) if c.writable]
+    writable += [c for c in svc.agenda.collections(me, TASKS) if c.writable]
+    return render_template(
+        "calendars.html",
+        owned=owned,
+        shared=svc.sharing.visible_to(me.address),
+        form=form,
+        action=ActionForm(),
+        writable=writable,
+        dav_url=url_for("index", _external=True) + "dav/",
+        max_import=MAX_IMPORT_BYTES,
+    )
+
+
+@blueprint.get("/export")
+def export() -> Response:
+    me = principal()
+    path = request.args.get("c", "")
+    kind = TASKS if request.args.get("kind") == "tasks" else EVENTS
+    shown, text = _found(lambda: services().agenda.export(me, path, kind))
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", shown.title).strip("-") or "calendar"
+    return Response(
+        text,
+        mimetype="text/calendar",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.ics"',
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+        },
+    )
+
+
+@blueprint.post("/import")
+def import_file() -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    me = principal()
+    path = request.form.get("calendar", "")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash("Choose an .ics file to import.", "error")
+        return redirect(url_for("calendar.sharing"))
+    data = upload.stream.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        flash(f"The file is over {MAX_IMPORT_BYTES // 1_000_000} MB.", "error")
+        return redirect(url_for("calendar.sharing"))
+    agenda = services().agenda
+    kind = TASKS if any(c.path == path for c in agenda.collections(me, TASKS)) else EVENTS
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        flash("That file is not UTF-8 iCalendar text.", "error")
+        return redirect(url_for("calendar.sharing"))
+    stored = _found(lambda: attempt(lambda: agenda.import_ics(me, path, text, kind), "Imported."))
+    if stored is not None:
+        flash(f"{stored} imported.", "ok")
+    return redirect(url_for("calendar.sharing"))

@@ -1,0 +1,182 @@
+"""The portal's calendar in a real browser, against the same rows CalDAV clients use:
+an event saved by CalDAV shows in the week view; a weekly series shows every week in the
+month view; an event made in the browser is found over CalDAV (sync-collection reports
+it); editing one occurrence leaves the others; a colleague's calendar shared for
+free/busy shows busy blocks without titles; another user's event URL gives nothing.
+Screenshots of each view at 1280 and 360 px, light and dark, go to the test's folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import caldav
+import pytest
+from playwright.sync_api import Page, expect
+
+from groupware import runtime as runtime_module
+from groupware.config import Config
+from groupware.services.core.access import SYSTEM
+from tests.browser.screens import WIDE, shoot
+from tests.browser.test_webmail import log_in
+from tests.conftest import ADMIN_PASSWORD, Served, serving, with_listeners
+
+NINA, NINA_PASSWORD = "nina@example.test", "Nina-pass-123456"
+OTTO, OTTO_PASSWORD = "otto@example.test", "Otto-pass-123456"
+ZONE = "Europe/Berlin"
+
+
+@pytest.fixture
+def portal(config: Config) -> Iterator[Served]:
+    runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
+    with serving(with_listeners(config, http="on")) as served:
+        for address, password in ((NINA, NINA_PASSWORD), (OTTO, OTTO_PASSWORD)):
+            user = served.services.directory.add_user(SYSTEM, address, password)
+            person = served.services.auth.principal(user.id)
+            assert person is not None
+            served.services.agenda.set_zone(person, ZONE)
+        yield served
+
+
+def dav_calendar(served: Served, user: str, password: str) -> caldav.Calendar:
+    client = caldav.DAVClient(url=served.base_url + "/dav/", username=user, password=password)
+    return client.principal().calendar(name="Calendar")
+
+
+def ics(uid: str, summary: str, start: datetime, minutes: int = 60, extra: str = "") -> str:
+    end = start + timedelta(minutes=minutes)
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART:{start.astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M%SZ}\r\n"
+        f"DTEND:{end.astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M%SZ}\r\n"
+        f"SUMMARY:{summary}\r\n{extra}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def this_week(hour: int, weekday: int = 2) -> datetime:
+    today = datetime.now(ZoneInfo(ZONE)).date()
+    monday = today - timedelta(days=today.weekday())
+    day = monday + timedelta(days=weekday)
+    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=ZoneInfo(ZONE))
+
+
+def test_events_go_both_ways_between_the_calendar_page_and_caldav(
+    portal: Served, new_page, shots: Path
+) -> None:
+    base = portal.base_url
+    dav = dav_calendar(portal, NINA, NINA_PASSWORD)
+    dav.save_event(ics("from-dav-1", "Budget review", this_week(10)))
+    dav.save_event(
+        ics("weekly-1", "Team sync", this_week(9, 0), 30, "RRULE:FREQ=WEEKLY;COUNT=20\r\n")
+    )
+    token = dav.objects(load_objects=False).sync_token  # what a client knew before
+
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.get_by_role("link", name="Calendar", exact=True).click()
+    expect(page.get_by_role("link", name="Week", exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
+    expect(page.get_by_role("link", name=re.compile("Budget review"))).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("Team sync"))).to_be_visible()
+    shoot(page, shots, "calendar-week")
+
+    # The series is in every week of the month view.
+    page.get_by_role("link", name="Month", exact=True).click()
+    month = page.get_by_role("table")
+    weeks_with_sync = sum(
+        1
+        for row in month.get_by_role("row").all()[1:]
+        if row.get_by_role("link", name=re.compile("Team sync")).count()
+    )
+    first = date.today().replace(day=1)
+    assert weeks_with_sync >= 4, weeks_with_sync
+    shoot(page, shots, "calendar-month")
+    page.get_by_role("link", name="Agenda", exact=True).click()
+    expect(page.get_by_role("link", name=re.compile("Team sync")).first).to_be_visible()
+    shoot(page, shots, "calendar-agenda")
+    page.get_by_role("link", name="Day", exact=True).click()
+    assert first  # the day view opens on today
+    expect(page.get_by_role("heading", level=1)).to_contain_text(str(date.today().year))
+
+    # An event made in the browser is found over CalDAV, and sync-collection reports it.
+    page.get_by_role("link", name="Week", exact=True).click()
+    page.get_by_role("link", name="New event").click()
+    page.get_by_label("Title").fill("Lunch with Otto")
+    start = this_week(12, 3)
+    page.get_by_label("Start").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("End", exact=True).fill(
+        (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    )
+    page.get_by_label("Location").fill("Canteen")
+    page.get_by_label("Reminder").select_option("15")
+    shoot(page, shots, "calendar-new-event")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("link", name=re.compile("Lunch with Otto"))).to_be_visible()
+    found = dav.search(
+        event=True, start=start - timedelta(minutes=1), end=start + timedelta(hours=2)
+    )
+    lunch = [e for e in found if "Lunch with Otto" in e.data]
+    assert len(lunch) == 1
+    assert "LOCATION:Canteen" in lunch[0].data and "TRIGGER:-PT15M" in lunch[0].data
+    changed = dav.objects_by_sync_token(sync_token=token, load_objects=True)
+    assert any("Lunch with Otto" in (o.data or "") for o in changed)
+
+    # One occurrence of the series edited: the others keep their title and time.
+    page.get_by_role("link", name="Week", exact=True).click()
+    page.get_by_role("link", name=re.compile("Team sync")).first.click()
+    expect(page.get_by_label("Title")).to_have_value("Team sync")
+    page.get_by_label("Title").fill("Team sync (moved)")
+    page.get_by_role("group", name="Change").get_by_label("This event").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("link", name=re.compile(r"Team sync \(moved\)"))).to_be_visible()
+    later = this_week(9, 7)
+    page.goto(f"{base}/calendar?view=week&date={later.date().isoformat()}")
+    expect(page.get_by_role("link", name=re.compile("Team sync"))).to_have_count(1)
+    expect(page.get_by_role("link", name=re.compile("moved"))).to_have_count(0)
+    [series] = [e for e in dav.events() if "weekly-1" in e.data]
+    assert series.data.count("BEGIN:VEVENT") == 2 and "RECURRENCE-ID" in series.data
+
+    # Another user at the event's URL reaches nothing.
+    page.get_by_role("link", name="Today").click()
+    page.get_by_role("link", name=re.compile("Budget review")).click()
+    other: Page = new_page(viewport=WIDE)
+    log_in(other, base, OTTO, OTTO_PASSWORD)
+    answer = other.goto(page.url)
+    assert answer is not None and answer.status == 404
+
+    # Deleting it in the browser removes it over CalDAV too.
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("Event deleted.")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("Budget review"))).to_have_count(0)
+    assert not [e for e in dav.events() if "from-dav-1" in e.data]
+
+
+def test_a_free_busy_share_shows_busy_blocks_only(portal: Served, new_page, shots: Path) -> None:
+    dav = dav_calendar(portal, OTTO, OTTO_PASSWORD)
+    dav.save_event(ics("secret-1", "Salary talks", this_week(14)))
+    otto = portal.services.auth.principal(
+        portal.services.directory.get_user(SYSTEM, OTTO).id  # type: ignore[union-attr]
+    )
+    assert otto is not None
+    portal.services.sharing.share(otto, f"{OTTO}/calendar", NINA, "freebusy")
+
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, portal.base_url, NINA, NINA_PASSWORD)
+    page.goto(portal.base_url + "/calendar")
+    expect(page.get_by_text("Busy", exact=True).first).to_be_visible()
+    assert "Salary talks" not in page.content()
+    shoot(page, shots, "calendar-freebusy")
+    # Switched off, remembered: the busy block is gone after a reload.
+    with page.expect_navigation():
+        page.get_by_role("checkbox", name=re.compile("Calendar \\(otto")).uncheck()
+    expect(page.get_by_text("Busy", exact=True)).to_have_count(0)
+    page.goto(portal.base_url + "/calendar?view=month")
+    expect(page.get_by_role("checkbox", name=re.compile("Calendar \\(otto"))).not_to_be_checked()
+    expect(page.get_by_text("Busy", exact=True)).to_have_count(0)
