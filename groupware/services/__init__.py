@@ -13,6 +13,7 @@ from groupware.config import Config
 from groupware.services.auth.credentials import Credentials
 from groupware.services.auth.login import Auth
 from groupware.services.auth.loginlocks import LoginLocks
+from groupware.services.calendar.addressbooks import AddressBooks
 from groupware.services.calendar.agenda import Agenda
 from groupware.services.calendar.calendars import Calendars
 from groupware.services.calendar.scheduling import Scheduling
@@ -81,6 +82,7 @@ class Services:
     calendars: Calendars
     sharing: Sharing
     agenda: Agenda
+    addressbooks: AddressBooks
     scheduling: Scheduling
     websessions: WebSessions
 
@@ -115,6 +117,7 @@ def build_services(config: Config, database: Database) -> Services:
     mail_view = MailView(database, fetch, messages, mailboxes, search, events, config.hostname)
     groups, sharing = Groups(database), Sharing(database, calendars)
     groups.on_name_freed.append(sharing.forget_group)  # group calendars end with the group
+    agenda = Agenda(database, calendars, sharing)
     return Services(
         directory=directory,
         aliases=Aliases(database),
@@ -159,7 +162,8 @@ def build_services(config: Config, database: Database) -> Services:
         bounces=bounces,
         calendars=calendars,
         sharing=sharing,
-        agenda=Agenda(database, calendars, sharing),
+        agenda=agenda,
+        addressbooks=AddressBooks(agenda, calendars),
         scheduling=scheduling,
         websessions=WebSessions(
             database,

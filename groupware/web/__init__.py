@@ -18,7 +18,18 @@ from werkzeug.wrappers import Response
 
 from groupware.config import Config
 from groupware.services import Services
-from groupware.web import account, admin, auth, calendar, errors, mail, reauth, settings
+from groupware.web import (
+    account,
+    admin,
+    auth,
+    calendar,
+    contacts,
+    errors,
+    mail,
+    reauth,
+    settings,
+    tasks,
+)
 from groupware.web import compose as _compose  # noqa: F401  (its views join the mail blueprint)
 from groupware.web.context import SERVICES_KEY, WebUser, load_web_user
 from groupware.web.sessions import COOKIE, ServerSessionInterface
@@ -109,6 +120,8 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
         account.blueprint,
         mail.blueprint,
         calendar.blueprint,
+        tasks.blueprint,
+        contacts.blueprint,
         settings.blueprint,
         admin.blueprint,
     )

@@ -11,10 +11,8 @@ reaches nothing of anyone else's (404).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -55,7 +53,6 @@ DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 MOMENT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}))?\Z")
 MAX_ATTENDEES = 100
 MAX_IMPORT_BYTES = 10_000_000
-T = TypeVar("T")
 
 
 @blueprint.before_request
@@ -100,7 +97,7 @@ def home() -> str:
     if view not in VIEWS:
         view = "week"
     today = datetime.now(where).date()
-    day = _day(request.args.get("date", "")) or today
+    day = parse_day(request.args.get("date", "")) or today
     first, last = _span(view, day)
     calendars = agenda.collections(me, EVENTS)
     shown = [c for c in calendars if c.path not in settings.hidden]
@@ -156,7 +153,8 @@ def show() -> Response:
         on = request.form.get("on") == "1"
         me = principal()
         agenda = services().agenda
-        if not any(c.path == path for c in agenda.collections(me, EVENTS)):
+        kind = TASKS if request.form.get("kind") == "tasks" else EVENTS
+        if not any(c.path == path for c in agenda.collections(me, kind)):
             abort(404)
         agenda.show(me, path, on)
     return redirect(_back())
@@ -174,7 +172,7 @@ def event_form() -> str:
     occurrence = request.args.get("occurrence", "")
     shown: Shown | None = None
     if href:
-        shown, item = _found(lambda: agenda.event(me, path, href))
+        shown, item = agenda.event(me, path, href)
         try:
             fields = icalform.event_fields(item.text, occurrence)
         except icalform.FormError:
@@ -183,7 +181,7 @@ def event_form() -> str:
         answers = icalform.answers(item.text)
     else:
         answers = {}
-        day = _day(request.args.get("date", "")) or datetime.now(where).date()
+        day = parse_day(request.args.get("date", "")) or datetime.now(where).date()
         hour = request.args.get("time", "")
         begins = datetime.combine(day, _time(hour) or time(9), where)
         fields = icalform.EventFields("", begins, begins + timedelta(hours=1), zone=where.key)
@@ -249,7 +247,7 @@ def delete_event() -> Response:
     scope = request.form.get("scope", "all")
     if scope not in SCOPE_LABELS:
         scope = "all"
-    _found(lambda: services().agenda.event(me, path, href))
+    services().agenda.event(me, path, href)
     attempt(
         lambda: services().agenda.delete_event(me, path, href, scope, occurrence), "Event deleted."
     )
@@ -282,7 +280,7 @@ def _fields(form: object) -> icalform.EventFields:
         if freq not in icalform.FREQUENCIES:
             raise InvalidInput("unknown repeat")
         ending = get("ends", "never")
-        until = _day(get("until", "")) if ending == "on" else None
+        until = parse_day(get("until", "")) if ending == "on" else None
         count = _number(get("count", ""), "times") if ending == "after" else None
         weekdays = tuple(d for d in form.getlist("weekday") if d in icalform.WEEKDAYS)  # type: ignore[attr-defined]
         repeat = icalform.Repeat(
@@ -310,13 +308,13 @@ def _moment(value: str, name: str) -> tuple[date, time | None]:
     found = MOMENT.match(value.strip())
     if found is None:
         raise InvalidInput(f"{name}: a date (and time) is needed")
-    day = _day(found.group(1))
+    day = parse_day(found.group(1))
     if day is None:
         raise InvalidInput(f"{name}: not a date")
     return day, _time(found.group(2) or "")
 
 
-def _day(value: str) -> date | None:
+def parse_day(value: str) -> date | None:
     if not DAY.match(value or ""):
         return None
     try:
@@ -396,13 +394,6 @@ def _on(shape: Shape, day: date) -> bool:
     return shape.start <= day < shape.end
 
 
-def _found(fetch: Callable[[], T]) -> T:
-    try:
-        return fetch()
-    except NotFound:
-        abort(404)
-
-
 def _back() -> str:
     back = request.form.get("back", "")
     return back if back.startswith("/calendar") and "//" not in back else url_for("calendar.home")
@@ -439,7 +430,7 @@ def export() -> Response:
     me = principal()
     path = request.args.get("c", "")
     kind = TASKS if request.args.get("kind") == "tasks" else EVENTS
-    shown, text = _found(lambda: services().agenda.export(me, path, kind))
+    shown, text = services().agenda.export(me, path, kind)
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", shown.title).strip("-") or "calendar"
     return Response(
         text,
@@ -472,7 +463,10 @@ def import_file() -> Response:
     except UnicodeDecodeError:
         flash("That file is not UTF-8 iCalendar text.", "error")
         return redirect(url_for("calendar.sharing"))
-    stored = _found(lambda: attempt(lambda: agenda.import_ics(me, path, text, kind), "Imported."))
-    if stored is not None:
+    try:
+        stored = agenda.import_ics(me, path, text, kind)
+    except (InvalidInput, NotFound) as error:
+        flash(str(error), "error")
+    else:
         flash(f"{stored} imported.", "ok")
     return redirect(url_for("calendar.sharing"))

@@ -39,7 +39,7 @@ BIG_WAIT = 60
 def compose() -> str:
     """A new message, a reply (`reply`: a UID in `folder`; `all`: to everyone), a
     forward (`forward`: a UID in `folder`) or a draft taken up again (`draft`: a UID
-    in Drafts)."""
+    in Drafts), or a new one to `to`."""
     form = ComposeForm()
     me, view = principal(), services().mail_view
     mailbox = request.args.get("folder", INBOX)
@@ -59,6 +59,7 @@ def compose() -> str:
         _fill_forward(form, original, mailbox, signature=signature)
     else:
         form.body.data = signature
+        form.to.data = request.args.get("to", "")[:1000]  # "write to" from a contact
     return _compose_page(form)
 
 

@@ -97,19 +97,19 @@ class Agenda:
         self._calendars.ensure_home(actor.address)
         found: list[Shown] = []
         for row in self._calendars.children(actor.address):
-            if _kind(row) != kind or row.path.endswith("/" + DIRECTORY):
+            if kind not in _kinds(row) or row.path.endswith("/" + DIRECTORY):
                 continue
             granted = self._calendars.rights(actor, row.path)
             if READ not in granted:
                 continue
             access = OWN if WRITE in granted else READABLE
-            found.append(_shown(row, access, len(found)))
+            found.append(_shown(row, kind, access, len(found)))
         for visible in self._sharing.visible_to(actor.address):
             target = self._calendars.collection(visible.collection)
-            if target is None or _kind(target) != kind:
+            if target is None or kind not in _kinds(target):
                 continue
             access = {"rw": WRITABLE, "r": READABLE}.get(visible.permissions, FREEBUSY)
-            shown = _shown(target, access, len(found))
+            shown = _shown(target, kind, access, len(found))
             found.append(replace(shown, title=visible.display_name))
         return found
 
@@ -185,13 +185,13 @@ class Agenda:
         shown = self.reach(actor, path, EVENTS)
         if not shown.details:
             raise NotFound(f"no event {href}")
-        return shown, self._item(path, href)
+        return shown, self.item_at(path, href)
 
     def create_event(self, actor: Principal, path: str, fields: icalform.EventFields) -> str:
         """A new event in the calendar at `path`; its href."""
         shown = self.reach(actor, path, EVENTS, write=True)
         text = _formed(lambda: icalform.new_event(fields, _organizer(actor, shown)))
-        return self._write(actor, shown, None, text)
+        return self.store(actor, shown, None, text)
 
     def edit_event(
         self,
@@ -206,17 +206,17 @@ class Agenda:
         """Apply the form to the event (one occurrence, it and the following ones, or
         all); with `move_to`, the event (whole) goes to that calendar. Its href."""
         shown = self.reach(actor, path, EVENTS, write=True)
-        item = self._item(path, href)
+        item = self.item_at(path, href)
         organizer = _organizer(actor, shown)
         text, split = _formed(
             lambda: icalform.edit_event(item.text, fields, organizer, scope, recurrence_id)
         )
-        self._write(actor, shown, href, text, expected=item.etag)
+        self.store(actor, shown, href, text, expected=item.etag)
         if split is not None:
-            return self._write(actor, shown, None, split)
+            return self.store(actor, shown, None, split)
         if move_to and move_to != path:
             target = self.reach(actor, move_to, EVENTS, write=True)
-            moved = self._write(actor, target, None, text, keep_uid=True)
+            moved = self.store(actor, target, None, text, keep_uid=True)
             self._calendars.delete_item(self._id(path), href, by=actor.address)
             return moved
         return href
@@ -225,17 +225,17 @@ class Agenda:
         self, actor: Principal, path: str, href: str, scope: str = "all", recurrence_id: str = ""
     ) -> None:
         shown = self.reach(actor, path, EVENTS, write=True)
-        item = self._item(path, href)
+        item = self.item_at(path, href)
         if recurrence_id and scope != "all":
             if scope == "following" and icalform.is_first(item.text, recurrence_id):
                 scope = "all"
             elif scope == "this":
                 text = _formed(lambda: icalform.without_occurrence(item.text, recurrence_id))
-                self._write(actor, shown, href, text, expected=item.etag)
+                self.store(actor, shown, href, text, expected=item.etag)
                 return
             elif scope == "following":
                 text = _formed(lambda: icalform.end_series_before(item.text, recurrence_id))
-                self._write(actor, shown, href, text, expected=item.etag)
+                self.store(actor, shown, href, text, expected=item.etag)
                 return
         self._calendars.delete_item(self._id(path), href, by=actor.address)
 
@@ -250,7 +250,7 @@ class Agenda:
         row, item = found
         shown = self.reach(actor, row.path, EVENTS, write=True)
         text = _formed(lambda: icalform.with_answer(item.text, actor.address, partstat))
-        self._write(actor, shown, item.href, text, expected=item.etag)
+        self.store(actor, shown, item.href, text, expected=item.etag)
         return shown, item.href
 
     def invitation(self, actor: Principal, uid: str) -> tuple[Shown, ItemRow] | None:
@@ -294,7 +294,7 @@ class Agenda:
                 if self._calendars.has_uid(collection_id, uid)
                 else None
             )
-            self._write(actor, shown, existing.href if existing else None, one)
+            self.store(actor, shown, existing.href if existing else None, one)
             stored += 1
         return stored
 
@@ -321,34 +321,34 @@ class Agenda:
         shown = self.reach(actor, path, TASKS)
         if not shown.details:
             raise NotFound(f"no task {href}")
-        return shown, _formed(lambda: icalform.task_of(self._item(path, href).text))
+        return shown, _formed(lambda: icalform.task_of(self.item_at(path, href).text))
 
     def create_task(self, actor: Principal, path: str, fields: icalform.TaskFields) -> str:
         shown = self.reach(actor, path, TASKS, write=True)
-        return self._write(actor, shown, None, _formed(lambda: icalform.new_task(fields)))
+        return self.store(actor, shown, None, _formed(lambda: icalform.new_task(fields)))
 
     def edit_task(
         self, actor: Principal, path: str, href: str, fields: icalform.TaskFields
     ) -> None:
         shown = self.reach(actor, path, TASKS, write=True)
-        item = self._item(path, href)
+        item = self.item_at(path, href)
         text = _formed(lambda: icalform.edit_task(item.text, fields))
-        self._write(actor, shown, href, text, expected=item.etag)
+        self.store(actor, shown, href, text, expected=item.etag)
 
     def tick(self, actor: Principal, path: str, href: str, done: bool) -> None:
         shown = self.reach(actor, path, TASKS, write=True)
-        item = self._item(path, href)
+        item = self.item_at(path, href)
         text = _formed(lambda: icalform.task_done(item.text, done))
-        self._write(actor, shown, href, text, expected=item.etag)
+        self.store(actor, shown, href, text, expected=item.etag)
 
     def delete_task(self, actor: Principal, path: str, href: str) -> None:
         self.reach(actor, path, TASKS, write=True)
-        self._item(path, href)
+        self.item_at(path, href)
         self._calendars.delete_item(self._id(path), href, by=actor.address)
 
     # -- storing ------------------------------------------------------------------------
 
-    def _item(self, path: str, href: str) -> ItemRow:
+    def item_at(self, path: str, href: str) -> ItemRow:
         item = self._calendars.item(self._id(path), href)
         if item is None:
             raise NotFound(f"no item {href}")
@@ -360,7 +360,7 @@ class Agenda:
             raise NotFound(f"no calendar {path}")
         return row.id
 
-    def _write(
+    def store(
         self,
         actor: Principal,
         shown: Shown,
@@ -394,23 +394,28 @@ class Agenda:
         return href
 
 
-def _kind(row: CollectionRow) -> str:
+def _kinds(row: CollectionRow) -> frozenset[str]:
+    """What the collection holds for the portal: events, tasks (a calendar taking both,
+    or saying nothing of its components, is both), or contacts."""
     if row.tag == "VADDRESSBOOK":
-        return CONTACTS
+        return frozenset({CONTACTS})
     if row.tag != "VCALENDAR":
-        return ""
+        return frozenset()
     components = row.props.get(COMPONENTS, "")
-    if components and "VEVENT" not in components and "VTODO" in components:
-        return TASKS
-    return EVENTS if not components or "VEVENT" in components else ""
+    kinds = set()
+    if not components or "VEVENT" in components:
+        kinds.add(EVENTS)
+    if not components or "VTODO" in components:
+        kinds.add(TASKS)
+    return frozenset(kinds)
 
 
-def _shown(row: CollectionRow, access: str, index: int) -> Shown:
+def _shown(row: CollectionRow, kind: str, access: str, index: int) -> Shown:
     color = row.props.get(COLOR, "")[:7] if row.props.get(COLOR, "").startswith("#") else ""
     return Shown(
         path=row.path,
         title=row.props.get(TITLE) or row.path.rsplit("/", 1)[-1],
-        kind=_kind(row),
+        kind=kind,
         color=color or PALETTE[index % len(PALETTE)],
         access=access,
         owner=row.owner,
