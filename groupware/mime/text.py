@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from groupware.mime.charset import decode_octets
-from groupware.mime.structure import BodyPart
+from groupware.mime.structure import BodyPart, walk
 from groupware.mime.words import decode_base64
 
 TEXT_LIMIT = 1 << 20  # characters of text kept per message
@@ -98,6 +98,15 @@ def part_text(data: bytes, part: BodyPart, limit: int = TEXT_LIMIT) -> str:
         text = html_to_text(text)
     text = text.replace("\r\n", "\n").replace("\x00", "")
     return text[:limit]
+
+
+def calendar_text(data: bytes, body: BodyPart) -> str | None:
+    """The first text/calendar part's text (an iMIP invitation, RFC 6047), if any ("" or
+    an unknown transfer encoding: None)."""
+    for part in walk(body):
+        if part.mime_type == "text/calendar":
+            return part_text(data, part) or None
+    return None
 
 
 def decode_transfer(raw: bytes, encoding: str) -> bytes | None:

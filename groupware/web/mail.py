@@ -25,6 +25,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from groupware.errors import InvalidInput, NotFound
+from groupware.mime import icalform
 from groupware.services.mail.listing import (
     ARCHIVE,
     FLAGGED,
@@ -36,6 +37,7 @@ from groupware.services.mail.listing import (
     by_conversation,
 )
 from groupware.services.mail.mailboxes import INBOX, SEPARATOR, MailboxInfo
+from groupware.web.calendar import viewer_zone
 from groupware.web.context import attempt, login_gate, principal, services
 from groupware.web.forms import ActionForm
 from groupware.web.live import OPENING, MailFeed, TooMany
@@ -68,6 +70,12 @@ FILED = {
     "delete": (TRASH, "Moved to {}."),
     "archive": (ARCHIVE, "Archived."),
     "junk": (JUNK, "Moved to {}."),
+}
+# An invitation's buttons: what each sets, and what is said after.
+ANSWERS = {
+    "accept": ("ACCEPTED", "Accepted: it is in your calendar."),
+    "tentative": ("TENTATIVE", "Answered tentative."),
+    "decline": ("DECLINED", "Declined."),
 }
 # The list's orders, as its sort menu names them.
 SORT_LABELS = {"date": "Date", "from": "Sender", "subject": "Subject", "size": "Size"}
@@ -140,8 +148,12 @@ def message(mailbox: str, uid: int) -> str:
     trusted = vouched and opened.author is not None and svc.preferences.trusts(me, opened.author)
     conversation = svc.mail_view.conversation(me, mailbox, uid)
     folders = ordered(svc.mailboxes.list_all(me))
+    invitation = svc.agenda.invitation(me, opened.calendar) if opened.calendar else None
     return render_template(
         "message.html",
+        invitation=invitation,
+        zone=viewer_zone(),
+        local=icalform.local,
         folders=folders,
         current=next((f for f in folders if f.name == mailbox), None),
         mailbox=mailbox,
@@ -153,6 +165,23 @@ def message(mailbox: str, uid: int) -> str:
         conversation=conversation,
         action=ActionForm(),
     )
+
+
+@blueprint.post("/invitation/<path:mailbox>/<int:uid>")
+def answer_invitation(mailbox: str, uid: int) -> Response:
+    """Accept, Tentative or Decline on an invitation mail: the answer goes on the
+    reader's copy in their calendar, and from there to the organizer."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    me = principal()
+    svc = services()
+    opened = svc.mail_view.open(me, mailbox, uid)
+    answer = ANSWERS.get(request.form.get("answer", ""))
+    if opened.calendar is None or answer is None:
+        abort(400)
+    partstat, said = answer
+    attempt(lambda: svc.agenda.answer(me, opened.calendar or "", partstat), said)
+    return redirect(url_for("mail.message", mailbox=mailbox, uid=uid))
 
 
 @blueprint.post("/conversations")

@@ -180,3 +180,39 @@ def test_a_free_busy_share_shows_busy_blocks_only(portal: Served, new_page, shot
     page.goto(portal.base_url + "/calendar?view=month")
     expect(page.get_by_role("checkbox", name=re.compile("Calendar \\(otto"))).not_to_be_checked()
     expect(page.get_by_text("Busy", exact=True)).to_have_count(0)
+
+
+def test_an_invitation_is_answered_from_webmail(portal: Served, new_page, shots: Path) -> None:
+    """Otto invites Nina from his CalDAV client; the mail shows the event and her conflict;
+    Accept puts her answer on Otto's copy at once."""
+    nina = dav_calendar(portal, NINA, NINA_PASSWORD)
+    nina.save_event(ics("dentist-1", "Dentist", this_week(15, 4), 60))
+    otto = dav_calendar(portal, OTTO, OTTO_PASSWORD)
+    attendees = (
+        f"ORGANIZER:mailto:{OTTO}\r\n"
+        f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{OTTO}\r\n"
+        f"ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{NINA}\r\n"
+    )
+    otto.save_event(ics("plan-1", "Planning meeting", this_week(15, 4), 60, attendees))
+
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, portal.base_url, NINA, NINA_PASSWORD)
+    page.goto(portal.base_url + "/mail/folder/INBOX")
+    page.get_by_role("link", name=re.compile("Planning meeting")).first.click()
+    invitation = page.get_by_role("region", name="Invitation")
+    expect(invitation).to_contain_text("Planning meeting")
+    expect(invitation.get_by_role("link", name="Dentist")).to_be_visible()  # her conflict
+    shoot(page, shots, "invitation")
+    invitation.get_by_role("button", name="Accept").click()
+    expect(page.get_by_text("Accepted: it is in your calendar.")).to_be_visible()
+
+    [copy] = [e for e in otto.events() if "plan-1" in e.data]
+    unfolded = copy.data.replace("\r\n ", "").replace("\n ", "")
+    assert re.search(rf"ATTENDEE;[^\r\n]*PARTSTAT=ACCEPTED[^\r\n]*:mailto:{NINA}", unfolded)
+    # Her calendar has it, accepted; Tentative then changes the answer again.
+    [mine] = [e for e in nina.events() if "plan-1" in e.data]
+    assert "PARTSTAT=ACCEPTED" in mine.data.replace("\r\n ", "")
+    page.get_by_role("region", name="Invitation").get_by_role("button", name="Tentative").click()
+    expect(page.get_by_text("Answered tentative.")).to_be_visible()
+    [copy] = [e for e in otto.events() if "plan-1" in e.data]
+    assert "PARTSTAT=TENTATIVE" in copy.data.replace("\r\n ", "")

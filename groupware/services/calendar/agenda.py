@@ -16,17 +16,18 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from groupware.errors import InvalidInput, NotFound, PermissionDenied
-from groupware.mime import icalform
+from groupware.mime import icalform, imip
 from groupware.mime.icalitem import describe_text
 from groupware.model.base import utcnow
 from groupware.model.webmail import CalendarPreferences
 from groupware.services.calendar.calendars import Calendars
 from groupware.services.calendar.rights import READ, WRITE
 from groupware.services.calendar.rows import (
+    CALENDAR,
     COLOR,
     COMPONENTS,
     DIRECTORY,
@@ -76,6 +77,22 @@ class Placed:
     shown: Shown
     href: str
     occurrence: icalform.Occurrence
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An invitation (or an answer, or a cancellation) as a mail shows it."""
+
+    method: str  # REQUEST, REPLY, CANCEL…
+    uid: str
+    fields: icalform.EventFields
+    organizer: str
+    answers: dict[str, str]  # attendee → PARTSTAT, as the mail says
+    invited: bool  # the reader is among the attendees
+    mine: str | None  # the reader's answer on the copy in their calendar (None: no copy)
+    where: str | None  # that copy's calendar and href
+    href: str | None
+    conflicts: list[Placed]  # the reader's own busy events at that time
 
 
 @dataclass(frozen=True)
@@ -239,30 +256,67 @@ class Agenda:
                 return
         self._calendars.delete_item(self._id(path), href, by=actor.address)
 
-    def answer(self, actor: Principal, uid: str, partstat: str) -> tuple[Shown, str]:
-        """The user's answer (ACCEPTED, TENTATIVE, DECLINED) to the invitation with
-        `uid` in their calendars; scheduling tells the organizer. (where, href)"""
+    def invitation(self, actor: Principal, text: str) -> Invitation | None:
+        """What webmail shows of an iMIP message's calendar part: the event, the user's
+        answer so far (from the copy in their calendar), and their own busy events at
+        that time. None when the part is no scheduling message."""
+        try:
+            facts = imip.read(text)
+            fields = icalform.event_fields(text)
+        except (imip.NotScheduling, icalform.FormError, ValueError):
+            return None
+        found = self._calendars.find_uid(actor.address, facts.uid)
+        mine = None
+        if found is not None:
+            try:
+                mine = imip.read(found[1].text).attendees.get(actor.address)
+            except imip.NotScheduling:
+                mine = None
+        start, end = _span_of(fields)
+        own = [c for c in self.collections(actor, EVENTS) if c.access == OWN]
+        conflicts = [
+            p
+            for p in self.occurrences(actor, own, start, end)
+            if p.occurrence.uid != facts.uid and p.occurrence.busy and not p.occurrence.cancelled
+        ]
+        return Invitation(
+            method=facts.method or "REQUEST",
+            uid=facts.uid,
+            fields=fields,
+            organizer=facts.organizer,
+            answers=dict(facts.attendees),
+            invited=actor.address in facts.attendees,
+            mine=mine,
+            where=found[0].path if found else None,
+            href=found[1].href if found else None,
+            conflicts=conflicts,
+        )
+
+    def answer(self, actor: Principal, text: str, partstat: str) -> tuple[str, str]:
+        """The user's answer (ACCEPTED, TENTATIVE, DECLINED) to the invitation `text`
+        (an iMIP message's calendar part): set on their copy in their calendar (made
+        there from `text` if it is not there yet); scheduling then tells the organizer
+        (at once when local, by a REPLY mail otherwise). (path, href) of the copy."""
         if partstat not in ("ACCEPTED", "TENTATIVE", "DECLINED"):
             raise InvalidInput("answer accept, tentative or decline")
-        found = self._calendars.find_uid(actor.address, uid)
+        try:
+            facts = imip.read(text)
+        except imip.NotScheduling:
+            raise InvalidInput("this message holds no invitation") from None
+        if actor.address not in facts.attendees:
+            raise InvalidInput("you are not invited to this event")
+        found = self._calendars.find_uid(actor.address, facts.uid)
         if found is None:
-            raise NotFound("this invitation is not in your calendar")
+            shown = self.reach(actor, f"{actor.address}/{CALENDAR}", EVENTS, write=True)
+            copy = _formed(
+                lambda: icalform.with_answer(imip.without_method(text), actor.address, partstat)
+            )
+            return shown.path, self.store(actor, shown, None, copy)
         row, item = found
         shown = self.reach(actor, row.path, EVENTS, write=True)
-        text = _formed(lambda: icalform.with_answer(item.text, actor.address, partstat))
-        self.store(actor, shown, item.href, text, expected=item.etag)
-        return shown, item.href
-
-    def invitation(self, actor: Principal, uid: str) -> tuple[Shown, ItemRow] | None:
-        """The user's copy of the event with `uid`, when in a calendar of theirs."""
-        found = self._calendars.find_uid(actor.address, uid)
-        if found is None:
-            return None
-        row, item = found
-        try:
-            return self.reach(actor, row.path, EVENTS), item
-        except NotFound:
-            return None
+        answered = _formed(lambda: icalform.with_answer(item.text, actor.address, partstat))
+        self.store(actor, shown, item.href, answered, expected=item.etag)
+        return shown.path, item.href
 
     # -- files --------------------------------------------------------------------------
 
@@ -427,6 +481,20 @@ def _occurrences(item: ItemRow, start: datetime, end: datetime) -> list[icalform
         return icalform.occurrences(item.text, start, end)
     except (icalform.FormError, ValueError, TypeError, KeyError):
         return []  # a client's object the page cannot expand is left out, not a 500
+
+
+def _span_of(fields: icalform.EventFields) -> tuple[datetime, datetime]:
+    """An event's time as aware datetimes (an all-day one: its days, in UTC)."""
+    if isinstance(fields.start, datetime) and isinstance(fields.end, datetime):
+        return _aware(fields.start), _aware(fields.end)
+    first = datetime(fields.start.year, fields.start.month, fields.start.day, tzinfo=UTC)
+    last = datetime(fields.end.year, fields.end.month, fields.end.day, tzinfo=UTC)
+    return first, last + timedelta(days=1)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A floating time taken as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _busy_only(occurrence: icalform.Occurrence) -> icalform.Occurrence:

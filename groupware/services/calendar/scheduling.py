@@ -25,8 +25,7 @@ from pathlib import Path
 from groupware.mime import imip
 from groupware.mime.icalitem import describe_text
 from groupware.mime.parse import parse_message
-from groupware.mime.structure import walk
-from groupware.mime.text import part_text
+from groupware.mime.text import calendar_text
 from groupware.services.calendar.calendars import Calendars
 from groupware.services.calendar.rows import CALENDAR, CollectionRow, ItemRow, NewItem
 from groupware.services.delivery.route import MailRouter
@@ -324,8 +323,4 @@ def _calendar_part(raw: bytes) -> str | None:
     """The first text/calendar part of a message, read with the store's parser (mime/,
     at most 1000 parts): the email package took half a millisecond for each part of a
     crafted message, 10 s a MiB, in delivery's thread."""
-    parsed = parse_message(raw)
-    for part in walk(parsed.body):
-        if part.mime_type == "text/calendar":
-            return part_text(raw, part) or None  # "": an unknown transfer encoding
-    return None
+    return calendar_text(raw, parse_message(raw).body)

@@ -25,7 +25,7 @@ from groupware.mime.compose import File
 from groupware.mime.html import clean_html, has_remote_images, html_part
 from groupware.mime.parse import ParsedMessage
 from groupware.mime.structure import Address, BodyPart, attachments
-from groupware.mime.text import decode_transfer, extract_text
+from groupware.mime.text import calendar_text, decode_transfer, extract_text
 from groupware.model.mail import Mailbox, Message
 from groupware.services.core.access import Principal
 from groupware.services.core.events import EventHub, MailboxEvent
@@ -132,6 +132,7 @@ class Opened:
     message_id: str | None
     in_reply_to: str | None
     references: tuple[str, ...]
+    calendar: str | None = None  # its text/calendar part (an invitation, a reply)
 
     @property
     def flagged(self) -> bool:
@@ -298,6 +299,7 @@ class MailView:
             message_id=parsed.message_id,
             in_reply_to=parsed.in_reply_to,
             references=parsed.references,
+            calendar=calendar_text(content, parsed.body),
         )
 
     def html(self, actor: Principal, mailbox: str, uid: int, *, remote: bool = False) -> str:
