@@ -8,11 +8,12 @@ from http import client as http_client
 from typing import Any
 
 from radicale import config as radicale_config
+from radicale import httputils
 from radicale import types as radicale_types
 from radicale.app import Application
 
 from groupware.config import Config
-from groupware.dav import patches
+from groupware.dav import patches, scheduling
 from groupware.dav import recurrence as dav_recurrence
 from groupware.dav.auth import Auth, Principals
 from groupware.dav.rights import Rights
@@ -20,6 +21,7 @@ from groupware.dav.sharing import Sharing
 from groupware.dav.storage import Storage
 from groupware.mime import recurrence
 from groupware.services import Services
+from groupware.services.calendar.rows import CALENDAR
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 PREFIX = "/dav"
@@ -27,12 +29,88 @@ WELL_KNOWN = ("/.well-known/caldav", "/.well-known/carddav")
 # RFC 6638 §2: this server sends the invitations, replies and cancellations of the
 # calendars it stores, so a client seeing this (Thunderbird) does not mail them again.
 AUTO_SCHEDULE = "calendar-auto-schedule"
+# What a client's password prompt names (Radicale's said "Radicale - Password Required").
+REALM = "groupware"
 # Headers through which a client could pick its own identity or base path in Radicale.
 UNTRUSTED = ("HTTP_X_SCRIPT_NAME", "HTTP_X_REMOTE_USER", "REMOTE_USER", "HTTP_X_REMOTE_ADDR")
 
 
 class Radicale(Application):
-    """Radicale's application, answering a PUT over the recurrence limit as CalDAV says."""
+    """Radicale's application, answering a PUT over the recurrence limit as CalDAV says,
+    and RFC 6638 scheduling's discovery, boxes and free-busy queries (dav/scheduling.py),
+    which Radicale has none of."""
+
+    services: Services  # set by `build`
+
+    def do_PROPFIND(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> radicale_types.WSGIResponse:
+        box = scheduling.box_of(path)
+        if box is not None:
+            if box[0] != user:
+                return httputils.NOT_ALLOWED
+            return scheduling.box_propfind(base_prefix, *box)
+        answer = super().do_PROPFIND(environ, base_prefix, path, user, user_groups, request_info)
+        status, headers, body, request = answer
+        if status != http_client.MULTI_STATUS or not isinstance(body, bytes):
+            return answer
+        home = scheduling.principal_of(path)
+        if home == user or b"RADICALE:version" in body:
+            own = home == user
+            body = scheduling.with_principal_properties(
+                body,
+                base_prefix,
+                user,
+                self.services.calendars.addresses_of(user) if own else [],
+                f"/{user}/{CALENDAR}/",
+            )
+        return status, headers, body, request
+
+    def do_REPORT(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> radicale_types.WSGIResponse:
+        box = scheduling.box_of(path)
+        if box is None:
+            return super().do_REPORT(environ, base_prefix, path, user, user_groups, request_info)
+        if box[0] != user:
+            return httputils.NOT_ALLOWED
+        return scheduling.box_report(base_prefix, *box)
+
+    def do_POST(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> radicale_types.WSGIResponse:
+        """A free-busy query on one's own outbox (RFC 6638 §5); nothing else is POSTed."""
+        box = scheduling.box_of(path)
+        if box is None or box[1] != "outbox":
+            return super().do_POST(environ, base_prefix, path, user, user_groups, request_info)
+        if box[0] != user:
+            return httputils.NOT_ALLOWED
+        try:
+            body = httputils.read_raw_request_body(self.configuration, environ)
+        except RuntimeError:
+            return httputils.BAD_REQUEST
+        calendars = self.services.calendars
+        return scheduling.freebusy_query(
+            body, calendars.addresses_of(user), calendars.is_known, self.services.freebusy
+        )
 
     def do_PUT(
         self,
@@ -65,6 +143,7 @@ def build(services: Services) -> Application:
             "auth": {
                 "type": lambda conf: Auth(conf, services, principals),
                 "delay": "0",  # our throttle delays and locks out, as for IMAP and SMTP
+                "realm": REALM,
             },
             "rights": {
                 "type": lambda conf: Rights(conf, services.calendars, principals),
@@ -93,7 +172,9 @@ def build(services: Services) -> Application:
         "groupware",
         privileged=True,
     )
-    return Radicale(configuration)
+    radicale = Radicale(configuration)
+    radicale.services = services
+    return radicale
 
 
 def mount(web: WSGIApp, dav: WSGIApp, config: Config, services: Services) -> WSGIApp:

@@ -16,6 +16,7 @@ from groupware.services.auth.loginlocks import LoginLocks
 from groupware.services.calendar.addressbooks import AddressBooks
 from groupware.services.calendar.agenda import Agenda
 from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.freebusy import FreeBusy
 from groupware.services.calendar.scheduling import Scheduling
 from groupware.services.calendar.sharing import Sharing
 from groupware.services.calendar.suggestions import AddressSuggestions
@@ -83,6 +84,7 @@ class Services:
     sharing: Sharing
     agenda: Agenda
     addressbooks: AddressBooks
+    freebusy: FreeBusy
     scheduling: Scheduling
     websessions: WebSessions
 
@@ -164,6 +166,7 @@ def build_services(config: Config, database: Database) -> Services:
         sharing=sharing,
         agenda=agenda,
         addressbooks=AddressBooks(agenda, calendars),
+        freebusy=FreeBusy(calendars),
         scheduling=scheduling,
         websessions=WebSessions(
             database,

@@ -21,13 +21,13 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from groupware.errors import NotFound
 from groupware.model.base import utcnow
 from groupware.model.dav import DavCollection, DavItem, DavTombstone
-from groupware.model.directory import User
+from groupware.model.directory import Alias, AliasTarget, User
 from groupware.services.calendar.directorycards import directory_cards
 from groupware.services.calendar.locks import CollectionLocks
 from groupware.services.calendar.rights import rights_at
@@ -156,6 +156,30 @@ class Calendars:
         with self._db.read() as session:
             user_id = session.scalar(select(User.id).where(User.address == address, User.active))
             return access.load_principal(session, user_id) if user_id is not None else None
+
+    def addresses_of(self, address: str) -> list[str]:
+        """A user's calendar addresses (RFC 6638 calendar-user-address-set): their own,
+        then the aliases that deliver to them alone."""
+        with self._db.read() as session:
+            user_id = session.scalar(select(User.id).where(User.address == address, User.active))
+            if user_id is None:
+                return []
+            other = aliased(AliasTarget)
+            alone = ~exists().where(
+                other.alias_id == AliasTarget.alias_id,
+                or_(other.user_id != user_id, other.user_id.is_(None)),
+            )
+            aliases = session.scalars(
+                select(Alias.address)
+                .join(AliasTarget, AliasTarget.alias_id == Alias.id)
+                .where(AliasTarget.user_id == user_id, alone, ~Alias.address.startswith("@"))
+                .order_by(Alias.address)
+            ).all()
+        return [address, *aliases]
+
+    def is_known(self, address: str) -> bool:
+        """Whether `address` is an active user's (or a room's) of this server."""
+        return self._owner_id(address) is not None
 
     def _owner_id(self, address: str) -> int | None:
         with self._db.reading() as connection:
