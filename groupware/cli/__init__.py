@@ -216,6 +216,17 @@ def build_parser() -> Parser:
     group_add.add_argument("--kind", choices=("calendar", "tasks", "contacts"), default="calendar")
     group_add.add_argument("--title", help="display name (default: the name)")
 
+    resource = noun("resource", "rooms and equipment, booked by inviting them")
+    add = command(resource, "add", calendars.cmd_resource_add, "a room or equipment", "address")
+    add.add_argument("--name", help="display name (default: the address's local part)")
+    add.add_argument("--capacity", type=int, default=0, help="people it holds")
+    add.add_argument("--kind", choices=("room", "equipment"), default="room")
+    add.add_argument(
+        "--restricted", action="store_true", help="only holders of calendar.book may book it"
+    )
+    command(resource, "list", calendars.cmd_resource_list, "every room and piece of equipment")
+    command(resource, "remove", calendars.cmd_resource_remove, "delete a resource", "address")
+
     imports = noun("import", "data from another server")
     command(
         imports,

@@ -51,6 +51,40 @@ def cmd_calendar_add_group(args: argparse.Namespace, services: Services) -> None
     print(f"created {path}: every member of {args.group} sees it")
 
 
+def cmd_resource_add(args: argparse.Namespace, services: Services) -> None:
+    room = services.resources.add(
+        SYSTEM,
+        args.address,
+        args.name or args.address.split("@", 1)[0],
+        capacity=args.capacity,
+        kind=args.kind,
+        restricted=args.restricted,
+    )
+    who = "holders of calendar.book" if room.restricted else "anyone"
+    print(f"added {room.kind} {room.address} ({room.name}); {who} may book it")
+
+
+def cmd_resource_list(args: argparse.Namespace, services: Services) -> None:
+    print_table(
+        ("ADDRESS", "NAME", "KIND", "CAPACITY", "BOOKING"),
+        [
+            (
+                r.address,
+                r.name,
+                r.kind,
+                str(r.capacity or ""),
+                "restricted" if r.restricted else "anyone",
+            )
+            for r in services.resources.list_all()
+        ],
+    )
+
+
+def cmd_resource_remove(args: argparse.Namespace, services: Services) -> None:
+    services.resources.remove(SYSTEM, args.address)
+    print(f"removed {args.address}")
+
+
 def cmd_import_radicale(args: argparse.Namespace, services: Services) -> None:
     from groupware.dav.importer import import_radicale  # loads Radicale only when asked
 

@@ -123,8 +123,9 @@ def set_partstat(text: str, attendee: str, partstat: str) -> str:
     return str(calendar.to_ical().decode())
 
 
-def reply(text: str, attendee: str) -> str:
-    """RFC 5546 §3.2.3 REPLY: the event with only the replying attendee."""
+def reply(text: str, attendee: str, comment: str = "") -> str:
+    """RFC 5546 §3.2.3 REPLY: the event with only the replying attendee (and its
+    `comment`, a room's reason for declining, say)."""
     calendar = _without_agents(_parse(text))
     calendar.pop("METHOD", None)
     calendar.add("METHOD", "REPLY")
@@ -135,6 +136,9 @@ def reply(text: str, attendee: str) -> str:
         component.pop("ATTENDEE", None)
         for value in mine:
             component.add("ATTENDEE", value)
+        if comment:
+            component.pop("COMMENT", None)
+            component.add("COMMENT", comment)
     return str(calendar.to_ical().decode())
 
 
@@ -162,10 +166,12 @@ def compose(
     body: str,
     facts: Scheduled,
     now: datetime | None = None,
+    note: str = "",
 ) -> bytes:
-    """An iMIP message (RFC 6047 §2): a short text/plain for people and the iTIP object
-    as text/calendar with its method, in multipart/alternative. ValueError when `to`
-    (taken from calendar text) is no address this 7-bit header can carry."""
+    """An iMIP message (RFC 6047 §2): a short text/plain for people (ending with `note`,
+    a room's reason for declining, say) and the iTIP object as text/calendar with its
+    method, in multipart/alternative. ValueError when `to` (taken from calendar text) is
+    no address this 7-bit header can carry."""
     to = _header_address(to)
     now = now or datetime.now(UTC)
     domain = sender.rpartition("@")[2] or "localhost"
@@ -175,6 +181,8 @@ def compose(
     lines.append(f"Organizer: {facts.organizer}")
     if method == "REPLY":
         lines += [f"{who}: {how}" for who, how in facts.attendees.items()]
+    if note:
+        lines.append(" ".join(note.split()))
     boundary = "=_" + secrets.token_hex(12)
     payload = base64.encodebytes(body.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
     text = "\r\n".join(lines) + "\r\n"

@@ -157,3 +157,5 @@ class Resource(Base):
     )
     kind: Mapped[str] = mapped_column(String(16), default="room")  # room or equipment
     capacity: Mapped[int] = mapped_column(Integer, default=0)  # people; 0: not said
+    # False: anyone of the server may book it; True: only holders of calendar.book
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -17,6 +17,7 @@ from groupware.services.calendar.addressbooks import AddressBooks
 from groupware.services.calendar.agenda import Agenda
 from groupware.services.calendar.calendars import Calendars
 from groupware.services.calendar.freebusy import FreeBusy
+from groupware.services.calendar.resources import Resources
 from groupware.services.calendar.scheduling import Scheduling
 from groupware.services.calendar.sharing import Sharing
 from groupware.services.calendar.suggestions import AddressSuggestions
@@ -85,6 +86,7 @@ class Services:
     agenda: Agenda
     addressbooks: AddressBooks
     freebusy: FreeBusy
+    resources: Resources
     scheduling: Scheduling
     websessions: WebSessions
 
@@ -111,7 +113,9 @@ def build_services(config: Config, database: Database) -> Services:
     calendars = Calendars(database)
     delivery = LocalDelivery(database, messages, rules=rules, vacation=vacation, srs=srs)
     router = MailRouter(delivery, queue, dkim, srs, config.data_dir / "spool")
-    scheduling = Scheduling(calendars, router)
+    freebusy = FreeBusy(calendars)
+    resources = Resources(database, directory, calendars, freebusy)
+    scheduling = Scheduling(calendars, router, resources)
     calendars.on_item_change.append(scheduling.item_changed)
     router.on_delivered.append(scheduling.message_delivered)
     bounces, submission = Bounces(router, config.hostname), Submission(database)
@@ -166,7 +170,8 @@ def build_services(config: Config, database: Database) -> Services:
         sharing=sharing,
         agenda=agenda,
         addressbooks=AddressBooks(agenda, calendars),
-        freebusy=FreeBusy(calendars),
+        freebusy=freebusy,
+        resources=resources,
         scheduling=scheduling,
         websessions=WebSessions(
             database,

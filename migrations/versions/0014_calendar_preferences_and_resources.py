@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column("restricted", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_resources_user_id_users"), ondelete="CASCADE"
         ),

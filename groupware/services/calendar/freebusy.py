@@ -59,7 +59,7 @@ class FreeBusy:
                     if answer == "DECLINED":
                         continue
                     kind = BUSY if answer == "ACCEPTED" else TENTATIVE
-                    begins, ends = _utc(occurrence.start), _utc(occurrence.end)
+                    begins, ends = as_utc(occurrence.start), as_utc(occurrence.end)
                     if ends > start and begins < end:
                         found.append(Period(max(begins, start), min(ends, end), kind))
         return _merged(found)
@@ -116,7 +116,8 @@ class FreeBusy:
         return None
 
 
-def _utc(value: datetime | object) -> datetime:
+def as_utc(value: datetime | object) -> datetime:
+    """A datetime in UTC (a floating one taken as UTC); a date: its start, in UTC."""
     if isinstance(value, datetime):
         return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC)
     day = value  # a date: the whole day, in UTC

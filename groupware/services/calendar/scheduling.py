@@ -27,6 +27,7 @@ from groupware.mime.icalitem import describe_text
 from groupware.mime.parse import parse_message
 from groupware.mime.text import calendar_text
 from groupware.services.calendar.calendars import Calendars
+from groupware.services.calendar.resources import ResourceInfo, Resources
 from groupware.services.calendar.rows import CALENDAR, CollectionRow, ItemRow, NewItem
 from groupware.services.delivery.route import MailRouter
 from groupware.services.transport.provenance import Provenance
@@ -38,9 +39,10 @@ _ORGANIZER = re.compile(r"^ORGANIZER[;:]", re.IGNORECASE | re.MULTILINE)
 
 
 class Scheduling:
-    def __init__(self, calendars: Calendars, router: MailRouter) -> None:
+    def __init__(self, calendars: Calendars, router: MailRouter, resources: Resources) -> None:
         self._calendars = calendars
         self._router = router
+        self._resources = resources
 
     # -- changes in a calendar ---------------------------------------------------------------
 
@@ -114,6 +116,10 @@ class Scheduling:
             if not changed and before is not None and attendee in before.attendees:
                 continue
             try:
+                room = self._resources.get(attendee)
+                if room is not None:  # no mail: it answers at once
+                    self._book(room, owner, new.text, after)
+                    continue
                 self._send(owner, attendee, "REQUEST", request, after)
                 self._place(attendee, new.text, after)
             except Exception:  # one bad address must not stop the others
@@ -164,8 +170,45 @@ class Scheduling:
         for attendee in attendees:
             if attendee == owner or attendee in facts.by_client:
                 continue
-            self._send(owner, attendee, "CANCEL", body, facts)
+            if self._resources.get(attendee) is None:  # a room reads no mail
+                self._send(owner, attendee, "CANCEL", body, facts)
             self._place(attendee, imip.without_method(body), facts, cancel=True)
+
+    # -- rooms and equipment ---------------------------------------------------------------
+
+    def _book(self, room: ResourceInfo, organizer: str, text: str, facts: imip.Scheduled) -> None:
+        """A resource invited: its copy placed, then its answer (resources.py decides,
+        one booking at a time) on the copy and to the organizer; a refusal also goes to
+        the organizer by mail, saying why."""
+        with self._resources.lock(room.address):
+            self._place(room.address, text, facts)
+            found = self._calendars.find_uid(room.address, facts.uid)
+            if found is None:
+                return
+            collection, item = found
+            decision = self._resources.decide(
+                room, self._calendars.principal_of(organizer), item.text, facts.uid
+            )
+            kept = _facts(item)
+            if kept is not None and kept.attendees.get(room.address) == decision.answer:
+                return
+            answered = imip.set_partstat(item.text, room.address, decision.answer)
+            self._store(collection, item.href, answered, item.etag)
+        log.info("%s: %s %s (%s)", facts.uid, room.address, decision.answer, decision.reason)
+        if decision.answer == "DECLINED":
+            body = imip.reply(answered, room.address, comment=decision.reason)
+            replying = imip.Scheduled(
+                facts.uid,
+                organizer,
+                {room.address: "DECLINED"},
+                facts.sequence,
+                facts.summary,
+                facts.start,
+                "REPLY",
+            )
+            self._send(room.address, organizer, "REPLY", body, replying, decision.reason)
+        else:
+            self._reply(room.address, facts, answered, decision.answer)
 
     # -- local copies --------------------------------------------------------------------------
 
@@ -254,10 +297,22 @@ class Scheduling:
     # -- mail --------------------------------------------------------------------------------
 
     def _send(
-        self, sender: str, recipient: str, method: str, body: str, facts: imip.Scheduled
+        self,
+        sender: str,
+        recipient: str,
+        method: str,
+        body: str,
+        facts: imip.Scheduled,
+        note: str = "",
     ) -> None:
         data = imip.compose(
-            method=method, sender=sender, sender_name="", to=recipient, body=body, facts=facts
+            method=method,
+            sender=sender,
+            sender_name="",
+            to=recipient,
+            body=body,
+            facts=facts,
+            note=note,
         )
         self._router.send_generated(sender, recipient, data, mail_from=sender)
 
@@ -289,6 +344,10 @@ class Scheduling:
             elif facts.method in ("REQUEST", "CANCEL") and address in facts.attendees:
                 if self._calendars.principal_of(facts.organizer) is not None:
                     continue  # a local organizer placed it already
+                room = self._resources.get(address)
+                if room is not None and facts.method == "REQUEST" and facts.organizer in senders:
+                    self._book(room, facts.organizer, body, facts)
+                    continue
                 if facts.organizer not in senders:
                     log.info(
                         "%s of %s ignored: not proven sent by them", facts.method, facts.organizer

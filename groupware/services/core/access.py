@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, str] = {
     "calendar.read": "read calendars, task lists and address books",
     "calendar.write": "change calendars, task lists and address books",
     "calendar.share": "share calendars, task lists and address books",
+    "calendar.book": "book rooms and equipment whose booking is restricted",
     "queue.manage": "inspect, retry and delete queued mail",
     "audit.read": "read the audit log",
 }
