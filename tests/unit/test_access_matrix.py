@@ -33,11 +33,12 @@ SEND_AS = "mail.send_as"
 SHARE = "calendar.share"
 CAL_READ = "calendar.read"
 CAL_WRITE = "calendar.write"
+BOOK = "calendar.book"  # restricted rooms and equipment
 QUEUE = "queue.manage"
 AUDIT = "audit.read"
 ALL = frozenset(
     {USERS, GROUPS, ALIASES, DOMAINS, ROLES, ACCOUNT, MAIL_READ, SEND_AS, SHARE, QUEUE, AUDIT}
-    | {CAL_READ, CAL_WRITE}
+    | {CAL_READ, CAL_WRITE, BOOK}
 )
 # what anyone holds on their own data
 OWN = frozenset({ACCOUNT, MAIL_READ, SEND_AS, SHARE, CAL_READ, CAL_WRITE})
@@ -79,7 +80,7 @@ def resource(scope: str, principal: Principal) -> Resource:
 
 # role → scope → the permissions it must have there; every other cell must be False.
 ADMIN_ANYWHERE = ALL - PERSONAL
-ORG_WILDCARD = frozenset({USERS, GROUPS, ALIASES, ACCOUNT, SEND_AS, AUDIT})
+ORG_WILDCARD = frozenset({USERS, GROUPS, ALIASES, ACCOUNT, SEND_AS, AUDIT, BOOK})
 EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "admin": {
         "in-org": ADMIN_ANYWHERE,
