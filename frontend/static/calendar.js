@@ -96,3 +96,99 @@
     sync();
   }
 })();
+
+// The scheduling assistant: the attendees' and rooms' busy blocks on the event's day,
+// side by side with the event, and "Next free slot", which moves the event to the first
+// time everyone is free. Only times come back from the server, never what people do.
+(() => {
+  const assistant = document.getElementById("assistant");
+  const form = document.getElementById("event-form");
+  if (!assistant || !form) return;
+  const field = (name) => form.querySelector(`[name=${name}]`);
+  const grid = document.getElementById("freebusy-grid");
+  const status = document.getElementById("assistant-status");
+  const FIRST = 7 * 60, LAST = 20 * 60; // the hours drawn
+  const percent = (minute) => `${((Math.min(Math.max(minute, FIRST), LAST) - FIRST) / (LAST - FIRST)) * 100}%`;
+  const minutesOf = (value) => {
+    const time = value.length > 10 ? value.slice(11, 16) : "00:00";
+    return Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
+  };
+  const query = () => {
+    const params = new URLSearchParams();
+    params.set("who", field("attendees").value);
+    params.set("zone", field("zone").value);
+    params.set("uid", assistant.getAttribute("data-uid") || "");
+    return params;
+  };
+  const block = (from, to, kind, label) => {
+    const span = document.createElement("span");
+    span.className = `fb ${kind}`;
+    span.style.left = percent(from);
+    span.style.width = `calc(${percent(to)} - ${percent(from)})`;
+    span.title = label;
+    return span;
+  };
+  let asked = 0;
+  async function refresh() {
+    const start = field("start").value;
+    if (!start) return;
+    const params = query();
+    params.set("date", start.slice(0, 10));
+    const number = ++asked;
+    const answer = await fetch(`${assistant.getAttribute("data-freebusy")}?${params}`, { credentials: "same-origin" });
+    if (!answer.ok || number !== asked) return;
+    const { rows } = await answer.json();
+    const table = document.createElement("div");
+    table.className = "fb-rows";
+    const from = minutesOf(start), end = field("end").value;
+    const to = end.slice(0, 10) === start.slice(0, 10) ? minutesOf(end) : LAST;
+    for (const row of rows) {
+      const line = document.createElement("div");
+      line.className = "fb-row";
+      const name = document.createElement("span");
+      name.className = "fb-who";
+      name.textContent = row.known ? row.who : `${row.who} (not here)`;
+      const bar = document.createElement("span");
+      bar.className = "fb-bar";
+      if (field("start").type !== "date") bar.append(block(from, to, "event", "this event"));
+      for (const [a, b, kind] of row.busy) bar.append(block(a, b, kind, kind === "busy" ? "busy" : "tentative"));
+      const summary = document.createElement("span");
+      summary.className = "sr-only";
+      summary.textContent = row.busy.length ? `busy ${row.busy.length} times that day` : "free all day";
+      line.append(name, bar, summary);
+      table.append(line);
+    }
+    const scale = document.createElement("div");
+    scale.className = "fb-row fb-scale";
+    scale.innerHTML = '<span class="fb-who"></span><span class="fb-bar"><span>07:00</span><span>13:30</span><span>20:00</span></span>';
+    table.append(scale);
+    grid.replaceChildren(table);
+  }
+  let timer = null;
+  const later = () => { clearTimeout(timer); timer = setTimeout(refresh, 300); };
+  for (const name of ["attendees", "start", "end", "zone"]) field(name).addEventListener("change", later);
+  field("attendees").addEventListener("input", later);
+  document.getElementById("next-free").addEventListener("click", async () => {
+    const start = field("start").value, end = field("end").value;
+    const minutes = Math.max(15, Math.round((Date.parse(end) - Date.parse(start)) / 60000) || 60);
+    const params = query();
+    params.set("after", start.length > 10 ? start : `${start}T08:00`);
+    params.set("minutes", String(minutes));
+    status.textContent = "Looking…";
+    const answer = await fetch(`${assistant.getAttribute("data-nextfree")}?${params}`, { credentials: "same-origin" });
+    const found = answer.ok ? await answer.json() : {};
+    if (!found.start) { status.textContent = "No free time in the next two weeks."; return; }
+    field("start").value = found.start;
+    field("end").value = found.end;
+    status.textContent = `Everyone is free from ${found.start.replace("T", " ")}.`;
+    refresh();
+  });
+  const addRoom = document.getElementById("add-room");
+  if (addRoom) addRoom.addEventListener("click", () => {
+    const room = document.getElementById("room").value;
+    const present = field("attendees").value.split(/[,;\s]+/).filter(Boolean);
+    if (!present.includes(room)) field("attendees").value = [...present, room].join(", ");
+    refresh();
+  });
+  refresh();
+})();

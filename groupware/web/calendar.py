@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response
 from wtforms.fields import SelectChoice
 
@@ -202,6 +211,8 @@ def event_form() -> str:
         zone=where.key,
         action=ActionForm(),
         answers=answers,
+        rooms=services().resources.list_all(),
+        uid=_uid_of(item.text) if href else "",
     )
 
 
@@ -252,6 +263,88 @@ def delete_event() -> Response:
         lambda: services().agenda.delete_event(me, path, href, scope, occurrence), "Event deleted."
     )
     return redirect(url_for("calendar.home"))
+
+
+@blueprint.get("/freebusy")
+def freebusy() -> Response:
+    """The scheduling assistant's rows: for each address asked (`who`, comma-separated;
+    people and rooms of this server), its busy blocks on `date` in `zone`, as minutes
+    from that day's midnight: {"rows": [{"who", "known", "busy": [[from, to, kind]]}]}.
+    Times only: what the blocks are is nobody else's business."""
+    me = principal()
+    svc = services()
+    who = _addresses(request.args.get("who", ""), me.address)
+    where = _zone_or_404(request.args.get("zone", ""))
+    day = parse_day(request.args.get("date", "")) or datetime.now(where).date()
+    start = datetime.combine(day, time(), where)
+    end = start + timedelta(days=1)
+    besides = request.args.get("uid", "")[:500]
+    rows = []
+    for address in who:
+        known = svc.calendars.is_known(address)
+        busy = svc.freebusy.busy(address, start, end, besides=besides) if known else []
+        rows.append(
+            {
+                "who": address,
+                "known": known,
+                "busy": [
+                    [_minutes(p.start, start), _minutes(p.end, start), p.kind.lower()] for p in busy
+                ],
+            }
+        )
+    return jsonify(rows=rows)
+
+
+@blueprint.get("/nextfree")
+def next_free() -> Response:
+    """The first time from `after` (local, in `zone`) when everyone in `who` is free for
+    `minutes`, within working hours in the next two weeks: {"start", "end"} as local
+    times for the form, or {} when there is none."""
+    me = principal()
+    svc = services()
+    who = [
+        a for a in _addresses(request.args.get("who", ""), me.address) if svc.calendars.is_known(a)
+    ]
+    where = _zone_or_404(request.args.get("zone", ""))
+    day, hour = _moment(request.args.get("after", ""), "After")
+    after = datetime.combine(day, hour or time(8), where)
+    minutes = _number(request.args.get("minutes", "60") or "60", "minutes")
+    length = timedelta(minutes=max(15, min(minutes, 24 * 60)))
+    found = svc.freebusy.next_free(
+        who, after, length, besides=request.args.get("uid", "")[:500], zone=where.key
+    )
+    if found is None:
+        return jsonify({})
+    local_start = found.astimezone(where)
+    return jsonify(
+        start=local_start.strftime("%Y-%m-%dT%H:%M"),
+        end=(local_start + length).strftime("%Y-%m-%dT%H:%M"),
+    )
+
+
+def _uid_of(text: str) -> str:
+    found = re.search(r"^UID:(.*)$", text, re.MULTILINE)
+    return found.group(1).strip() if found else ""
+
+
+def _addresses(text: str, me: str) -> list[str]:
+    found = [me]
+    for part in re.split(r"[,;\s]+", text[:5000]):
+        address = part.strip().strip("<>").lower()
+        if "@" in address and address not in found:
+            found.append(address)
+    return found[:20]
+
+
+def _zone_or_404(name: str) -> ZoneInfo:
+    try:
+        return icalform.zone(name) if name else viewer_zone()
+    except icalform.FormError:
+        abort(404)
+
+
+def _minutes(moment: datetime, midnight: datetime) -> int:
+    return max(0, min(24 * 60, int((moment - midnight).total_seconds() // 60)))
 
 
 # -- reading forms -------------------------------------------------------------------------

@@ -216,3 +216,38 @@ def test_an_invitation_is_answered_from_webmail(portal: Served, new_page, shots:
     expect(page.get_by_text("Answered tentative.")).to_be_visible()
     [copy] = [e for e in otto.events() if "plan-1" in e.data]
     assert "PARTSTAT=TENTATIVE" in copy.data.replace("\r\n ", "")
+
+
+def test_the_scheduling_assistant_finds_a_time_and_books_a_room(
+    portal: Served, new_page, shots: Path
+) -> None:
+    """Otto is busy 9 to 10 on Thursday: the assistant shows it (no title) and "Next free
+    slot" moves Nina's meeting to 10:00; the room she adds accepts, as her event says."""
+    portal.services.resources.add(SYSTEM, "room-1@example.test", "Room 1", capacity=6)
+    otto = dav_calendar(portal, OTTO, OTTO_PASSWORD)
+    thursday = this_week(9, 3)
+    otto.save_event(ics("busy-1", "Private appointment", thursday, 60))
+
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, portal.base_url, NINA, NINA_PASSWORD)
+    page.goto(f"{portal.base_url}/calendar/event?date={thursday.date().isoformat()}&time=09:00")
+    page.get_by_label("Title").fill("Design review")
+    page.get_by_label("Attendees").fill(OTTO)
+    page.get_by_label("Attendees").dispatch_event("change")
+    assistant = page.get_by_role("region", name="Scheduling assistant")
+    expect(assistant.locator(".fb.busy")).to_have_count(1)
+    assert "Private appointment" not in page.content()
+    assistant.get_by_role("button", name="Next free slot").click()
+    expect(page.get_by_label("Start")).to_have_value(f"{thursday.date().isoformat()}T10:00")
+    expect(page.get_by_label("End", exact=True)).to_have_value(
+        f"{thursday.date().isoformat()}T11:00"
+    )
+    assistant.get_by_role("button", name="Add room").click()
+    expect(page.get_by_label("Attendees")).to_have_value(f"{OTTO}, room-1@example.test")
+    shoot(page, shots, "calendar-assistant")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("link", name=re.compile("Design review")).click()
+    answers = page.get_by_role("list", name="Answers")
+    expect(answers).to_contain_text("room-1@example.test")
+    expect(answers.locator("li", has_text="room-1@example.test")).to_contain_text("accepted")
+    expect(answers.locator("li", has_text=OTTO)).to_contain_text("no answer yet")

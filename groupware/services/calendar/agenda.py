@@ -444,7 +444,10 @@ class Agenda:
                 now = self._calendars.item(row.id, href)
                 if now is None or now.etag != expected:
                     raise InvalidInput("changed meanwhile by someone else: open it again")
-            self._calendars.put_item(row.id, NewItem.of(href, facts), by=actor.address)
+            stored, old = self._calendars.put_item(row.id, NewItem.of(href, facts), quiet=True)
+        # Told once the lock is free (as dav/storage.py does): scheduling may write back
+        # into this very calendar (a room's answer on the organizer's copy).
+        self._calendars.announce(row.id, old, stored, actor.address)
         return href
 
 

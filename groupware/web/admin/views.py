@@ -47,6 +47,7 @@ def admin_menu() -> dict[str, object]:
         ("admin.users", "Users", anywhere("directory.users.manage")),
         ("admin.aliases", "Aliases", anywhere("directory.aliases.manage")),
         ("admin.groups", "Groups", anywhere("directory.groups.manage")),
+        ("admin.resources", "Rooms", anywhere("directory.users.manage")),
         ("admin.roles", "Roles", access.domains_with(me, "directory.roles.manage") is None),
         ("admin.locks", "Login locks", anywhere("directory.users.manage")),
         ("admin.audit", "Audit log", anywhere("audit.read")),
