@@ -11,7 +11,10 @@ attendees' answers) is kept when a form edits the object.
 
 from __future__ import annotations
 
+import bisect
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -76,7 +79,7 @@ class TaskFields:
     status: str = "NEEDS-ACTION"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Occurrence:
     """One occurrence of an event in a time range, as a calendar view draws it."""
 
@@ -264,7 +267,95 @@ def is_first(text: str, recurrence_id: str) -> bool:
 
 
 def occurrences(text: str, start: datetime, end: datetime) -> list[Occurrence]:
-    """The object's events overlapping [start, end), each occurrence of a series once."""
+    """The object's events overlapping [start, end) (aware datetimes), each occurrence
+    of a series once. Views ask the same objects again and again (every week and month
+    shown, every free/busy look-up), so an object's occurrences within KEPT_SPAN of when
+    it was first asked are kept (by its text, for all callers; at most KEPT_OCCURRENCES
+    in all): a range inside that span is then a filter, not a parse and an expansion."""
+    kept = _kept(text)
+    if kept is None or not (kept.low <= start and end <= kept.high):
+        return _expand(text, start, end)
+    # Only those that may overlap are looked at: from the first that may still be going
+    # on (the longest one's length, and a day for zones, before the range) to the end.
+    first = bisect.bisect_left(kept.starts, start.timestamp() - kept.longest - SLACK)
+    last = bisect.bisect_right(kept.starts, end.timestamp() + SLACK)
+    return [o for o in kept.items[first:last] if _overlaps(o, start, end)]
+
+
+SLACK = 26 * 3600  # seconds a floating time or a day may lie either way of UTC
+
+
+@dataclass(frozen=True)
+class _Kept:
+    low: datetime
+    high: datetime
+    items: tuple[Occurrence, ...]  # by start
+    starts: tuple[float, ...]  # their starts as UTC timestamps (floating and days: as UTC)
+    longest: float  # seconds, the longest occurrence
+
+
+KEPT_SPAN = timedelta(days=400)  # before and after the moment an object is first asked
+KEPT_OCCURRENCES = 200_000  # in all the objects kept (about 30 MB)
+MAX_KEPT_EACH = 2_000  # an object with more occurrences in its span is expanded each time
+_kept_objects: OrderedDict[str, _Kept] = OrderedDict()
+_kept_count = [0]
+_kept_lock = threading.Lock()
+
+
+def _kept(text: str) -> _Kept | None:
+    with _kept_lock:
+        found = _kept_objects.get(text)
+        if found is not None:
+            _kept_objects.move_to_end(text)
+            return found
+    now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    low, high = now - KEPT_SPAN, now + KEPT_SPAN
+    try:
+        expanded = _expand(text, low, high)
+    except (FormError, ValueError, TypeError, KeyError):
+        return None
+    if len(expanded) > MAX_KEPT_EACH:
+        return None
+    timed = [(_timestamp(o.start), _timestamp(o.end), o) for o in expanded]
+    timed.sort(key=lambda entry: entry[0])
+    items = tuple(o for _, _, o in timed)
+    longest = max((b - a for a, b, _ in timed), default=0.0)
+    kept = _Kept(low, high, items, tuple(a for a, _, _ in timed), longest)
+    with _kept_lock:
+        if text not in _kept_objects:
+            _kept_objects[text] = kept
+            _kept_count[0] += len(items) + 1
+        while _kept_count[0] > KEPT_OCCURRENCES and _kept_objects:
+            _, dropped = _kept_objects.popitem(last=False)
+            _kept_count[0] -= len(dropped.items) + 1
+    return kept
+
+
+def _timestamp(value: datetime | date) -> float:
+    """An instant as a UTC timestamp; a floating time or a day taken as UTC."""
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+
+
+def _overlaps(occurrence: Occurrence, start: datetime, end: datetime) -> bool:
+    """As recurring-ical-events' `between`: a timed occurrence by its instants (a floating
+    one read in the range's zone), an all-day one by its days in the range's zone."""
+    begins, ends = occurrence.start, occurrence.end
+    if isinstance(begins, datetime) and isinstance(ends, datetime):
+        if begins.tzinfo is None:
+            begins, ends = begins.replace(tzinfo=start.tzinfo), ends.replace(tzinfo=start.tzinfo)
+        return begins < end and (ends > start or (begins == ends and begins >= start))
+    first_day = start.date()
+    last_day = (
+        end.date()
+        if end.timetz().replace(tzinfo=None) == time()
+        else end.date() + timedelta(days=1)
+    )
+    return bool(begins < last_day and ends > first_day)
+
+
+def _expand(text: str, start: datetime, end: datetime) -> list[Occurrence]:
     calendar = _parse(text)
     series = {
         str(c.get("UID", ""))
@@ -333,6 +424,8 @@ def split_calendar(text: str) -> list[tuple[str, str]]:
         grouped.setdefault(str(component["UID"]), []).append(component)
         if len(grouped) > MAX_IMPORT:
             raise FormError(f"at most {MAX_IMPORT} events or tasks in one file")
+    if not grouped:
+        raise FormError("no events or tasks in this file")
     objects = []
     for uid, components in grouped.items():
         one = icalendar.Calendar()
@@ -729,7 +822,10 @@ def _dt(component: icalendar.cal.Component, name: str) -> Any:
     value = component.get(name)
     if value is None:
         raise FormError(f"no {name}")
-    return value.dt
+    try:
+        return value.dt
+    except Exception as error:  # icalendar keeps a broken value and raises on reading it
+        raise FormError(f"{name} cannot be read: {error}") from None
 
 
 def _end(event: icalendar.cal.Component) -> Any:

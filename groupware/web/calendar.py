@@ -114,7 +114,10 @@ def home() -> str:
     end = datetime.combine(last, time(), where)
     shapes = [_shape(p, where) for p in agenda.occurrences(me, shown, start, end)]
     days = [first + timedelta(days=n) for n in range((last - first).days)]
-    by_day = {d: [s for s in shapes if _on(s, d)] for d in days}
+    by_day: dict[date, list[Shape]] = {d: [] for d in days}
+    for shape in shapes:
+        for covered in _days_of(shape, first, last):
+            by_day[covered].append(shape)
     step = {
         "day": timedelta(days=1),
         "week": timedelta(days=7),
@@ -478,13 +481,20 @@ def _shape(placed: Placed, where: ZoneInfo) -> Shape:
     return Shape(placed, start, end, 0, 24 * 60)
 
 
-def _on(shape: Shape, day: date) -> bool:
-    if isinstance(shape.start, datetime) and isinstance(shape.end, datetime):
-        begins = datetime.combine(day, time(), shape.start.tzinfo)
-        return shape.start < begins + timedelta(days=1) and (
-            shape.end > begins or shape.start >= begins
+def _days_of(shape: Shape, shown: date, after: date) -> list[date]:
+    """The days from `shown` to before `after` (in the viewer's zone) an occurrence shows
+    on: each it touches; a timed one ending at midnight not on the next day."""
+    begins, ends = shape.start, shape.end
+    if isinstance(begins, datetime) and isinstance(ends, datetime):
+        first = begins.date()
+        last = (ends - timedelta(microseconds=1)).date() if ends > begins else first
+    else:
+        first = begins if not isinstance(begins, datetime) else begins.date()
+        last = max(
+            first, (ends if not isinstance(ends, datetime) else ends.date()) - timedelta(days=1)
         )
-    return shape.start <= day < shape.end
+    first, last = max(first, shown), min(last, after - timedelta(days=1))
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _back() -> str:

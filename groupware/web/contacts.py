@@ -36,7 +36,7 @@ def home() -> str:
     chosen = request.args.get("book", "")
     shown = [b for b in books if b.path == chosen] or books
     query = request.args.get("q", "")[:200]
-    cards = services().addressbooks.cards(me, shown, query)
+    cards, total = services().addressbooks.cards(me, shown, query)
     template = "_contactlist.html" if request.args.get("part") == "list" else "contacts.html"
     return render_template(
         template,
@@ -44,6 +44,7 @@ def home() -> str:
         chosen=chosen,
         query=query,
         cards=cards,
+        total=total,
         writable=[b for b in books if b.writable],
         action=ActionForm(),
     )
@@ -62,7 +63,7 @@ def contact_form() -> str:
             brief = vcardform.brief(item.text)
         except vcardform.FormError:
             abort(404)
-        groups = [c for c in book_service.cards(me, [book]) if c.brief.group]
+        groups = [c for c in book_service.cards(me, [book])[0] if c.brief.group]
         member_of = {c.href for c in groups if brief.uid in c.brief.members}
         has_photo = brief.has_photo
     else:

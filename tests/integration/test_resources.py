@@ -100,6 +100,8 @@ def test_a_restricted_room_takes_only_those_allowed_and_nobody_logs_in_as_it(
     invite(booked, BOB, "b-2", "20261215T090000Z", "20261215T100000Z", BOARDROOM)
     assert answers(booked, BOB, "b-2")[BOARDROOM] == "ACCEPTED"
     for password in ("", PASSWORD, "!resource"):
-        with imaplib.IMAP4("127.0.0.1", booked.ports["imap"]) as imap:
-            with pytest.raises(imaplib.IMAP4.error):
-                imap.login(ROOM, password or "x")
+        with (
+            imaplib.IMAP4("127.0.0.1", booked.ports["imap"]) as imap,
+            pytest.raises(imaplib.IMAP4.error),
+        ):
+            imap.login(ROOM, password or "x")

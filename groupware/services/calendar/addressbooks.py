@@ -24,7 +24,7 @@ from groupware.services.calendar.rows import DIRECTORY, ItemRow
 from groupware.services.core.access import Principal
 
 DIRECTORY_TITLE = "Company directory"
-MAX_LISTED = 500  # cards one page lists (search narrows the rest)
+MAX_LISTED = 200  # cards one page lists (typing narrows the rest)
 KEPT_BOOKS = 64  # books whose cards' facts are kept in memory
 
 
@@ -53,10 +53,12 @@ class AddressBooks:
         )
         return [*found, directory]
 
-    def cards(self, actor: Principal, books: list[Shown], query: str = "") -> list[Card]:
+    def cards(
+        self, actor: Principal, books: list[Shown], query: str = ""
+    ) -> tuple[list[Card], int]:
         """The cards of `books` with a word beginning with each word of `query` (in
         their name, organisation, addresses or numbers), groups first, then by name; at
-        most MAX_LISTED."""
+        most MAX_LISTED; and how many there are in all."""
         typed = " ".join(query.split()[:10])
         found: list[Card] = []
         for book in books:
@@ -64,7 +66,7 @@ class AddressBooks:
                 if brief.matches(typed):
                     found.append(Card(book, href, brief))
         found.sort(key=lambda c: (not c.brief.group, c.brief.name.lower(), c.href))
-        return found[:MAX_LISTED]
+        return found[:MAX_LISTED], len(found)
 
     def card(self, actor: Principal, path: str, href: str) -> tuple[Shown, ItemRow]:
         book = self._reach(actor, path)
