@@ -186,7 +186,7 @@
   const addRoom = document.getElementById("add-room");
   if (addRoom) addRoom.addEventListener("click", () => {
     const room = document.getElementById("room").value;
-    const present = field("attendees").value.split(/[,;\s]+/).filter(Boolean);
+    const present = field("attendees").value.split(/[,;]+/).map((part) => part.trim()).filter(Boolean);
     if (!present.includes(room)) field("attendees").value = [...present, room].join(", ");
     refresh();
   });

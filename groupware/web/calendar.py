@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from email.utils import getaddresses
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -61,6 +62,7 @@ SCOPE_LABELS = {"this": "This event", "following": "This and following events", 
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 MOMENT = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}))?\Z")
 MAX_ATTENDEES = 100
+MAX_PEOPLE = 20  # rows the scheduling assistant shows
 MAX_IMPORT_BYTES = 10_000_000
 
 
@@ -276,7 +278,7 @@ def freebusy() -> Response:
     Times only: what the blocks are is nobody else's business."""
     me = principal()
     svc = services()
-    who = _addresses(request.args.get("who", ""), me.address)
+    who = _addresses(request.args.get("who", ""), me.address)[:MAX_PEOPLE]
     where = _zone_or_404(request.args.get("zone", ""))
     day = parse_day(request.args.get("date", "")) or datetime.now(where).date()
     start = datetime.combine(day, time(), where)
@@ -306,7 +308,9 @@ def next_free() -> Response:
     me = principal()
     svc = services()
     who = [
-        a for a in _addresses(request.args.get("who", ""), me.address) if svc.calendars.is_known(a)
+        a
+        for a in _addresses(request.args.get("who", ""), me.address)[:MAX_PEOPLE]
+        if svc.calendars.is_known(a)
     ]
     where = _zone_or_404(request.args.get("zone", ""))
     day, hour = _moment(request.args.get("after", ""), "After")
@@ -331,12 +335,14 @@ def _uid_of(text: str) -> str:
 
 
 def _addresses(text: str, me: str) -> list[str]:
-    found = [me]
-    for part in re.split(r"[,;\s]+", text[:5000]):
-        address = part.strip().strip("<>").lower()
-        if "@" in address and address not in found:
+    """The addresses in what was typed ("Ann <ann@x>, bob@y"), `me` first when given;
+    what is no address is kept as typed, for the form to refuse by name."""
+    found = [me] if me else []
+    for _, address in getaddresses([text[:20_000].replace(";", ",")]):
+        address = address.strip().lower()
+        if address and address not in found:
             found.append(address)
-    return found[:20]
+    return found[: MAX_ATTENDEES + 1]
 
 
 def _zone_or_404(name: str) -> ZoneInfo:
@@ -383,7 +389,7 @@ def _fields(form: object) -> icalform.EventFields:
             freq, _number(get("interval", "1") or "1", "interval"), weekdays, until, count
         )
     reminder = get("reminder", "")
-    attendees = tuple(a.strip() for a in re.split(r"[,;\s]+", get("attendees", "")) if a.strip())
+    attendees = tuple(_addresses(get("attendees", ""), ""))
     if len(attendees) > MAX_ATTENDEES:
         raise InvalidInput(f"at most {MAX_ATTENDEES} attendees")
     return icalform.EventFields(
