@@ -242,7 +242,8 @@ def _parse(text: str) -> icalendar.Calendar:
 def _without_agents(calendar: icalendar.Calendar) -> icalendar.Calendar:
     """RFC 6638 §7.1-7.3: the scheduling parameters of the organizer's server are not sent
     in iTIP messages, nor kept in a copy made from one (an ORGANIZER;SCHEDULE-AGENT=CLIENT
-    landing in a local attendee's calendar would silence their answers)."""
+    landing in a local attendee's calendar would silence their answers); nor are the
+    organizer's client's X-MOZ- properties."""
     for component in calendar.walk():
         if component.name not in SCHEDULED:
             continue
@@ -250,6 +251,11 @@ def _without_agents(calendar: icalendar.Calendar) -> icalendar.Calendar:
             for value in _list(component.get(name)):
                 for param in SCHEDULING_PARAMS:
                     value.params.pop(param, None)
+        # The organizer's client's own bookkeeping (Thunderbird's X-MOZ-SEND-INVITATIONS,
+        # X-MOZ-GENERATION…) is not the attendees' business; Thunderbird strips it from
+        # the invitations it sends itself.
+        for key in [k for k in component if k.upper().startswith("X-MOZ-")]:
+            del component[key]
     return calendar
 
 

@@ -315,6 +315,7 @@ class Scheduling:
             note=note,
         )
         self._router.send_generated(sender, recipient, data, mail_from=sender)
+        log.info("%s: %s from %s to %s", facts.uid, method, sender, recipient)
 
     def message_delivered(self, spool: Path, addresses: list[str], origin: Provenance) -> None:
         """iMIP in mail delivered to local users (`addresses`). Who sent it is what
