@@ -54,11 +54,12 @@ OWN_SOCKETS = 2
 # in 10 minutes is 35 KB/s).
 MIN_BODY_RATE = 1_000
 MAX_BODY_SECONDS = 600
-# The portal's own forms are small; only /dav and the form that carries a message's
-# attachments take big bodies (web.max_body_bytes).
+# The portal's own forms are small; only /dav, the form that carries a message's
+# attachments and the .ics and .vcf imports take big bodies (web.max_body_bytes).
 FORM_BODY_BYTES = 1024 * 1024
 STREAM_KEY = "groupware.stream"  # environ: the function a view hands its Feed to
-UPLOADS = frozenset({"/mail/compose"})  # webmail's paths that take up to max_body_bytes
+# the portal's paths that take up to max_body_bytes (from a logged-in browser)
+UPLOADS = frozenset({"/mail/compose", "/calendar/import", "/contacts/import"})
 
 
 class ConnectionCounter(Protocol):
