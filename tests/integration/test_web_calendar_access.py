@@ -176,3 +176,18 @@ def test_changes_want_the_forms_token(homes: Served) -> None:
         assert status == 400, path
     collection = homes.services.calendars.collection(f"{ALICE}/calendar")
     assert collection is not None and homes.services.calendars.item(collection.id, "e.ics")
+
+
+def test_exports_and_photos_are_files_not_pages(homes: Served) -> None:
+    alice = logged_in(homes, ALICE)
+    for path, kind in (
+        (f"/calendar/export?c={ALICE}/calendar", "text/calendar"),
+        (f"/contacts/export?c={ALICE}/contacts", "text/vcard"),
+    ):
+        status, headers, body = alice.request(path)
+        assert status == 200 and SECRET in body
+        assert headers["Content-Type"].startswith(kind)
+        assert headers["Content-Disposition"].startswith("attachment;")
+        assert headers["Content-Security-Policy"].startswith("sandbox")
+    status, _, _ = alice.request(f"/contacts/photo?c={ALICE}/contacts&h=c.vcf")
+    assert status == 404  # no photo: nothing served
