@@ -24,6 +24,7 @@ from groupware.services.core.access import SYSTEM
 from tests.browser.screens import WIDE, shoot
 from tests.browser.test_webmail import log_in
 from tests.conftest import ADMIN_PASSWORD, Served, serving, with_listeners
+from tests.integration.test_cli import Groupware, write_config
 
 NINA, NINA_PASSWORD = "nina@example.test", "Nina-pass-123456"
 OTTO, OTTO_PASSWORD = "otto@example.test", "Otto-pass-123456"
@@ -158,14 +159,15 @@ def test_events_go_both_ways_between_the_calendar_page_and_caldav(
     assert not [e for e in dav.events() if "from-dav-1" in e.data]
 
 
-def test_a_free_busy_share_shows_busy_blocks_only(portal: Served, new_page, shots: Path) -> None:
+def test_a_free_busy_share_shows_busy_blocks_only(
+    portal: Served, config: Config, tmp_path: Path, new_page, shots: Path
+) -> None:
+    """Otto shares his calendar with Nina for free/busy (by the CLI, as an admin would)."""
     dav = dav_calendar(portal, OTTO, OTTO_PASSWORD)
     dav.save_event(ics("secret-1", "Salary talks", this_week(14)))
-    otto = portal.services.auth.principal(
-        portal.services.directory.get_user(SYSTEM, OTTO).id  # type: ignore[union-attr]
-    )
-    assert otto is not None
-    portal.services.sharing.share(otto, f"{OTTO}/calendar", NINA, "freebusy")
+    cli = Groupware(write_config(tmp_path, config.database_url))
+    shared = cli.run("share", "add", f"{OTTO}/calendar", NINA, "--access", "freebusy")
+    assert shared.code == 0, shared.err
 
     page: Page = new_page(viewport=WIDE)
     log_in(page, portal.base_url, NINA, NINA_PASSWORD)
