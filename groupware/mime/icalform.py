@@ -402,6 +402,31 @@ def with_answer(text: str, attendee: str, answer: str) -> str:
     return str(calendar.to_ical().decode())
 
 
+def with_times(
+    text: str, start: datetime | date, end: datetime | date, *, ask_again: bool = False
+) -> str:
+    """The object's (master) event moved to [start, end) (a proposed new time); with
+    `ask_again`, SEQUENCE one higher and every attendee but the organizer asked again
+    (RFC 5546 §2.1.5: the organizer's change of time)."""
+    if isinstance(start, datetime) != isinstance(end, datetime) or not start < end:
+        raise FormError("the end is before the start")
+    calendar = _parse(text)
+    master = _master(calendar, "VEVENT")
+    for name in ("DTSTART", "DTEND", "DURATION"):
+        master.pop(name, None)
+    master.add("dtstart", start)
+    master.add("dtend", end)
+    if ask_again:
+        _bump_sequence(master)
+        organizer = _organizer(master)
+        for value in _all(master, "ATTENDEE"):
+            if _address(value) != organizer:
+                value.params["PARTSTAT"] = "NEEDS-ACTION"
+                value.params["RSVP"] = "TRUE"
+    _touch(master)
+    return _rewritten(calendar, start)
+
+
 def answers(text: str) -> dict[str, str]:
     """Each attendee's answer (PARTSTAT) to the object's master event."""
     return _answers(_master(_parse(text), "VEVENT"))

@@ -123,12 +123,13 @@ def set_partstat(text: str, attendee: str, partstat: str) -> str:
     return str(calendar.to_ical().decode())
 
 
-def reply(text: str, attendee: str, comment: str = "") -> str:
-    """RFC 5546 §3.2.3 REPLY: the event with only the replying attendee (and its
-    `comment`, a room's reason for declining, say)."""
+def reply(text: str, attendee: str, comment: str = "", method: str = "REPLY") -> str:
+    """RFC 5546 §3.2.3 REPLY (or §3.2.7 COUNTER, the event moved to the time the
+    attendee proposes): the event with only the replying attendee (and its `comment`, a
+    room's reason for declining, say)."""
     calendar = _without_agents(_parse(text))
     calendar.pop("METHOD", None)
-    calendar.add("METHOD", "REPLY")
+    calendar.add("METHOD", method)
     for component in calendar.walk():
         if component.name not in SCHEDULED:
             continue
@@ -175,11 +176,16 @@ def compose(
     to = _header_address(to)
     now = now or datetime.now(UTC)
     domain = sender.rpartition("@")[2] or "localhost"
-    what = {"REQUEST": "Invitation", "REPLY": "Reply", "CANCEL": "Cancelled"}.get(method, method)
+    what = {
+        "REQUEST": "Invitation",
+        "REPLY": "Reply",
+        "CANCEL": "Cancelled",
+        "COUNTER": "New time proposed",
+    }.get(method, method)
     subject = f"{what}: {facts.summary or '(no title)'}"
     lines = [f"{what}: {facts.summary or '(no title)'}", f"When: {facts.start}"]
     lines.append(f"Organizer: {facts.organizer}")
-    if method == "REPLY":
+    if method in ("REPLY", "COUNTER"):
         lines += [f"{who}: {how}" for who, how in facts.attendees.items()]
     if note:
         lines.append(" ".join(note.split()))

@@ -11,6 +11,7 @@ import io
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -176,12 +177,39 @@ def answer_invitation(mailbox: str, uid: int) -> Response:
     me = principal()
     svc = services()
     opened = svc.mail_view.open(me, mailbox, uid)
-    answer = ANSWERS.get(request.form.get("answer", ""))
-    if opened.calendar is None or answer is None:
+    text, chosen = opened.calendar, request.form.get("answer", "")
+    if text is None:
         abort(400)
-    partstat, said = answer
-    attempt(lambda: svc.agenda.answer(me, opened.calendar or "", partstat), said)
+    if chosen == "propose":
+        where = viewer_zone()
+        try:
+            start = _local_time(request.form.get("start", ""), where)
+            end = _local_time(request.form.get("end", ""), where)
+        except ValueError:
+            flash("Give the new start and end as dates and times.", "error")
+        else:
+            attempt(
+                lambda: svc.scheduling.propose(me.address, text, start, end),
+                "Your proposal is on its way to the organizer.",
+            )
+    elif chosen == "take":
+        attempt(
+            lambda: svc.agenda.take_proposal(me, text),
+            "The event moved to the proposed time; the attendees are asked again.",
+        )
+    elif chosen in ANSWERS:
+        partstat, said = ANSWERS[chosen]
+        attempt(lambda: svc.agenda.answer(me, text, partstat), said)
+    else:
+        abort(400)
     return redirect(url_for("mail.message", mailbox=mailbox, uid=uid))
+
+
+def _local_time(value: str, where: ZoneInfo) -> datetime:
+    """A datetime-local field's value in the viewer's zone; ValueError if it is none."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", value):
+        raise ValueError(value)
+    return datetime.fromisoformat(value).replace(tzinfo=where)
 
 
 @blueprint.post("/conversations")

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import caldav
+import icalendar
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -218,6 +219,30 @@ def test_an_invitation_is_answered_from_webmail(portal: Served, new_page, shots:
     expect(page.get_by_text("Answered tentative.")).to_be_visible()
     [copy] = [e for e in otto.events() if "plan-1" in e.data]
     assert "PARTSTAT=TENTATIVE" in copy.data.replace("\r\n ", "")
+
+    # Nina proposes another time; Otto takes it up from his mail: the event moves and
+    # Nina is asked again.
+    invitation = page.get_by_role("region", name="Invitation")
+    invitation.get_by_text("Propose a new time").click()
+    later = this_week(17, 4)
+    invitation.get_by_label("Start").fill(later.strftime("%Y-%m-%dT%H:%M"))
+    invitation.get_by_label("End").fill((later + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    invitation.get_by_role("button", name="Propose").click()
+    expect(page.get_by_text("Your proposal is on its way to the organizer.")).to_be_visible()
+    organizer: Page = new_page(viewport=WIDE)
+    log_in(organizer, portal.base_url, OTTO, OTTO_PASSWORD)
+    organizer.goto(portal.base_url + "/mail/folder/INBOX")
+    organizer.get_by_role("link", name=re.compile("New time proposed")).first.click()
+    proposal = organizer.get_by_role("region", name="Invitation")
+    expect(proposal).to_contain_text(f"{NINA} proposes this new time")
+    shoot(organizer, shots, "invitation-proposal")
+    proposal.get_by_role("button", name="Take this time").click()
+    expect(organizer.get_by_text("The event moved to the proposed time")).to_be_visible()
+    [copy] = [e for e in otto.events() if "plan-1" in e.data]
+    moved = icalendar.Calendar.from_ical(copy.data).walk("VEVENT")[0]
+    assert moved["DTSTART"].dt == later and moved["DTEND"].dt == later + timedelta(hours=1)
+    [mine] = [e for e in nina.events() if "plan-1" in e.data]
+    assert "PARTSTAT=NEEDS-ACTION" in mine.data.replace("\r\n ", "")  # asked again
 
 
 def test_the_scheduling_assistant_finds_a_time_and_books_a_room(

@@ -318,6 +318,29 @@ class Agenda:
         self.store(actor, shown, item.href, answered, expected=item.etag)
         return shown.path, item.href
 
+    def take_proposal(self, actor: Principal, text: str) -> tuple[str, str]:
+        """The organizer takes up an attendee's proposed time (a COUNTER's calendar
+        part): their event moves there and every attendee is asked again (scheduling
+        sends the update). (path, href) of the event."""
+        try:
+            facts = imip.read(text)
+            proposed = icalform.event_fields(text)
+        except (imip.NotScheduling, icalform.FormError):
+            raise InvalidInput("this message proposes no time") from None
+        if facts.method != "COUNTER" or facts.organizer != actor.address:
+            raise InvalidInput("only the organizer takes up a proposal")
+        found = self._calendars.find_uid(actor.address, facts.uid)
+        if found is None:
+            raise NotFound("this event is no longer in your calendar")
+        row, item = found
+        shown = self.reach(actor, row.path, EVENTS, write=True)
+        start, end = proposed.start, proposed.end
+        if proposed.all_day:  # the form's last day is inclusive; DTEND is the day after
+            end = end + timedelta(days=1)
+        moved = _formed(lambda: icalform.with_times(item.text, start, end, ask_again=True))
+        self.store(actor, shown, item.href, moved, expected=item.etag)
+        return shown.path, item.href
+
     # -- files --------------------------------------------------------------------------
 
     def export(self, actor: Principal, path: str, kind: str = EVENTS) -> tuple[Shown, str]:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from datetime import datetime
 from pathlib import Path
 
-from groupware.mime import imip
+from groupware.errors import InvalidInput
+from groupware.mime import icalform, imip
 from groupware.mime.icalitem import describe_text
 from groupware.mime.parse import parse_message
 from groupware.mime.text import calendar_text
@@ -173,6 +175,28 @@ class Scheduling:
             if self._resources.get(attendee) is None:  # a room reads no mail
                 self._send(owner, attendee, "CANCEL", body, facts)
             self._place(attendee, imip.without_method(body), facts, cancel=True)
+
+    # -- proposing another time --------------------------------------------------------------
+
+    def propose(self, attendee: str, text: str, start: datetime, end: datetime) -> None:
+        """An attendee's proposal of another time (RFC 5546 §3.2.7 COUNTER) to the
+        organizer, by mail (a local organizer reads it in webmail and may take it up);
+        the attendee's own copy stays as it is."""
+        facts = imip.read(text)
+        if attendee not in facts.attendees or attendee == facts.organizer:
+            raise InvalidInput("only an attendee proposes another time")
+        moved = icalform.with_times(imip.without_method(text), start, end)
+        body = imip.reply(moved, attendee, method="COUNTER")
+        proposal = imip.Scheduled(
+            facts.uid,
+            facts.organizer,
+            {attendee: facts.attendees[attendee]},
+            facts.sequence,
+            facts.summary,
+            imip.read(body).start,
+            "COUNTER",
+        )
+        self._send(attendee, facts.organizer, "COUNTER", body, proposal)
 
     # -- rooms and equipment ---------------------------------------------------------------
 
