@@ -190,9 +190,8 @@ def freebusy_query(
         end = _utc(request["DTEND"].dt)
         organizer = _address(request.get("ORGANIZER", ""))
         attendees = request.get("ATTENDEE", [])
-        recipients = [
-            _address(a) for a in (attendees if isinstance(attendees, list) else [attendees])
-        ]
+        listed = attendees if isinstance(attendees, list) else [attendees]
+        recipients = list(dict.fromkeys(_address(a) for a in listed))  # each asked once
     except (ValueError, KeyError, StopIteration, UnicodeDecodeError, AttributeError, TypeError):
         return _plain(client.BAD_REQUEST, "Not a VFREEBUSY request")
     if str(calendar.get("METHOD", "")).upper() != "REQUEST" or not recipients:

@@ -117,10 +117,20 @@ class Task:
 
 def zone(name: str) -> ZoneInfo:
     """The IANA zone `name`; FormError for an unknown one."""
+    if not name or len(name) > 64:
+        raise FormError("unknown time zone")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:  # "America": a folder
         raise FormError(f"unknown time zone {name!r}") from error
+
+
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # what the forms and views take (datetime's edges overflow)
+
+
+def in_years(value: date | datetime) -> bool:
+    """Whether a date lies in the years the portal handles."""
+    return FIRST_YEAR <= value.year <= LAST_YEAR
 
 
 def zone_name(value: datetime | date) -> str:

@@ -29,7 +29,7 @@ from flask import (
 from werkzeug.wrappers import Response
 from wtforms.fields import SelectChoice
 
-from groupware.errors import InvalidInput, NotFound
+from groupware.errors import InvalidInput, NotFound, TryLater
 from groupware.mime import icalform
 from groupware.services.calendar.agenda import EVENTS, TASKS, Placed, Shown
 from groupware.web.context import attempt, login_gate, principal, services
@@ -283,7 +283,7 @@ def freebusy() -> Response:
     day = parse_day(request.args.get("date", "")) or datetime.now(where).date()
     start = datetime.combine(day, time(), where)
     end = start + timedelta(days=1)
-    besides = request.args.get("uid", "")[:500]
+    besides = services().agenda.own_uid(me, request.args.get("uid", "")[:500])
     rows = []
     for address in who:
         known = svc.calendars.is_known(address)
@@ -318,7 +318,11 @@ def next_free() -> Response:
     minutes = _number(request.args.get("minutes", "60") or "60", "minutes")
     length = timedelta(minutes=max(15, min(minutes, 24 * 60)))
     found = svc.freebusy.next_free(
-        who, after, length, besides=request.args.get("uid", "")[:500], zone=where.key
+        who,
+        after,
+        length,
+        besides=svc.agenda.own_uid(me, request.args.get("uid", "")[:500]),
+        zone=where.key,
     )
     if found is None:
         return jsonify({})
@@ -417,12 +421,14 @@ def _moment(value: str, name: str) -> tuple[date, time | None]:
 
 
 def parse_day(value: str) -> date | None:
+    """A YYYY-MM-DD day within the years the portal handles, else None."""
     if not DAY.match(value or ""):
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         return None
+    return day if icalform.in_years(day) else None
 
 
 def _time(value: str) -> time | None:
@@ -505,7 +511,8 @@ def _days_of(shape: Shape, shown: date, after: date) -> list[date]:
 
 def _back() -> str:
     back = request.form.get("back", "")
-    return back if back.startswith("/calendar") and "//" not in back else url_for("calendar.home")
+    ours = back.startswith("/calendar") and "//" not in back and back.isprintable()
+    return back if ours and len(back) < 2000 else url_for("calendar.home")
 
 
 # -- sharing, import and export ------------------------------------------------------------
@@ -574,7 +581,7 @@ def import_file() -> Response:
         return redirect(url_for("calendar.sharing"))
     try:
         stored = agenda.import_ics(me, path, text, kind)
-    except (InvalidInput, NotFound) as error:
+    except (InvalidInput, NotFound, TryLater) as error:
         flash(str(error), "error")
     else:
         flash(f"{stored} imported.", "ok")

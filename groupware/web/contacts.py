@@ -13,7 +13,7 @@ from datetime import date
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from groupware.errors import InvalidInput, NotFound
+from groupware.errors import InvalidInput, NotFound, TryLater
 from groupware.mime import vcardform
 from groupware.web.calendar import parse_day
 from groupware.web.context import attempt, login_gate, principal, services
@@ -196,7 +196,7 @@ def import_file() -> Response:
         return redirect(url_for("contacts.home"))
     try:
         stored = services().addressbooks.import_vcf(me, path, text)
-    except (InvalidInput, NotFound) as error:
+    except (InvalidInput, NotFound, TryLater) as error:
         flash(str(error), "error")
     else:
         flash(f"{stored} contacts imported.", "ok")

@@ -181,6 +181,9 @@ def answer_invitation(mailbox: str, uid: int) -> Response:
     if text is None:
         abort(400)
     if chosen == "propose":
+        shown = svc.agenda.invitation(me, text)
+        if shown is None or shown.where is None or not shown.invited:
+            abort(404)
         where = viewer_zone()
         try:
             start = _local_time(request.form.get("start", ""), where)

@@ -183,4 +183,5 @@ def _due_key(due: date | datetime | None) -> tuple[int, str]:
 
 def _back() -> str:
     back = request.form.get("back", "")
-    return back if back.startswith("/tasks") and "//" not in back else url_for("tasks.home")
+    ours = back.startswith("/tasks") and "//" not in back and back.isprintable()
+    return back if ours and len(back) < 2000 else url_for("tasks.home")

@@ -105,3 +105,45 @@ def test_a_restricted_room_takes_only_those_allowed_and_nobody_logs_in_as_it(
             pytest.raises(imaplib.IMAP4.error),
         ):
             imap.login(ROOM, password or "x")
+
+
+def test_a_uid_taken_from_someone_elses_booking_changes_nothing(booked: Served) -> None:
+    """Regression (attack report): Bob, knowing the UID of Alice's booking, invited the
+    room under that UID as his own: the room declined Alice's booking (and mailed Bob
+    her event). The room's copy of another organizer's event is left alone."""
+    services = booked.services
+    services.roles.create(SYSTEM, "booker", ["calendar.book"])
+    services.roles.grant(SYSTEM, "booker", user=ALICE)
+    invite(booked, ALICE, "a-board", "20261216T090000Z", "20261216T100000Z", BOARDROOM)
+    assert answers(booked, ALICE, "a-board")[BOARDROOM] == "ACCEPTED"
+    invite(booked, BOB, "a-board", "20261216T090000Z", "20261216T100000Z", BOARDROOM)
+    found = services.calendars.find_uid(BOARDROOM, "a-board")
+    assert found is not None
+    kept = imip.read(found[1].text)
+    assert kept.organizer == ALICE and kept.attendees[BOARDROOM] == "ACCEPTED"
+    with imaplib.IMAP4("127.0.0.1", booked.ports["imap"]) as imap:
+        imap.login(BOB, PASSWORD)
+        imap.select("INBOX", readonly=True)
+        _, hits = imap.search(None, "FROM", f'"{BOARDROOM}"')
+    assert hits[0] == b""  # Bob was told nothing, least of all about Alice's meeting
+
+
+def test_over_long_or_repeated_bookings_are_declined_and_leave_no_hold(booked: Served) -> None:
+    """Regression (attack report): an event of over a year left the room's copy
+    undecided (busy-tentative over other bookings); a declined booking stayed in the
+    room's calendar, where free/busy expanded it on every look-up."""
+    invite(booked, BOB, "long-1", "20261201T000000Z", "20280101T000000Z", ROOM)
+    assert answers(booked, BOB, "long-1")[ROOM] == "DECLINED"
+    assert booked.services.calendars.find_uid(ROOM, "long-1") is None
+    client = caldav.DAVClient(url=booked.base_url + "/dav/", username=BOB, password=PASSWORD)
+    client.principal().calendar(name="Calendar").save_event(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:many-1\r\n"
+        "DTSTAMP:20260101T000000Z\r\nDTSTART:20261220T090000Z\r\nDTEND:20261220T090100Z\r\n"
+        "RRULE:FREQ=MINUTELY;INTERVAL=2;COUNT=9999\r\nSUMMARY:Hold\r\n"
+        f"ORGANIZER:mailto:{BOB}\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:{BOB}\r\n"
+        f"ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:{ROOM}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    assert answers(booked, BOB, "many-1")[ROOM] == "DECLINED"
+    assert booked.services.calendars.find_uid(ROOM, "many-1") is None
+    invite(booked, ALICE, "after-1", "20261220T100000Z", "20261220T110000Z", ROOM)
+    assert answers(booked, ALICE, "after-1")[ROOM] == "ACCEPTED"

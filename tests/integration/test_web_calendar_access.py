@@ -191,3 +191,79 @@ def test_exports_and_photos_are_files_not_pages(homes: Served) -> None:
         assert headers["Content-Security-Policy"].startswith("sandbox")
     status, _, _ = alice.request(f"/contacts/photo?c={ALICE}/contacts&h=c.vcf")
     assert status == 404  # no photo: nothing served
+
+
+@pytest.mark.parametrize("organizer", [ALICE, BOB])
+def test_a_forged_invitation_cannot_be_answered(homes: Served, tmp_path, organizer: str) -> None:
+    """Regression (attack report): mail from outside, unproven, claiming an invitation
+    organized by Alice herself (or by her colleague Bob). Her Accept made the mail an
+    event of hers and sent invitations in her name (or filed a forged event as Bob's).
+    Only copies scheduling placed from a proven sender are answered."""
+    from groupware.mime import imip
+    from groupware.services.transport.provenance import Provenance
+
+    services = homes.services
+    event = EVENT.replace("UID:secret-1", "UID:forged-1").replace(
+        "END:VEVENT",
+        f"ORGANIZER:mailto:{organizer}\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:{ALICE}\r\n"
+        f"ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:{EVE}\r\n"
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:victim@external.example\r\nEND:VEVENT",
+    )
+    data = imip.compose(
+        method="REQUEST",
+        sender="attacker@evil.example",
+        sender_name="",
+        to=ALICE,
+        body=imip.with_method(event, "REQUEST"),
+        facts=imip.read(event),
+    )
+    spool = tmp_path / "forged.eml"
+    spool.write_bytes(data)
+    resolved = [services.delivery.resolve(ALICE)]
+    services.router.route(spool, resolved, "attacker@evil.example", Provenance(frozenset()))
+    alice = logged_in(homes, ALICE)
+    me = services.calendars.principal_of(ALICE)
+    assert me is not None
+    [found] = services.mail_view.search(me, f"subject:{SECRET}")
+    page = alice.request(f"/mail/message/INBOX/{found.message.uid}")[2]
+    assert "its sender could not be verified" in page and ">Accept<" not in page
+    token = alice.csrf(f"/mail/message/INBOX/{found.message.uid}")
+    status, _, after = alice.request(
+        f"/mail/invitation/INBOX/{found.message.uid}", {"csrf_token": token, "answer": "accept"}
+    )
+    assert "cannot be answered here" in after or "you are not invited" in after
+    assert services.calendars.find_uid(ALICE, "forged-1") is None
+    assert services.calendars.find_uid(EVE, "forged-1") is None  # no invitation in her name
+    assert services.queue.list_all(SYSTEM) == []  # nothing to victim@external.example
+    assert status == 200  # the message again, with why
+
+
+def test_dates_and_zones_at_the_edges_are_refused_not_500s(homes: Served) -> None:
+    """Regression (attack report): year 1 or 9999, a zone that is a folder or too long,
+    a `back` with a line break: each was a 500."""
+    alice = logged_in(homes, ALICE)
+    for path in (
+        "/calendar?view=week&date=9999-12-31",
+        "/calendar?view=month&date=9999-12-15",
+        "/calendar?view=day&date=0001-01-01",
+        "/calendar?view=agenda&date=9999-12-31",
+        "/calendar/event?date=9999-12-31",
+        f"/calendar/freebusy?who={BOB}&date=9999-12-31",
+        f"/calendar/freebusy?who={BOB}&date=0001-01-01&zone=Asia/Tokyo",
+        f"/calendar/freebusy?who={BOB}&zone=America",
+        f"/calendar/freebusy?who={BOB}&zone={'x' * 300}",
+        f"/calendar/nextfree?who={BOB}&after=9999-12-25T00:00",
+    ):
+        status, _, _ = alice.request(path)
+        assert status in (200, 400, 404), (path, status)
+    token = alice.csrf("/calendar")
+    for form in (
+        {"zone": "America", "back": "/calendar"},
+        {"zone": "Europe/Berlin", "back": "/calendar\r\nSet-Cookie: x=y"},
+    ):
+        status, _, _ = alice.request("/calendar/zone", {"csrf_token": token, **form})
+        assert status == 200, form
+    for start, end in (("0001-01-01T09:00", "0001-01-01T10:00"), ("9999-12-31", "9999-12-31")):
+        form = {"csrf_token": token, "title": "edge", "start": start, "end": end, "zone": "UTC"}
+        status, _, body = alice.request("/calendar/event", form)
+        assert status == 200 and "a date" in body, start

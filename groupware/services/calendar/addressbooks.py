@@ -126,8 +126,9 @@ class AddressBooks:
         book = self._reach(actor, path, write=True)
         cards = _formed_list(lambda: vcardform.split_cards(text))
         known = {brief.uid: href for href, brief in self._briefs(actor, book) if brief.uid}
-        for uid, card in cards:
-            self._agenda.store(actor, book, known.get(uid), card)
+        with self._agenda.importing(actor):
+            for uid, card in cards:
+                self._agenda.store(actor, book, known.get(uid), card)
         return len(cards)
 
     def _reach(self, actor: Principal, path: str, *, write: bool = False) -> Shown:

@@ -12,14 +12,16 @@ naming the writer, so scheduling sends invitations for the organizer's own saves
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from groupware.errors import InvalidInput, NotFound, PermissionDenied
+from groupware.errors import InvalidInput, NotFound, PermissionDenied, TryLater
 from groupware.mime import icalform, imip
 from groupware.mime.icalitem import describe_text
 from groupware.model.base import utcnow
@@ -27,7 +29,6 @@ from groupware.model.webmail import CalendarPreferences
 from groupware.services.calendar.calendars import Calendars
 from groupware.services.calendar.rights import READ, WRITE
 from groupware.services.calendar.rows import (
-    CALENDAR,
     COLOR,
     COMPONENTS,
     DIRECTORY,
@@ -45,7 +46,12 @@ OWN, WRITABLE, READABLE, FREEBUSY = "own", "write", "read", "freebusy"
 # Colours given to calendars that have none of their own, in order.
 PALETTE = ("#2563eb", "#16a34a", "#d97706", "#db2777", "#7c3aed", "#0891b2", "#dc2626")
 MAX_HIDDEN = 500
+MAX_IMPORTS = 2  # .ics and .vcf imports running at once, server-wide
 T = TypeVar("T")
+UNVERIFIED = (
+    "This invitation is not in your calendar: its sender could not be verified, so it "
+    "cannot be answered here."
+)
 BUSY = "Busy"  # the title of an event seen through a free/busy share
 
 
@@ -106,6 +112,8 @@ class Agenda:
         self._db = database
         self._calendars = calendars
         self._sharing = sharing
+        self._imports: set[str] = set()  # who is importing now
+        self._imports_guard = threading.Lock()
 
     # -- what a user sees ---------------------------------------------------------------
 
@@ -265,7 +273,11 @@ class Agenda:
             fields = icalform.event_fields(text)
         except (imip.NotScheduling, icalform.FormError, ValueError):
             return None
+        if not (icalform.in_years(fields.start) and icalform.in_years(fields.end)):
+            return None  # nothing the views could draw (nor datetime convert)
         found = self._calendars.find_uid(actor.address, facts.uid)
+        if found is not None and _organizer_of(found[1].text) != facts.organizer:
+            found = None  # one's own event, or another's, under the same UID
         mine = None
         if found is not None:
             try:
@@ -292,26 +304,38 @@ class Agenda:
             conflicts=conflicts,
         )
 
+    def own_uid(self, actor: Principal, uid: str) -> str:
+        """`uid` when it names an event the user has and organizes (or one without
+        attendees), else "": what free/busy may leave out of the user's own view of
+        others' time, without telling anyone whether others have that UID."""
+        if not uid:
+            return ""
+        found = self._calendars.find_uid(actor.address, uid)
+        if found is None:
+            return ""
+        organizer = _organizer_of(found[1].text)
+        return uid if organizer in ("", actor.address) else ""
+
     def answer(self, actor: Principal, text: str, partstat: str) -> tuple[str, str]:
         """The user's answer (ACCEPTED, TENTATIVE, DECLINED) to the invitation `text`
-        (an iMIP message's calendar part): set on their copy in their calendar (made
-        there from `text` if it is not there yet); scheduling then tells the organizer
-        (at once when local, by a REPLY mail otherwise). (path, href) of the copy."""
+        (an iMIP message's calendar part): set on their copy in their calendar, which
+        scheduling placed there when the invitation came from a proven sender (NotFound
+        otherwise); scheduling then tells the organizer (at once when local, by a REPLY
+        mail otherwise). (path, href) of the copy."""
         if partstat not in ("ACCEPTED", "TENTATIVE", "DECLINED"):
             raise InvalidInput("answer accept, tentative or decline")
         try:
             facts = imip.read(text)
         except imip.NotScheduling:
             raise InvalidInput("this message holds no invitation") from None
-        if actor.address not in facts.attendees:
+        if actor.address not in facts.attendees or facts.organizer == actor.address:
             raise InvalidInput("you are not invited to this event")
         found = self._calendars.find_uid(actor.address, facts.uid)
-        if found is None:
-            shown = self.reach(actor, f"{actor.address}/{CALENDAR}", EVENTS, write=True)
-            copy = _formed(
-                lambda: icalform.with_answer(imip.without_method(text), actor.address, partstat)
-            )
-            return shown.path, self.store(actor, shown, None, copy)
+        if found is None or _organizer_of(found[1].text) != facts.organizer:
+            # Scheduling puts in one's calendar only invitations whose sender is proven
+            # (a local organizer, or SPF/DKIM/DMARC from outside): the mail alone is
+            # nobody's word, so it is never made into an event here.
+            raise NotFound(UNVERIFIED)
         row, item = found
         shown = self.reach(actor, row.path, EVENTS, write=True)
         answered = _formed(lambda: icalform.with_answer(item.text, actor.address, partstat))
@@ -353,27 +377,41 @@ class Agenda:
 
     def import_ics(self, actor: Principal, path: str, text: str, kind: str = EVENTS) -> int:
         """The events (or tasks) of an .ics file put into the calendar at `path`: an
-        object whose UID is there already replaces it. How many were stored."""
+        object whose UID is there already replaces it. Stored quietly: importing one's
+        calendar from elsewhere sends no invitations (it would mail every attendee of
+        every meeting again). One import at a time per user. How many were stored."""
         shown = self.reach(actor, path, kind, write=True)
         objects = _formed(lambda: icalform.split_calendar(text))
-        collection_id = self._id(path)
-        stored = 0
-        for uid, one in objects:
-            existing = (
-                next(
-                    (
-                        i
-                        for i in self._calendars.items(collection_id, with_text=False)
-                        if i.uid == uid
-                    ),
-                    None,
-                )
-                if self._calendars.has_uid(collection_id, uid)
-                else None
-            )
-            self.store(actor, shown, existing.href if existing else None, one)
-            stored += 1
-        return stored
+        row = self._calendars.collection(path)
+        if row is None:
+            raise NotFound(f"no calendar {path}")
+        allowed = (row.props.get(COMPONENTS) or "VEVENT,VTODO,VJOURNAL").split(",")
+        for _, one in objects:
+            held = {c for c in ("VEVENT", "VTODO", "VJOURNAL") if f"BEGIN:{c}" in one}
+            if not held <= set(allowed):
+                raise InvalidInput(f"{shown.title} takes only {' and '.join(allowed)} objects")
+        collection_id = row.id
+        known = {i.uid: i.href for i in self._calendars.items(collection_id, with_text=False)}
+        with self.importing(actor):
+            for uid, one in objects:
+                self.store(actor, shown, known.get(uid), one, quiet=True)
+        return len(objects)
+
+    @contextlib.contextmanager
+    def importing(self, actor: Principal) -> Iterator[None]:
+        """One import at a time per user, MAX_IMPORTS in all (each holds one of the
+        portal's threads for its length): TryLater for more meanwhile."""
+        with self._imports_guard:
+            if actor.address in self._imports:
+                raise TryLater("an import of yours is running: try again when it is done", 30)
+            if len(self._imports) >= MAX_IMPORTS:
+                raise TryLater("the server is importing for others: try again in a minute", 60)
+            self._imports.add(actor.address)
+        try:
+            yield
+        finally:
+            with self._imports_guard:
+                self._imports.discard(actor.address)
 
     # -- tasks --------------------------------------------------------------------------
 
@@ -446,6 +484,7 @@ class Agenda:
         *,
         expected: str | None = None,
         keep_uid: bool = False,
+        quiet: bool = False,
     ) -> str:
         """Store `text` at `href` (a new item when None) under the collection's lock,
         checked as a DAV PUT is (the recurrence limit included); with `expected`, only
@@ -470,8 +509,16 @@ class Agenda:
             stored, old = self._calendars.put_item(row.id, NewItem.of(href, facts), quiet=True)
         # Told once the lock is free (as dav/storage.py does): scheduling may write back
         # into this very calendar (a room's answer on the organizer's copy).
-        self._calendars.announce(row.id, old, stored, actor.address)
+        if not quiet:
+            self._calendars.announce(row.id, old, stored, actor.address)
         return href
+
+
+def _organizer_of(text: str) -> str:
+    try:
+        return imip.read(text).organizer
+    except imip.NotScheduling:
+        return ""
 
 
 def _kinds(row: CollectionRow) -> frozenset[str]:

@@ -30,7 +30,9 @@ from groupware.store import Database
 
 KINDS = ("room", "equipment")
 NO_LOGIN = "!resource"  # not an argon2 hash: verify_password refuses every password
-HORIZON = timedelta(days=366)  # how far ahead a series is checked for clashes
+HORIZON = timedelta(days=365)  # how far ahead a series is checked for clashes
+MAX_LENGTH = timedelta(days=31)  # one occurrence's longest booking
+MAX_OCCURRENCES = 500  # occurrences one booking may hold within the horizon
 MAX_CAPACITY = 100_000
 
 
@@ -136,22 +138,34 @@ class Resources:
             first = icalform.event_fields(text)
         except icalform.FormError:
             return Decision("DECLINED", "the invitation could not be read")
-        start = as_utc(first.start)
-        until = max(start, datetime.now(UTC)) + HORIZON
+        begins, ends = as_utc(first.start), as_utc(first.end)
+        if first.all_day:
+            ends = ends + timedelta(days=1)
+        if ends - begins > MAX_LENGTH:
+            return Decision(
+                "DECLINED", f"{resource.name} is booked for {MAX_LENGTH.days} days at most"
+            )
+        # Only what is still to come is booked: from now (or the start) over the horizon.
+        now = datetime.now(UTC)
+        low, high = max(begins, now - timedelta(days=1)), now + HORIZON
         try:
-            wanted = [o for o in icalform.occurrences(text, start, until) if not o.cancelled]
-        except (ValueError, TypeError, KeyError):
+            wanted = [o for o in icalform.occurrences(text, low, high) if not o.cancelled]
+        except (icalform.FormError, ValueError, TypeError, KeyError):
             return Decision("DECLINED", "the invitation could not be read")
+        if len(wanted) > MAX_OCCURRENCES:
+            return Decision(
+                "DECLINED", f"{resource.name} is booked {MAX_OCCURRENCES} times at most"
+            )
         if not wanted:
             return Decision("ACCEPTED")
-        ends = max(as_utc(o.end) for o in wanted)
+        last = max(as_utc(o.end) for o in wanted)
         taken = self._freebusy.busy(
-            resource.address, start, max(ends, start + timedelta(minutes=1)), besides=uid
+            resource.address, low, min(high, max(last, low + timedelta(minutes=1))), besides=uid
         )
         for occurrence in wanted:
-            begins, finishes = as_utc(occurrence.start), as_utc(occurrence.end)
-            if any(p.start < finishes and p.end > begins for p in taken):
-                when = begins.strftime("%Y-%m-%d %H:%M UTC")
+            starts, finishes = as_utc(occurrence.start), as_utc(occurrence.end)
+            if any(p.start < finishes and p.end > starts for p in taken):
+                when = starts.strftime("%Y-%m-%d %H:%M UTC")
                 return Decision("DECLINED", f"{resource.name} is already booked at {when}")
         return Decision("ACCEPTED")
 

@@ -29,7 +29,7 @@ from groupware.mime.icalitem import describe_text
 from groupware.mime.parse import parse_message
 from groupware.mime.text import calendar_text
 from groupware.services.calendar.calendars import Calendars
-from groupware.services.calendar.resources import ResourceInfo, Resources
+from groupware.services.calendar.resources import Decision, ResourceInfo, Resources
 from groupware.services.calendar.rows import CALENDAR, CollectionRow, ItemRow, NewItem
 from groupware.services.delivery.route import MailRouter
 from groupware.services.transport.provenance import Provenance
@@ -201,28 +201,46 @@ class Scheduling:
     # -- rooms and equipment ---------------------------------------------------------------
 
     def _book(self, room: ResourceInfo, organizer: str, text: str, facts: imip.Scheduled) -> None:
-        """A resource invited: its copy placed, then its answer (resources.py decides,
-        one booking at a time) on the copy and to the organizer; a refusal also goes to
-        the organizer by mail, saying why."""
+        """A resource invited: resources.py decides (one booking at a time per
+        resource); accepted, the event is placed in its calendar with its answer;
+        declined, the resource keeps no copy (and drops one it had of this organizer's)
+        and the organizer is told why by mail. A copy of the same UID from another
+        organizer is not theirs to change: nothing is decided or sent."""
+        uid = facts.uid
         with self._resources.lock(room.address):
-            self._place(room.address, text, facts)
-            found = self._calendars.find_uid(room.address, facts.uid)
-            if found is None:
-                return
-            collection, item = found
-            decision = self._resources.decide(
-                room, self._calendars.principal_of(organizer), item.text, facts.uid
-            )
-            kept = _facts(item)
-            if kept is not None and kept.attendees.get(room.address) == decision.answer:
-                return
-            answered = imip.set_partstat(item.text, room.address, decision.answer)
-            self._store(collection, item.href, answered, item.etag)
-        log.info("%s: %s %s (%s)", facts.uid, room.address, decision.answer, decision.reason)
+            found = self._calendars.find_uid(room.address, uid)
+            if found is not None:
+                kept = _facts(found[1])
+                if kept is None or kept.organizer != organizer:
+                    log.info("%s: %s holds it from another organizer: left alone", uid, room)
+                    return
+            event = imip.without_method(text)
+            try:
+                decision = self._resources.decide(
+                    room, self._calendars.principal_of(organizer), event, uid
+                )
+            except Exception:  # undecided would hold the room: it declines instead
+                log.exception("%s: %s could not decide", uid, room.address)
+                decision = Decision("DECLINED", "the booking could not be checked")
+            answered = imip.set_partstat(event, room.address, decision.answer)
+            if decision.answer == "ACCEPTED":
+                self._place(room.address, text, facts)
+                placed = self._calendars.find_uid(room.address, uid)
+                if placed is not None:
+                    collection, item = placed
+                    self._store(
+                        collection,
+                        item.href,
+                        imip.set_partstat(item.text, room.address, "ACCEPTED"),
+                        item.etag,
+                    )
+            elif found is not None:  # an update that now clashes: the booking goes
+                self._calendars.delete_item(found[0].id, found[1].href, quiet=True)
+        log.info("%s: %s %s (%s)", uid, room.address, decision.answer, decision.reason)
         if decision.answer == "DECLINED":
             body = imip.reply(answered, room.address, comment=decision.reason)
             replying = imip.Scheduled(
-                facts.uid,
+                uid,
                 organizer,
                 {room.address: "DECLINED"},
                 facts.sequence,

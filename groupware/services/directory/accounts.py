@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from groupware.errors import AlreadyExists, InvalidInput
 from groupware.model.base import utcnow
 from groupware.model.directory import Alias, AliasTarget, Domain, Group, User
+from groupware.model.directory import Resource as ResourceRow
 from groupware.services.core import access, audit
 from groupware.services.core.access import Principal, Resource
 from groupware.services.core.addresses import domain_of, normalize_address, normalize_domain
@@ -222,6 +223,9 @@ class Directory:
         password_hash = hash_password(password)
         with self._db.write() as session:
             user = managed_user(session, actor, address)
+            if session.get(ResourceRow, user.id) is not None:
+                # A room's calendar holds every meeting that booked it: no one logs in.
+                raise InvalidInput(f"{address} is a room or equipment: nobody logs in as it")
             _store_password(session, user, password_hash)
             audit.record(
                 session, actor, "user.password.reset", target=address, domain=domain_of(address)
