@@ -256,9 +256,10 @@ def test_hostile_html_runs_nothing_and_reaches_nothing(
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     log_in(page, mail_server.base_url, NINA, NINA_PASSWORD)
     for number in range(len(corpus)):
-        # The list shows a window of messages: the one whose newest is this (UID number + 1).
-        page.goto(f"{mail_server.base_url}/mail/folder/INBOX?before={number + 2}")
-        page.get_by_role("link", name=re.compile(f"Hostile {number:02d}")).click()
+        # Each opened as a reader opens it (UID number + 1); the list's link to it is
+        # tested elsewhere, and going through the list doubled this test's minute.
+        page.goto(f"{mail_server.base_url}/mail/message/INBOX/{number + 1}")
+        expect(page.get_by_role("heading", name=f"Hostile {number:02d}")).to_be_visible()
         frame = page.frame_locator("iframe[title=Message]")
         expect(frame.get_by_text(f"Visible Hostile {number:02d}")).to_be_visible()
         page.wait_for_timeout(150)  # what a refresh or an animation would do, done
