@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from groupware.errors import InvalidInput, NotFound, TryLater
 from groupware.mime import vcardform
-from groupware.web.calendar import parse_day
+from groupware.web.calendar import DAY
 from groupware.web.context import attempt, login_gate, principal, services
 from groupware.web.forms import ActionForm
 
@@ -206,7 +206,7 @@ def import_file() -> Response:
 def _fields() -> vcardform.ContactFields:
     form = request.form
     birthday_text = form.get("birthday", "").strip()
-    birthday: date | None = parse_day(birthday_text) if birthday_text else None
+    birthday: date | None = _birthday(birthday_text) if birthday_text else None
     if birthday_text and birthday is None:
         raise InvalidInput("Birthday: not a date")
     upload = request.files.get("photo")
@@ -225,6 +225,16 @@ def _fields() -> vcardform.ContactFields:
         notes=form.get("notes", "")[: vcardform.MAX_TEXT + 1],
         photo=photo,
     )
+
+
+def _birthday(value: str) -> date | None:
+    """A YYYY-MM-DD day, of any year (people were born before the calendar's 1900)."""
+    if not DAY.match(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _lines(value: str) -> tuple[str, ...]:
