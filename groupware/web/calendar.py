@@ -32,7 +32,14 @@ from wtforms.fields import SelectChoice
 from groupware.errors import InvalidInput, NotFound, TryLater
 from groupware.mime import icalform
 from groupware.services.calendar.agenda import EVENTS, TASKS, Placed, Shown
-from groupware.web.context import attempt, login_gate, principal, services
+from groupware.web.context import (
+    attempt,
+    download,
+    login_gate,
+    principal,
+    services,
+    uploaded_text,
+)
 from groupware.web.forms import ActionForm, ShareForm
 
 blueprint = Blueprint("calendar", __name__, url_prefix="/calendar")
@@ -547,15 +554,7 @@ def export() -> Response:
     path = request.args.get("c", "")
     kind = TASKS if request.args.get("kind") == "tasks" else EVENTS
     shown, text = services().agenda.export(me, path, kind)
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", shown.title).strip("-") or "calendar"
-    return Response(
-        text,
-        mimetype="text/calendar",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}.ics"',
-            "Content-Security-Policy": "sandbox; default-src 'none'",
-        },
-    )
+    return download(text, "text/calendar", shown.title, ".ics")
 
 
 @blueprint.post("/import")
@@ -564,21 +563,13 @@ def import_file() -> Response:
         abort(400)
     me = principal()
     path = request.form.get("calendar", "")
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        flash("Choose an .ics file to import.", "error")
-        return redirect(url_for("calendar.sharing"))
-    data = upload.stream.read(MAX_IMPORT_BYTES + 1)
-    if len(data) > MAX_IMPORT_BYTES:
-        flash(f"The file is over {MAX_IMPORT_BYTES // 1_000_000} MB.", "error")
+    try:
+        text = uploaded_text("file", MAX_IMPORT_BYTES, "iCalendar text")
+    except InvalidInput as error:
+        flash(str(error), "error")
         return redirect(url_for("calendar.sharing"))
     agenda = services().agenda
     kind = TASKS if any(c.path == path for c in agenda.collections(me, TASKS)) else EVENTS
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        flash("That file is not UTF-8 iCalendar text.", "error")
-        return redirect(url_for("calendar.sharing"))
     try:
         stored = agenda.import_ics(me, path, text, kind)
     except (InvalidInput, NotFound, TryLater) as error:

@@ -16,7 +16,14 @@ from werkzeug.wrappers import Response
 from groupware.errors import InvalidInput, NotFound, TryLater
 from groupware.mime import vcardform
 from groupware.web.calendar import DAY
-from groupware.web.context import attempt, login_gate, principal, services
+from groupware.web.context import (
+    attempt,
+    download,
+    login_gate,
+    principal,
+    services,
+    uploaded_text,
+)
 from groupware.web.forms import ActionForm
 
 blueprint = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -164,15 +171,7 @@ def photo() -> Response:
 def export() -> Response:
     me = principal()
     book, text = services().addressbooks.export(me, request.args.get("c", ""))
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", book.title).strip("-") or "contacts"
-    return Response(
-        text,
-        mimetype="text/vcard",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}.vcf"',
-            "Content-Security-Policy": FILE_POLICY,
-        },
-    )
+    return download(text, "text/vcard", book.title, ".vcf")
 
 
 @blueprint.post("/import")
@@ -181,18 +180,10 @@ def import_file() -> Response:
         abort(400)
     me = principal()
     path = request.form.get("book", "")
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        flash("Choose a .vcf file to import.", "error")
-        return redirect(url_for("contacts.home"))
-    data = upload.stream.read(MAX_IMPORT_BYTES + 1)
-    if len(data) > MAX_IMPORT_BYTES:
-        flash(f"The file is over {MAX_IMPORT_BYTES // 1_000_000} MB.", "error")
-        return redirect(url_for("contacts.home"))
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        flash("That file is not UTF-8 vCard text.", "error")
+        text = uploaded_text("file", MAX_IMPORT_BYTES, "vCard text")
+    except InvalidInput as error:
+        flash(str(error), "error")
         return redirect(url_for("contacts.home"))
     try:
         stored = services().addressbooks.import_vcf(me, path, text)

@@ -7,6 +7,7 @@ takes effect at once; a changed password ends the sessions themselves.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -14,7 +15,7 @@ from flask import current_app, flash, request
 from flask_login import UserMixin, current_user
 from werkzeug.wrappers import Request, Response
 
-from groupware.errors import GroupwareError, PermissionDenied
+from groupware.errors import GroupwareError, InvalidInput, PermissionDenied
 from groupware.services import Services
 from groupware.services.auth.login import WEB
 from groupware.services.core.access import Principal
@@ -81,6 +82,34 @@ def attempt(action: Callable[[], T], success: str) -> T | None:
         return None
     flash(success, "ok")
     return result
+
+
+def uploaded_text(field: str, limit: int, what: str) -> str:
+    """The form's file `field` as UTF-8 text (an .ics or .vcf import); InvalidInput says
+    what is wrong: no file, over `limit` bytes, not UTF-8 `what`."""
+    upload = request.files.get(field)
+    if upload is None or not upload.filename:
+        raise InvalidInput(f"Choose a file of {what} to import.")
+    data = upload.stream.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"The file is over {limit // 1_000_000} MB.")
+    try:
+        return str(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidInput(f"That file is not UTF-8 {what}.") from None
+
+
+def download(text: str, mimetype: str, title: str, suffix: str) -> Response:
+    """`text` as a file named after `title`, never shown as one of our pages."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", title).strip("-") or "export"
+    return Response(
+        text,
+        mimetype=mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}{suffix}"',
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+        },
+    )
 
 
 def succeeded(action: Callable[[], object], success: str) -> bool:
