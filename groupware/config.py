@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -164,9 +165,12 @@ class WebConfig:
     max_connections, or max_connections_per_ip from one address (but trusted_proxy's), a
     client gets 503; request headers must all arrive within header_timeout seconds, and a
     body as web/server.py says (a minimum rate; over 1 MiB only for /dav and webmail's
-    attachments, which take up to max_body_bytes)."""
+    attachments, which take up to max_body_bytes). `public_url` is where people and their
+    apps reach the portal and /dav (the reverse proxy's https address); empty means
+    https://<hostname>; autoconfig, profiles and DNS records give it out."""
 
     secret_key: str = ""
+    public_url: str = ""
     trusted_proxy: str = ""  # address of a reverse proxy whose X-Forwarded-* we believe
     session_hours: int = 12
     session_max_days: int = 7
@@ -203,6 +207,12 @@ class Config:
     pop3: POP3Config = field(default_factory=POP3Config)
     dav: DavConfig = field(default_factory=DavConfig)
     source: str = "defaults"  # where the settings came from, for messages
+
+    @property
+    def portal_url(self) -> str:
+        """The portal's public address without a final slash: web.public_url, else
+        https://<hostname> (the reverse proxy of deploy/nginx.conf)."""
+        return self.web.public_url.rstrip("/") or f"https://{self.hostname}"
 
     @property
     def primary_domain(self) -> str:
@@ -305,6 +315,10 @@ def _build(raw: dict[str, Any], source: str, listen_given: bool) -> Config:
     web = config.web
     if min(web.max_connections, web.max_connections_per_ip, web.header_timeout) < 1:
         raise ConfigError(f"{source}: web.max_connections, *_per_ip, header_timeout: at least 1")
+    if web.public_url and not _is_origin(web.public_url):
+        raise ConfigError(
+            f"{source}: web.public_url: expected https://host[:port], got {web.public_url!r}"
+        )
     if config.log.level not in {"debug", "info", "warning", "error"}:
         raise ConfigError(f"{source}: log.level: one of debug, info, warning, error")
     return config
@@ -384,6 +398,11 @@ def _parse_endpoint(where: str, value: Any, source: str) -> Endpoint | None:
     if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ConfigError(f'{source}: {where}: expected "host:port", got {text!r}')
     return Endpoint(host, int(port_text))
+
+
+def _is_origin(url: str) -> bool:
+    """http(s)://host[:port] with nothing after but an optional "/"."""
+    return re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?", url) is not None
 
 
 def _check_hostname(hostname: str, source: str) -> None:

@@ -107,6 +107,7 @@ class Runtime:
             for listener in self._listeners():
                 await listener.start()
                 started.append(listener)
+                self.services.client_setup.bound(listener.name, listener.port)
             # What is built by now lives as long as the server: the collector need not
             # walk it again. Each full collection walked all of Radicale, SQLAlchemy and
             # Flask, a third of a month REPORT's time (bench/dav.py).

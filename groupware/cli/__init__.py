@@ -157,7 +157,10 @@ def build_parser() -> Parser:
     command(domain, "remove", directory.cmd_domain_remove, "remove an empty domain", "name")
     command(domain, "rotate-dkim", mail.cmd_domain_rotate_dkim, "new DKIM key", "name")
 
-    command(nouns, "dns", mail.cmd_dns, "the DNS records a domain needs", "domain")
+    dns = command(nouns, "dns", mail.cmd_dns, "the DNS records a domain needs", "domain")
+    dns.add_argument(
+        "--check", action="store_true", help="ask the resolver; exit 1 if any is missing or wrong"
+    )
 
     queue = noun("queue", "the outbound mail queue")
     command(queue, "list", mail.cmd_queue_list, "every queued recipient")

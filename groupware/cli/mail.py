@@ -1,4 +1,5 @@
-"""Commands for the mail system: the outbound queue and the DNS records of a domain.
+"""Commands for the mail system: the outbound queue and the DNS records of a domain
+(printed, or checked against what the resolver answers).
 One small handler each, acting as the system principal; parser lines in cli/__init__.py.
 """
 
@@ -6,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 
-from groupware.cli.terminal import print_table
+from groupware.cli.terminal import CommandFailed, print_table
 from groupware.services import Services
 from groupware.services.core.access import SYSTEM
+from groupware.services.devices import dnscheck
+from groupware.services.devices.records import discovery_records
+from groupware.services.transport.dkimkeys import DnsRecord
 
 
 def cmd_queue_list(args: argparse.Namespace, services: Services) -> None:
@@ -48,9 +52,25 @@ def cmd_queue_delete(args: argparse.Namespace, services: Services) -> None:
 
 
 def cmd_dns(args: argparse.Namespace, services: Services) -> None:
-    for record in services.dkim.records(args.domain):
-        print(f"; {record.why}")
-        print(f"{record.name}. IN {record.type} {_quoted(record)}")
+    records = services.dkim.records(args.domain)
+    records += discovery_records(services.client_setup, records[0].name)
+    if not args.check:
+        for record in records:
+            print(f"; {record.why}" + (" (optional)" if record.optional else ""))
+            print(f"{_zone_line(record)}")
+        return
+    findings = dnscheck.check(services.resolver, records)
+    for finding in findings:
+        found = f"  (found: {finding.found})" if finding.found else ""
+        print(f"{finding.state.upper():<11} {_zone_line(finding.record)}{found}")
+    to_fix = sum(not finding.fine for finding in findings)
+    if to_fix:
+        raise CommandFailed(f"{to_fix} of {len(findings)} records are missing or wrong")
+    print(f"all {len(findings)} records are published")
+
+
+def _zone_line(record: DnsRecord) -> str:
+    return f"{record.name}. IN {record.type} {_quoted(record)}"
 
 
 def cmd_domain_rotate_dkim(args: argparse.Namespace, services: Services) -> None:
@@ -58,9 +78,9 @@ def cmd_domain_rotate_dkim(args: argparse.Namespace, services: Services) -> None
     print(f"new DKIM selector {selector}: publish it (groupware dns {args.name}) now")
 
 
-def _quoted(record: object) -> str:
-    value: str = getattr(record, "value", "")
-    if getattr(record, "type", "") != "TXT":
+def _quoted(record: DnsRecord) -> str:
+    value = record.value
+    if record.type != "TXT":
         return value
     # TXT strings are at most 255 bytes each (RFC 1035 §3.3.14): split long keys.
     return " ".join(f'"{value[i : i + 250]}"' for i in range(0, len(value), 250))

@@ -145,6 +145,21 @@ class AppPassword(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class DeviceTicket(Base):
+    """A one-time link to an Apple configuration profile (the Devices page's QR code, for
+    a phone not signed in to the portal): only the link secret's SHA-256 is kept; it
+    works once, until expires_at. An app password asked for is made when it is used."""
+
+    __tablename__ = "device_tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    device: Mapped[str] = mapped_column(String(100))
+    with_password: Mapped[bool] = mapped_column(Boolean)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Resource(Base):
     """A room or a piece of equipment: a user of the directory (its address takes
     invitations, its calendar holds its bookings) that nobody logs in as; it answers

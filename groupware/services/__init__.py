@@ -31,6 +31,8 @@ from groupware.services.delivery.rules import Rules
 from groupware.services.delivery.send import WebSending
 from groupware.services.delivery.srs import Srs
 from groupware.services.delivery.vacation import Vacation
+from groupware.services.devices.setup import ClientSetup
+from groupware.services.devices.tickets import DeviceTickets
 from groupware.services.directory.accounts import Directory
 from groupware.services.directory.aliases import Aliases
 from groupware.services.directory.groups import Groups
@@ -89,6 +91,8 @@ class Services:
     resources: Resources
     scheduling: Scheduling
     websessions: WebSessions
+    client_setup: ClientSetup
+    device_tickets: DeviceTickets
 
 
 def build_services(config: Config, database: Database) -> Services:
@@ -109,6 +113,7 @@ def build_services(config: Config, database: Database) -> Services:
     rules = Rules(database)
     vacation = Vacation(database)
     auth = Auth(database, config.auth)
+    credentials = Credentials(database, issuer=config.hostname)
     srs = Srs(database, auth.throttle)  # bad SRS addresses count like failed logins
     calendars = Calendars(database)
     delivery = LocalDelivery(database, messages, rules=rules, vacation=vacation, srs=srs)
@@ -129,7 +134,7 @@ def build_services(config: Config, database: Database) -> Services:
         aliases=Aliases(database),
         groups=groups,
         roles=Roles(database),
-        credentials=Credentials(database, issuer=config.hostname),
+        credentials=credentials,
         auth=auth,
         audit=Audit(database),
         login_locks=LoginLocks(database, auth.throttle),
@@ -178,6 +183,8 @@ def build_services(config: Config, database: Database) -> Services:
             idle=timedelta(hours=config.web.session_hours),
             lifetime=timedelta(days=config.web.session_max_days),
         ),
+        client_setup=ClientSetup(config),
+        device_tickets=DeviceTickets(database, auth, credentials),
     )
 
 

@@ -24,6 +24,8 @@ from groupware.web import (
     auth,
     calendar,
     contacts,
+    devices,
+    discovery,
     errors,
     mail,
     reauth,
@@ -104,7 +106,10 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
     app.add_template_filter(mail.file_size)
     app.add_template_filter(mail.folder_depth)
     app.add_template_filter(mail.folder_leaf)
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
+    # Outlook's Autodiscover POST comes from an app, not from a page of ours; it reads
+    # nothing of a session and changes nothing.
+    csrf.exempt(discovery.outlook)
 
     login_manager = LoginManager(app)
     login_manager.login_view = "auth.login"
@@ -123,6 +128,8 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
         tasks.blueprint,
         contacts.blueprint,
         settings.blueprint,
+        devices.blueprint,
+        discovery.blueprint,
         admin.blueprint,
     )
     for blueprint in blueprints:

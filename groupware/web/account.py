@@ -9,7 +9,7 @@ Changes to how one signs in want a fresh password (web/reauth.py); secrets shown
 from __future__ import annotations
 
 import segno
-from flask import Blueprint, redirect, render_template, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import logout_user
 from werkzeug.wrappers import Response
 
@@ -88,7 +88,7 @@ def add_app_password() -> Response:
         )
         if made is not None:
             session["new_app_password"] = [made[0].name, made[1]]
-    return redirect(url_for("account.overview"))
+    return redirect(_back())
 
 
 @blueprint.post("/app-passwords/<name>/revoke")
@@ -100,7 +100,14 @@ def revoke_app_password(name: str) -> Response:
             lambda: services().credentials.revoke_app_password(me, me.address, name),
             f"App password {name} revoked.",
         )
-    return redirect(url_for("account.overview"))
+    return redirect(_back())
+
+
+def _back() -> str:
+    """The page an app-password form was on: this one, or Settings → Devices."""
+    return url_for(
+        "devices.overview" if request.args.get("back") == "devices" else "account.overview"
+    )
 
 
 @blueprint.post("/totp/begin")

@@ -49,6 +49,11 @@ class AppPasswordForm(FlaskForm):  # type: ignore[misc]
     name = StringField("Name (e.g. phone)", validators=[DataRequired(), Length(max=100)])
 
 
+class DeviceLinkForm(FlaskForm):  # type: ignore[misc]
+    device = StringField("Device name", validators=[DataRequired(), Length(max=100)])
+    with_password = BooleanField("Put a new app password in the profile")
+
+
 class ShareForm(FlaskForm):  # type: ignore[misc]
     collection = SelectField("Share", choices=[], validate_choice=False)
     sharee = StringField(

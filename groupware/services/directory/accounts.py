@@ -106,6 +106,15 @@ class Directory:
         with self._db.read() as session:
             return [DomainInfo(d.name, n, d.created_at) for d, n in session.execute(query)]
 
+    def hosts_domain(self, name: str) -> bool:
+        """Is mail for `name` ours? Public knowledge (its MX says so): no actor needed."""
+        try:
+            name = normalize_domain(name)
+        except InvalidInput:
+            return False
+        with self._db.read() as session:
+            return bool(session.scalar(select(exists().where(Domain.name == name))))
+
     def remove_domain(self, actor: Principal, name: str) -> None:
         name = normalize_domain(name)
         access.require(actor, "directory.domains.manage", domain_resource(name))

@@ -27,6 +27,7 @@ class DnsRecord:
     type: str
     value: str
     why: str
+    optional: bool = False  # a check may find it absent without harm
 
 
 class DkimKeys:
@@ -93,7 +94,7 @@ class DkimKeys:
         return b"".join(self.signature(message, domain) for domain in dict.fromkeys(domains))
 
     def records(self, domain: str) -> list[DnsRecord]:
-        """Everything `domain` should publish for mail and client discovery."""
+        """What `domain` publishes for mail: MX, SPF, DMARC and its DKIM keys."""
         domain = normalize_domain(domain)
         with self._db.read() as session:
             dom = domain_by_name(session, domain)
@@ -121,24 +122,5 @@ class DkimKeys:
                 "DKIM key" + ("" if active else " (retired; keep until its mail ages)"),
             )
             for selector, txt, active in keys
-        ]
-        records += [
-            DnsRecord(
-                f"_submissions._tcp.{domain}",
-                "SRV",
-                f"0 1 465 {host}.",
-                "RFC 6186: mail submission over TLS",
-            ),
-            DnsRecord(
-                f"_submission._tcp.{domain}",
-                "SRV",
-                f"0 1 587 {host}.",
-                "RFC 6186: mail submission with STARTTLS",
-            ),
-            DnsRecord(f"_imaps._tcp.{domain}", "SRV", f"0 1 993 {host}.", "RFC 6186: IMAP"),
-            DnsRecord(f"_pop3s._tcp.{domain}", "SRV", f"0 1 995 {host}.", "RFC 6186: POP3"),
-            DnsRecord(f"_caldavs._tcp.{domain}", "SRV", f"0 1 443 {host}.", "RFC 6764"),
-            DnsRecord(f"_carddavs._tcp.{domain}", "SRV", f"0 1 443 {host}.", "RFC 6764"),
-            DnsRecord(f"autoconfig.{domain}", "CNAME", f"{host}.", "Thunderbird autoconfig"),
         ]
         return records

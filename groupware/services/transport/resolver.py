@@ -36,7 +36,7 @@ class DNSTemporaryError(TryLater):
 
 
 class Resolver:
-    """Answers A, AAAA, MX, TXT and PTR questions as lists of strings.
+    """Answers A, AAAA, MX, TXT, SRV, CNAME and PTR questions as lists of strings.
 
     `Resolver()` reads the system configuration (/etc/resolv.conf); `Resolver(["127.0.0.1:5353"])`
     asks only the listed servers ("host", "host:port" or "[v6]:port"). A name that does not
@@ -92,6 +92,18 @@ class Resolver:
     def addresses(self, name: str) -> list[str]:
         """IPv4 then IPv6 addresses of a name."""
         return self.a(name) + self.aaaa(name)
+
+    def srv(self, name: str) -> list[tuple[int, int, int, str]]:
+        """(priority, weight, port, target) by priority; a "." target (RFC 2782: the
+        service is not offered here) comes back as "."."""
+        return sorted(
+            (int(r.priority), int(r.weight), int(r.port), _host(r.target))
+            for r in self._rdatas(name, "SRV")
+        )
+
+    def cname(self, name: str) -> list[str]:
+        """The name an alias points to ([] when `name` is no alias)."""
+        return [_host(rdata.target) for rdata in self._rdatas(name, "CNAME")]
 
     def ptr(self, ip: str) -> list[str]:
         """Names an address points back to; [] for text that is not an IP address."""
