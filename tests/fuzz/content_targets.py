@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import urllib.parse
 from collections.abc import Iterator
+from xml.etree import ElementTree as ET
 
 from radicale import item as radicale_item
 from radicale.app import put as radicale_put
 
+from groupware.config import Config
 from groupware.dav import patches
 from groupware.dav.items import new_item
 from groupware.dav.speedups import SAFE, quoted, radicale_sanitize_path, sanitized
+from groupware.errors import InvalidInput
 from groupware.mime import imip
 from groupware.mime.address import decode_addresses, parse_addresses
 from groupware.mime.binary import encode_binary_parts, needs_conversion
@@ -32,6 +35,8 @@ from groupware.protocols.imap.bodystructure import body_structure, envelope
 from groupware.protocols.imap.commands import Section
 from groupware.protocols.imap.sections import UnknownEncoding, binary_bytes, section_bytes
 from groupware.services.calendar.scheduling import _calendar_part
+from groupware.services.devices import autodiscover
+from groupware.services.devices.setup import ClientSetup
 from tests.fuzz.target import Finding, Target, files
 from tests.unit.mime import check_invariants
 
@@ -226,6 +231,23 @@ def dav_path(data: bytes) -> None:
         raise Finding(f"quoted({text!r}) differs from urllib's")
 
 
+def autodiscover_request(data: bytes) -> None:
+    """An Outlook Autodiscover body: an address, or InvalidInput; the answer for any
+    address it yields is well-formed XML naming that address."""
+    address = autodiscover.requested_address(data)
+    answer = autodiscover.outlook_settings(ClientSetup(Config()), address)
+    names = {node.text for node in ET.fromstring(answer).iter() if node.tag.endswith("LoginName")}
+    if names != {address}:
+        raise Finding(f"the answer for {address!r} names {names!r}")
+
+
+AUTODISCOVER = (
+    b'<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/'
+    b'exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>'
+    b"alice@example.test</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/"
+    b"exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request>"
+    b"</Autodiscover>"
+)
 CALENDARS = files("fuzz/corpus/ical_item/*")
 TARGETS = (
     Target(
@@ -253,4 +275,21 @@ TARGETS = (
         max_len=32768,
     ),
     Target("dav_path", dav_path, tokens=(b"/", b"//", b".", b"..", b"%2e", b"\\", b" ", b"~")),
+    Target(
+        "autodiscover_request",
+        autodiscover_request,
+        allowed=(InvalidInput,),
+        tokens=(
+            b"<Autodiscover>",
+            b"<Request>",
+            b"<EMailAddress>",
+            b"</EMailAddress>",
+            b"<!DOCTYPE a>",
+            b"&amp;",
+            b"@",
+            b'xmlns="x"',
+        ),
+        seeds=lambda: [AUTODISCOVER],
+        max_len=20000,
+    ),
 )
