@@ -184,7 +184,7 @@ def build_services(config: Config, database: Database) -> Services:
             lifetime=timedelta(days=config.web.session_max_days),
         ),
         client_setup=ClientSetup(config),
-        device_tickets=DeviceTickets(database, auth, credentials),
+        device_tickets=DeviceTickets(database),
     )
 
 

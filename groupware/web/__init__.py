@@ -159,7 +159,9 @@ def create_app(config: Config, services: Services, secret_key: str) -> Flask:
                 request.remote_addr,
                 who,
                 request.method,
-                request.path,
+                discovery.HIDDEN_PATH
+                if request.endpoint in discovery.HIDDEN_ENDPOINTS
+                else request.path,
                 response.status_code,
                 elapsed,
             )

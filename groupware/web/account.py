@@ -91,9 +91,11 @@ def add_app_password() -> Response:
     return redirect(_back())
 
 
-@blueprint.post("/app-passwords/<name>/revoke")
+@blueprint.post("/app-passwords/revoke")
 @fresh_login_required("account.overview")
-def revoke_app_password(name: str) -> Response:
+def revoke_app_password() -> Response:
+    # The name rides in the form, not the path: a name may hold "/" or be "..".
+    name = request.form.get("name", "")
     if ActionForm().validate_on_submit():
         me = principal()
         attempt(

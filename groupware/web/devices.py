@@ -9,6 +9,8 @@ shows it, like a new app password does.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import segno
 from flask import Blueprint, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
@@ -46,6 +48,8 @@ def overview() -> str:
         link=link,
         qr=qr,
         form=DeviceLinkForm(with_password=needs_password),
+        open_links=svc.device_tickets.open_links(me),
+        now=datetime.now(UTC),
         app_passwords=svc.credentials.app_passwords(me, me.address),
         new_secret=session.pop("new_app_password", None),
         app_form=AppPasswordForm(),
@@ -81,4 +85,12 @@ def make_link() -> Response:
             session[LINK_KEY] = [" ".join(device.split()), secret, with_password]
     else:
         flash("Name the device, e.g. Alice's iPhone.", "error")
+    return redirect(url_for("devices.overview"))
+
+
+@blueprint.post("/links/<int:link_id>/cancel")
+def cancel_link(link_id: int) -> Response:
+    if ActionForm().validate_on_submit():
+        me = principal()
+        attempt(lambda: services().device_tickets.cancel(me, link_id), "Profile link cancelled.")
     return redirect(url_for("devices.overview"))

@@ -17,13 +17,16 @@ from groupware.services.devices import autoconfig, autodiscover, profiles
 from groupware.web.context import services
 
 blueprint = Blueprint("discovery", __name__)
+# A profile link's path is its credential: the access log writes this instead.
+HIDDEN_ENDPOINTS = frozenset({"discovery.profile_link"})
+HIDDEN_PATH = "/devices/profile/(secret)"
 
 
 @blueprint.get("/.well-known/autoconfig/mail/config-v1.1.xml")
 @blueprint.get("/mail/config-v1.1.xml")
 def thunderbird() -> Response:
-    domain = _asked_domain()
-    if not domain or not services().directory.hosts_domain(domain):
+    domain = services().directory.hosted_domain(_asked_domain())
+    if domain is None:
         abort(404)
     body = autoconfig.thunderbird_config(services().client_setup, domain)
     return Response(body, mimetype=autoconfig.MIME_TYPE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import imaplib
+import logging
 import plistlib
 import re
 import shutil
@@ -139,6 +140,11 @@ def test_autoconfig_host_form_and_unknown_domains(server: Served) -> None:
     assert fetch(url, headers={"Host": "autoconfig.elsewhere.example"})[0] == 404
     assert fetch(url + "?emailaddress=a%40elsewhere.example")[0] == 404
     assert fetch(url)[0] == 404
+    # The domain as we keep it, never as typed.
+    status, _, body = fetch(url + "?emailaddress=x%40EXAMPLE.test.")
+    assert status == 200 and b'<emailProvider id="example.test">' in body
+    status, _, odd = fetch(url + "?emailaddress=x%40%0Bexample.test")  # a vertical tab
+    assert status == 404 or odd == body
 
 
 # -- Outlook ------------------------------------------------------------------------------
@@ -187,6 +193,11 @@ def test_autodiscover_refuses_what_is_not_a_plain_request(server: Served) -> Non
         b"<Autodiscover><Request></Request></Autodiscover>",  # no address
         b"<Autodiscover><Request><EMailAddress>not an address</EMailAddress></Request>",
         b"\xff\xfe garbage",
+        # The same DTD in UTF-16 (with and without a byte-order mark): no "<!" bytes.
+        bomb.decode().replace('"1.0"?>', '"1.0" encoding="utf-16"?>').encode("utf-16"),
+        bomb.decode().replace('"1.0"?>', '"1.0" encoding="utf-16be"?>').encode("utf-16-be"),
+        b'<?xml version="1.0" encoding="x-bogus"?><Autodiscover/>',  # unknown encoding
+        b'<?xml version="1.0" encoding="rot13"?><Autodiscover/>',
         b"<a>" + b"x" * 200_000 + b"</a>",  # huge
     ):
         status, _, answer = fetch(url, body, {"Content-Type": "text/xml"})
@@ -277,7 +288,7 @@ def test_profile_link_brings_an_app_password_that_logs_in(server: Served) -> Non
     # Revoked on the Devices page, it stops working at once.
     token = browser.csrf("/settings/devices")
     status, _, page = browser.request(
-        "/account/app-passwords/Alice%27s%20iPad/revoke?back=devices", {"csrf_token": token}
+        "/account/app-passwords/revoke?back=devices", {"csrf_token": token, "name": "Alice's iPad"}
     )
     assert status == 200 and "<h1>Devices</h1>" in page and "Alice&#39;s iPad revoked" in page
     imaps = imaplib.IMAP4_SSL("127.0.0.1", server.ports["imaps"], ssl_context=context)
@@ -313,6 +324,73 @@ def test_profile_link_without_password_and_with_totp(server: Served) -> None:
     )
     mail = payloads(fetch(server.base_url + path)[2])["com.apple.mail.managed"]
     assert mail["IncomingPassword"]
+
+
+def test_open_links_are_listed_cancelled_ended_by_a_password_change_and_not_logged(
+    server: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="groupware.web.access")
+    browser = logged_in(server)
+    first = make_link(browser, "Phone", with_password=True).removeprefix(
+        "https://mail.example.test"
+    )
+    second = make_link(browser, "Tablet", with_password=True).removeprefix(
+        "https://mail.example.test"
+    )
+    _, _, page = browser.request("/settings/devices")
+    assert page.count('aria-label="Cancel the link for') == 2
+    link_id = re.search(r"/settings/devices/links/(\d+)/cancel", page)
+    assert link_id
+    token = browser.csrf("/settings/devices")
+    browser.request(f"/settings/devices/links/{link_id.group(1)}/cancel", {"csrf_token": token})
+    assert fetch(server.base_url + first)[0] == 404  # cancelled
+    # Someone else's link is "not found" to Alice.
+    services = server.services
+    services.directory.add_user(SYSTEM, "bob@example.test", PASSWORD)
+    bob = services.auth.principal(services.directory.get_user(SYSTEM, "bob@example.test").id)
+    assert bob is not None
+    bobs = services.device_tickets.issue(bob, "Bob's phone", False)
+    bobs_id = services.device_tickets.open_links(bob)[0].id
+    status, _, page = browser.request(
+        f"/settings/devices/links/{bobs_id}/cancel", {"csrf_token": token}
+    )
+    assert "no such profile link" in page
+    assert fetch(server.base_url + f"/devices/profile/{bobs}")[0] == 200
+    # A password change (here an admin's reset) ends the links not used yet.
+    services.directory.set_password(SYSTEM, ALICE, "Another-pass-123")
+    assert fetch(server.base_url + second)[0] == 404
+    assert services.credentials.app_passwords(SYSTEM, ALICE) == []
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "/devices/profile/(secret)" in logged
+    assert second.rsplit("/", 1)[1] not in logged and bobs not in logged
+
+
+def test_any_app_password_name_can_be_revoked_and_bad_device_names_are_refused(
+    server: Served,
+) -> None:
+    services = server.services
+    for name in ("Work/Home iPad", "..", "a%2Fb"):
+        services.credentials.add_app_password(SYSTEM, ALICE, name)
+    browser = logged_in(server)
+    for name in ("Work/Home iPad", "..", "a%2Fb"):
+        token = browser.csrf("/settings/devices")
+        status, _, page = browser.request(
+            "/account/app-passwords/revoke?back=devices", {"csrf_token": token, "name": name}
+        )
+        assert status == 200 and "revoked" in page, name
+    assert services.credentials.app_passwords(SYSTEM, ALICE) == []
+    token = browser.csrf("/settings/devices")
+    for bad in ("ctl\x01", "x" * 101):
+        _, _, page = browser.request(
+            "/settings/devices/link", {"csrf_token": token, "device": bad, "with_password": "y"}
+        )
+        assert 'id="profile-link"' not in page, bad
+    assert (
+        services.device_tickets.open_links(
+            services.auth.principal(services.directory.get_user(SYSTEM, ALICE).id)  # type: ignore[arg-type]
+        )
+        == []
+    )
 
 
 def test_device_links_need_a_name_and_a_fresh_password(server: Served) -> None:

@@ -62,7 +62,7 @@ def test_a_fresh_login_is_not_asked_again(web_server: Served) -> None:
     ("action", "form"),
     [
         ("/account/app-passwords", {"name": "tablet"}),
-        ("/account/app-passwords/phone/revoke", {}),
+        ("/account/app-passwords/revoke", {"name": "phone"}),
         ("/account/totp/begin", {}),
         ("/account/totp/disable", {}),
     ],

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import pyotp
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from groupware.errors import AlreadyExists, InvalidInput, NotFound
 from groupware.model.base import utcnow
@@ -25,6 +26,34 @@ from groupware.services.directory.passwords import generate_app_password
 from groupware.store import Database
 
 MAX_APP_PASSWORDS = 50
+
+
+def check_app_password_name(name: str) -> str:
+    """The name as kept (spaces trimmed); InvalidInput unless 1 to 100 printable characters."""
+    name = name.strip()
+    if not name or len(name) > 100 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InvalidInput("an app password needs a name of 1 to 100 characters")
+    return name
+
+
+def insert_app_password(
+    session: Session, actor: Principal, user_id: int, address: str, name: str
+) -> tuple[AppPasswordInfo, str]:
+    """Add one in the caller's transaction (which has checked the actor may): the secret
+    is returned once. AlreadyExists for a name in use, InvalidInput past the limit."""
+    existing = session.scalars(select(AppPassword.name).where(AppPassword.user_id == user_id)).all()
+    if name in existing:
+        raise AlreadyExists(f"an app password named {name!r} exists already")
+    if len(existing) >= MAX_APP_PASSWORDS:
+        raise InvalidInput(f"at most {MAX_APP_PASSWORDS} app passwords per account")
+    secret = generate_app_password()
+    row = AppPassword(user_id=user_id, name=name, secret_hash=app_password_hash(secret))
+    session.add(row)
+    audit.record(
+        session, actor, "app-password.add", target=address, domain=domain_of(address), detail=name
+    )
+    session.flush()
+    return AppPasswordInfo(name, row.created_at, None), secret
 
 
 @dataclass(frozen=True)
@@ -50,31 +79,10 @@ class Credentials:
     ) -> tuple[AppPasswordInfo, str]:
         """Create one; the returned secret is never retrievable again."""
         address = normalize_address(address)
-        name = name.strip()
-        if not name or len(name) > 100 or any(ord(c) < 32 for c in name):
-            raise InvalidInput("an app password needs a name of 1 to 100 characters")
-        secret = generate_app_password()
+        name = check_app_password_name(name)
         with self._db.write() as session:
             user = managed_user(session, actor, address, "account.manage")
-            existing = session.scalars(
-                select(AppPassword.name).where(AppPassword.user_id == user.id)
-            ).all()
-            if name in existing:
-                raise AlreadyExists(f"an app password named {name!r} exists already")
-            if len(existing) >= MAX_APP_PASSWORDS:
-                raise InvalidInput(f"at most {MAX_APP_PASSWORDS} app passwords per account")
-            row = AppPassword(user_id=user.id, name=name, secret_hash=app_password_hash(secret))
-            session.add(row)
-            audit.record(
-                session,
-                actor,
-                "app-password.add",
-                target=address,
-                domain=domain_of(address),
-                detail=name,
-            )
-            session.flush()
-            return AppPasswordInfo(name, row.created_at, None), secret
+            return insert_app_password(session, actor, user.id, address, name)
 
     def app_passwords(self, actor: Principal, address: str) -> list[AppPasswordInfo]:
         address = normalize_address(address)

@@ -3,13 +3,16 @@ address, the answer lists IMAP and SMTP servers for it.
 
 Every well-formed request gets the same answer but for the address it named, whether
 or not that address exists here, so that the endpoint tells nobody who has an account.
-The request is parsed only after its size is bounded and with any DTD refused (no
-entity expansion can be smuggled in).
+The request is parsed only after its size is bounded, by defusedxml with any DTD
+refused (no entity can be declared, so none can expand), in any encoding it declares.
 """
 
 from __future__ import annotations
 
 from xml.etree import ElementTree as ET
+
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeET
 
 from groupware.errors import InvalidInput
 from groupware.services.core.addresses import normalize_address
@@ -26,12 +29,13 @@ def requested_address(body: bytes) -> str:
     """The EMailAddress of an Autodiscover request; InvalidInput says what is wrong."""
     if len(body) > MAX_REQUEST:
         raise InvalidInput("Autodiscover request too large")
-    if b"<!" in body:  # a DOCTYPE, ENTITY or CDATA: none belongs in this request
-        raise InvalidInput("Autodiscover request with a DTD")
     try:
-        # No DTD got this far: no entity can be declared, so none can expand.
-        root = ET.fromstring(body)  # noqa: S314
-    except ET.ParseError:
+        # defusedxml refuses a DTD (and so any entity) in whatever encoding the body
+        # declares; a bytes check for "<!" missed UTF-16.
+        root = SafeET.fromstring(body, forbid_dtd=True)
+    except DefusedXmlException:
+        raise InvalidInput("Autodiscover request with a DTD") from None
+    except (ET.ParseError, ValueError, LookupError):  # LookupError: an unknown encoding
         raise InvalidInput("Autodiscover request is not well-formed XML") from None
     for node in root.iter():
         if node.tag.rpartition("}")[2] == "EMailAddress" and node.text:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from groupware.errors import AlreadyExists, InvalidInput
 from groupware.model.base import utcnow
-from groupware.model.directory import Alias, AliasTarget, Domain, Group, User
+from groupware.model.directory import Alias, AliasTarget, DeviceTicket, Domain, Group, User
 from groupware.model.directory import Resource as ResourceRow
 from groupware.services.core import access, audit
 from groupware.services.core.access import Principal, Resource
@@ -106,14 +106,15 @@ class Directory:
         with self._db.read() as session:
             return [DomainInfo(d.name, n, d.created_at) for d, n in session.execute(query)]
 
-    def hosts_domain(self, name: str) -> bool:
-        """Is mail for `name` ours? Public knowledge (its MX says so): no actor needed."""
+    def hosted_domain(self, name: str) -> str | None:
+        """`name` as we keep it, when mail for it is ours; else None. Public knowledge (its
+        MX says so): no actor needed."""
         try:
             name = normalize_domain(name)
         except InvalidInput:
-            return False
+            return None
         with self._db.read() as session:
-            return bool(session.scalar(select(exists().where(Domain.name == name))))
+            return name if session.scalar(select(exists().where(Domain.name == name))) else None
 
     def remove_domain(self, actor: Principal, name: str) -> None:
         name = normalize_domain(name)
@@ -214,7 +215,7 @@ class Directory:
                 user.active = active
                 changes.append("enabled" if active else "disabled")
                 if not active:  # re-enabling must not bring old cookies back
-                    end_web_sessions(session, user.id)
+                    _end_sign_ins(session, user.id)
             audit.record(
                 session,
                 actor,
@@ -298,10 +299,18 @@ def managed_user(session: Session, actor: Principal, address: str, own: str | No
 
 def _store_password(session: Session, user: User, password_hash: str) -> None:
     """Every path that sets a password comes here (own change, admin reset, the CLI):
-    whoever held the old one may hold a browser session too, so all of them end."""
+    whoever held the old one may hold a browser session or a profile link too, so all
+    of them end."""
     user.password_hash = password_hash
     user.password_changed_at = utcnow()
-    end_web_sessions(session, user.id)
+    _end_sign_ins(session, user.id)
+
+
+def _end_sign_ins(session: Session, user_id: int) -> None:
+    """End what a thief of the account could still use: browser sessions, and profile
+    links not used yet (each could make an app password)."""
+    end_web_sessions(session, user_id)
+    session.execute(delete(DeviceTicket).where(DeviceTicket.user_id == user_id))
 
 
 def _check_quota(quota_bytes: int) -> None:
