@@ -6,6 +6,7 @@ Settings → Devices; each read by a real parser as a client would.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import imaplib
@@ -363,6 +364,15 @@ def test_open_links_are_listed_cancelled_ended_by_a_password_change_and_not_logg
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "/devices/profile/(secret)" in logged
     assert second.rsplit("/", 1)[1] not in logged and bobs not in logged
+
+
+def test_of_many_uses_of_one_link_at_once_one_wins(server: Served) -> None:
+    browser = logged_in(server)
+    path = make_link(browser, "Raced", with_password=True).removeprefix("https://mail.example.test")
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: fetch(server.base_url + path)[0], range(8)))
+    assert sorted(statuses) == [200] + [404] * 7
+    assert [a.name for a in server.services.credentials.app_passwords(SYSTEM, ALICE)] == ["Raced"]
 
 
 def test_any_app_password_name_can_be_revoked_and_bad_device_names_are_refused(
