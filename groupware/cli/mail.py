@@ -61,11 +61,12 @@ def cmd_dns(args: argparse.Namespace, services: Services) -> None:
         return
     findings = dnscheck.check(services.resolver, records)
     for finding in findings:
-        found = f"  (found: {finding.found})" if finding.found else ""
+        said = "no answer" if finding.state == dnscheck.UNANSWERED else "found"
+        found = f"  ({said}: {finding.found})" if finding.found else ""
         print(f"{finding.state.upper():<11} {_zone_line(finding.record)}{found}")
     to_fix = sum(not finding.fine for finding in findings)
     if to_fix:
-        raise CommandFailed(f"{to_fix} of {len(findings)} records are missing or wrong")
+        raise CommandFailed(f"{to_fix} of {len(findings)} records are missing, wrong or unanswered")
     print(f"all {len(findings)} records are published")
 
 

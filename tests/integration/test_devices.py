@@ -582,7 +582,7 @@ def test_dns_prints_the_discovery_records_and_checks_them(
     zone = [line.split(" IN ") for line in printed.splitlines() if " IN " in line]
 
     result = gw.run("dns", domain, "--check")  # nothing published yet
-    assert result.code == 1 and "missing or wrong" in result.err
+    assert result.code == 1 and "missing, wrong or unanswered" in result.err
     states = {line.split()[1]: line.split()[0] for line in result.out.splitlines()}
     assert states[f"_imaps._tcp.{domain}."] == "MISSING"
     assert states[f"_pop3._tcp.{domain}."] == "ABSENT"  # optional
@@ -613,5 +613,16 @@ def test_dns_prints_the_discovery_records_and_checks_them(
     test_dns.set(f"autoconfig.{domain}", "A", ["192.0.2.1"])
     result = gw.run("dns", domain, "--check")
     assert sum(line.startswith("WRONG") for line in result.out.splitlines()) == 2
+    # A resolver that does not answer: the first question waits out its timeout, and the
+    # others are not asked.
+    test_dns.silent.add(domain)
+    asked_before = len(test_dns.queries)
+    result = gw.run("dns", domain, "--check")
+    test_dns.silent.discard(domain)
+    assert result.code == 1 and "unanswered" in result.err
+    lines = result.out.splitlines()
+    assert lines[0].startswith("UNANSWERED") and "(no answer: DNS timeout" in lines[0]
+    assert all(line.startswith("UNANSWERED") for line in lines)
+    assert {name for name, _ in test_dns.queries[asked_before:]} == {domain}
     for key in [k for k in test_dns.zone if domain in k[0] or k[0] == "mail.example.test"]:
         test_dns.zone.pop(key)
