@@ -70,7 +70,7 @@ class AuthConfig:
     known_address_days: int = 30  # an address logged in from stays exempt from account back-off
     loopback_is_secure: bool = True  # plaintext AUTH allowed from 127.0.0.0/8 and ::1
     min_password_length: int = 10
-    login_cache: int = 300  # seconds a DAV login is remembered (0: check every request)
+    login_cache: int = 300  # seconds a login (IMAP, POP3, SMTP, DAV) is remembered (0: never)
 
 
 @dataclass(frozen=True)

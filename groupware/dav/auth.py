@@ -12,10 +12,10 @@ from radicale import config
 
 from groupware.errors import AuthFailed, GroupwareError, TryLater
 from groupware.services import Services
+from groupware.services.auth.login import DAV
 from groupware.services.core.access import Principal
 
 log = logging.getLogger(__name__)
-DAV = "dav"
 
 
 class Principals:

@@ -35,7 +35,8 @@ def split_plain(response: bytes) -> tuple[str, str]:
 async def check(
     services: Services, blocking: Blocking, user: str, password: str, service: str, peer: str
 ) -> Login:
-    """services.auth.authenticate off the loop, waiting without a thread: a failure is
+    """services.auth's check (a success remembered a while: reconnecting clients pay
+    argon2 once) off the loop, waiting without a thread: a failure is
     answered after the throttle's back-off, and a refusal short enough (an account's
     attempts from unknown addresses spaced out) is waited out and tried once more, so a
     user's new device is slowed down rather than turned away. Raises TryLater or
@@ -43,7 +44,7 @@ async def check(
     auth = services.auth
     for attempt in range(2):
         try:
-            return await blocking.call(auth.authenticate, user, password, service, peer)
+            return await blocking.call(auth.authenticate_remembered, user, password, service, peer)
         except TryLater as refusal:
             if attempt or refusal.retry_after > auth.config.backoff_max:
                 raise

@@ -56,7 +56,9 @@ def imap_login(served: Served, source: str, password: str = PASSWORD) -> str:
 def serve(tmp_path: Path, database_url: str, **listeners: str) -> Iterator[Served]:
     # A back-off small for the attacker's first failures, but whose cap (reached by the
     # account's sixth failure) outlasts any stall of a loaded machine between two logins.
-    config = make_config(tmp_path, database_url, backoff_base=0.1, backoff_max=3.0)
+    # Every attempt through the whole check: a remembered login would skip the account's
+    # wait (test_login_cache.py says how).
+    config = make_config(tmp_path, database_url, backoff_base=0.1, backoff_max=3.0, login_cache=0)
     runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
     with serving(with_listeners(config, **listeners)) as served:
         served.services.directory.add_user(SYSTEM, ALICE, PASSWORD)

@@ -47,6 +47,7 @@ from groupware.services.directory.passwords import (
 from groupware.store import Database
 
 WEB = "web"
+DAV = "dav"  # its logins come with every request: remembered ones are not audited
 
 
 @dataclass(frozen=True)
@@ -69,29 +70,36 @@ class Auth:
         self._db = database
         self.config = config
         self.throttle = Throttle(config)
-        self._remembered: TimedCache[tuple[str, str], _Remembered] = TimedCache(
-            10_000, config.login_cache
-        )
+        self._remembered: TimedCache[str, _Remembered] = TimedCache(10_000, config.login_cache)
         self._salt = secrets.token_bytes(16)
 
     def authenticate_remembered(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
-        """`authenticate`, for clients that send the password with every request (DAV's
-        Basic auth): a success is remembered for auth.login_cache seconds, so only the first
-        request pays argon2, the throttle and the audit entry. A remembered login holds
-        only while the account's credentials are exactly as they were (password hash, app
-        passwords, active, TOTP; one indexed read per request), so a new password or a
-        revoked app password ends it at once."""
-        key = (service, login.strip().lower())
+        """`authenticate` with Dovecot's auth cache: a success is remembered for
+        auth.login_cache seconds, keyed by the login and a salted SHA-256 of the secret,
+        and shared by IMAP, POP3, SMTP AUTH and DAV, so that phones reconnecting after a
+        restart, and DAV clients sending Basic auth with every request, pay argon2 once.
+        A remembered login holds only while the account's credentials are exactly as they
+        were (password hash, app passwords, active, TOTP: one indexed read of the
+        database, which every process and node shares), so a new password or a revoked
+        app password ends it at once. Failures are never remembered: each goes through
+        the throttle, and a client locked out is refused even a remembered secret. A mail
+        session's login is audited (and its app password's last use noted) as the first
+        was; a DAV request's is not (it comes with every request)."""
+        if service == WEB:
+            raise ValueError("web logins are never remembered (TOTP, sessions)")
+        key = login.strip().lower()
         digest = hashlib.sha256(self._salt + secret.encode()).digest()
         remembered = self._remembered.get(key)
-        if remembered is not None:
-            with self._db.reading() as connection:
-                account = _load_account(connection, remembered.address)
-            if (
-                account is not None
-                and _stamp(account) == remembered.stamp
-                and hmac.compare_digest(digest, remembered.digest)
-            ):
+        if remembered is not None and hmac.compare_digest(digest, remembered.digest):
+            address = remembered.address
+            keys = [pair_key(address, peer_ip), ip_key(peer_ip)]
+            with self._db.read() as session:
+                account = _load_account(session, address)
+                # A locked client is refused even the right password: the full check says so.
+                locked = self.throttle.locked(session, keys, utcnow()) is not None
+            if account is not None and _stamp(account) == remembered.stamp and not locked:
+                if service != DAV:
+                    self._record_remembered(service, peer_ip, remembered.login)
                 return replace(
                     remembered.login, principal=remembered.login.principal.via(service, peer_ip)
                 )
@@ -103,6 +111,23 @@ class Auth:
                 remembered = _Remembered(result.principal.address, digest, _stamp(account), result)
                 self._remembered.put(key, remembered)
         return result
+
+    def _record_remembered(self, service: str, peer_ip: str, login: Login) -> None:
+        address = login.principal.address
+        with self._db.write() as session:
+            detail = f"app password {login.app_password}" if login.app_password else ""
+            _Origin(service, peer_ip, address).record(
+                session, "login", "ok", (detail + " " if detail else "") + "(remembered)"
+            )
+            if login.app_password:
+                session.execute(
+                    update(AppPassword)
+                    .where(
+                        AppPassword.user_id == login.principal.user_id,
+                        AppPassword.name == login.app_password,
+                    )
+                    .values(last_used_at=utcnow())
+                )
 
     def authenticate(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
         """Return a Login, or raise AuthFailed (wrong) or TryLater (locked out, or the
