@@ -1,0 +1,117 @@
+"""Login storm: many IMAP clients reconnecting at once (a restart, a network back).
+
+Starts `groupware serve` (SQLite on a temporary data directory) with --users accounts,
+then --clients threads log in and out over IMAP (plain, loopback) --logins times in all,
+spread over the accounts, as phones do after a restart; first on a server that has seen
+none of them, then again on the same server (every account seen once), then after a
+restart of the server. Per phase: wall time, logins/s, p50 and p99 of one LOGIN, and the
+server's CPU seconds. Target (issue 16): 10,000 reconnects in <= 30 s.
+Usage: python bench/logins.py [--users 200] [--logins 10000] [--clients 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import imaplib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from harness.serverprocess import ServerProcess, free_port  # noqa: E402
+
+PASSWORD = "Bench-pass-1234"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def storm(port: int, users: list[str], logins: int, clients: int) -> tuple[float, list[float]]:
+    times: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(logins))
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        while True:
+            with lock:
+                number = next(counter, None)
+            if number is None:
+                return
+            try:
+                client = imaplib.IMAP4("127.0.0.1", port, timeout=120)
+                started = time.perf_counter()
+                client.login(users[number % len(users)], PASSWORD)
+                spent = time.perf_counter() - started
+                client.logout()
+            except BaseException as error:
+                errors.append(error)
+                return
+            with lock:
+                times.append(spent * 1000)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=work) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - started, times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--logins", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=50)
+    args = parser.parse_args()
+    users = [f"user{n}@example.test" for n in range(args.users)]
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-logins-") as folder:
+        port = free_port()
+        extra = "[imap]\nmax_connections_per_ip = 100000\n[auth]\nmax_failures_per_ip = 1000000\n"
+        server = ServerProcess(Path(folder), f"sqlite:///{folder}/g.db", "127.0.0.1:9", extra=extra)
+        text = server.config_path.read_text()
+        server.config_path.write_text(
+            text.replace("[listen]\n", f'[listen]\nimap = "127.0.0.1:{port}"\n', 1)
+        )
+        print(f"adding {len(users)} accounts…", file=sys.stderr)
+        server.initialise(PASSWORD, users, PASSWORD)
+        for phase in ("first", "again", "restarted"):
+            if phase != "again":
+                if server.process is not None:
+                    server.stop()
+                server.start()
+            cpu = cpu_seconds(server.pid)
+            wall, times = storm(port, users, args.logins, args.clients)
+            ordered = sorted(times)
+            results[phase] = {
+                "seconds": round(wall, 1),
+                "per_s": round(len(times) / wall),
+                "p50_ms": round(statistics.median(ordered), 1),
+                "p99_ms": round(ordered[int(len(ordered) * 0.99)], 1),
+                "server_cpu_s": round(cpu_seconds(server.pid) - cpu, 1),
+            }
+            row = results[phase]
+            print(
+                f"{phase:<10} {args.logins} logins in {row['seconds']} s ({row['per_s']}/s), "
+                f"p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, "
+                f"server CPU {row['server_cpu_s']} s"
+            )
+        server.stop()
+    print(json.dumps({"users": args.users, "clients": args.clients, **results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
