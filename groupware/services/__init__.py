@@ -104,7 +104,10 @@ def build_services(config: Config, database: Database) -> Services:
     )
     mailboxes = Mailboxes(database, blobs, events)
     fetch, search = MessageFetch(database, blobs), MailSearch(database)
-    messages = Messages(database, blobs, events, GroupCommit(database))
+    # One group commit for every small write many clients make at once (deliveries,
+    # remembered logins' audit rows): one fsync serves a batch.
+    group_commit = GroupCommit(database)
+    messages = Messages(database, blobs, events, group_commit)
     directory = Directory(database, config.auth.min_password_length)
     directory.on_user_created.append(mailboxes.ensure_defaults)
     dkim = DkimKeys(database, config.hostname)
@@ -112,7 +115,7 @@ def build_services(config: Config, database: Database) -> Services:
     queue = OutboundQueue(database, blobs, config.outbound)
     rules = Rules(database)
     vacation = Vacation(database)
-    auth = Auth(database, config.auth)
+    auth = Auth(database, config.auth, group_commit)
     credentials = Credentials(database, issuer=config.hostname)
     srs = Srs(database, auth.throttle)  # bad SRS addresses count like failed logins
     calendars = Calendars(database)

@@ -45,6 +45,7 @@ from groupware.services.directory.passwords import (
     verify_password,
 )
 from groupware.store import Database
+from groupware.store.groupcommit import GroupCommit
 
 WEB = "web"
 DAV = "dav"  # its logins come with every request: remembered ones are not audited
@@ -66,8 +67,11 @@ def app_password_hash(secret: str) -> str:
 
 
 class Auth:
-    def __init__(self, database: Database, config: AuthConfig) -> None:
+    def __init__(
+        self, database: Database, config: AuthConfig, group_commit: GroupCommit | None = None
+    ) -> None:
         self._db = database
+        self._group_commit = group_commit
         self.config = config
         self.throttle = Throttle(config)
         self._remembered: TimedCache[str, _Remembered] = TimedCache(10_000, config.login_cache)
@@ -113,11 +117,14 @@ class Auth:
         return result
 
     def _record_remembered(self, service: str, peer_ip: str, login: Login) -> None:
+        """The audit row of a remembered login (and its app password's last use), in the
+        group commit when there is one: a reconnect storm's rows share their fsyncs."""
         address = login.principal.address
-        with self._db.write() as session:
-            detail = f"app password {login.app_password}" if login.app_password else ""
+        detail = f"app password {login.app_password} " if login.app_password else ""
+
+        def write(session: Session) -> None:
             _Origin(service, peer_ip, address).record(
-                session, "login", "ok", (detail + " " if detail else "") + "(remembered)"
+                session, "login", "ok", detail + "(remembered)"
             )
             if login.app_password:
                 session.execute(
@@ -128,6 +135,12 @@ class Auth:
                     )
                     .values(last_used_at=utcnow())
                 )
+
+        if self._group_commit is not None:
+            self._group_commit.run(write)
+            return
+        with self._db.write() as session:
+            write(session)
 
     def authenticate(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
         """Return a Login, or raise AuthFailed (wrong) or TryLater (locked out, or the
