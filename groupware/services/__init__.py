@@ -95,7 +95,10 @@ class Services:
     device_tickets: DeviceTickets
 
 
-def build_services(config: Config, database: Database) -> Services:
+def build_services(config: Config, database: Database, secret_key: str = "") -> Services:
+    """Every service; `secret_key` (the web secret) keys what the server keeps of
+    remembered logins (services/auth/remembered.py), so that every process and node of
+    one installation can use them."""
     events = EventHub()
     blobs: BlobStore = (
         DatabaseBlobStore()
@@ -115,7 +118,7 @@ def build_services(config: Config, database: Database) -> Services:
     queue = OutboundQueue(database, blobs, config.outbound)
     rules = Rules(database)
     vacation = Vacation(database)
-    auth = Auth(database, config.auth, group_commit)
+    auth = Auth(database, config.auth, group_commit, secret_key.encode() or None)
     credentials = Credentials(database, issuer=config.hostname)
     srs = Srs(database, auth.throttle)  # bad SRS addresses count like failed logins
     calendars = Calendars(database)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from groupware import runtime as runtime_module
+from groupware.errors import AuthFailed
 from groupware.services.auth import login as login_module
 from groupware.services.core.access import SYSTEM
 from tests.conftest import ADMIN_PASSWORD, Served, make_config, serving, with_listeners
@@ -148,3 +149,40 @@ def remembered_new_address_logs_in(server: Served) -> None:
     assert imap(server, PASSWORD, "127.0.0.4")  # a new address, no turn to wait for
     entries = server.services.audit.entries(SYSTEM, actor=ALICE, action="login")
     assert [e.outcome for e in entries if e.peer_ip == "127.0.0.4"] == ["ok"]
+
+
+def test_another_process_and_a_restarted_server_take_a_remembered_login(
+    server: Served, argon2_checks: list[str]
+) -> None:
+    """What one worker proved, another (or the server after a restart: a runtime built
+    afresh on the same database and data directory) takes without argon2; a change made
+    through the first ends it in the second."""
+    assert imap(server, PASSWORD)
+    other = runtime_module.build(server.runtime.config)
+    try:
+        auth = other.services.auth
+        login = auth.authenticate_remembered(ALICE, PASSWORD, "pop3", "127.0.0.1")
+        assert login.principal.address == ALICE and argon2_checks == [PASSWORD]
+        with pytest.raises(AuthFailed):  # a wrong one is checked in full
+            auth.authenticate_remembered(ALICE, "wrong-pass", "pop3", "127.0.0.1")
+        assert argon2_checks == [PASSWORD, "wrong-pass"]
+        server.services.directory.set_password(SYSTEM, ALICE, "Another-pass-123")
+        with pytest.raises(AuthFailed):
+            auth.authenticate_remembered(ALICE, PASSWORD, "pop3", "127.0.0.1")
+    finally:
+        other.close()
+
+
+def test_the_table_keeps_no_secret_a_thief_could_test_without_the_key(server: Served) -> None:
+    import hashlib
+
+    from sqlalchemy import text
+
+    assert imap(server, PASSWORD)
+    with server.runtime.database.read() as session:
+        rows = session.execute(text("SELECT login, digest, stamp FROM remembered_logins")).all()
+    assert [r[0] for r in rows] == [ALICE]
+    digest = rows[0][1]
+    for unkeyed in (PASSWORD, f"{ALICE}\0{PASSWORD}"):
+        assert digest != hashlib.sha256(unkeyed.encode()).hexdigest()
+    assert PASSWORD not in repr(rows)

@@ -13,18 +13,18 @@ import hmac
 import ipaddress
 import math
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
 
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from groupware.cache import TimedCache
 from groupware.config import AuthConfig
 from groupware.errors import AuthFailed, InvalidInput, TryLater
 from groupware.model.base import utcnow
 from groupware.model.directory import AppPassword, User
+from groupware.services.auth.remembered import Remembered, RememberedLogins
 from groupware.services.auth.throttle import (
     Throttle,
     account_key,
@@ -68,52 +68,61 @@ def app_password_hash(secret: str) -> str:
 
 class Auth:
     def __init__(
-        self, database: Database, config: AuthConfig, group_commit: GroupCommit | None = None
+        self,
+        database: Database,
+        config: AuthConfig,
+        group_commit: GroupCommit | None = None,
+        secret_key: bytes | None = None,
     ) -> None:
         self._db = database
         self._group_commit = group_commit
         self.config = config
         self.throttle = Throttle(config)
-        self._remembered: TimedCache[str, _Remembered] = TimedCache(10_000, config.login_cache)
-        self._salt = secrets.token_bytes(16)
+        # Without the server's key (a bare Auth in a test) entries serve this process only.
+        key = secret_key or secrets.token_bytes(32)
+        self.remembered = RememberedLogins(database, config.login_cache, key)
 
     def authenticate_remembered(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
-        """`authenticate` with Dovecot's auth cache: a success is remembered for
-        auth.login_cache seconds, keyed by the login and a salted SHA-256 of the secret,
-        and shared by IMAP, POP3, SMTP AUTH and DAV, so that phones reconnecting after a
-        restart, and DAV clients sending Basic auth with every request, pay argon2 once.
-        A remembered login holds only while the account's credentials are exactly as they
-        were (password hash, app passwords, active, TOTP: one indexed read of the
-        database, which every process and node shares), so a new password or a revoked
-        app password ends it at once. Failures are never remembered: each goes through
-        the throttle, and a client locked out is refused even a remembered secret. A mail
-        session's login is audited (and its app password's last use noted) as the first
-        was; a DAV request's is not (it comes with every request)."""
+        """`authenticate` with Dovecot's auth cache (services/auth/remembered.py): a success
+        is remembered for auth.login_cache seconds and shared by IMAP, POP3, SMTP AUTH and
+        DAV, by every worker and node, and across a restart, so that phones reconnecting
+        and DAV clients sending Basic auth with every request pay argon2 once. A
+        remembered login holds only while the account's credentials are exactly as they
+        were (read from the database on each use), so a new password or a revoked app
+        password ends it everywhere at once. Failures are never remembered: each goes
+        through the throttle, and a client locked out is refused even a remembered secret.
+        A mail session's login is audited (and its app password's last use noted) as the
+        first was; a DAV request's is not (it comes with every request)."""
         if service == WEB:
             raise ValueError("web logins are never remembered (TOTP, sessions)")
         key = login.strip().lower()
-        digest = hashlib.sha256(self._salt + secret.encode()).digest()
-        remembered = self._remembered.get(key)
-        if remembered is not None and hmac.compare_digest(digest, remembered.digest):
-            address = remembered.address
-            keys = [pair_key(address, peer_ip), ip_key(peer_ip)]
-            with self._db.read() as session:
-                account = _load_account(session, address)
+        digest = self.remembered.digest(key, secret)
+        principal = None
+        with self._db.read() as session:
+            entry = self.remembered.recall(session, key, digest)
+            if entry is not None:
+                account = _load_account(session, entry.address)
+                keys = [pair_key(entry.address, peer_ip), ip_key(peer_ip)]
                 # A locked client is refused even the right password: the full check says so.
                 locked = self.throttle.locked(session, keys, utcnow()) is not None
-            if account is not None and _stamp(account) == remembered.stamp and not locked:
-                if service != DAV:
-                    self._record_remembered(service, peer_ip, remembered.login)
-                return replace(
-                    remembered.login, principal=remembered.login.principal.via(service, peer_ip)
-                )
+                if account is not None and _stamp(account) == entry.stamp and not locked:
+                    principal = entry.principal or access.load_principal(session, account.id)
+        if entry is not None and principal is not None:
+            self.remembered.keep_in_memory(key, entry, principal)
+            found = Login(principal.via(service, peer_ip), False, entry.app_password)
+            if service != DAV:
+                self._record_remembered(service, peer_ip, found)
+            return found
         result = self.authenticate(login, secret, service, peer_ip)
-        if self.config.login_cache > 0:
-            with self._db.read() as session:
-                account = _load_account(session, result.principal.address)
-            if account is not None:
-                remembered = _Remembered(result.principal.address, digest, _stamp(account), result)
-                self._remembered.put(key, remembered)
+        if self.remembered.seconds > 0:
+            address = result.principal.address
+            with self._db.write() as session:
+                account = _load_account(session, address)
+                if account is not None:
+                    entry = Remembered(
+                        address, digest, _stamp(account), result.app_password, result.principal
+                    )
+                    self.remembered.remember(session, key, account.id, entry)
         return result
 
     def _record_remembered(self, service: str, peer_ip: str, login: Login) -> None:
@@ -329,18 +338,12 @@ def _use_step(session: Session, address: str, step: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
-class _Remembered:
-    address: str
-    digest: bytes  # salted SHA-256 of the secret that worked
-    stamp: str  # the account's credentials then (see _stamp)
-    login: Login
-
-
 def _stamp(account: _Account) -> str:
-    """Everything that decides whether a secret is good: any change ends remembered logins."""
+    """A hash of everything that decides whether a secret is good: any change ends
+    remembered logins."""
     apps = ",".join(f"{app_id}:{stored}" for app_id, _, stored in sorted(account.app_passwords))
-    return f"{account.password_hash}|{apps}|{account.active}|{account.has_totp}"
+    text = f"{account.password_hash}|{apps}|{account.active}|{account.has_totp}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
