@@ -186,3 +186,17 @@ def test_the_table_keeps_no_secret_a_thief_could_test_without_the_key(server: Se
     for unkeyed in (PASSWORD, f"{ALICE}\0{PASSWORD}"):
         assert digest != hashlib.sha256(unkeyed.encode()).hexdigest()
     assert PASSWORD not in repr(rows)
+
+
+def test_roles_are_read_afresh_at_each_remembered_login(server: Served) -> None:
+    """The cache keeps who proved what secret, never the grants: a role given or taken
+    shows at the next login, remembered or not."""
+    auth, roles = server.services.auth, server.services.roles
+    first = auth.authenticate_remembered(ALICE, PASSWORD, "imap", "127.0.0.1")
+    assert "admin" not in first.principal.roles()
+    roles.grant(SYSTEM, "admin", user=ALICE)
+    granted = auth.authenticate_remembered(ALICE, PASSWORD, "imap", "127.0.0.1")
+    assert "admin" in granted.principal.roles()
+    roles.revoke(SYSTEM, "admin", user=ALICE)
+    revoked = auth.authenticate_remembered(ALICE, PASSWORD, "dav", "127.0.0.1")
+    assert "admin" not in revoked.principal.roles()

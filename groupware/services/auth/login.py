@@ -106,9 +106,9 @@ class Auth:
                 # A locked client is refused even the right password: the full check says so.
                 locked = self.throttle.locked(session, keys, utcnow()) is not None
                 if account is not None and _stamp(account) == entry.stamp and not locked:
-                    principal = entry.principal or access.load_principal(session, account.id)
+                    principal = access.load_principal(session, account.id)
         if entry is not None and principal is not None:
-            self.remembered.keep_in_memory(key, entry, principal)
+            self.remembered.keep_in_memory(key, entry)
             found = Login(principal.via(service, peer_ip), False, entry.app_password)
             if service != DAV:
                 self._record_remembered(service, peer_ip, found)
@@ -119,9 +119,7 @@ class Auth:
             with self._db.write() as session:
                 account = _load_account(session, address)
                 if account is not None:
-                    entry = Remembered(
-                        address, digest, _stamp(account), result.app_password, result.principal
-                    )
+                    entry = Remembered(address, digest, _stamp(account), result.app_password)
                     self.remembered.remember(session, key, account.id, entry)
         return result
 

@@ -1,7 +1,7 @@
 """Remembered logins (Dovecot's auth cache): a login proven right is taken again, for
 auth.login_cache seconds, without argon2, by IMAP, POP3, SMTP AUTH and DAV alike.
 
-Two tiers with one key: this process's memory (which also keeps the principal), and the
+Two tiers with one key: this process's memory (which spares the table's read), and the
 remembered_logins table, which every worker and node reads and which outlives a restart
 (phones reconnecting by the thousand after one would otherwise each pay argon2). Both
 hold an HMAC-SHA256 of the secret under the server's key (web.secret_key, or data_dir's
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete
@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from groupware.cache import TimedCache
 from groupware.model.base import utcnow
 from groupware.model.directory import RememberedLogin
-from groupware.services.core.access import Principal
 from groupware.store import Database
 
 MAX_IN_MEMORY = 10_000
@@ -33,14 +32,14 @@ MAX_IN_MEMORY = 10_000
 
 @dataclass(frozen=True)
 class Remembered:
-    """A login proven right: whose, with which app password (if one), the credentials'
-    stamp then, and (from this process's memory) the principal it gave."""
+    """A login proven right: whose, with which app password (if one), and the
+    credentials' stamp then. Not the principal: roles and grants are read afresh on
+    each use (a revoked role bites at the next login, as without the cache)."""
 
     address: str
     digest: str
     stamp: str
     app_password: str | None
-    principal: Principal | None = None
 
 
 class RememberedLogins:
@@ -66,9 +65,9 @@ class RememberedLogins:
             found = Remembered(row.address, row.digest, row.stamp, row.app_password)
         return found if hmac.compare_digest(found.digest, digest) else None
 
-    def keep_in_memory(self, login: str, entry: Remembered, principal: Principal) -> None:
+    def keep_in_memory(self, login: str, entry: Remembered) -> None:
         if self.seconds > 0:
-            self._memory.put(login, replace(entry, principal=principal))
+            self._memory.put(login, entry)
 
     def remember(self, session: Session, login: str, user_id: int, entry: Remembered) -> None:
         """Remember a login just proven right (in the caller's write transaction)."""
@@ -91,5 +90,4 @@ class RememberedLogins:
                 expires_at=now + timedelta(seconds=self.seconds),
             )
         )
-        if entry.principal is not None:
-            self._memory.put(login, entry)
+        self._memory.put(login, entry)
