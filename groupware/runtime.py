@@ -193,7 +193,7 @@ def build(config: Config) -> Runtime:
     """Everything the server needs, wired together; the database must be at head."""
     patches.install()  # every recurrence walked in this process is bounded, even parsing's
     database = Database(config.database_url)
-    return Runtime(config, database, build_services(config, database, web_secret(config)))
+    return Runtime(config, database, build_services(config, database))
 
 
 def database_is_current(config: Config) -> bool:

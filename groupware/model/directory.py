@@ -145,23 +145,6 @@ class AppPassword(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class RememberedLogin(Base):
-    """A login proven right a moment ago (services/auth/remembered.py), so that every
-    process and node, and the server after a restart, takes it again without argon2:
-    only an HMAC of the secret under the server's key (web.secret_key, or data_dir's
-    web-secret) is kept, with a hash of the account's credentials then."""
-
-    __tablename__ = "remembered_logins"
-
-    login: Mapped[str] = mapped_column(String(320), primary_key=True)  # as typed, lowered
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    address: Mapped[str] = mapped_column(String(320))
-    digest: Mapped[str] = mapped_column(String(64))
-    stamp: Mapped[str] = mapped_column(String(64))
-    app_password: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
 class DeviceTicket(Base):
     """A one-time link to an Apple configuration profile (the Devices page's QR code, for
     a phone not signed in to the portal): only the link secret's SHA-256 is kept; it

@@ -95,10 +95,7 @@ class Services:
     device_tickets: DeviceTickets
 
 
-def build_services(config: Config, database: Database, secret_key: str = "") -> Services:
-    """Every service; `secret_key` (the web secret) keys what the server keeps of
-    remembered logins (services/auth/remembered.py), so that every process and node of
-    one installation can use them."""
+def build_services(config: Config, database: Database) -> Services:
     events = EventHub()
     blobs: BlobStore = (
         DatabaseBlobStore()
@@ -118,7 +115,7 @@ def build_services(config: Config, database: Database, secret_key: str = "") -> 
     queue = OutboundQueue(database, blobs, config.outbound)
     rules = Rules(database)
     vacation = Vacation(database)
-    auth = Auth(database, config.auth, group_commit, secret_key.encode() or None)
+    auth = Auth(database, config.auth, group_commit)
     credentials = Credentials(database, issuer=config.hostname)
     srs = Srs(database, auth.throttle)  # bad SRS addresses count like failed logins
     calendars = Calendars(database)

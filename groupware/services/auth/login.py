@@ -12,8 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import math
-import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NoReturn
 
@@ -58,6 +57,9 @@ class Login:
     principal: Principal
     totp_required: bool
     app_password: str | None = None  # its name, when one was used
+    # The stamp of the credentials the secret was checked against (services/auth/
+    # remembered.py keeps it, not a later read: a change racing the login must win).
+    checked: str = field(default="", repr=False)
 
 
 def app_password_hash(secret: str) -> str:
@@ -68,59 +70,48 @@ def app_password_hash(secret: str) -> str:
 
 class Auth:
     def __init__(
-        self,
-        database: Database,
-        config: AuthConfig,
-        group_commit: GroupCommit | None = None,
-        secret_key: bytes | None = None,
+        self, database: Database, config: AuthConfig, group_commit: GroupCommit | None = None
     ) -> None:
         self._db = database
         self._group_commit = group_commit
         self.config = config
         self.throttle = Throttle(config)
-        # Without the server's key (a bare Auth in a test) entries serve this process only.
-        key = secret_key or secrets.token_bytes(32)
-        self.remembered = RememberedLogins(database, config.login_cache, key)
+        self.remembered = RememberedLogins(config.login_cache)
 
     def authenticate_remembered(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
         """`authenticate` with Dovecot's auth cache (services/auth/remembered.py): a success
         is remembered for auth.login_cache seconds and shared by IMAP, POP3, SMTP AUTH and
-        DAV, by every worker and node, and across a restart, so that phones reconnecting
-        and DAV clients sending Basic auth with every request pay argon2 once. A
-        remembered login holds only while the account's credentials are exactly as they
-        were (read from the database on each use), so a new password or a revoked app
-        password ends it everywhere at once. Failures are never remembered: each goes
-        through the throttle, and a client locked out is refused even a remembered secret.
-        A mail session's login is audited (and its app password's last use noted) as the
-        first was; a DAV request's is not (it comes with every request)."""
+        DAV, so that phones reconnecting and DAV clients sending Basic auth with every
+        request pay argon2 once. A remembered login holds only while the account's
+        credentials are exactly as they were checked (read from the database on each use),
+        so a new password or a revoked app password ends it at once; roles are read afresh.
+        Failures are never remembered: each goes through the throttle. A locked client
+        is looked at before anything that depends on the secret, and refused by the full
+        check, so that its replies and their timing say nothing of the secret. A mail
+        session's login is audited (and its app password's last use noted) as the first
+        was; a DAV request's is not (it comes with every request)."""
         if service == WEB:
             raise ValueError("web logins are never remembered (TOTP, sessions)")
-        key = login.strip().lower()
-        digest = self.remembered.digest(key, secret)
-        principal = None
-        with self._db.read() as session:
-            entry = self.remembered.recall(session, key, digest)
-            if entry is not None:
-                account = _load_account(session, entry.address)
-                keys = [pair_key(entry.address, peer_ip), ip_key(peer_ip)]
-                # A locked client is refused even the right password: the full check says so.
-                locked = self.throttle.locked(session, keys, utcnow()) is not None
-                if account is not None and _stamp(account) == entry.stamp and not locked:
-                    principal = access.load_principal(session, account.id)
+        key = _login_address(login)
+        principal, entry = None, None
+        if self.remembered.seconds > 0:
+            digest = self.remembered.digest(key, secret)
+            with self._db.read() as session:
+                keys = [pair_key(key, peer_ip), ip_key(peer_ip)]
+                if self.throttle.locked(session, keys, utcnow()) is None:
+                    account = _load_account(session, key)
+                    entry = self.remembered.recall(key, digest)
+                    if entry is not None and account is not None and _stamp(account) == entry.stamp:
+                        principal = access.load_principal(session, account.id)
         if entry is not None and principal is not None:
-            self.remembered.keep_in_memory(key, entry)
             found = Login(principal.via(service, peer_ip), False, entry.app_password)
             if service != DAV:
                 self._record_remembered(service, peer_ip, found)
             return found
         result = self.authenticate(login, secret, service, peer_ip)
-        if self.remembered.seconds > 0:
-            address = result.principal.address
-            with self._db.write() as session:
-                account = _load_account(session, address)
-                if account is not None:
-                    entry = Remembered(address, digest, _stamp(account), result.app_password)
-                    self.remembered.remember(session, key, account.id, entry)
+        if self.remembered.seconds > 0 and result.checked:
+            checked = Remembered(key, digest, result.checked, result.app_password)
+            self.remembered.remember(key, checked)
         return result
 
     def _record_remembered(self, service: str, peer_ip: str, login: Login) -> None:
@@ -152,10 +143,7 @@ class Auth:
     def authenticate(self, login: str, secret: str, service: str, peer_ip: str) -> Login:
         """Return a Login, or raise AuthFailed (wrong) or TryLater (locked out, or the
         account's attempts from unknown addresses spaced out: see services/auth/throttle.py)."""
-        try:
-            address = normalize_address(login)
-        except InvalidInput:
-            address = login.strip().lower()[:320]
+        address = _login_address(login)
         pair, per_ip, wide = pair_key(address, peer_ip), ip_key(peer_ip), account_key(address)
         net = network(peer_ip)
         now = utcnow()
@@ -193,6 +181,7 @@ class Auth:
             principal.via(service, peer_ip),
             totp_required=totp_required,
             app_password=matched_app[1] if matched_app else None,
+            checked=_stamp(account),
         )
 
     def _admit(
@@ -334,6 +323,14 @@ def _use_step(session: Session, address: str, step: int) -> bool:
         .values(totp_last_step=step)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _login_address(login: str) -> str:
+    """The address a login names (as typed, lowered and cut, when it is no address)."""
+    try:
+        return normalize_address(login)
+    except InvalidInput:
+        return login.strip().lower()[:320]
 
 
 def _stamp(account: _Account) -> str:
