@@ -99,7 +99,7 @@ def uploaded_text(field: str, limit: int, what: str) -> str:
         raise InvalidInput(f"That file is not UTF-8 {what}.") from None
 
 
-def download(text: str, mimetype: str, title: str, suffix: str) -> Response:
+def download(text: str | bytes, mimetype: str, title: str, suffix: str) -> Response:
     """`text` as a file named after `title`, never shown as one of our pages."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", title).strip("-") or "export"
     return Response(

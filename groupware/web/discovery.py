@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from groupware.errors import InvalidInput, NotFound
 from groupware.services.core.addresses import domain_of
 from groupware.services.devices import autoconfig, autodiscover, profiles
-from groupware.web.context import services
+from groupware.web.context import download, services
 
 blueprint = Blueprint("discovery", __name__)
 # A profile link's path is its credential: the access log writes this instead.
@@ -34,13 +34,11 @@ def thunderbird() -> Response:
 
 def _asked_domain() -> str:
     """From ?emailaddress=, else from the host name autoconfig.<domain>."""
-    address = request.args.get("emailaddress", "").strip()
+    address = request.args.get("emailaddress", "")
     if "@" in address:
-        return domain_of(address).lower()
-    host = (request.host or "").rpartition(":")[0] or request.host or ""
-    if host.lower().startswith("autoconfig."):
-        return host[len("autoconfig.") :].lower()
-    return ""
+        return domain_of(address)
+    host = request.host.partition(":")[0].lower()
+    return host.removeprefix("autoconfig.") if host.startswith("autoconfig.") else ""
 
 
 @blueprint.post("/autodiscover/autodiscover.xml")
@@ -74,12 +72,4 @@ def profile_download(address: str, name: str, password: str | None) -> Response:
     """The profile as a download, signed when the server's certificate can sign it."""
     setup = services().client_setup
     body = profiles.packaged(setup, profiles.apple_profile(setup, address, name, password))
-    filename = setup.hostname.replace(".", "-") + ".mobileconfig"
-    return Response(
-        body,
-        mimetype=profiles.MIME_TYPE,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Content-Security-Policy": "sandbox; default-src 'none'",
-        },
-    )
+    return download(body, profiles.MIME_TYPE, setup.hostname, ".mobileconfig")

@@ -99,17 +99,19 @@ class Auth:
             with self._db.read() as session:
                 keys = [pair_key(key, peer_ip), ip_key(peer_ip)]
                 if self.throttle.locked(session, keys, utcnow()) is None:
-                    account = _load_account(session, key)
                     entry = self.remembered.recall(key, digest)
-                    if entry is not None and account is not None and _stamp(account) == entry.stamp:
-                        principal = access.load_principal(session, account.id)
+                account = _load_account(session, key) if entry is not None else None
+                # The stamp holds `active`: equal, the account is as active as it was.
+                if entry is not None and account is not None and _stamp(account) == entry.stamp:
+                    grants = access.grants_of_user(session, account.id)
+                    principal = Principal(account.id, key, grants)
         if entry is not None and principal is not None:
             found = Login(principal.via(service, peer_ip), False, entry.app_password)
             if service != DAV:
                 self._record_remembered(service, peer_ip, found)
             return found
         result = self.authenticate(login, secret, service, peer_ip)
-        if self.remembered.seconds > 0 and result.checked:
+        if self.remembered.seconds > 0:
             checked = Remembered(key, digest, result.checked, result.app_password)
             self.remembered.remember(key, checked)
         return result
