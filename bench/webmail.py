@@ -54,7 +54,9 @@ untimed try, from the user's action to the result on screen:
 beside Roundcube 1.6.5 on Dovecot measured the same way on this machine (list 445 ms,
 open 240 ms, next page 150-185 ms, body search 2.0 s), with where the time went from the
 landing page's Navigation Timing (the click until the navigation starts, the server's
-first byte, the HTML's last byte, DOMContentLoaded) and the time of POST /login alone.
+first byte, the HTML's last byte, DOMContentLoaded), or for a move that mail.js swaps in
+without a navigation (open, older) the click until the swap, and the time of POST /login
+alone.
 
 Targets: server side (SQLite, 100k INBOX) p95 list/older/open <= 100 ms, search <= 200 ms,
 send <= 100 ms; browser at most half of Roundcube's and search <= 200 ms.
@@ -723,12 +725,16 @@ class Streams:
 # began), read once the result is on screen; "to_nav" is from the action to that start.
 # "painted" is the browser's own clock from the action's DOM event (a click, or the Enter
 # keydown, noted by ACTION_MARK in the page it happened on) to the new page's first
-# contentful paint: the same span without Playwright's polling for visibility.
+# contentful paint: the same span without Playwright's polling for visibility. A move
+# between mail pages that swaps the page's <main> in (mail.js) makes no navigation: its
+# "painted" is to the swap (the "mail:moved" mark), and it has no other stages.
 NAV_TIMING = """() => {
   const n = performance.getEntriesByType("navigation")[0];
   const paint = performance.getEntriesByName("first-contentful-paint")[0];
   const action = Number(sessionStorage.getItem("bench-action") || 0);
+  const moved = performance.getEntriesByName("mail:moved").pop();
   return {origin: performance.timeOrigin, request: n.requestStart, first_byte: n.responseStart,
+          moved: moved ? moved.startTime : null,
           html: n.responseEnd, dom_ready: n.domContentLoadedEventEnd,
           paint: paint ? paint.startTime : null, action: action,
           requests: performance.getEntriesByType("resource").length};
@@ -763,6 +769,7 @@ def browser_measure(
 
     def timed(op: str, rep: int, page: Page, action: Any, shown: Any) -> None:
         """Do `action`, wait for `shown` to be visible: the time between, if rep > 0."""
+        page.evaluate("performance.clearMarks('mail:moved')")
         clicked = time.time() * 1000
         began = time.perf_counter()
         action()
@@ -771,6 +778,10 @@ def browser_measure(
         if rep:
             nav = page.evaluate(NAV_TIMING)
             times[op].append(ms)
+            if nav["moved"] is not None:  # swapped in, not navigated
+                painted[op].append(nav["origin"] + nav["moved"] - nav["action"])
+                stages[op].append({"swapped": nav["origin"] + nav["moved"] - nav["action"]})
+                return
             shown_at = nav["origin"] + nav["paint"] if nav["paint"] is not None else None
             if shown_at is not None and nav["action"]:
                 painted[op].append(shown_at - nav["action"])
@@ -851,8 +862,8 @@ def browser_measure(
     medians = {
         op: {
             k: round(statistics.median(known), 1)
-            for k in (*STAGES, "requests")
-            if (known := [v for s in values if (v := s[k]) is not None])
+            for k in (*STAGES, "swapped", "requests")
+            if (known := [v for s in values if (v := s.get(k)) is not None])
         }
         for op, values in stages.items()
         if values
@@ -1131,7 +1142,8 @@ def main() -> int:
             "where it went (medians, ms): to_nav = action to the navigation's start (the"
             " click itself); server = request sent to first byte; html = navigation start to"
             " the page's last byte; dom_ready = to DOMContentLoaded (CSS and deferred"
-            " scripts in); requests = subresources fetched"
+            " scripts in); requests = subresources fetched; swapped = action to a mail page"
+            " swapped in without a navigation (mail.js)"
         )
         for op, stage in result["stages"].items():  # type: ignore[attr-defined]
             print(f"  {op:<8}" + "".join(f"{k} {v:>6}   " for k, v in stage.items()))

@@ -7,12 +7,15 @@
 // closes its stream (a browser allows few connections per server) and catches up when
 // it is shown again.
 (() => {
-  const root = document.querySelector("[data-live]");
-  if (!root || !window.EventSource) return;
+  const first = document.querySelector("[data-live]");
+  if (!first || !window.EventSource) return;
+  const stream = first.dataset.live; // the same for every mail page
   let source = null;
   let timer = null;
 
   const refresh = async () => {
+    const root = document.querySelector("[data-live]"); // a moved-to page brings its own
+    if (!root) return;
     let answer;
     try {
       answer = await fetch(root.dataset.liveFrom, { credentials: "same-origin" });
@@ -42,7 +45,7 @@
   let opened = false;
   const open = () => {
     if (source) return;
-    source = new EventSource(root.dataset.live);
+    source = new EventSource(stream);
     source.addEventListener("mail", changed);
     source.addEventListener("ended", close); // the session ended: no reconnecting
     // A stream (re)opened may have missed what changed while none was open.
@@ -66,11 +69,71 @@
   if (document.visibilityState !== "hidden") open();
 })();
 
+// ---- Moving between mail pages (a folder's windows, its sorts, its messages)
+// fetches the next page and swaps in its <main>, as Roundcube and Gmail do, instead of
+// loading a whole document: no stylesheet, script or event stream is set up again, and
+// the address, title and history are kept as a navigation would. Anything unexpected
+// (an error page, a login form, another kind of page) is loaded the usual way.
+(() => {
+  if (!document.querySelector("[data-live]") || !window.history.pushState) return;
+  const mailPage = /^\/mail\/(folder|message)\//;
+  const movable = (link) =>
+    link && link.origin === location.origin && mailPage.test(link.pathname) &&
+    !link.target && !link.hasAttribute("download");
+  let latest = 0; // only the last of overlapping moves is shown
+
+  const move = async (url, push) => {
+    const mine = ++latest;
+    let fresh = null;
+    try {
+      const answer = await fetch(url, { credentials: "same-origin" });
+      const type = answer.headers.get("Content-Type") || "";
+      if (answer.ok && !answer.redirected && type.startsWith("text/html")) {
+        fresh = new DOMParser().parseFromString(await answer.text(), "text/html");
+      }
+    } catch (error) {
+      fresh = null;
+    }
+    if (mine !== latest) return;
+    const main = fresh && fresh.querySelector("main");
+    if (!main || !main.querySelector("[data-live]")) {
+      location.assign(url);
+      return;
+    }
+    document.querySelector("main").replaceWith(document.importNode(main, true));
+    document.title = fresh.title;
+    if (push) history.pushState({ mail: true }, "", url);
+    window.scrollTo(0, 0);
+    const heading = document.querySelector("main h1");
+    if (heading) { // where a screen reader would start on a new page
+      heading.tabIndex = -1;
+      heading.focus({ preventScroll: true });
+    }
+    performance.mark("mail:moved");
+    document.dispatchEvent(new CustomEvent("mail:moved"));
+  };
+
+  document.addEventListener("click", (event) => {
+    if (event.defaultPrevented || event.button !== 0) return;
+    if (event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    const link = event.target.closest && event.target.closest("a[href]");
+    if (!movable(link)) return;
+    event.preventDefault();
+    move(link.href, true);
+  });
+  history.replaceState({ mail: true }, "");
+  window.addEventListener("popstate", (event) => {
+    if (event.state && event.state.mail && mailPage.test(location.pathname)) {
+      move(location.href, false);
+    }
+  });
+})();
+
 // ---- Keyboard: j/k move through the list (or to the next and previous message),
 // o or Enter opens, r reply, a reply all, f forward, c compose, e archive, # delete,
 // u back to the folder, / search, ? this list.
 (() => {
-  const help = document.getElementById("shortcuts");
+  const help = () => document.getElementById("shortcuts"); // inside what moving swaps
   const rows = () => [...document.querySelectorAll("ul.messages > li:not(.empty)")];
   const current = () => document.querySelector("ul.messages > li.current");
   const click = (selector) => {
@@ -110,12 +173,13 @@
     "#": () => act("delete"),
     u: () => click("a[data-key=folder]"),
     "/": () => { const box = document.querySelector("input[type=search]"); if (box) box.focus(); },
-    "?": () => { if (help && !help.open) help.showModal(); },
+    "?": () => { const dialog = help(); if (dialog && !dialog.open) dialog.showModal(); },
   };
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     const typing = event.target.closest("input, textarea, select, [contenteditable]");
-    if (typing || (help && help.open)) return;
+    const dialog = help();
+    if (typing || (dialog && dialog.open)) return;
     if (event.key === "Enter" && event.target.closest("a, button")) return; // as usual
     const handler = keys[event.key];
     if (!handler) return;

@@ -69,6 +69,13 @@ def log_in(page: Page, base: str, address: str, password: str) -> None:
     expect(page.get_by_role("link", name="Mail")).to_be_visible()
 
 
+def open_message(page: Page, subject: str) -> None:
+    """Click the row of `subject` and wait for the message: mail.js swaps the reader in
+    without a navigation, so a click returns while the list (with its own Delete) shows."""
+    page.get_by_role("link", name=re.compile(re.escape(subject))).click()
+    expect(page.get_by_role("heading", name=subject, level=1)).to_be_visible()
+
+
 def imap_flags(served: Served, subject: str) -> str:
     with imaplib.IMAP4("127.0.0.1", served.ports["imap"]) as client:
         client.login(NINA, NINA_PASSWORD)
@@ -169,7 +176,7 @@ def test_delete_archive_and_mark_unread(mail_server: Served, new_page, shots: Pa
     page.goto(base + "/mail")
     shoot(page, shots, "mail-selection")
 
-    page.get_by_role("link", name=re.compile("Alpha")).click()
+    open_message(page, "Alpha")
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_role("status")).to_have_text("Moved to Trash.")
     expect(page.get_by_role("link", name=re.compile("Alpha"))).to_have_count(0)
@@ -185,7 +192,7 @@ def test_delete_archive_and_mark_unread(mail_server: Served, new_page, shots: Pa
     assert "\\Seen" not in archived["Beta"]
 
     page.get_by_role("navigation", name="Folders").get_by_role("link", name="Archive").click()
-    page.get_by_role("link", name=re.compile("Beta")).click()
+    open_message(page, "Beta")
     assert "\\Seen" in imap_subjects(mail_server, "Archive")["Beta"]
     page.get_by_role("button", name="Mark unread").click()
     expect(page.locator("ul.messages li.unread")).to_have_count(2)
@@ -193,7 +200,7 @@ def test_delete_archive_and_mark_unread(mail_server: Served, new_page, shots: Pa
 
     # In the Trash, Delete deletes for good.
     page.get_by_role("navigation", name="Folders").get_by_role("link", name="Trash").click()
-    page.get_by_role("link", name=re.compile("Alpha")).click()
+    open_message(page, "Alpha")
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_text("No messages.")).to_be_visible()
     assert imap_subjects(mail_server, "Trash") == {}
@@ -552,6 +559,54 @@ def test_changes_made_anywhere_show_without_reload(mail_server: Served, new_page
     row = page.locator("ul.messages > li", has_text="Arrived live")
     expect(row).not_to_have_class(re.compile("unread"), timeout=3000)
     assert page.evaluate("window.sameDocument") is True
+
+
+def test_moving_between_mail_pages_swaps_them_in_place(
+    mail_server: Served, new_page, shots: Path
+) -> None:
+    """Opening a message, going back and paging happen in the page that is open (no new
+    document: the stream and scripts stay); the address, title and history follow, the
+    heading takes the focus, news still arrives after a move, and a page that is not a
+    mail page (here a message gone meanwhile) is loaded as usual."""
+    base = mail_server.base_url
+    for subject in ("Older one", "Newer one"):
+        send(mail_server, subject, f"{subject} text.")
+    page: Page = new_page(viewport=WIDE)
+    log_in(page, base, NINA, NINA_PASSWORD)
+    page.goto(base + "/mail")
+    page.evaluate("window.sameDocument = true")
+
+    open_message(page, "Older one")
+    expect(page).to_have_url(re.compile(r"/mail/message/INBOX/1$"))
+    expect(page).to_have_title(re.compile("^Older one"))
+    assert page.evaluate("document.activeElement.id") == "subject"
+    page.go_back()
+    expect(page.get_by_role("link", name=re.compile("Newer one"))).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/mail/folder/INBOX$"))
+    page.go_forward()
+    expect(page.get_by_role("heading", name="Older one", level=1)).to_be_visible()
+    page.get_by_role("link", name="Newer message").click()
+    expect(page.get_by_role("heading", name="Newer one", level=1)).to_be_visible()
+    assert page.evaluate("window.sameDocument") is True
+    shoot(page, shots, "mail-moved")
+
+    page.wait_for_timeout(300)  # the stream opened on the list still runs
+    send(mail_server, "Came later", "After the moves.")
+    folders = page.get_by_role("navigation", name="Folders")
+    inbox = folders.locator("li", has_text="Inbox")
+    expect(inbox).to_have_text(re.compile(r"Inbox\s*1"), timeout=3000)  # the one unread
+    assert page.evaluate("window.sameDocument") is True
+
+    page.get_by_role("link", name="← Inbox").click()
+    expect(page.get_by_role("link", name=re.compile("Came later"))).to_be_visible()
+    page.evaluate(  # a row whose message went away before the click
+        """() => { const row = document.querySelector("ul.messages a");
+                   row.href = "/mail/message/INBOX/999"; row.textContent = "Gone"; }"""
+    )
+    page.get_by_role("link", name="Gone").click()
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/mail/message/INBOX/999$"))
+    assert page.evaluate("window.sameDocument") is None  # loaded as a page
 
 
 def test_keyboard_reads_answers_and_files(mail_server: Served, new_page, shots: Path) -> None:
