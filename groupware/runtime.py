@@ -27,9 +27,11 @@ from groupware.errors import NotFound
 from groupware.services import Services, build_services
 from groupware.services.core.access import SYSTEM
 from groupware.services.core.addresses import normalize_domain
+from groupware.services.core.relay import EventRelay
 from groupware.services.directory.passwords import check_strength, generate_password
 from groupware.store import Database, migrate
 from groupware.store.database import sqlite_path
+from groupware.store.notifications import PostgresChannel
 
 log = logging.getLogger(__name__)
 SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before another may take it
@@ -97,6 +99,9 @@ class Runtime:
             with contextlib.suppress(ValueError, RuntimeError):  # not the main thread (tests)
                 self._loop.add_signal_handler(sig, self._stopping.set)
         started = self.started
+        relay = self._event_relay()
+        if relay is not None:  # before any listener: every subscriber hears the others
+            await asyncio.to_thread(relay.start)
         # Before any listener: nothing in the spool can belong to a live connection yet.
         removed = await asyncio.to_thread(
             self.services.messages.recover, self.config.data_dir / "spool"
@@ -123,6 +128,14 @@ class Runtime:
             for listener in reversed(started):
                 await listener.stop()
             started.clear()
+            if relay is not None:
+                await asyncio.to_thread(relay.stop)
+
+    def _event_relay(self) -> EventRelay | None:
+        """On PostgreSQL, events cross to every process and node serving the database."""
+        if self.database.is_sqlite:
+            return None
+        return EventRelay(self.services.events, PostgresChannel(self.database.engine))
 
     def _listeners(self) -> list[Listener]:
         from groupware.protocols.smtp.server import SMTPListener

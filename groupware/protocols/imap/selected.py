@@ -46,6 +46,11 @@ class SelectedView:
         self.own_modseqs: set[int] = set()  # changes this session made and told itself
         self.told_exists = len(self.uids)
         self.gone = False  # the mailbox was deleted under us
+        # Events from other processes and nodes may come after later local ones: a UID
+        # once expunged never comes back (UIDs are not reused), and flags older than
+        # those known are not told.
+        self.expunged: set[int] = set()
+        self.flag_modseqs: dict[int, int] = {}
         self.show_recent = show_recent  # False once IMAP4rev2 is enabled (RFC 9051 has none)
 
     # -- events (on the loop, handed over by the server) -------------------------------
@@ -99,7 +104,9 @@ class SelectedView:
         return [
             e.uid
             for e in self.pending
-            if isinstance(e, MessageAdded) and self.seq_of(e.uid) is None
+            if isinstance(e, MessageAdded)
+            and self.seq_of(e.uid) is None
+            and e.uid not in self.expunged
         ]
 
     def updates(
@@ -111,7 +118,7 @@ class SelectedView:
         kept: list[MailboxEvent] = []
         for event in self.pending:
             if isinstance(event, MessageAdded):
-                if self.seq_of(event.uid) is None:
+                if self.seq_of(event.uid) is None and event.uid not in self.expunged:
                     insort(self.uids, event.uid)
                     if claimed:
                         self.recent.add(event.uid)
@@ -141,7 +148,9 @@ class SelectedView:
     def expunge(self, uids: Iterable[int], qresync: bool) -> list[bytes]:
         """Drop UIDs from the view: EXPUNGE per message, highest first (so no number
         shifts under the next), or one VANISHED with QRESYNC (RFC 7162 §3.2.10)."""
-        gone = sorted((u for u in set(uids) if self.seq_of(u) is not None), reverse=True)
+        wanted = set(uids)
+        self.expunged |= wanted
+        gone = sorted((u for u in wanted if self.seq_of(u) is not None), reverse=True)
         lines = []
         for uid in gone:
             seq = self.seq_of(uid)
@@ -160,8 +169,9 @@ class SelectedView:
         lines = []
         for uid, modseq, flags in event.changes:
             seq = self.seq_of(uid)
-            if seq is None:
+            if seq is None or modseq < self.flag_modseqs.get(uid, 0):
                 continue
+            self.flag_modseqs[uid] = modseq
             self.flags[uid] = flags
             if modseq in self.own_modseqs:
                 continue

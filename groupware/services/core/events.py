@@ -2,15 +2,17 @@
 
 Front doors subscribe (IMAP selected views, IDLE, POP3, the web) and must not block:
 a subscriber runs in the publishing thread, so it only hands the event on (an asyncio
-front door uses loop.call_soon_threadsafe). Add an event as a frozen dataclass here.
+front door uses loop.call_soon_threadsafe). Add an event as a frozen dataclass here,
+and to EVENT_TYPES: other processes and nodes get it in the form `to_wire` gives.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import astuple, dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,107 @@ class SubscriptionChanged(MailboxEvent):
 
 
 Subscriber = Callable[[MailboxEvent], None]
+Relay = Callable[[Sequence[MailboxEvent]], None]
+
+EVENT_TYPES: dict[str, type[MailboxEvent]] = {
+    kind.__name__: kind
+    for kind in (
+        MessageAdded,
+        FlagsChanged,
+        Expunged,
+        MailboxCreated,
+        MailboxRenamed,
+        MailboxDeleted,
+        SubscriptionChanged,
+    )
+}
+
+
+def to_wire(event: MailboxEvent) -> list[Any]:
+    """The event as JSON values: its type's name, then its fields in order (tuples as
+    lists, a set of flags as a sorted list)."""
+    return [type(event).__name__, *(_plain(value) for value in astuple(event))]
+
+
+def from_wire(item: object) -> MailboxEvent | None:
+    """The event `to_wire` gave, or None for anything else (another version's event, or
+    bytes that are not one): a relay must not fail on what it cannot read."""
+    if not (isinstance(item, list) and item and isinstance(item[0], str)):
+        return None
+    if item[0] not in EVENT_TYPES:
+        return None
+    kind = EVENT_TYPES[item[0]]
+    values: list[Any] = [_tupled(value) for value in item[1:]]
+    try:
+        if kind is FlagsChanged:
+            changes = values[2]
+            if not isinstance(changes, tuple) or not all(
+                isinstance(c, tuple) and len(c) == 3 and isinstance(c[2], tuple) for c in changes
+            ):
+                return None
+            values[2] = tuple((uid, modseq, frozenset(flags)) for uid, modseq, flags in values[2])
+        event = kind(*values)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return event if _well_typed(event) else None
+
+
+def split(event: MailboxEvent, parts: int) -> list[MailboxEvent]:
+    """The event as up to `parts` events of the same kind (a relay's message has a size
+    limit): flag changes and expunged UIDs shared out; others are one event."""
+    if isinstance(event, FlagsChanged) and len(event.changes) > 1:
+        size = -(-len(event.changes) // parts)
+        return [
+            FlagsChanged(event.user_id, event.mailbox_id, event.changes[i : i + size])
+            for i in range(0, len(event.changes), size)
+        ]
+    if isinstance(event, Expunged) and len(event.uids) > 1:
+        size = -(-len(event.uids) // parts)
+        return [
+            Expunged(event.user_id, event.mailbox_id, event.uids[i : i + size], event.modseq)
+            for i in range(0, len(event.uids), size)
+        ]
+    return [event]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _tupled(value: object) -> object:
+    return tuple(_tupled(item) for item in value) if isinstance(value, list) else value
+
+
+def _well_typed(event: MailboxEvent) -> bool:
+    """Numbers where numbers belong and text where text does (JSON could say anything)."""
+
+    def number(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    fields = astuple(event)
+    if not (number(fields[0]) and number(fields[1])):
+        return False
+    match event:
+        case MessageAdded():
+            return number(event.uid) and number(event.modseq)
+        case FlagsChanged():
+            return all(
+                number(uid) and number(modseq) and all(isinstance(f, str) for f in flags)
+                for uid, modseq, flags in event.changes
+            )
+        case Expunged():
+            return number(event.modseq) and all(number(uid) for uid in event.uids)
+        case SubscriptionChanged():
+            return isinstance(event.name, str) and isinstance(event.subscribed, bool)
+        case MailboxRenamed():
+            return isinstance(event.old_name, str) and isinstance(event.new_name, str)
+        case MailboxCreated() | MailboxDeleted():
+            return isinstance(event.name, str)
+    return False
 
 
 class EventHub:
@@ -72,6 +175,11 @@ class EventHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: dict[int, list[Subscriber]] = {}
+        self._relay: Relay | None = None
+
+    def relay_to(self, relay: Relay | None) -> None:
+        """Hand what is published here to other processes and nodes too (None: stop)."""
+        self._relay = relay
 
     def subscribe(self, user_id: int, subscriber: Subscriber) -> Callable[[], None]:
         """Register; returns the function that unsubscribes."""
@@ -94,6 +202,14 @@ class EventHub:
             return sum(len(listeners) for listeners in self._subscribers.values())
 
     def publish(self, *events: MailboxEvent) -> None:
+        """Tell this process's subscribers, then the relay (if any) for the others."""
+        self.deliver(*events)
+        relay = self._relay
+        if relay is not None and events:
+            relay(events)
+
+    def deliver(self, *events: MailboxEvent) -> None:
+        """Tell this process's subscribers only (what a relay brings from elsewhere)."""
         for event in events:
             with self._lock:
                 listeners = list(self._subscribers.get(event.user_id, ()))

@@ -119,6 +119,7 @@ async def _mark_seen(session: Session, view: SelectedView, uids: list[int]) -> s
     )
     view.own_modseqs.update(s.modseq for s in changed)
     view.flags.update((s.uid, s.flags) for s in changed)
+    view.flag_modseqs.update((s.uid, s.modseq) for s in changed)
     return {s.uid for s in changed}
 
 

@@ -63,6 +63,7 @@ async def cmd_store(session: Session, command: c.Store) -> str | None:
     condstore = "CONDSTORE" in session.enabled
     states = {s.uid: (s.flags, s.modseq) for s in changed}
     view.flags.update((uid, names) for uid, (names, _) in states.items())
+    view.flag_modseqs.update((uid, modseq) for uid, (_, modseq) in states.items())
     if not command.silent:
         # RFC 9051 §6.4.6: the new flags of every message named, changed or not.
         # Read, not taken from the view's cache: a message expunged elsewhere must not
