@@ -182,6 +182,18 @@ class WebConfig:
     header_timeout: int = 30  # nginx's client_header_timeout is 60, Apache's 20-40
 
 
+MAX_WORKERS = 64
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How many worker processes `groupware serve` runs: each serves every port (the
+    kernel shares the connections out, SO_REUSEPORT), and a supervisor restarts one that
+    dies. 1 runs the server in the one process, as before."""
+
+    workers: int = 1
+
+
 @dataclass(frozen=True)
 class DavConfig:
     """CalDAV/CardDAV at /dav (Radicale): the largest request body it takes (a calendar
@@ -206,6 +218,7 @@ class Config:
     imap: IMAPConfig = field(default_factory=IMAPConfig)
     pop3: POP3Config = field(default_factory=POP3Config)
     dav: DavConfig = field(default_factory=DavConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
     source: str = "defaults"  # where the settings came from, for messages
 
     @property
@@ -233,6 +246,7 @@ SECTIONS: dict[str, type[Any]] = {
     "imap": IMAPConfig,
     "pop3": POP3Config,
     "dav": DavConfig,
+    "server": ServerConfig,
 }
 
 
@@ -319,6 +333,8 @@ def _build(raw: dict[str, Any], source: str, listen_given: bool) -> Config:
         raise ConfigError(
             f"{source}: web.public_url: expected https://host[:port], got {web.public_url!r}"
         )
+    if not 1 <= config.server.workers <= MAX_WORKERS:
+        raise ConfigError(f"{source}: server.workers: from 1 to {MAX_WORKERS}")
     if config.log.level not in {"debug", "info", "warning", "error"}:
         raise ConfigError(f"{source}: log.level: one of debug, info, warning, error")
     return config

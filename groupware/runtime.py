@@ -17,6 +17,7 @@ import ssl
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from groupware import memory, tlscerts
@@ -24,6 +25,7 @@ from groupware.blocking import Blocking
 from groupware.config import Config
 from groupware.dav import patches
 from groupware.errors import NotFound
+from groupware.fanout import UnixChannel
 from groupware.services import Services, build_services
 from groupware.services.core.access import SYSTEM
 from groupware.services.core.addresses import normalize_domain
@@ -58,6 +60,11 @@ class Runtime:
     # third at 8 sessions) get pools of their own.
     blocking: Blocking = field(default_factory=lambda: Blocking(8))
     mailbox_blocking: Blocking = field(default_factory=lambda: Blocking(3))
+    # One of several worker processes (groupware/supervisor.py): which one, and the
+    # supervisor's socket that carries events between them on SQLite.
+    worker: int = 0
+    events_socket: Path | None = None
+    clears_spool: bool = True  # a worker does not: others' deliveries are in it
     _tls: ssl.SSLContext | None = None
 
     def close(self) -> None:
@@ -103,11 +110,8 @@ class Runtime:
         if relay is not None:  # before any listener: every subscriber hears the others
             await asyncio.to_thread(relay.start)
         # Before any listener: nothing in the spool can belong to a live connection yet.
-        removed = await asyncio.to_thread(
-            self.services.messages.recover, self.config.data_dir / "spool"
-        )
-        if removed:
-            log.info("removed %d files left by an earlier crash", removed)
+        if self.clears_spool:
+            await asyncio.to_thread(self.recover)
         try:
             for listener in self._listeners():
                 await listener.start()
@@ -131,11 +135,20 @@ class Runtime:
             if relay is not None:
                 await asyncio.to_thread(relay.stop)
 
+    def recover(self) -> None:
+        """What a crash left: spool files (never answered 250), blobs no row names."""
+        removed = self.services.messages.recover(self.config.data_dir / "spool")
+        if removed:
+            log.info("removed %d files left by an earlier crash", removed)
+
     def _event_relay(self) -> EventRelay | None:
-        """On PostgreSQL, events cross to every process and node serving the database."""
-        if self.database.is_sqlite:
-            return None
-        return EventRelay(self.services.events, PostgresChannel(self.database.engine))
+        """Events cross to every process and node serving the database: by NOTIFY on
+        PostgreSQL, else through the supervisor's socket when there are several workers."""
+        if not self.database.is_sqlite:
+            return EventRelay(self.services.events, PostgresChannel(self.database.engine))
+        if self.events_socket is not None:
+            return EventRelay(self.services.events, UnixChannel(self.events_socket))
+        return None
 
     def _listeners(self) -> list[Listener]:
         from groupware.protocols.smtp.server import SMTPListener
@@ -161,14 +174,20 @@ class Runtime:
 
             web = self.config.web
             limits = ConnectionLimits(web.max_connections, web.max_connections_per_ip)
-            listeners.append(WebListener(self.web_app(), self.config.listen.http, web, limits))
+            shared = self.config.server.workers > 1
+            listeners.append(
+                WebListener(self.web_app(), self.config.listen.http, web, limits, shared)
+            )
         from groupware.outbound.worker import OutboundWorker
 
-        listeners.append(
-            OutboundWorker(
-                self.config, self.services, self.blocking, self.config.outbound.poll_interval
+        # Any number may claim from the queue on PostgreSQL (FOR UPDATE SKIP LOCKED); on
+        # SQLite, whose one writer gains nothing from a second, the first worker alone.
+        if self.worker == 0 or not self.database.is_sqlite:
+            listeners.append(
+                OutboundWorker(
+                    self.config, self.services, self.blocking, self.config.outbound.poll_interval
+                )
             )
-        )
         from groupware.protocols.imap.server import IMAPListener
 
         for name in ("imap", "imaps"):

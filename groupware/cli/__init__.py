@@ -92,6 +92,10 @@ def cmd_init(args: argparse.Namespace, config: Config) -> int:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     if not runtime.database_is_current(config):
         raise CommandFailed(NOT_CURRENT)
+    if config.server.workers > 1:
+        from groupware import supervisor
+
+        return supervisor.serve(config, args.config)
     logs.configure(config.log)  # after the check, so a refusal stays one line
     built = runtime.build(config)
     try:

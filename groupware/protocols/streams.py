@@ -108,8 +108,10 @@ class StreamListener(abc.ABC, Generic[C]):
         tls: ssl.SSLContext,
         max_line: int,
         section: ConnectionSettings,
+        reuse_port: bool = False,
     ) -> None:
         self.name = name
+        self.reuse_port = reuse_port  # several worker processes serve this port
         self.endpoint = endpoint
         self.port = endpoint.port
         self.connections = ConnectionLimits(section.max_connections, section.max_connections_per_ip)
@@ -144,6 +146,7 @@ class StreamListener(abc.ABC, Generic[C]):
             self.endpoint.port,
             ssl=self._tls if self._implicit else None,
             limit=self._max_line,
+            reuse_port=self.reuse_port or None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("%s listening on %s:%s", self.name, self.endpoint.host, self.port)

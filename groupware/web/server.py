@@ -75,7 +75,12 @@ class WebListener:
     name = "http"
 
     def __init__(
-        self, app: Any, endpoint: Endpoint, web: WebConfig, counter: ConnectionCounter
+        self,
+        app: Any,
+        endpoint: Endpoint,
+        web: WebConfig,
+        counter: ConnectionCounter,
+        reuse_port: bool = False,
     ) -> None:
         proxy: dict[str, Any] = {}
         if web.trusted_proxy:
@@ -103,12 +108,15 @@ class WebListener:
         )
         dispatcher = ThreadedTaskDispatcher()
         dispatcher.set_thread_count(adjustments.threads)
+        shared = _shared_socket(adjustments.listen[0]) if reuse_port else None
         self.server = LimitedServer(
             app,
             map={},
+            _sock=shared,
             dispatcher=dispatcher,
             adj=adjustments,
             sockinfo=adjustments.listen[0],
+            bind_socket=shared is None,
         )
         self.server.limit(counter, web.header_timeout, web.trusted_proxy)
         self.port = int(self.server.effective_port)
@@ -130,6 +138,19 @@ class WebListener:
         await asyncio.to_thread(self.server.task_dispatcher.shutdown, True, 5)
         self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
         await asyncio.to_thread(self._thread.join, 5)
+
+
+def _shared_socket(sockinfo: tuple[int, int, int, Any]) -> socket.socket:
+    """The listening socket bound with SO_REUSEPORT: every worker process binds one on
+    the same port, and the kernel shares the connections out."""
+    family, kind, proto, address = sockinfo
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    sock.bind(address)
+    return sock
 
 
 class _SmallBody:

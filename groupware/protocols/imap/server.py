@@ -119,7 +119,7 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
             compress=imap.compress,
             max_per_user=imap.max_connections_per_user,
         )
-        super().__init__(name, endpoint, tls, self.limits.max_line, imap)
+        super().__init__(name, endpoint, tls, self.limits.max_line, imap, config.server.workers > 1)
         self._config = config
         self._services = services
         self._blocking = blocking

@@ -99,7 +99,7 @@ class POP3Listener(streams.StreamListener[StreamChannel]):
         pop3 = config.pop3
         # read per connection, so tests may shorten the timers
         self.limits = Limits(login_timeout=pop3.login_timeout)
-        super().__init__(name, endpoint, tls, self.limits.max_line, pop3)
+        super().__init__(name, endpoint, tls, self.limits.max_line, pop3, config.server.workers > 1)
         self._services = services
         self._blocking = blocking
 

@@ -357,6 +357,7 @@ class SMTPListener:
             host=self.endpoint.host,
             port=self.endpoint.port,
             ssl=self._tls if self.name == "submissions" else None,
+            reuse_port=self._config.server.workers > 1 or None,  # several worker processes
         )
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("%s listening on %s:%s", self.name, self.endpoint.host, self.port)

@@ -100,7 +100,7 @@ ItemListener = Callable[[int, "ItemRow | None", "ItemRow | None", "str | None"],
 class Calendars:
     def __init__(self, database: Database) -> None:
         self._db = database
-        self.locks = CollectionLocks()
+        self.locks = CollectionLocks(database)
         # Told of every item saved or deleted (after commit): scheduling sends iTIP from
         # here. Writes made with quiet=True (scheduling's own) are not told; dav/storage.py
         # writes quietly and announces once the collection's lock is released.

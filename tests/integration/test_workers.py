@@ -1,0 +1,112 @@
+"""`[server] workers = 2`: a supervisor and two worker processes serving the same ports
+(groupware/supervisor.py). An IDLE on either worker hears a delivery the other took in
+(the supervisor's socket carries events on SQLite, NOTIFY on PostgreSQL); a worker
+killed is started again while the other keeps its connections; SIGTERM ends them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD
+from tests.integration.imapservers import PASSWORD, PATIENCE, USER, Idler, ImapServer, deliver
+
+WORKERS = '[server]\nworkers = 2\n[store]\nblobs = "database"\n'
+MAX_CONNECTIONS = 40  # opened until both workers hold one
+
+
+def workers_of(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return sorted(int(child) for child in children)
+
+
+def owner(workers: list[int], server_port: int, client_port: int) -> int | None:
+    """Which worker holds the server side of the connection from `client_port`."""
+    wanted = f":{server_port:04X} " + r"[0-9A-F]+:" + f"{client_port:04X} "
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        if re.search(wanted, line):
+            inode = line.split()[9]
+    if inode is None:
+        return None
+    for pid in workers:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[ImapServer]:
+    served = ImapServer(tmp_path / "server", database_url, WORKERS)
+    served.initialise(ADMIN_PASSWORD, [USER], PASSWORD)
+    with served:
+        served.start()
+        yield served
+
+
+def idlers_on_both(server: ImapServer, workers: list[int]) -> dict[int, list[Idler]]:
+    """IDLE connections, opened until each worker holds at least one."""
+    held: dict[int, list[Idler]] = {pid: [] for pid in workers}
+    for _ in range(MAX_CONNECTIONS):
+        idler = Idler(server.imap_port)
+        pid = owner(workers, server.imap_port, idler.sock.getsockname()[1])
+        assert pid is not None, "no worker holds the connection"
+        held[pid].append(idler)
+        if all(held.values()):
+            return held
+    raise AssertionError(f"the kernel gave every connection to one worker: {held}")
+
+
+def test_two_workers_share_news_survive_a_death_and_stop_together(server: ImapServer) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while len(workers := workers_of(server.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(workers) == 2
+
+    held = idlers_on_both(server, workers)
+    try:
+        deliver(server, "First")  # taken in by one of them
+        for idlers in held.values():
+            for idler in idlers:
+                idler.until(rb"^\* 1 EXISTS")
+    finally:
+        for idlers in held.values():
+            for idler in idlers:
+                idler.close()
+
+    # One worker dies: the supervisor starts another; the survivor's IDLE never noticed.
+    survivor, victim = workers
+    idler = Idler(server.imap_port)
+    while owner(workers, server.imap_port, idler.sock.getsockname()[1]) != survivor:
+        idler.close()
+        idler = Idler(server.imap_port)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + PATIENCE
+    while time.monotonic() < deadline:
+        now = workers_of(server.pid)
+        if len(now) == 2 and victim not in now:
+            break
+        time.sleep(0.05)
+    assert len(now) == 2 and survivor in now and victim not in now
+    time.sleep(0.5)  # the new worker's ports and event channel are up
+    for number in (2, 3, 4):  # some land on the new worker
+        deliver(server, f"After the death {number}")
+    idler.until(rb"^\* 4 EXISTS")
+    idler.close()
+
+    assert server.stop() == 0
+    for pid in now:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
+            f"/proc/{pid}/status"
+        ).read_text()
