@@ -78,6 +78,7 @@ Prints a table, the memory lines and one JSON line; exits 0. CI never runs it.
 Usage: python bench/imap.py [--seconds 10] [--connections 1,8,32] [--repeat 3]
        [--messages 10000] [--idle-connections 1000] [--fill direct|imap]
        [--database-url postgresql+psycopg://…] [--peer HOST:PORT USER PASS [--peer-skip-fill]]
+       [--workers N]   (ours as a supervisor and N worker processes; CPU and memory summed)
 """
 
 from __future__ import annotations
@@ -710,11 +711,12 @@ class IMAPServer(ServerProcess):
     """ServerProcess with an IMAP listener as well (its config file gets the line), whose
     limits let `connections` connections in from one address and one account."""
 
-    def __init__(self, folder: Path, database_url: str, connections: int) -> None:
+    def __init__(self, folder: Path, database_url: str, connections: int, workers: int = 1) -> None:
         limits = (
             f"[imap]\nmax_connections = {max(connections, 2000)}\n"
             f"max_connections_per_ip = {connections}\n"
             f"max_connections_per_user = {connections}\n"
+            f"[server]\nworkers = {workers}\n"
         )
         super().__init__(folder, database_url, "127.0.0.1:9", log_level="warning", extra=limits)
         self.imap_port = free_port()
@@ -726,7 +728,7 @@ class IMAPServer(ServerProcess):
 
 def run_ours(args: argparse.Namespace, url: str, folder: Path) -> dict[str, object]:
     connections = args.idle_connections + max(args.connections) + 100
-    with IMAPServer(folder, url, connections) as server:
+    with IMAPServer(folder, url, connections, args.workers) as server:
         server.initialise(PASSWORD, [USER], PASSWORD)
         built = server.runtime()
         try:
@@ -889,6 +891,7 @@ def main() -> int:
     parser.add_argument("--database-url", default="", help="default: SQLite in the data dir")
     parser.add_argument("--peer", nargs=3, metavar=("HOST:PORT", "USER", "PASS"))
     parser.add_argument("--peer-skip-fill", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="ours: [server] workers")
     args = parser.parse_args()
     raise_nofile(args.idle_connections + max(args.connections) + 1000)
 

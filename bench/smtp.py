@@ -13,8 +13,10 @@ The fsync rate is 4 KiB appended and fsynced in a loop in the same data director
 "msg/fsync" is a row's rate over it, "cpu %" and "cpu ms/msg" the server process's CPU
 time (user + system, all threads) over the run and per accepted message.
 Prints a table, the server's memory and one JSON line; exits 0. CI never runs it.
+--workers N runs the server as a supervisor and N worker processes ([server] workers);
+CPU time and PSS are then summed over all of them.
 Usage: python bench/smtp.py [--seconds 5] [--connections 1,8,32] [--sizes 4096,102400]
-       [--modes kept,new] [--repeat 3] [--database-url postgresql+psycopg://…]
+       [--modes kept,new] [--repeat 3] [--database-url postgresql+psycopg://…] [--workers N]
 """
 
 from __future__ import annotations
@@ -83,12 +85,6 @@ def make_message(size: int, serial: str) -> bytes:
     return head + line * count
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class Run:
     """`connections` threads sending `size`-byte messages until the deadline."""
 
@@ -111,13 +107,13 @@ class Run:
             threading.Thread(target=self._client, args=(index, deadline))
             for index in range(self.connections)
         ]
-        started, cpu = time.monotonic(), cpu_seconds(self.server.pid)
+        started, cpu = time.monotonic(), self.server.cpu_seconds()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
-        cpu = cpu_seconds(self.server.pid) - cpu
+        cpu = self.server.cpu_seconds() - cpu
         latencies = sorted(self.latencies)
         return {
             "mode": self.mode,
@@ -187,7 +183,7 @@ def measure(
     server.start()
     print(f"server pid {server.pid}, data in {server.data_dir}", file=sys.stderr)
     Run(server, 4096, len(USERS), "kept").go(0.5)  # every INBOX made, warm
-    idle = server.rss_kib()
+    idle, idle_pss = server.rss_kib(), server.pss_kib()
     rows: list[dict[str, object]] = []
     fsyncs = [fsync_rate(server.data_dir, args.fsync_seconds)]
     for mode in modes:
@@ -197,7 +193,13 @@ def measure(
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
         fsyncs.append(fsync_rate(server.data_dir, args.fsync_seconds))
-    memory = {"idle": idle, "after": server.rss_kib(), "peak": server.rss_kib("VmHWM")}
+    memory = {
+        "idle": idle,
+        "after": server.rss_kib(),
+        "peak": server.rss_kib("VmHWM"),
+        "idle_pss_all_processes": idle_pss,
+        "after_pss_all_processes": server.pss_kib(),
+    }
     server.stop()
     return rows, fsyncs, memory
 
@@ -211,6 +213,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--database-url", default="", help="default: SQLite in the data dir")
     parser.add_argument("--fsync-seconds", type=float, default=2.0)
+    parser.add_argument("--workers", type=int, default=1, help="[server] workers")
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip() in {"kept", "new"}]
 
@@ -232,6 +235,7 @@ def main() -> int:
             url = database_url or f"sqlite:///{Path(folder) / 'var' / 'groupware.db'}"
             # Every client comes from 127.0.0.1: lift the per-address connection limit.
             limits = "[smtp]\nmax_connections_per_ip = 10000\n"
+            limits += f"[server]\nworkers = {args.workers}\n"
             with ServerProcess(Path(folder), url, nameserver, extra=limits) as server:
                 rows, fsyncs, memory = measure(server, modes, args)
     finally:
@@ -244,7 +248,8 @@ def main() -> int:
     fsync_per_s = statistics.median(fsyncs)
     backend = "postgresql" if args.database_url else "sqlite"
     print(
-        f"SMTP MX on {backend}, {os.cpu_count()} CPUs, median of {args.repeat} x {args.seconds} s"
+        f"SMTP MX on {backend}, {os.cpu_count()} CPUs, {args.workers} worker(s), median of"
+        f" {args.repeat} x {args.seconds} s"
     )
     print(
         f"{'mode':<6}{'size':>8}{'conns':>7}{'count':>8}{'errors':>7}{'msg/s':>9}"
@@ -264,13 +269,16 @@ def main() -> int:
     )
     print(
         f"server RSS: {memory['idle'] / 1024:.1f} MiB idle, {memory['after'] / 1024:.1f} MiB "
-        f"after the run, peak {memory['peak'] / 1024:.1f} MiB; DNS queries answered: {dns_queries}"
+        f"after the run, peak {memory['peak'] / 1024:.1f} MiB (the first process); PSS of all"
+        f" its processes {memory['idle_pss_all_processes'] / 1024:.1f} MiB idle,"
+        f" {memory['after_pss_all_processes'] / 1024:.1f} MiB after; DNS queries: {dns_queries}"
     )
     print(
         json.dumps(
             {
                 "bench": "smtp",
                 "backend": backend,
+                "workers": args.workers,
                 "seconds": args.seconds,
                 "repeat": args.repeat,
                 "fsync_per_s": round(fsync_per_s, 1),

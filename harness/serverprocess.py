@@ -8,6 +8,7 @@ Use it as a context manager: leaving the block kills the child if it still runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -159,6 +160,37 @@ class ServerProcess:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
         return 0
+
+    def pids(self) -> list[int]:
+        """The server's process and its descendants (a supervisor's workers)."""
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            with contextlib.suppress(OSError):
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+                todo += [int(child) for child in children.split()]
+        return found
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server's processes have used so far."""
+        total = 0.0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def pss_kib(self) -> int:
+        """Proportional set size summed over the server's processes: shared pages count
+        once in all (what a second worker really costs)."""
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        return total
 
     def log(self, tail: int = 4000) -> str:
         try:

@@ -1,11 +1,13 @@
 """`[server] workers = 2`: a supervisor and two worker processes serving the same ports
 (groupware/supervisor.py). An IDLE on either worker hears a delivery the other took in
 (the supervisor's socket carries events on SQLite, NOTIFY on PostgreSQL); a worker
-killed is started again while the other keeps its connections; SIGTERM ends them all.
+killed is started again while the other keeps its connections; SIGHUP replaces both;
+SIGTERM ends them all.
 """
 
 from __future__ import annotations
 
+import imaplib
 import os
 import re
 import signal
@@ -105,8 +107,24 @@ def test_two_workers_share_news_survive_a_death_and_stop_together(server: ImapSe
     idler.until(rb"^\* 4 EXISTS")
     idler.close()
 
+    # SIGHUP: a new set of workers (the configuration and certificates read again), then
+    # the old ones stop; the ports never go unserved.
+    os.kill(server.pid, signal.SIGHUP)
+    deadline = time.monotonic() + PATIENCE
+    while time.monotonic() < deadline:
+        fresh = workers_of(server.pid)
+        if len(fresh) == 2 and not set(fresh) & set(now):
+            break
+        time.sleep(0.05)
+    assert len(fresh) == 2 and not set(fresh) & set(now)
+    deliver(server, "After the reload")
+    with imaplib.IMAP4("127.0.0.1", server.imap_port) as client:
+        client.login(USER, PASSWORD)
+        assert client.select("INBOX", readonly=True)[1] == [b"5"]
+    now = fresh
+
     assert server.stop() == 0
     for pid in now:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
-            f"/proc/{pid}/status"
-        ).read_text()
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )

@@ -316,3 +316,11 @@ def test_web_connection_limits(tmp_path: Path) -> None:
     for key in ("max_connections", "max_connections_per_ip", "header_timeout"):
         with pytest.raises(config.ConfigError, match="at least 1"):
             config.load(write(tmp_path, f"[web]\n{key} = 0\n"), environ={})
+
+
+def test_workers_from_one_to_the_limit() -> None:
+    assert config.load(environ={}).server.workers == 1
+    assert config.load(environ={"GROUPWARE_SERVER_WORKERS": "4"}).server.workers == 4
+    for wrong in ("0", "65", "-1"):
+        with pytest.raises(ConfigError, match="server.workers"):
+            config.load(environ={"GROUPWARE_SERVER_WORKERS": wrong})
