@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +29,7 @@ from groupware.services.core.access import Principal, Resource
 from groupware.services.core.addresses import domain_of, normalize_address
 from groupware.services.directory.accounts import Directory
 from groupware.store import Database
+from groupware.store.locks import SharedLocks
 
 KINDS = ("room", "equipment")
 NO_LOGIN = "!resource"  # not an argon2 hash: verify_password refuses every password
@@ -61,6 +64,7 @@ class Resources:
         self._freebusy = freebusy
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._shared = SharedLocks(database)
 
     def add(
         self,
@@ -169,7 +173,11 @@ class Resources:
                 return Decision("DECLINED", f"{resource.name} is already booked at {when}")
         return Decision("ACCEPTED")
 
-    def lock(self, address: str) -> threading.Lock:
-        """The lock under which one resource decides and stores one booking at a time."""
+    @contextmanager
+    def lock(self, address: str) -> Iterator[None]:
+        """The lock under which one resource decides and stores one booking at a time,
+        in this process and in every other (worker or node) on the database."""
         with self._guard:
-            return self._locks.setdefault(address, threading.Lock())
+            mine = self._locks.setdefault(address, threading.Lock())
+        with mine, self._shared.holding(["resource:" + address]):
+            yield
