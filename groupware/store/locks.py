@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,9 @@ from sqlalchemy import text
 from groupware.store.database import Database, sqlite_path
 
 SQLITE_BUCKETS = 4096  # lock files at most
+
+
+_THREADS = threading.local()
 
 
 def lock_number(name: str) -> int:
@@ -40,15 +44,32 @@ class SharedLocks:
 
     @contextmanager
     def holding(self, names: list[str]) -> Iterator[None]:
-        numbers = sorted({lock_number(name) for name in names})
+        """Hold the locks of `names` for the block. A thread may hold more inside (a
+        room's booking, then its calendar): what it holds already is not taken again."""
+        held = self._held()
+        numbers = sorted({lock_number(name) for name in names} - held)
+        if self._database.is_sqlite:  # what is held is the file: a name's bucket
+            taken = {n % SQLITE_BUCKETS for n in held}
+            numbers = [n for n in numbers if n % SQLITE_BUCKETS not in taken]
         if not numbers:
             yield
-        elif self._database.is_sqlite:
-            with self._file_locks(numbers):
-                yield
-        else:
-            with self._advisory_locks(numbers):
-                yield
+            return
+        held.update(numbers)
+        try:
+            if self._database.is_sqlite:
+                with self._file_locks(numbers):
+                    yield
+            else:
+                with self._advisory_locks(numbers):
+                    yield
+        finally:
+            held.difference_update(numbers)
+
+    def _held(self) -> set[int]:
+        """The lock numbers this thread holds on this database (whichever SharedLocks
+        took them: a room's and its calendar's are two)."""
+        held: set[int] = vars(_THREADS).setdefault(self._database.url, set())
+        return held
 
     @contextmanager
     def _advisory_locks(self, numbers: list[int]) -> Iterator[None]:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from groupware.store import Database
-from groupware.store.locks import SharedLocks
+from groupware.store.locks import SQLITE_BUCKETS, SharedLocks, lock_number
 
 HOLD_SECONDS = 0.3
 
@@ -81,5 +81,32 @@ def test_other_names_do_not_wait(database_url: str, tmp_path: Path) -> None:
             thread.start()
             assert done.wait(10)  # not held up by alice's
             thread.join()
+    finally:
+        database.dispose()
+
+
+def test_a_holder_may_take_more_inside_even_on_its_own_bucket(database_url: str) -> None:
+    """A room's booking, then its calendar: two lockers of one thread never wait on
+    themselves, even for a name that falls where one they hold fell (one file, on SQLite)."""
+    database = Database(database_url)
+    room, calendar = SharedLocks(database), SharedLocks(database)
+    same_bucket = next(
+        f"name-{n}"
+        for n in range(100_000)
+        if lock_number(f"name-{n}") % SQLITE_BUCKETS == lock_number("room") % SQLITE_BUCKETS
+    )
+    done = threading.Event()
+
+    def nested() -> None:
+        with room.holding(["room"]), calendar.holding([same_bucket, "room"]):
+            done.set()
+
+    thread = threading.Thread(target=nested, daemon=True)
+    try:
+        thread.start()
+        assert done.wait(10)
+        thread.join(10)
+        with room.holding(["room"]):  # and all was let go
+            pass
     finally:
         database.dispose()
