@@ -19,6 +19,7 @@ then stops the old ones, so there is always a worker on every port.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import gc
 import logging
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 0.2  # how often the loop looks at its children when no event comes
 QUICK_DEATH_SECONDS = 1.0
 STOP_SECONDS = 60.0  # a worker still running after this is killed
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class Supervisor:
@@ -83,7 +85,7 @@ class Supervisor:
     def _spawn(self, index: int) -> None:
         pid = os.fork()
         if pid == 0:
-            os._exit(_work(self.config, index, self.fanout))
+            os._exit(_work(self.config, index, self.fanout, os.getppid()))
         self.children[pid] = (index, time.monotonic())
 
     def _reap(self, *, restart: bool) -> None:
@@ -155,10 +157,11 @@ class Supervisor:
                 deadline = float("inf")
 
 
-def _work(config: Config, index: int, fanout: FanOut | None) -> int:
+def _work(config: Config, index: int, fanout: FanOut | None, parent: int) -> int:
     """A worker's life, in the forked child."""
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)  # the runtime sets its own
+    _end_with_parent(parent)
     try:
         if fanout is not None:
             fanout.close_inherited()
@@ -175,6 +178,16 @@ def _work(config: Config, index: int, fanout: FanOut | None) -> int:
         return 1
     finally:
         logging.shutdown()
+
+
+def _end_with_parent(parent: int) -> None:
+    """SIGTERM this worker when the supervisor dies, however (even by SIGKILL): no worker
+    is left serving alone, and a new supervisor can take the ports."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        log.warning("worker cannot follow its supervisor (prctl: errno %d)", ctypes.get_errno())
+    if os.getppid() != parent:  # it died before prctl
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _preload() -> None:

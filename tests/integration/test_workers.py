@@ -128,3 +128,17 @@ def test_two_workers_share_news_survive_a_death_and_stop_together(server: ImapSe
         assert (
             not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
         )
+
+
+def test_workers_end_with_a_killed_supervisor(server: ImapServer) -> None:
+    """SIGKILL leaves the supervisor no time to stop anyone: the kernel tells the workers
+    (PR_SET_PDEATHSIG), and none is left serving alone."""
+    deadline = time.monotonic() + PATIENCE
+    while len(workers := workers_of(server.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(workers) == 2
+    server.kill()
+    deadline = time.monotonic() + PATIENCE
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
