@@ -6,7 +6,9 @@ spread over the accounts, as phones do after a restart; first on a server that h
 none of them, then again on the same server (every account seen once), then after a
 restart of the server. Per phase: wall time, logins/s, p50 and p99 of one LOGIN, and the
 server's CPU seconds. Target (issue 16): 10,000 reconnects in <= 30 s.
+--workers N: the server as N worker processes (CPU summed over them).
 Usage: python bench/logins.py [--users 200] [--logins 10000] [--clients 50] [--no-cache]
+       [--workers N]
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import argparse
 import imaplib
 import json
-import os
 import socket
 import statistics
 import sys
@@ -28,11 +29,6 @@ sys.path.insert(0, str(ROOT))
 from harness.serverprocess import ServerProcess, free_port  # noqa: E402
 
 PASSWORD = "Bench-pass-1234"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def storm(port: int, users: list[str], logins: int, clients: int) -> tuple[float, list[float]]:
@@ -88,6 +84,7 @@ def main() -> int:
     parser.add_argument("--logins", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--no-cache", action="store_true", help="auth.login_cache = 0 (before)")
+    parser.add_argument("--workers", type=int, default=1, help="[server] workers")
     args = parser.parse_args()
     users = [f"user{n}@example.test" for n in range(args.users)]
     results: dict[str, dict[str, float]] = {}
@@ -96,6 +93,7 @@ def main() -> int:
         extra = "[imap]\nmax_connections_per_ip = 100000\n[auth]\nmax_failures_per_ip = 1000000\n"
         if args.no_cache:
             extra += "login_cache = 0\n"
+        extra += f"[server]\nworkers = {args.workers}\n"
         server = ServerProcess(Path(folder), f"sqlite:///{folder}/g.db", "127.0.0.1:9", extra=extra)
         text = server.config_path.read_text()
         server.config_path.write_text(
@@ -109,7 +107,7 @@ def main() -> int:
                     server.stop()
                 server.start()
                 wait_for_port(port)
-            cpu = cpu_seconds(server.pid)
+            cpu = server.cpu_seconds()
             wall, times = storm(port, users, args.logins, args.clients)
             ordered = sorted(times)
             results[phase] = {
@@ -117,7 +115,7 @@ def main() -> int:
                 "per_s": round(len(times) / wall),
                 "p50_ms": round(statistics.median(ordered), 1),
                 "p99_ms": round(ordered[int(len(ordered) * 0.99)], 1),
-                "server_cpu_s": round(cpu_seconds(server.pid) - cpu, 1),
+                "server_cpu_s": round(server.cpu_seconds() - cpu, 1),
             }
             row = results[phase]
             print(
@@ -126,7 +124,11 @@ def main() -> int:
                 f"server CPU {row['server_cpu_s']} s"
             )
         server.stop()
-    print(json.dumps({"users": args.users, "clients": args.clients, **results}))
+    print(
+        json.dumps(
+            {"users": args.users, "clients": args.clients, "workers": args.workers, **results}
+        )
+    )
     return 0
 
 
