@@ -75,6 +75,8 @@ def test_two_workers_share_news_survive_a_death_and_stop_together(server: ImapSe
     while len(workers := workers_of(server.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(workers) == 2
+    events = server.data_dir / "events.sock"  # SQLite's carrier: the server's user only
+    assert not events.exists() or events.stat().st_mode & 0o777 == 0o600
 
     held = idlers_on_both(server, workers)
     try:
