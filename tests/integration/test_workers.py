@@ -76,7 +76,7 @@ def test_two_workers_share_news_survive_a_death_and_stop_together(server: ImapSe
         time.sleep(0.05)
     assert len(workers) == 2
     events = server.data_dir / "events.sock"  # SQLite's carrier: the server's user only
-    assert not events.exists() or events.stat().st_mode & 0o777 == 0o600
+    assert not events.exists() or events.stat().st_mode & 0o077 == 0
 
     held = idlers_on_both(server, workers)
     try:
