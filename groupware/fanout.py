@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import selectors
+import signal
 import socket
 import threading
 import time
@@ -136,8 +138,9 @@ class UnixChannel:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._sock: socket.socket | None = None
-        self._lock = threading.Lock()  # one writer at a time: lines stay whole
-        self._thread: threading.Thread | None = None
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
 
     def start(self, heard: Callable[[str], None]) -> None:
         deadline = time.monotonic() + CONNECT_SECONDS
@@ -152,37 +155,54 @@ class UnixChannel:
                     raise
                 time.sleep(0.05)
         self._sock = sock
-        self._thread = threading.Thread(
-            target=self._listen, args=(sock, heard), name="events-in", daemon=True
-        )
-        self._thread.start()
+        self._threads = [
+            threading.Thread(
+                target=self._listen, args=(sock, heard), name="events-in", daemon=True
+            ),
+            threading.Thread(target=self._send, args=(sock,), name="events-out", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def send(self, payload: str) -> None:
+        """Queue one line: a publisher never waits on the supervisor."""
         data = payload.encode("ascii") + b"\n"
         if len(data) > LIMIT or b"\n" in data[:-1]:
             raise ValueError("not one line of at most LIMIT bytes")
-        with self._lock:
-            if self._sock is not None:
-                try:
-                    self._sock.sendall(data)
-                except OSError as exc:  # the supervisor is gone: so is this worker soon
-                    log.warning("event channel lost: %s", exc)
+        self._outbox.put(data)
+
+    def _send(self, sock: socket.socket) -> None:
+        while (data := self._outbox.get()) is not None:
+            try:
+                sock.sendall(data)
+            except OSError as exc:  # the reading side stops this worker
+                log.warning("event channel lost: %s", exc)
+                return
 
     def stop(self) -> None:
-        with self._lock:
-            if self._sock is not None:
-                with contextlib.suppress(OSError):
-                    self._sock.shutdown(socket.SHUT_RDWR)
-                self._sock.close()
-                self._sock = None
-        if self._thread is not None:
-            self._thread.join(5)
+        """Send what is queued, then close."""
+        self._stopping = True
+        self._outbox.put(None)
+        if self._threads:
+            self._threads[1].join(5)
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+            self._sock.close()
+            self._sock = None
+        for thread in self._threads:
+            thread.join(5)
+        self._threads = []
 
-    @staticmethod
-    def _listen(sock: socket.socket, heard: Callable[[str], None]) -> None:
+    def _listen(self, sock: socket.socket, heard: Callable[[str], None]) -> None:
         with contextlib.suppress(OSError), sock.makefile("rb") as lines:
             for line in lines:
                 try:
                     heard(line.rstrip(b"\n").decode("ascii"))
                 except Exception:
                     log.exception("event relay could not take a message")
+        if not self._stopping:
+            # Cut off by the supervisor (or it is gone): a worker that hears no other
+            # worker's mail would serve stale views, so it stops and is started again.
+            log.error("event channel to the supervisor closed; this worker stops")
+            os.kill(os.getpid(), signal.SIGTERM)

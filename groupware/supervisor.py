@@ -9,11 +9,13 @@ between workers (groupware/fanout.py), and only the first worker runs the outbou
 queue; on PostgreSQL NOTIFY carries them and every worker claims from the queue.
 
 The supervisor runs one loop and no thread (forking beside threads is unsafe): it
-passes events on, and restarts a worker that died (after a second if it died within
-a second of starting, so a worker that cannot start does not spin). SIGTERM or SIGINT
-stop every worker (each closes its ports and finishes what it took on) and then the
-supervisor; SIGHUP starts a new set of workers, with the configuration read again, and
-then stops the old ones, so there is always a worker on every port.
+passes events on, and starts a worker that died again (not before a second has passed
+if it died within a second of starting, so a worker that cannot start does not spin).
+SIGTERM or SIGINT stop every worker (each closes its ports and finishes what it took
+on) and then the supervisor. SIGHUP starts a new set of workers with the configuration
+and certificates read again, waits until every one of them serves, and only then stops
+the old ones; if the new set does not come up, it is stopped and the old one stays.
+A lock on data_dir/serve.lock keeps a second supervisor from sharing the ports.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import fcntl
 import gc
 import logging
 import os
+import select
 import signal
+import threading
 import time
+from dataclasses import dataclass
 
 from groupware import config as config_module
 from groupware import logs, runtime
@@ -36,19 +42,38 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.2  # how often the loop looks at its children when no event comes
 QUICK_DEATH_SECONDS = 1.0
+READY_SECONDS = 60.0  # for a new set of workers to serve, at a reload
 STOP_SECONDS = 60.0  # a worker still running after this is killed
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@dataclass
+class Child:
+    index: int
+    started: float
+    ready_pipe: int  # the worker writes a byte once all its ports serve
+    ready: bool = False
 
 
 class Supervisor:
     def __init__(self, config: Config, config_path: str | None) -> None:
         self.config = config
         self.config_path = config_path
-        self.children: dict[int, tuple[int, float]] = {}  # pid -> (worker index, started)
+        self.children: dict[int, Child] = {}
+        self.retiring: set[int] = set()  # pids asked to stop: not started again
+        self.trial: set[int] = set()  # a reload's new workers, until they all serve
+        self.trial_failed = False
+        self.due: dict[int, float] = {}  # worker index -> when to start it again
         self.signals: list[int] = []
         self.fanout: FanOut | None = None
 
     def run(self) -> int:
+        lock = os.open(self.config.data_dir / "serve.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.error("another groupware serve runs on %s", self.config.data_dir)
+            return 1
         _preload()
         if self.config.database_url.startswith("sqlite"):
             self.fanout = FanOut(self.config.data_dir / "events.sock")
@@ -65,47 +90,85 @@ class Supervisor:
             self._spawn(index)
         log.info("supervisor: %d workers", self.config.server.workers)
         try:
-            while self.children:
-                if self.fanout is not None:
-                    self.fanout.poll(TICK_SECONDS)
-                else:
-                    time.sleep(TICK_SECONDS)
+            while True:
+                self._turn()
                 while self.signals:
-                    number = self.signals.pop(0)
-                    if number == signal.SIGHUP:
+                    if self.signals.pop(0) == signal.SIGHUP:
                         self._reload()
                     else:
                         return self._stop()
-                self._reap(restart=True)
-            return 1  # every worker gone without being asked
         finally:
             if self.fanout is not None:
                 self.fanout.close()
+            os.close(lock)
 
-    def _spawn(self, index: int) -> None:
+    def _turn(self, wait: float = TICK_SECONDS) -> None:
+        """One round of the loop: events passed on, readiness and deaths noted, workers
+        that died started again when due."""
+        pipes = {
+            c.ready_pipe: pid
+            for pid, c in self.children.items()
+            if not c.ready and c.ready_pipe >= 0
+        }
+        if self.fanout is not None:
+            self.fanout.poll(wait if not pipes else wait / 4)
+        if pipes:
+            readable, _, _ = select.select(list(pipes), [], [], 0 if self.fanout else wait)
+            for pipe in readable:
+                child = self.children[pipes[pipe]]
+                try:
+                    said = os.read(pipe, 1)
+                except OSError:
+                    said = b""
+                if said:
+                    child.ready = True
+                else:  # it died before serving: the reaper sees to it
+                    os.close(pipe)
+                    child.ready_pipe = -1
+        elif self.fanout is None:
+            time.sleep(wait)
+        self._reap()
+        now = time.monotonic()
+        for index, when in list(self.due.items()):
+            if when <= now:
+                del self.due[index]
+                self._spawn(index)
+
+    def _spawn(self, index: int) -> int:
+        parent = os.getpid()
+        readable, writable = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os._exit(_work(self.config, index, self.fanout, os.getppid()))
-        self.children[pid] = (index, time.monotonic())
+            os.close(readable)
+            os._exit(_work(self.config, index, self.fanout, parent, writable))
+        os.close(writable)
+        self.children[pid] = Child(index, time.monotonic(), readable)
+        return pid
 
-    def _reap(self, *, restart: bool) -> None:
-        while self.children:
+    def _reap(self) -> None:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                self.children.clear()
                 return
             if pid == 0:
                 return
-            gone = self.children.pop(pid, None)
-            if gone is None:
+            child = self.children.pop(pid, None)
+            if child is None:
                 continue
-            index, started = gone
-            if restart:
-                log.error("worker %d (pid %d) ended: %s; starting it again", index, pid, status)
-                if time.monotonic() - started < QUICK_DEATH_SECONDS:
-                    time.sleep(QUICK_DEATH_SECONDS)
-                self._spawn(index)
+            if child.ready_pipe >= 0:
+                os.close(child.ready_pipe)
+            if pid in self.retiring:
+                self.retiring.discard(pid)
+                continue
+            if pid in self.trial:  # a reload's new worker: the old set stays instead
+                log.error("reload: a new worker (pid %d) ended (%s)", pid, status)
+                self.trial.discard(pid)
+                self.trial_failed = True
+                continue
+            log.error("worker %d (pid %d) ended (%s); starting it again", child.index, pid, status)
+            quick = time.monotonic() - child.started < QUICK_DEATH_SECONDS
+            self.due[child.index] = time.monotonic() + (QUICK_DEATH_SECONDS if quick else 0)
 
     def _reload(self) -> None:
         try:
@@ -115,52 +178,54 @@ class Supervisor:
             return
         if fresh.server.workers != self.config.server.workers:
             log.warning("server.workers takes effect at the next start, not at a reload")
-            fresh = _with_workers(fresh, self.config.server.workers)
-        old = list(self.children)
-        self.config = fresh
-        for index in range(self.config.server.workers):
-            self._spawn(index)
-        for pid in old:
-            _signal(pid, signal.SIGTERM)
-        log.info("reload: new workers started, %d old ones stopping", len(old))
-        self._wait_for(old)
+            server = dataclasses.replace(fresh.server, workers=self.config.server.workers)
+            fresh = dataclasses.replace(fresh, server=server)
+        old = set(self.children)
+        previous, self.config = self.config, fresh
+        new = {self._spawn(index) for index in range(self.config.server.workers)}
+        self.trial, self.trial_failed = set(new), False
+        deadline = time.monotonic() + READY_SECONDS
+        try:
+            while time.monotonic() < deadline:
+                self._turn()
+                if self.trial_failed:
+                    break
+                if all(self.children[pid].ready for pid in new):
+                    self._retire(old)
+                    log.info("reload: %d new workers serve, the old ones stopped", len(new))
+                    return
+            log.error("reload: the new workers did not all come up; the old ones stay")
+            self.config = previous
+            self._retire(new & set(self.children))
+        finally:
+            self.trial = set()
 
     def _stop(self) -> int:
         log.info("supervisor stopping %d workers", len(self.children))
-        pids = list(self.children)
-        for pid in pids:
-            _signal(pid, signal.SIGTERM)
-        self._wait_for(pids)
+        self.due.clear()
+        self._retire(set(self.children))
         return 0
 
-    def _wait_for(self, pids: list[int]) -> None:
-        """Until every one of `pids` has ended (killed after STOP_SECONDS), passing on
-        events meanwhile; others that die are started again."""
+    def _retire(self, pids: set[int]) -> None:
+        """SIGTERM `pids` and wait until they ended (SIGKILL after STOP_SECONDS), passing
+        events on meanwhile; a worker that dies meanwhile is started again."""
+        self.retiring |= pids
+        for pid in pids:
+            _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_SECONDS
-        waiting = set(pids)
-        while waiting:
-            if self.fanout is not None:
-                self.fanout.poll(TICK_SECONDS / 4)
-            else:
-                time.sleep(TICK_SECONDS / 4)
-            for pid in list(waiting):
-                try:
-                    done, _ = os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    done = pid
-                if done:
-                    waiting.discard(pid)
-                    self.children.pop(pid, None)
+        while pids & set(self.children):
+            self._turn(TICK_SECONDS / 4)
             if time.monotonic() > deadline:
-                for pid in waiting:
+                for pid in pids & set(self.children):
                     _signal(pid, signal.SIGKILL)
                 deadline = float("inf")
 
 
-def _work(config: Config, index: int, fanout: FanOut | None, parent: int) -> int:
+def _work(config: Config, index: int, fanout: FanOut | None, parent: int, ready: int) -> int:
     """A worker's life, in the forked child."""
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)  # the runtime sets its own
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's to handle, not ours
     _end_with_parent(parent)
     try:
         if fanout is not None:
@@ -168,8 +233,10 @@ def _work(config: Config, index: int, fanout: FanOut | None, parent: int) -> int
         built = runtime.build(config)
         built.worker, built.clears_spool = index, False
         built.events_socket = fanout.path if fanout is not None else None
+        serving = threading.Event()
+        threading.Thread(target=_tell_ready, args=(serving, ready), daemon=True).start()
         try:
-            built.serve()
+            built.serve(serving)
         finally:
             built.close()
         return 0
@@ -178,6 +245,13 @@ def _work(config: Config, index: int, fanout: FanOut | None, parent: int) -> int
         return 1
     finally:
         logging.shutdown()
+
+
+def _tell_ready(serving: threading.Event, pipe: int) -> None:
+    serving.wait()
+    with contextlib.suppress(OSError):
+        os.write(pipe, b"r")
+        os.close(pipe)
 
 
 def _end_with_parent(parent: int) -> None:
@@ -203,10 +277,6 @@ def _preload() -> None:
 def _signal(pid: int, number: int) -> None:
     with contextlib.suppress(ProcessLookupError):  # already gone
         os.kill(pid, number)
-
-
-def _with_workers(config: Config, workers: int) -> Config:
-    return dataclasses.replace(config, server=dataclasses.replace(config.server, workers=workers))
 
 
 def serve(config: Config, config_path: str | None) -> int:

@@ -80,8 +80,15 @@ class SharedLocks:
                     connection.commit()  # no transaction left open while held
                 yield
             finally:
-                connection.execute(text("SELECT pg_advisory_unlock_all()"))
-                connection.commit()
+                try:
+                    connection.rollback()  # a failed statement leaves none to unlock in
+                    connection.execute(text("SELECT pg_advisory_unlock_all()"))
+                    connection.commit()
+                except Exception:
+                    # Back in the pool it would keep the locks (a rollback does not end
+                    # them): this connection is closed instead, and they go with it.
+                    connection.invalidate()
+                    raise
 
     @contextmanager
     def _file_locks(self, numbers: list[int]) -> Iterator[None]:

@@ -71,7 +71,10 @@ class PostgresChannel:
 
     def _connect(self) -> psycopg.Connection[Any]:
         args, params = self._connect_args
-        return psycopg.connect(*args, **params, autocommit=True)
+        # TCP keepalives: a connection cut without a word (a NAT forgetting it) ends in
+        # about a minute, and is opened again, instead of listening to nothing for ever.
+        alive = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
+        return psycopg.connect(*args, **{**alive, **params}, autocommit=True)
 
     def _listen(self, connection: psycopg.Connection[Any], heard: Callable[[str], None]) -> None:
         while not self._stopping.is_set():
@@ -82,6 +85,8 @@ class PostgresChannel:
                     except Exception:  # a bad text must not end the listening
                         log.exception("event relay could not take %r", notice.payload[:200])
             except psycopg.Error as exc:
+                # What was sent meanwhile is lost: views here catch up at their next full
+                # read (a client's next SELECT), as after a restart.
                 log.warning("event channel lost (%s); listening again", exc)
                 connection.close()
                 reopened = self._listen_again()
@@ -105,7 +110,7 @@ class PostgresChannel:
                         for payload in payloads:
                             connection.execute("SELECT pg_notify(%s, %s)", (self.name, payload))
                     break
-                except psycopg.Error as exc:
+                except Exception as exc:  # any: this thread must go on sending
                     log.warning("event channel could not send (%s), attempt %d", exc, attempt)
                     if connection is not None:
                         connection.close()

@@ -1,8 +1,8 @@
 """`[server] workers = 2`: a supervisor and two worker processes serving the same ports
 (groupware/supervisor.py). An IDLE on either worker hears a delivery the other took in
 (the supervisor's socket carries events on SQLite, NOTIFY on PostgreSQL); a worker
-killed is started again while the other keeps its connections; SIGHUP replaces both;
-SIGTERM ends them all.
+killed is started again while the other keeps its connections; SIGHUP replaces both
+(unless the new ones cannot start); SIGTERM ends them all.
 """
 
 from __future__ import annotations
@@ -124,6 +124,20 @@ def test_two_workers_share_news_survive_a_death_and_stop_together(server: ImapSe
         client.login(USER, PASSWORD)
         assert client.select("INBOX", readonly=True)[1] == [b"5"]
     now = fresh
+
+    # A reload whose workers cannot start (a certificate that is not there) leaves the
+    # running ones serving.
+    good = server.config_path.read_text()
+    server.config_path.write_text(good + '[tls]\ncert = "/nonexistent/cert.pem"\n')
+    os.kill(server.pid, signal.SIGHUP)
+    time.sleep(3)  # the new ones start, fail and are given up
+    server.config_path.write_text(good)
+    assert workers_of(server.pid) == now
+    deliver(server, "After a failed reload")
+    with imaplib.IMAP4("127.0.0.1", server.imap_port) as client:
+        client.login(USER, PASSWORD)
+        assert client.select("INBOX", readonly=True)[1] == [b"6"]
+    assert "the old ones stay" in server.log(200_000)
 
     assert server.stop() == 0
     for pid in now:

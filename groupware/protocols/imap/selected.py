@@ -31,6 +31,8 @@ class SelectedView:
         recent: Iterable[int] = (),
         flags: dict[int, frozenset[str]] | None = None,
         show_recent: bool = True,
+        uidnext: int = 1,
+        highestmodseq: int = 0,
     ) -> None:
         self.mailbox_id = mailbox_id
         self.name = name
@@ -46,9 +48,13 @@ class SelectedView:
         self.own_modseqs: set[int] = set()  # changes this session made and told itself
         self.told_exists = len(self.uids)
         self.gone = False  # the mailbox was deleted under us
-        # Events from other processes and nodes may come after later local ones: a UID
-        # once expunged never comes back (UIDs are not reused), and flags older than
+        # Events from other processes and nodes may come late, after the snapshot the
+        # view was opened from or after later local ones: what the snapshot holds
+        # (UIDs below its UIDNEXT, changes up to its HIGHESTMODSEQ) is not told again, a
+        # UID once expunged never comes back (UIDs are not reused), and flags older than
         # those known are not told.
+        self.uidnext = uidnext
+        self.highestmodseq = highestmodseq
         self.expunged: set[int] = set()
         self.flag_modseqs: dict[int, int] = {}
         self.show_recent = show_recent  # False once IMAP4rev2 is enabled (RFC 9051 has none)
@@ -101,13 +107,11 @@ class SelectedView:
 
     def arrived(self) -> list[int]:
         """UIDs of new messages not yet in the view."""
-        return [
-            e.uid
-            for e in self.pending
-            if isinstance(e, MessageAdded)
-            and self.seq_of(e.uid) is None
-            and e.uid not in self.expunged
-        ]
+        return [e.uid for e in self.pending if isinstance(e, MessageAdded) and self.is_news(e.uid)]
+
+    def is_news(self, uid: int) -> bool:
+        """Whether `uid`, heard of as added, is one the view should take in."""
+        return uid >= self.uidnext and uid not in self.expunged and self.seq_of(uid) is None
 
     def updates(
         self, *, expunges: bool, condstore: bool, qresync: bool, claimed: bool = False
@@ -118,7 +122,7 @@ class SelectedView:
         kept: list[MailboxEvent] = []
         for event in self.pending:
             if isinstance(event, MessageAdded):
-                if self.seq_of(event.uid) is None and event.uid not in self.expunged:
+                if self.is_news(event.uid):
                     insort(self.uids, event.uid)
                     if claimed:
                         self.recent.add(event.uid)
@@ -169,7 +173,9 @@ class SelectedView:
         lines = []
         for uid, modseq, flags in event.changes:
             seq = self.seq_of(uid)
-            if seq is None or modseq < self.flag_modseqs.get(uid, 0):
+            if seq is None or modseq <= self.highestmodseq:
+                continue  # gone, or the snapshot has it (or something newer)
+            if modseq < self.flag_modseqs.get(uid, 0):
                 continue
             self.flag_modseqs[uid] = modseq
             self.flags[uid] = flags

@@ -21,7 +21,7 @@ from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import SelectedView
 from groupware.services import Services
 from groupware.services.core.access import Principal
-from groupware.services.core.events import Expunged, MailboxEvent
+from groupware.services.core.events import Expunged, MailboxEvent, MessageAdded
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -214,6 +214,8 @@ class Session:
         if self.view is not None:
             claimed = False
             arrived = self.view.arrived()
+            if arrived:
+                arrived = await self._take_in_before(arrived)
             if arrived and not self.view.readonly:
                 search = self.services.search
                 with contextlib.suppress(GroupwareError):  # gone meanwhile: not recent
@@ -233,6 +235,28 @@ class Session:
                 self.channel.write(line)
             for tag, new in results.items():
                 self._write(self.contexts[tag].additions(new, self.view))
+
+    async def _take_in_before(self, arrived: list[int]) -> list[int]:
+        """New mail is numbered in UID order: messages stored before the newest one
+        heard of whose own events have not come yet (they come from other processes,
+        later) are read from the store now, so that no number is given twice."""
+        view = self.selected
+        low = max(view.uids[-1] if view.uids else 0, view.uidnext - 1)
+        heard = set(arrived)
+        missing = [u for u in range(low + 1, max(arrived)) if u not in heard and view.is_news(u)]
+        if not missing:
+            return arrived
+        with contextlib.suppress(GroupwareError):  # the mailbox went: its event tells
+            found = await self.call(self.services.fetch.summaries, self.actor, view.name, missing)
+            user_id = self.actor.user_id
+            assert user_id is not None
+            for summary in found:
+                view.flags[summary.uid] = summary.flags
+                view.flag_modseqs[summary.uid] = summary.modseq
+                view.pending.append(
+                    MessageAdded(user_id, view.mailbox_id, summary.uid, summary.modseq)
+                )
+        return view.arrived()
 
     def expunged(self, uids: list[int]) -> None:
         """This session expunged `uids`: REMOVEFROM for updating searches (numbered before

@@ -96,8 +96,8 @@ def from_wire(item: object) -> MailboxEvent | None:
     if item[0] not in EVENT_TYPES:
         return None
     kind = EVENT_TYPES[item[0]]
-    values: list[Any] = [_tupled(value) for value in item[1:]]
     try:
+        values: list[Any] = [_tupled(value) for value in item[1:]]
         if kind is FlagsChanged:
             changes = values[2]
             if not isinstance(changes, tuple) or not all(
@@ -106,9 +106,9 @@ def from_wire(item: object) -> MailboxEvent | None:
                 return None
             values[2] = tuple((uid, modseq, frozenset(flags)) for uid, modseq, flags in values[2])
         event = kind(*values)
-    except (TypeError, ValueError, IndexError):
+        return event if _well_typed(event) else None
+    except (TypeError, ValueError, IndexError, RecursionError):
         return None
-    return event if _well_typed(event) else None
 
 
 def split(event: MailboxEvent, parts: int) -> list[MailboxEvent]:
@@ -206,7 +206,10 @@ class EventHub:
         self.deliver(*events)
         relay = self._relay
         if relay is not None and events:
-            relay(events)
+            try:
+                relay(events)
+            except Exception:  # what was published is committed: its caller must not fail
+                log.exception("events not relayed to other processes: %r", events[:3])
 
     def deliver(self, *events: MailboxEvent) -> None:
         """Tell this process's subscribers only (what a relay brings from elsewhere)."""

@@ -80,7 +80,7 @@ class EventRelay:
     def heard(self, payload: str) -> None:
         try:
             message = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             log.warning("event relay ignored a message that is not JSON")
             return
         if not isinstance(message, dict) or message.get("from") == self.node:

@@ -29,3 +29,26 @@ def test_flags_older_than_those_known_are_not_told(view: SelectedView) -> None:
     lines = view.updates(expunges=True, condstore=True, qresync=False)
     assert lines == [b"* 1 FETCH (FLAGS (\\Seen) MODSEQ (30))\r\n"]
     assert view.flags[1] == frozenset({"\\Seen"})
+
+
+def test_what_the_opening_snapshot_holds_is_not_told_again() -> None:
+    """Opened at UIDNEXT 5 and HIGHESTMODSEQ 40: an event of another process about a UID
+    below 5 (stored, perhaps expunged, before the snapshot) or a change up to modseq 40
+    is already in what the client was told at SELECT."""
+    view = SelectedView(
+        1,
+        "INBOX",
+        False,
+        [1, 4],
+        flags={1: frozenset(), 4: frozenset()},
+        uidnext=5,
+        highestmodseq=40,
+    )
+    view.receive(MessageAdded(9, 1, 3, 30))  # 3 was expunged before the SELECT
+    view.receive(FlagsChanged(9, 1, ((1, 35, frozenset({"\\Seen"})),)))
+    assert view.arrived() == []
+    assert view.updates(expunges=True, condstore=True, qresync=False) == []
+    view.receive(MessageAdded(9, 1, 5, 41))
+    assert view.arrived() == [5]
+    lines = view.updates(expunges=True, condstore=True, qresync=False)
+    assert lines == [b"* 3 EXISTS\r\n", b"* 0 RECENT\r\n"]

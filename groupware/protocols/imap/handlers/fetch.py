@@ -61,6 +61,7 @@ async def cmd_fetch(session: Session, command: c.Fetch) -> str | None:
         lines = []
         for summary in summaries:
             view.flags[summary.uid] = summary.flags  # fresh from the store
+            view.flag_modseqs[summary.uid] = summary.modseq
             if command.changedsince is not None and summary.modseq <= command.changedsince:
                 continue
             seq = view.seq_of(summary.uid)

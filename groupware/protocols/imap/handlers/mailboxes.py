@@ -39,6 +39,8 @@ async def cmd_select(session: Session, command: c.Select) -> str | None:
         uids[first_recent:],
         dict(zip(uids, opened.flags, strict=True)),
         show_recent=not session.rev2,
+        uidnext=info.uidnext,
+        highestmodseq=info.highestmodseq,
     )
     distinct = set(opened.flags)
     keywords = sorted({f for names in distinct for f in names if not f.startswith("\\")})
