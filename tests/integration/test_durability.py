@@ -10,13 +10,17 @@ recipients' or none; a message refused with a 4xx reply (a PostgreSQL deadlock a
 451 is a refusal, not a loss) must not be there at all. The kept counters (mailbox
 messages/unseen/size, per-user usage) must agree with the rows, every blob a row names
 must be a file whose SHA-256 is its name, and the restarted server must take new mail.
-Runs on SQLite and on PostgreSQL; prints what it saw (pytest -s).
+Runs on SQLite and on PostgreSQL, as one process and as a supervisor with two workers
+(every process killed at once); prints what it saw (pytest -s).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
+import signal
 import smtplib
 import threading
 import time
@@ -269,9 +273,20 @@ def send_one(port: int, sent: Sent) -> None:
         assert client.sendmail(SENDER, list(sent.recipients), sent.data) == {}
 
 
+def kill_all(server: ServerProcess) -> None:
+    """SIGKILL the server's every process at once (the supervisor first, so none is
+    started again), as a machine's crash would."""
+    for pid in server.pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    server.kill()
+
+
 @pytest.mark.timeout(120)
-def test_accepted_mail_survives_sigkill(tmp_path: Path, database_url: str) -> None:
-    with ServerProcess(tmp_path, database_url, TEST_DNS.address) as server:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_accepted_mail_survives_sigkill(tmp_path: Path, database_url: str, workers: int) -> None:
+    extra = f"[server]\nworkers = {workers}\n"
+    with ServerProcess(tmp_path, database_url, TEST_DNS.address, extra=extra) as server:
         server.initialise(ADMIN_PASSWORD, USERS, PASSWORD)
         server.start()
         traffic = Traffic(server.smtp_port)
@@ -286,7 +301,7 @@ def test_accepted_mail_survives_sigkill(tmp_path: Path, database_url: str) -> No
                 ):
                     break
             killed_at = time.monotonic()
-            server.kill()
+            kill_all(server)
         finally:
             traffic.finish()
         codes = sorted({code for _, code in traffic.refused})
