@@ -16,8 +16,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, func, select
 
 from groupware.errors import InvalidInput, NotFound, QuotaExceeded
 from groupware.mime.parse import ParsedMessage, parse_message
@@ -117,7 +116,9 @@ class LocalDelivery:
         except InvalidInput:
             raise NotFound(f"no such recipient: {address}") from None
         domain = domain_of(address)
-        with self._db.read() as session:
+        # A connection, not an ORM session: every RCPT asks, and each lookup reads one
+        # committed state of its own (an edit racing it answers either way).
+        with self._db.reading() as session:
             if session.scalar(select(Domain.id).where(Domain.name == domain)) is None:
                 return Resolved(address, hosted=False)
             found = _resolve(session, address)
@@ -137,8 +138,8 @@ class LocalDelivery:
         ids = [user_id for user_id, _ in recipient.local]
         if not ids:
             return []
-        with self._db.read() as session:
-            rows = session.execute(
+        with self._db.reading() as connection:
+            rows = connection.execute(
                 select(User.address)
                 .outerjoin(MailUsage, MailUsage.user_id == User.id)
                 .where(
@@ -264,11 +265,11 @@ class LocalDelivery:
         return Resolved(address, True, (), (original,))
 
 
-def _resolve(session: Session, address: str) -> _Found | None:
+def _resolve(session: Connection, address: str) -> _Found | None:
     return _user(session, address) or _alias(session, address) or _group(session, address)
 
 
-def _user(session: Session, address: str) -> _Found | None:
+def _user(session: Connection, address: str) -> _Found | None:
     user = session.execute(select(User.id, User.active).where(User.address == address)).first()
     if user is None:
         return None
@@ -277,7 +278,7 @@ def _user(session: Session, address: str) -> _Found | None:
     return ((user.id, address),), ()
 
 
-def _alias(session: Session, address: str) -> _Found | None:
+def _alias(session: Connection, address: str) -> _Found | None:
     alias_id = session.scalar(select(Alias.id).where(Alias.address == address))
     if alias_id is None:
         return None
@@ -292,7 +293,7 @@ def _alias(session: Session, address: str) -> _Found | None:
     return (local, external) if local or external else None
 
 
-def _group(session: Session, address: str) -> _Found | None:
+def _group(session: Connection, address: str) -> _Found | None:
     group_id = session.scalar(select(Group.id).where(Group.address == address))
     if group_id is None:
         return None
