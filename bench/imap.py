@@ -108,6 +108,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import drop_schema, numbers, postgres_schema  # noqa: E402
+from harness.processes import cpu_seconds, memory_kib, parents  # noqa: E402
 from harness.serverprocess import ServerProcess, free_port  # noqa: E402
 
 PASSWORD = "Bench-pass-1234"
@@ -406,16 +407,6 @@ def _listening_inodes(port: int) -> set[str]:
     return inodes
 
 
-def _parents() -> dict[int, int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
-    return parents
-
-
 def server_root(port: int) -> int | None:
     """The process that listens on `port` (the topmost, when children share the socket)."""
     wanted = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
@@ -429,48 +420,9 @@ def server_root(port: int) -> int | None:
                     if os.readlink(f"/proc/{entry}/fd/{fd}") in wanted:
                         owners.add(int(entry))
                         break
-    parents = _parents()
-    roots = [pid for pid in owners if parents.get(pid) not in owners]
+    known = parents()
+    roots = [pid for pid in owners if known.get(pid) not in owners]
     return min(roots) if roots else None
-
-
-def tree(root: int) -> list[int]:
-    """`root` and all its descendants."""
-    parents = _parents()
-    found, todo = [root], [root]
-    while todo:
-        parent = todo.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += children
-        todo += children
-    return found
-
-
-def memory_kib(root: int) -> dict[str, int]:
-    """VmRSS and Pss summed over the tree, and how many processes it has."""
-    rss = pss = 0
-    pids = tree(root)
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    rss += int(line.split()[1])
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    pss += int(line.split()[1])
-    return {"rss": rss, "pss": pss, "processes": len(pids)}
-
-
-def cpu_seconds(root: int | None) -> float:
-    """User + system CPU time of the tree's live processes (/proc/PID/stat)."""
-    if root is None:
-        return 0.0
-    total = 0
-    for pid in tree(root):
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 # -- the mix --------------------------------------------------------------------------------

@@ -97,6 +97,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import drop_schema, postgres_schema  # noqa: E402
+from harness.processes import memory_kib  # noqa: E402
 from harness.serverprocess import ServerProcess, free_port  # noqa: E402
 
 PASSWORD = "Bench-pass-1234"
@@ -423,29 +424,6 @@ def log_errors(server: WebServer) -> dict[str, int]:
             kind = f"{found.group(2)} {re.sub(r'[0-9]+', 'N', last)}"[:160]
             kinds[kind] = kinds.get(kind, 0) + 1
     return kinds
-
-
-def tree_rss_kib(root: int) -> int:
-    """VmRSS summed over `root` and its descendants."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
-    pids, todo = [root], [root]
-    while todo:
-        parent = todo.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        pids += children
-        todo += children
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total
 
 
 # -- an HTTP client ------------------------------------------------------------------------
@@ -910,12 +888,12 @@ def stream_phase(
     args: argparse.Namespace,
 ) -> dict[str, object]:
     """Open `count` streams with `cookies`, run the rounds, close them: what it cost."""
-    rss_before = tree_rss_kib(server.pid)
+    rss_before = memory_kib(server.pid)["rss"]
     streams = Streams(server.http_port, cookies)
     try:
         open_seconds = streams.open(count)
         time.sleep(2)
-        rss_open = tree_rss_kib(server.pid)
+        rss_open = memory_kib(server.pid)["rss"]
         open_before = streams.still_open()
         events_before = streams.events
         rows = rounds.run(args.samples, args.warmup)
@@ -935,7 +913,7 @@ def stream_phase(
             "addresses": (count + STREAMS_PER_ADDRESS - 1) // STREAMS_PER_ADDRESS,
             "rss_before_kib": rss_before,
             "rss_open_kib": rss_open,
-            "rss_after_rounds_kib": tree_rss_kib(server.pid),
+            "rss_after_rounds_kib": memory_kib(server.pid)["rss"],
             "rows": rows,
         }
     finally:
@@ -959,7 +937,7 @@ def run_server_side(args: argparse.Namespace, url: str, folder: Path) -> dict[st
             file=sys.stderr,
         )
         server.start_web()
-        rss_start = tree_rss_kib(server.pid)
+        rss_start = memory_kib(server.pid)["rss"]
         web = Web(server.http_port)
         web.log_in(USER)
         rounds = Rounds(web, plan, seeded, random.Random(SEED + 1))
@@ -981,7 +959,7 @@ def run_server_side(args: argparse.Namespace, url: str, folder: Path) -> dict[st
                 label = f"streams of {args.stream_users} other users"
                 phases.append(stream_phase(label, server, cookies, args.streams, rounds, args))
         web.close()
-        rss_end = tree_rss_kib(server.pid)
+        rss_end = memory_kib(server.pid)["rss"]
         status = server.stop()
         errors = log_errors(server)
         if status != 0 or errors:

@@ -8,7 +8,6 @@ Use it as a context manager: leaving the block kills the child if it still runs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -24,6 +23,7 @@ from groupware import runtime as runtime_module
 from groupware.config import Config
 from groupware.runtime import Runtime
 from groupware.services.core.access import SYSTEM
+from harness import processes
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = "groupware ready"
@@ -163,34 +163,16 @@ class ServerProcess:
 
     def pids(self) -> list[int]:
         """The server's process and its descendants (a supervisor's workers)."""
-        found, todo = [], [self.pid]
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            with contextlib.suppress(OSError):
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-                todo += [int(child) for child in children.split()]
-        return found
+        return processes.tree(self.pid)
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server's processes have used so far."""
-        total = 0.0
-        for pid in self.pids():
-            with contextlib.suppress(OSError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+        return processes.cpu_seconds(self.pid)
 
     def pss_kib(self) -> int:
         """Proportional set size summed over the server's processes: shared pages count
         once in all (what a second worker really costs)."""
-        total = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-        return total
+        return processes.memory_kib(self.pid)["pss"]
 
     def log(self, tail: int = 4000) -> str:
         try:
