@@ -71,6 +71,14 @@ class MemoryChannel:
         self.wire.ears.clear()
 
 
+def joined() -> tuple[Wire, EventHub, EventHub]:
+    """Two processes' hubs, each with a started relay on one wire."""
+    wire, here, there = Wire(), EventHub(), EventHub()
+    EventRelay(here, MemoryChannel(wire)).start()
+    EventRelay(there, MemoryChannel(wire)).start()
+    return wire, here, there
+
+
 def heard_by(hub: EventHub, user_id: int) -> list[MailboxEvent]:
     got: list[MailboxEvent] = []
     hub.subscribe(user_id, got.append)
@@ -126,10 +134,7 @@ def test_others_hear_each_event_once_and_the_publisher_its_own_once() -> None:
 
 
 def test_big_events_are_shared_out_within_the_limit() -> None:
-    wire = Wire()
-    here, there = EventHub(), EventHub()
-    EventRelay(here, MemoryChannel(wire)).start()
-    EventRelay(there, MemoryChannel(wire)).start()
+    wire, here, there = joined()
     theirs = heard_by(there, 3)
     keywords = frozenset(f"$keyword{n}" for n in range(8))
     changes = tuple((uid, 1000 + uid, keywords) for uid in range(1, 400))
@@ -145,10 +150,7 @@ def test_big_events_are_shared_out_within_the_limit() -> None:
 
 
 def test_one_message_too_big_for_a_message_is_left_out_not_fatal() -> None:
-    wire = Wire()
-    here, there = EventHub(), EventHub()
-    EventRelay(here, MemoryChannel(wire)).start()
-    EventRelay(there, MemoryChannel(wire)).start()
+    _, here, there = joined()
     theirs = heard_by(there, 3)
     huge = FlagsChanged(3, 1, ((1, 2, frozenset({"k" * 1000})),))
     added = MessageAdded(3, 1, 2, 3)

@@ -118,17 +118,17 @@ class LocalDelivery:
         domain = domain_of(address)
         # A connection, not an ORM session: every RCPT asks, and each lookup reads one
         # committed state of its own (an edit racing it answers either way).
-        with self._db.reading() as session:
-            if session.scalar(select(Domain.id).where(Domain.name == domain)) is None:
+        with self._db.reading() as connection:
+            if connection.scalar(select(Domain.id).where(Domain.name == domain)) is None:
                 return Resolved(address, hosted=False)
-            found = _resolve(session, address)
+            found = _resolve(connection, address)
             if found is None:
                 local, _, _ = address.partition("@")
                 base, plus, _tag = local.partition("+")
                 if plus and base:
-                    found = _user(session, f"{base}@{domain}")
+                    found = _user(connection, f"{base}@{domain}")
             if found is None:
-                found = _alias(session, "@" + domain)  # the catch-all comes last
+                found = _alias(connection, "@" + domain)  # the catch-all comes last
         if found is None:
             raise NotFound(f"no such recipient: {address}")
         return Resolved(address, True, found[0], found[1])
@@ -265,12 +265,12 @@ class LocalDelivery:
         return Resolved(address, True, (), (original,))
 
 
-def _resolve(session: Connection, address: str) -> _Found | None:
-    return _user(session, address) or _alias(session, address) or _group(session, address)
+def _resolve(connection: Connection, address: str) -> _Found | None:
+    return _user(connection, address) or _alias(connection, address) or _group(connection, address)
 
 
-def _user(session: Connection, address: str) -> _Found | None:
-    user = session.execute(select(User.id, User.active).where(User.address == address)).first()
+def _user(connection: Connection, address: str) -> _Found | None:
+    user = connection.execute(select(User.id, User.active).where(User.address == address)).first()
     if user is None:
         return None
     if not user.active:
@@ -278,11 +278,11 @@ def _user(session: Connection, address: str) -> _Found | None:
     return ((user.id, address),), ()
 
 
-def _alias(session: Connection, address: str) -> _Found | None:
-    alias_id = session.scalar(select(Alias.id).where(Alias.address == address))
+def _alias(connection: Connection, address: str) -> _Found | None:
+    alias_id = connection.scalar(select(Alias.id).where(Alias.address == address))
     if alias_id is None:
         return None
-    rows = session.execute(
+    rows = connection.execute(
         select(User.id, User.address, User.active, AliasTarget.external_address)
         .select_from(AliasTarget)
         .outerjoin(User, User.id == AliasTarget.user_id)
@@ -293,11 +293,11 @@ def _alias(session: Connection, address: str) -> _Found | None:
     return (local, external) if local or external else None
 
 
-def _group(session: Connection, address: str) -> _Found | None:
-    group_id = session.scalar(select(Group.id).where(Group.address == address))
+def _group(connection: Connection, address: str) -> _Found | None:
+    group_id = connection.scalar(select(Group.id).where(Group.address == address))
     if group_id is None:
         return None
-    members = session.execute(
+    members = connection.execute(
         select(User.id, User.address)
         .join(GroupMember, GroupMember.user_id == User.id)
         .where(GroupMember.group_id == group_id, User.active.is_(True))
