@@ -175,19 +175,12 @@ def test_a_secret_checked_while_it_changed_is_not_remembered(
 
 
 def test_spellings_of_one_address_share_an_entry_and_use_never_extends_it(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database_url: str, argon2_checks: list[str]
 ) -> None:
     config = make_config(tmp_path, database_url, login_cache=1)
     runtime_module.initialise(config, admin_password=ADMIN_PASSWORD)
     built = runtime_module.build(config)
-    checks: list[str] = []
-    real = login_module.verify_password
-
-    def counted(stored: str, secret: str) -> bool:
-        checks.append(secret)
-        return real(stored, secret)
-
-    monkeypatch.setattr(login_module, "verify_password", counted)
+    checks = argon2_checks
     try:
         built.services.directory.add_user(SYSTEM, ALICE, PASSWORD)
         auth = built.services.auth
