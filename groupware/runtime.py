@@ -26,6 +26,7 @@ from groupware.config import Config
 from groupware.dav import patches
 from groupware.errors import NotFound
 from groupware.fanout import UnixChannel
+from groupware.protocols.tally import Tally
 from groupware.services import Services, build_services
 from groupware.services.core.access import SYSTEM
 from groupware.services.core.addresses import normalize_domain
@@ -60,10 +61,12 @@ class Runtime:
     # third at 8 sessions) get pools of their own.
     blocking: Blocking = field(default_factory=lambda: Blocking(8))
     mailbox_blocking: Blocking = field(default_factory=lambda: Blocking(3))
-    # One of several worker processes (groupware/supervisor.py): which one, and the
-    # supervisor's socket that carries events between them on SQLite.
+    # One of several worker processes (groupware/supervisor.py): which one, the
+    # supervisor's socket that carries events between them on SQLite, and the counts of
+    # open connections they share (for the limits per address and per account).
     worker: int = 0
     events_socket: Path | None = None
+    tally: Tally = field(default_factory=Tally)
     clears_spool: bool = True  # a worker does not: others' deliveries are in it
     _tls: ssl.SSLContext | None = None
 
@@ -166,6 +169,7 @@ class Runtime:
                         self.services,
                         self.blocking,
                         self.tls_context(),
+                        self.tally,
                     )
                 )
         if self.config.listen.http is not None:
@@ -173,7 +177,9 @@ class Runtime:
             from groupware.web.server import WebListener
 
             web = self.config.web
-            limits = ConnectionLimits(web.max_connections, web.max_connections_per_ip)
+            limits = ConnectionLimits(
+                web.max_connections, web.max_connections_per_ip, self.tally, "http"
+            )
             shared = self.config.server.workers > 1
             listeners.append(
                 WebListener(self.web_app(), self.config.listen.http, web, limits, shared)
@@ -201,6 +207,7 @@ class Runtime:
                         self.services,
                         self.mailbox_blocking,
                         self.tls_context(),
+                        self.tally,
                     )
                 )
         from groupware.protocols.pop3.server import POP3Listener
@@ -216,6 +223,7 @@ class Runtime:
                         self.services,
                         self.mailbox_blocking,
                         self.tls_context(),
+                        self.tally,
                     )
                 )
         return listeners

@@ -37,6 +37,7 @@ from groupware import config as config_module
 from groupware import logs, runtime
 from groupware.config import Config
 from groupware.fanout import FanOut
+from groupware.protocols.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Child:
     index: int
     started: float
     ready_pipe: int  # the worker writes a byte once all its ports serve
+    row: int  # its row of the shared connection counts
     ready: bool = False
 
 
@@ -66,6 +68,9 @@ class Supervisor:
         self.due: dict[int, float] = {}  # worker index -> when to start it again
         self.signals: list[int] = []
         self.fanout: FanOut | None = None
+        # Two rows a worker: at a reload the old set and the new one serve together.
+        self.tally = Tally(rows=2 * config.server.workers)
+        self.free_rows = list(range(self.tally.rows))
 
     def run(self) -> int:
         lock = os.open(self.config.data_dir / "serve.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -136,13 +141,15 @@ class Supervisor:
 
     def _spawn(self, index: int) -> int:
         parent = os.getpid()
+        row = self.free_rows.pop(0)
         readable, writable = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(readable)
-            os._exit(_work(self.config, index, self.fanout, parent, writable))
+            self.tally.use_row(row)
+            os._exit(_work(self.config, index, self.fanout, self.tally, parent, writable))
         os.close(writable)
-        self.children[pid] = Child(index, time.monotonic(), readable)
+        self.children[pid] = Child(index, time.monotonic(), readable, row)
         return pid
 
     def _reap(self) -> None:
@@ -158,6 +165,8 @@ class Supervisor:
                 continue
             if child.ready_pipe >= 0:
                 os.close(child.ready_pipe)
+            self.tally.clear(child.row)  # its connections ended with it
+            self.free_rows.append(child.row)
             if pid in self.retiring:
                 self.retiring.discard(pid)
                 continue
@@ -221,7 +230,9 @@ class Supervisor:
                 deadline = float("inf")
 
 
-def _work(config: Config, index: int, fanout: FanOut | None, parent: int, ready: int) -> int:
+def _work(
+    config: Config, index: int, fanout: FanOut | None, tally: Tally, parent: int, ready: int
+) -> int:
     """A worker's life, in the forked child."""
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)  # the runtime sets its own
@@ -233,6 +244,7 @@ def _work(config: Config, index: int, fanout: FanOut | None, parent: int, ready:
         built = runtime.build(config)
         built.worker, built.clears_spool = index, False
         built.events_socket = fanout.path if fanout is not None else None
+        built.tally = tally
         serving = threading.Event()
         threading.Thread(target=_tell_ready, args=(serving, ready), daemon=True).start()
         try:

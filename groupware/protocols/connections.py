@@ -1,32 +1,36 @@
 """Connection counting shared by the socket front doors (SMTP, IMAP, POP3, the portal):
 how many are open in all and per client network, so a listener can turn newcomers away
 politely. A network is what login throttling counts (services/auth/throttle.py): an address,
-or an IPv6 /64, which one host usually holds whole."""
+or an IPv6 /64, which one host usually holds whole. The counts are the server's, over all
+its worker processes (protocols/tally.py)."""
 
 from __future__ import annotations
 
-from collections import Counter
-
+from groupware.protocols.tally import Tally
 from groupware.services.auth.throttle import network
 
 
 class ConnectionLimits:
-    """Connections open now, in all and per client address, shared by a listener's
-    connections (all on one event loop, so no lock is needed)."""
+    """Connections open now on one listener (`name`), in all and per client network."""
 
-    def __init__(self, total: int, per_ip: int) -> None:
+    def __init__(self, total: int, per_ip: int, tally: Tally | None = None, name: str = "") -> None:
         self.total, self.per_ip = total, per_ip
-        self.open: Counter[str] = Counter()
+        self.tally = tally if tally is not None else Tally(rows=1, buckets=1024)
+        self.name = name
+
+    @property
+    def open(self) -> int:
+        """How many are open now, in all."""
+        return self.tally.count(self.name)
 
     def admit(self, ip: str) -> bool:
-        net = network(ip)
-        if sum(self.open.values()) >= self.total or self.open[net] >= self.per_ip:
+        per_network = f"{self.name} {network(ip)}"
+        if self.open >= self.total or self.tally.count(per_network) >= self.per_ip:
             return False
-        self.open[net] += 1
+        self.tally.add(self.name, 1)
+        self.tally.add(per_network, 1)
         return True
 
     def release(self, ip: str) -> None:
-        net = network(ip)
-        self.open[net] -= 1
-        if self.open[net] <= 0:
-            del self.open[net]
+        self.tally.add(self.name, -1)
+        self.tally.add(f"{self.name} {network(ip)}", -1)

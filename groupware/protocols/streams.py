@@ -17,6 +17,7 @@ from typing import Generic, Protocol, TypeVar
 
 from groupware.config import Endpoint
 from groupware.protocols.connections import ConnectionLimits
+from groupware.protocols.tally import Tally
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,12 +110,15 @@ class StreamListener(abc.ABC, Generic[C]):
         max_line: int,
         section: ConnectionSettings,
         reuse_port: bool = False,
+        tally: Tally | None = None,
     ) -> None:
         self.name = name
         self.reuse_port = reuse_port  # several worker processes serve this port
         self.endpoint = endpoint
         self.port = endpoint.port
-        self.connections = ConnectionLimits(section.max_connections, section.max_connections_per_ip)
+        self.connections = ConnectionLimits(
+            section.max_connections, section.max_connections_per_ip, tally, name
+        )
         self._tls = tls
         self._implicit = name == self.IMPLICIT_TLS
         self._max_line = max_line

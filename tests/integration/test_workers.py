@@ -11,6 +11,7 @@ import imaplib
 import os
 import re
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +159,75 @@ def test_workers_end_with_a_killed_supervisor(server: ImapServer) -> None:
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
         time.sleep(0.05)
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+LIMITED = WORKERS + "[imap]\nmax_connections_per_ip = 8\nmax_connections_per_user = 5\n"
+
+
+def test_connection_limits_are_the_servers_not_each_workers(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Eight connections from one address, spread over both workers, are the address's
+    whole allowance (protocols/tally.py): a ninth is turned away by either worker, and
+    a place freed on one can be taken on the other. Logged-in connections of one
+    account count alike."""
+    served = ImapServer(tmp_path / "server", database_url, LIMITED)
+    served.initialise(ADMIN_PASSWORD, [USER], PASSWORD)
+    with served:
+        served.start()
+        deadline = time.monotonic() + PATIENCE
+        while len(workers := workers_of(served.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _attempt in range(10):  # until the kernel spreads the eight over both
+            held = [connect(served.imap_port) for _ in range(8)]
+            owners = {owner(workers, served.imap_port, s.getsockname()[1]) for s in held}
+            if owners == set(workers):
+                break
+            for sock in held:
+                sock.close()
+            wait_until_free(served)
+        assert owners == set(workers), "the kernel gave every connection to one worker"
+        for _ in range(6):  # whichever worker takes them
+            with connect(served.imap_port, greeting=b"* BYE Too many connections") as sock:
+                pass
+        held.pop().close()
+        wait_until_free(served, expected=7)
+        held.append(connect(served.imap_port))
+        for sock in held:
+            sock.close()
+
+        wait_until_free(served)
+        idlers = [Idler(served.imap_port) for _ in range(5)]  # the account's five
+        try:
+            with (
+                imaplib.IMAP4("127.0.0.1", served.imap_port) as client,
+                pytest.raises(imaplib.IMAP4.error, match="(?i)too many"),
+            ):
+                client.login(USER, PASSWORD)
+        finally:
+            for idler in idlers:
+                idler.close()
+
+
+def connect(port: int, greeting: bytes = b"* OK") -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=PATIENCE)
+    said = sock.makefile("rb").readline()
+    assert said.startswith(greeting), said
+    return sock
+
+
+def wait_until_free(server: ImapServer, expected: int = 0) -> None:
+    """Until the workers hold `expected` connections to IMAP: a client's close is seen
+    by the server a moment later."""
+    deadline = time.monotonic() + PATIENCE
+    while time.monotonic() < deadline:
+        held = [
+            line
+            for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+            if line.split()[1].endswith(f":{server.imap_port:04X}")
+            and line.split()[3] in ("01", "08")  # established, or closed by the client only
+        ]
+        if len(held) == expected:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{len(held)} connections still open, {expected} expected")

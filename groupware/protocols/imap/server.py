@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from groupware.protocols.imap.channel import LineTooLong, StreamChannel, TimedOu
 from groupware.protocols.imap.commands import Spooled
 from groupware.protocols.imap.handlers.anystate import capabilities
 from groupware.protocols.imap.session import ConnectionClosed, Limits, Session, State
+from groupware.protocols.tally import Tally
 from groupware.services import Services
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
         services: Services,
         blocking: Blocking,
         tls: ssl.SSLContext,
+        tally: Tally | None = None,
     ) -> None:
         imap = config.imap
         self.limits = Limits(  # read per connection, so tests may shorten the timers
@@ -119,12 +120,12 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
             compress=imap.compress,
             max_per_user=imap.max_connections_per_user,
         )
-        super().__init__(name, endpoint, tls, self.limits.max_line, imap, config.server.workers > 1)
+        shared = config.server.workers > 1
+        super().__init__(name, endpoint, tls, self.limits.max_line, imap, shared, tally)
         self._config = config
         self._services = services
         self._blocking = blocking
         self._spool = Path(config.data_dir) / "spool"
-        self._users: Counter[int] = Counter()  # logged-in connections per account
 
     def open_channel(
         self,
@@ -148,7 +149,7 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
             limits,
             tls_available=not self._implicit,
             spool=self._spool,
-            accounts=self._users,
+            accounts=self.connections.tally,
             hide=self._config.imap.hidden_for,
         )
         try:

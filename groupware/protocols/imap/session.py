@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from groupware.protocols.imap import wire
 from groupware.protocols.imap.contexts import SearchContext
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import SelectedView
+from groupware.protocols.tally import Tally
 from groupware.services import Services
 from groupware.services.core.access import Principal
 from groupware.services.core.events import Expunged, MailboxEvent, MessageAdded
@@ -98,7 +98,7 @@ class Session:
     spool: Path = Path("spool")  # where APPEND literals are written
     hidden: frozenset[str] = frozenset()  # capabilities this account does not see
     tls_available: bool = False  # STARTTLS can be offered
-    accounts: Counter[int] = field(default_factory=Counter)  # shared by a listener
+    accounts: Tally = field(default_factory=lambda: Tally(buckets=1024))  # the server's
     hide: Callable[[str], frozenset[str]] = lambda address: frozenset()
     _unsubscribe: Callable[[], None] | None = None
 
@@ -165,9 +165,9 @@ class Session:
         """Become `principal`, unless the account has too many connections already."""
         user_id = principal.user_id
         assert user_id is not None
-        if self.accounts[user_id] >= self.limits.max_per_user:
+        if self.accounts.count(_account_key(user_id)) >= self.limits.max_per_user:
             return False
-        self.accounts[user_id] += 1
+        self.accounts.add(_account_key(user_id), 1)
         self.principal = principal
         self.state = State.AUTHENTICATED
         self.hidden = self.hide(principal.address)
@@ -308,13 +308,16 @@ class Session:
         self.view = None
         self.notify(None)
         if self.principal is not None and self.principal.user_id is not None:
-            self.accounts[self.principal.user_id] -= 1
-            if self.accounts[self.principal.user_id] <= 0:
-                del self.accounts[self.principal.user_id]
+            self.accounts.add(_account_key(self.principal.user_id), -1)
             self.principal = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+
+
+def _account_key(user_id: int) -> str:
+    """The key of an account's logged-in IMAP connections, on both IMAP ports."""
+    return f"imap user {user_id}"
 
 
 def _b(part: Any) -> bytes:

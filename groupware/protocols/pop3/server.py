@@ -14,6 +14,7 @@ from groupware.protocols import streams
 from groupware.protocols.pop3 import dispatch, grammar
 from groupware.protocols.pop3.replies import Refused
 from groupware.protocols.pop3.session import Hangup, Limits, LineTooLong, Session, State
+from groupware.protocols.tally import Tally
 from groupware.services import Services
 
 log = logging.getLogger(__name__)
@@ -95,11 +96,13 @@ class POP3Listener(streams.StreamListener[StreamChannel]):
         services: Services,
         blocking: Blocking,
         tls: ssl.SSLContext,
+        tally: Tally | None = None,
     ) -> None:
         pop3 = config.pop3
         # read per connection, so tests may shorten the timers
         self.limits = Limits(login_timeout=pop3.login_timeout)
-        super().__init__(name, endpoint, tls, self.limits.max_line, pop3, config.server.workers > 1)
+        shared = config.server.workers > 1
+        super().__init__(name, endpoint, tls, self.limits.max_line, pop3, shared, tally)
         self._services = services
         self._blocking = blocking
 

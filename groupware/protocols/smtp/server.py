@@ -30,6 +30,7 @@ from groupware.protocols.logins import check
 from groupware.protocols.smtp import statuses
 from groupware.protocols.smtp.data import read_data
 from groupware.protocols.smtp.handler import Limits, SMTPHandler
+from groupware.protocols.tally import Tally
 from groupware.services import Services
 
 MECHANISMS = ("PLAIN", "LOGIN")
@@ -303,6 +304,7 @@ class SMTPListener:
         services: Services,
         blocking: Blocking,
         tls: ssl.SSLContext,
+        tally: Tally | None = None,
     ) -> None:
         self.name = name
         self.endpoint = endpoint
@@ -317,7 +319,7 @@ class SMTPListener:
             Limits(config.smtp.max_recipients, config.smtp.max_message_bytes),
         )
         self.limits = ConnectionLimits(
-            config.smtp.max_connections, config.smtp.max_connections_per_ip
+            config.smtp.max_connections, config.smtp.max_connections_per_ip, tally, name
         )
         # Messages in processing at once, in octets: one of the largest (each costs a few
         # times its size in memory while DKIM and MIME parsing read it), or many small ones.
