@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 LIMIT = 1 << 16  # bytes of one message
 MAX_BACKLOG = 1 << 24  # bytes waiting for one worker before it is cut off
 CONNECT_SECONDS = 10.0
+SOCKET = "events.sock"  # in the data dir: the supervisor's, mode 0700
 
 
 class FanOut:
@@ -142,8 +143,10 @@ class UnixChannel:
         self._threads: list[threading.Thread] = []
         self._stopping = False
 
-    def start(self, heard: Callable[[str], None]) -> None:
-        deadline = time.monotonic() + CONNECT_SECONDS
+    def start(self, heard: Callable[[str], None] | None) -> None:
+        """Connect (a worker waits for its supervisor's socket; a command, which only
+        sends (`heard` None), tries once) and start sending, and listening if asked."""
+        deadline = time.monotonic() + (CONNECT_SECONDS if heard is not None else 0)
         while True:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -156,11 +159,14 @@ class UnixChannel:
                 time.sleep(0.05)
         self._sock = sock
         self._threads = [
-            threading.Thread(
-                target=self._listen, args=(sock, heard), name="events-in", daemon=True
-            ),
-            threading.Thread(target=self._send, args=(sock,), name="events-out", daemon=True),
+            threading.Thread(target=self._send, args=(sock,), name="events-out", daemon=True)
         ]
+        if heard is not None:
+            self._threads.append(
+                threading.Thread(
+                    target=self._listen, args=(sock, heard), name="events-in", daemon=True
+                )
+            )
         for thread in self._threads:
             thread.start()
 
@@ -184,7 +190,7 @@ class UnixChannel:
         self._stopping = True
         self._outbox.put(None)
         if self._threads:
-            self._threads[1].join(5)
+            self._threads[0].join(5)  # the sender
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)

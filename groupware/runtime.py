@@ -16,6 +16,7 @@ import signal
 import ssl
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -152,6 +153,32 @@ class Runtime:
         if self.events_socket is not None:
             return EventRelay(self.services.events, UnixChannel(self.events_socket))
         return None
+
+    @contextlib.contextmanager
+    def telling_servers(self) -> Iterator[None]:
+        """What is published meanwhile (a command's changes) reaches the running servers,
+        as their own workers' events do: by NOTIFY on PostgreSQL, through the running
+        supervisor's socket on SQLite. With one process and no socket there is nobody to
+        tell now: it sees a change within what its caches keep (seconds), or at once
+        where it reads the database each time (credentials)."""
+        relay = None
+        if not self.database.is_sqlite:
+            relay = EventRelay(self.services.events, PostgresChannel(self.database.engine))
+        elif (self.config.data_dir / "events.sock").exists():
+            relay = EventRelay(
+                self.services.events, UnixChannel(self.config.data_dir / "events.sock")
+            )
+        try:
+            if relay is not None:
+                relay.start(listen=False)
+        except OSError as exc:  # a socket left by a supervisor that is gone
+            log.debug("no running server to tell: %s", exc)
+            relay = None
+        try:
+            yield
+        finally:
+            if relay is not None:
+                relay.stop()
 
     def _listeners(self) -> list[Listener]:
         from groupware.protocols.smtp.server import SMTPListener

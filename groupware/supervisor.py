@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from groupware import config as config_module
 from groupware import logs, runtime
 from groupware.config import Config
-from groupware.fanout import FanOut
+from groupware.fanout import SOCKET, FanOut
 from groupware.protocols.tally import Tally
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class Supervisor:
             return 1
         _preload()
         if self.config.database_url.startswith("sqlite"):
-            self.fanout = FanOut(self.config.data_dir / "events.sock")
+            self.fanout = FanOut(self.config.data_dir / SOCKET)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda number, _frame: self.signals.append(number))
         recovering = runtime.build(self.config)  # before any worker takes mail

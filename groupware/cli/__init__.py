@@ -63,7 +63,8 @@ def administer(handler: AdminHandler, args: argparse.Namespace, config: Config) 
         raise CommandFailed(NOT_CURRENT)
     built = runtime.build(config)
     try:
-        handler(args, built.services)
+        with built.telling_servers():
+            handler(args, built.services)
     finally:
         built.close()
     return 0

@@ -146,14 +146,14 @@ def build(services: Services) -> Application:
                 "realm": REALM,
             },
             "rights": {
-                "type": lambda conf: Rights(conf, services.calendars, principals),
+                "type": lambda conf: Rights(conf, services.calendars, principals, services.events),
                 # Replacing a whole collection (PUT of a calendar on its URL) needs "O",
                 # which owners hold on their own collections and shares never carry.
                 "permit_overwrite_collection": "False",
             },
             "storage": {"type": lambda conf: Storage(conf, services.calendars)},
             "sharing": {
-                "type": lambda conf: Sharing(conf, services.sharing),
+                "type": lambda conf: Sharing(conf, services.sharing, services.events),
                 "collection_by_map": "True",
                 "collection_by_token": "False",
                 "permit_create_map": "False",  # shares are made with our CLI and web

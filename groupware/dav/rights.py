@@ -1,8 +1,11 @@
 """Radicale's rights on services/calendar/calendars.py's (which asks services.access):
 the permission letters of a logged-in address for a collection path. Answers are kept for
-a moment, as one PROPFIND asks once per item."""
+a moment, as one PROPFIND asks once per item, and dropped at once when shares, groups or
+roles change in any process (AccessChanged)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from radicale import config
 from radicale import rights as radicale_rights
@@ -12,18 +15,24 @@ from groupware.dav.auth import Principals
 from groupware.services.calendar.calendars import Calendars
 from groupware.services.calendar.rights import READ, REPLACE, WRITE, group_rights
 from groupware.services.calendar.sharing import GROUP_HOME
+from groupware.services.core.events import EVERYONE, AccessChanged, EventHub, MailboxEvent
 
-REMEMBER = 2.0  # seconds
+REMEMBER = 2.0  # seconds (what else changes rights: a user disabled, a collection deleted)
 
 
 class Rights(radicale_rights.BaseRights):
     def __init__(
-        self, configuration: config.Configuration, calendars: Calendars, principals: Principals
+        self,
+        configuration: config.Configuration,
+        calendars: Calendars,
+        principals: Principals,
+        events: EventHub,
     ) -> None:
         super().__init__(configuration)
         self._calendars = calendars
         self._principals = principals
         self._answers: TimedCache[tuple[str, str], str] = TimedCache(50_000, REMEMBER)
+        forget_on_access_change(events, self._answers)
 
     def authorization(self, user: str, user_groups: set[str], path: str) -> str:
         if not user:
@@ -55,3 +64,14 @@ def letters(path: str, granted: frozenset[str]) -> str:
         + ("w" if WRITE in granted else "")
         + ("O" if REPLACE in granted else "")
     )
+
+
+def forget_on_access_change(events: EventHub, cache: TimedCache[Any, Any]) -> None:
+    """Empty `cache` whenever shares, groups or roles change, here or in another process
+    or node (the event hub's relay brings theirs)."""
+
+    def forget(event: MailboxEvent) -> None:
+        if isinstance(event, AccessChanged):
+            cache.clear()
+
+    events.subscribe(EVERYONE, forget)

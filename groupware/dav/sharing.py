@@ -12,16 +12,21 @@ from radicale import config
 from radicale import sharing as radicale_sharing
 
 from groupware.cache import TimedCache
+from groupware.dav.rights import forget_on_access_change
 from groupware.services.calendar.sharing import Sharing as SharingService
 from groupware.services.calendar.sharing import Visible
+from groupware.services.core.events import EventHub
 
-REMEMBER = 2.0  # seconds: Radicale asks on every request
+REMEMBER = 2.0  # seconds: Radicale asks on every request (changes drop them at once)
 
 
 class Sharing(radicale_sharing.BaseSharing):
-    def __init__(self, configuration: config.Configuration, sharing: SharingService) -> None:
+    def __init__(
+        self, configuration: config.Configuration, sharing: SharingService, events: EventHub
+    ) -> None:
         self._service = sharing
-        self._seen: TimedCache[str, tuple[int, list[Visible]]] = TimedCache(10_000, REMEMBER)
+        self._seen: TimedCache[str, list[Visible]] = TimedCache(10_000, REMEMBER)
+        forget_on_access_change(events, self._seen)
         super().__init__(configuration)
 
     def database_init(self) -> bool:
@@ -74,12 +79,11 @@ class Sharing(radicale_sharing.BaseSharing):
         return found[0] if found else None
 
     def _visible(self, address: str) -> list[Visible]:
-        version = self._service.version
         seen = self._seen.get(address)
-        if seen is not None and seen[0] == version:
-            return seen[1]
+        if seen is not None:
+            return seen
         visible = self._service.visible_to(address)
-        self._seen.put(address, (version, visible))
+        self._seen.put(address, visible)
         return visible
 
 

@@ -129,14 +129,14 @@ def build_services(config: Config, database: Database) -> Services:
     bounces, submission = Bounces(router, config.hostname), Submission(database)
     identities = Identities(database, submission)
     mail_view = MailView(database, fetch, messages, mailboxes, search, events, config.hostname)
-    groups, sharing = Groups(database), Sharing(database, calendars)
+    groups, sharing = Groups(database, events), Sharing(database, calendars, events)
     groups.on_name_freed.append(sharing.forget_group)  # group calendars end with the group
     agenda = Agenda(database, calendars, sharing)
     return Services(
         directory=directory,
         aliases=Aliases(database),
         groups=groups,
-        roles=Roles(database),
+        roles=Roles(database, events),
         credentials=credentials,
         auth=auth,
         audit=Audit(database),

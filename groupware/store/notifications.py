@@ -40,18 +40,22 @@ class PostgresChannel:
         self._threads: list[threading.Thread] = []
         self.name = ""
 
-    def start(self, heard: Callable[[str], None]) -> None:
-        """Listen (the channel is ready when this returns) and start sending."""
+    def start(self, heard: Callable[[str], None] | None) -> None:
+        """Listen, unless `heard` is None (the channel is ready when this returns), and
+        start sending."""
         listening = self._connect()
         schema = listening.execute("SELECT current_schema()").fetchone()
         self.name = f"groupware_events_{schema[0] if schema else 'public'}"[:63]
-        listening.execute(f'LISTEN "{self.name}"')
-        self._threads = [
-            threading.Thread(
-                target=self._listen, args=(listening, heard), name="events-in", daemon=True
-            ),
-            threading.Thread(target=self._send, name="events-out", daemon=True),
-        ]
+        self._threads = [threading.Thread(target=self._send, name="events-out", daemon=True)]
+        if heard is None:
+            listening.close()
+        else:
+            listening.execute(f'LISTEN "{self.name}"')
+            self._threads.append(
+                threading.Thread(
+                    target=self._listen, args=(listening, heard), name="events-in", daemon=True
+                )
+            )
         for thread in self._threads:
             thread.start()
 

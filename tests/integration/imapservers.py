@@ -19,16 +19,20 @@ PATIENCE = 10.0  # seconds: how long a client waits for news before the test fai
 
 
 class ImapServer(ServerProcess):
-    """A server with IMAP on a free port (`extra`: more TOML tables for its config)."""
+    """A server with IMAP on a free port, and HTTP (DAV, the portal) if asked (`extra`:
+    more TOML tables for its config)."""
 
-    def __init__(self, folder: Path, database_url: str, extra: str = "") -> None:
+    def __init__(
+        self, folder: Path, database_url: str, extra: str = "", *, http: bool = False
+    ) -> None:
         folder.mkdir()
         super().__init__(folder, database_url, TEST_DNS.address, extra=extra)
-        self.imap_port = free_port()
+        self.imap_port, self.http_port = free_port(), free_port()
+        listen = f'[listen]\nimap = "127.0.0.1:{self.imap_port}"\n'
+        if http:
+            listen += f'http = "127.0.0.1:{self.http_port}"\n'
         text = self.config_path.read_text()
-        self.config_path.write_text(
-            text.replace("[listen]\n", f'[listen]\nimap = "127.0.0.1:{self.imap_port}"\n', 1)
-        )
+        self.config_path.write_text(text.replace("[listen]\n", listen, 1))
 
     def start(self, timeout: float = 30.0) -> None:
         """Return once IMAP greets too (it starts after SMTP)."""

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from groupware.services.core.events import (
+    AccessChanged,
     EventHub,
     Expunged,
     FlagsChanged,
@@ -36,6 +37,7 @@ events = st.one_of(
     st.builds(MailboxRenamed, ids, ids, names, names),
     st.builds(MailboxDeleted, ids, ids, names),
     st.builds(SubscriptionChanged, ids, ids, names, st.booleans()),
+    st.builds(AccessChanged, ids, ids),
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -25,6 +25,7 @@ from groupware.services.calendar.calendars import Calendars
 from groupware.services.calendar.rows import TITLE
 from groupware.services.core import access
 from groupware.services.core.access import Principal, Resource
+from groupware.services.core.events import AccessChanged, EventHub
 from groupware.store import Database
 from groupware.store.prefixes import starts_with
 
@@ -56,12 +57,12 @@ def group_home(name: str, domain: str) -> str:
 
 
 class Sharing:
-    def __init__(self, database: Database, calendars: Calendars) -> None:
+    def __init__(self, database: Database, calendars: Calendars, events: EventHub) -> None:
         self._db = database
         self._calendars = calendars
-        # Bumped by every change here, so that what callers remember of `visible_to` can
-        # be dropped at once (group membership changes reach them within their own TTL).
-        self.version = 0
+        # Told of every change here, in every process, so that what is remembered of
+        # `visible_to` and of rights is dropped at once (dav/sharing.py, dav/rights.py).
+        self._events = events
 
     # -- owners ---------------------------------------------------------------------------
 
@@ -89,7 +90,7 @@ class Sharing:
             session.add(share)
             session.flush()
             made = Share(share.id, collection, sharee, access_)
-        self.version += 1
+        self._events.publish(AccessChanged.now())
         return made
 
     def unshare(self, actor: Principal, collection: str, sharee: str) -> None:
@@ -109,7 +110,7 @@ class Sharing:
             ).rowcount  # type: ignore[attr-defined]
             if not gone:
                 raise NotFound(f"{collection} is not shared with {sharee}")
-        self.version += 1
+        self._events.publish(AccessChanged.now())
 
     def shares_of(self, actor: Principal, collection: str) -> list[Share]:
         with self._db.read() as session:
@@ -170,17 +171,17 @@ class Sharing:
             self._calendars.create_collection(home, {})
         path = f"{home}/{name}"
         self._calendars.create_collection(path, props)
-        self.version += 1
+        self._events.publish(AccessChanged.now())
         return path
 
     def forget_group(self, session: Session, name: str, domain: str) -> None:
         """Everything in a group's home, in the caller's transaction (the group's removal,
         or the creation of a group of that name): its collections, and with them (foreign
-        keys cascade) their items, tombstones and shares. Deleted rather than kept: no
+        keys cascade) their items, tombstones and shares. The caller tells of the change
+        once it is committed (Groups publishes AccessChanged). Deleted rather than kept: no
         one else owns them, and an admin wanting them keeps the group."""
         home = group_home(name, domain)
         session.execute(delete(DavCollection).where(_in_home(home, itself=True)))
-        self.version += 1
 
     # -- what a user sees ---------------------------------------------------------------------
 

@@ -65,6 +65,20 @@ class SubscriptionChanged(MailboxEvent):
     subscribed: bool
 
 
+EVERYONE = 0  # the user id of events that concern every user: subscribe to it for them
+
+
+@dataclass(frozen=True)
+class AccessChanged(MailboxEvent):
+    """Shares, groups or their members, roles or grants changed (committed): what any
+    process remembers of who may reach what is stale (dav/rights.py, dav/sharing.py).
+    For EVERYONE, mailbox_id 0: few such changes are made, and each may touch many."""
+
+    @classmethod
+    def now(cls) -> AccessChanged:
+        return cls(EVERYONE, 0)
+
+
 Subscriber = Callable[[MailboxEvent], None]
 Relay = Callable[[Sequence[MailboxEvent]], None]
 
@@ -78,6 +92,7 @@ EVENT_TYPES: dict[str, type[MailboxEvent]] = {
         MailboxRenamed,
         MailboxDeleted,
         SubscriptionChanged,
+        AccessChanged,
     )
 }
 
@@ -166,6 +181,8 @@ def _well_typed(event: MailboxEvent) -> bool:
             return isinstance(event.old_name, str) and isinstance(event.new_name, str)
         case MailboxCreated() | MailboxDeleted():
             return isinstance(event.name, str)
+        case AccessChanged():
+            return True
     return False
 
 

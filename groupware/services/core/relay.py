@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class Channel(Protocol):
     limit: int  # bytes of one message
 
-    def start(self, heard: Callable[[str], None]) -> None: ...
+    def start(self, heard: Callable[[str], None] | None) -> None: ...  # None: send only
     def send(self, payload: str) -> None: ...
     def stop(self) -> None: ...
 
@@ -35,8 +35,10 @@ class EventRelay:
         self.channel = channel
         self.node = secrets.token_hex(8)
 
-    def start(self) -> None:
-        self.channel.start(self.heard)
+    def start(self, listen: bool = True) -> None:
+        """Relay what is published here; and, if `listen`, deliver what others publish
+        (a command that only changes things, as the CLI's, need not)."""
+        self.channel.start(self.heard if listen else None)
         self.hub.relay_to(self.send)
 
     def stop(self) -> None:

@@ -19,6 +19,7 @@ from groupware.model.directory import Domain, Group, GroupMember, User
 from groupware.services.core import access, audit
 from groupware.services.core.access import Principal, Resource
 from groupware.services.core.addresses import domain_of, normalize_address, normalize_domain
+from groupware.services.core.events import AccessChanged, EventHub
 from groupware.store import Database
 from groupware.store.directory import address_taken, domain_by_name, group_by_name, user_by_address
 
@@ -51,8 +52,9 @@ NameHook = Callable[[Session, str, str], None]
 
 
 class Groups:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, events: EventHub) -> None:
         self._db = database
+        self._events = events  # told of each change, for what processes remember of rights
         # Run in the transaction that removes a group, and in the one that creates a
         # group: what lives under the name goes with the group (or nothing changes), and
         # a new group of an old name never finds the old one's data.
@@ -105,7 +107,8 @@ class Groups:
                 domain=domain_name,
                 detail=" ".join(wanted),
             )
-            return GroupInfo(name, domain_name, address, tuple(wanted))
+        self._events.publish(AccessChanged.now())
+        return GroupInfo(name, domain_name, address, tuple(wanted))
 
     def list_all(self, actor: Principal, domain: str | None = None) -> list[GroupInfo]:
         visible = access.domains_with(actor, "directory.groups.manage")
@@ -161,6 +164,7 @@ class Groups:
                 domain=domain_name,
                 detail=member,
             )
+        self._events.publish(AccessChanged.now())
 
     def remove_member(
         self, actor: Principal, name: str, member: str, domain: str | None = None
@@ -184,6 +188,7 @@ class Groups:
                 domain=domain_name,
                 detail=member,
             )
+        self._events.publish(AccessChanged.now())
 
     def remove(self, actor: Principal, name: str, domain: str | None = None) -> None:
         with self._db.write() as session:
@@ -193,6 +198,7 @@ class Groups:
             for hook in self.on_name_freed:
                 hook(session, group.name, domain_name)
             audit.record(session, actor, "group.remove", target=group.name, domain=domain_name)
+        self._events.publish(AccessChanged.now())
 
     @classmethod
     def _changeable(

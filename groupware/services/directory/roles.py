@@ -17,6 +17,7 @@ from groupware.model.directory import Domain, Group, Role, RoleGrant, RolePermis
 from groupware.services.core import access, audit
 from groupware.services.core.access import IMPLICIT_ROLE, PERMISSIONS, WILDCARD, Principal, Resource
 from groupware.services.core.addresses import normalize_address, normalize_domain
+from groupware.services.core.events import AccessChanged, EventHub
 from groupware.store import Database
 from groupware.store.directory import domain_by_name, group_by_name, role_by_name, user_by_address
 
@@ -41,8 +42,9 @@ class GrantInfo:
 
 
 class Roles:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, events: EventHub) -> None:
         self._db = database
+        self._events = events  # told of each change, for what processes remember of rights
 
     def list_all(self) -> list[RoleInfo]:
         """Every role; the catalogue is not secret (anyone may see what roles exist)."""
@@ -90,6 +92,7 @@ class Roles:
                 raise InvalidInput(f"{name} is a built-in role and cannot be deleted")
             session.delete(role)
             audit.record(session, actor, "role.delete", target=name)
+        self._events.publish(AccessChanged.now())
 
     def grant(
         self,
@@ -135,7 +138,9 @@ class Roles:
                 domain=where,
                 detail=f"{role} on {where or 'all domains'}",
             )
-            return GrantInfo(row.id, role, grantee[2], where)
+            made = GrantInfo(row.id, role, grantee[2], where)
+        self._events.publish(AccessChanged.now())
+        return made
 
     def revoke(
         self,
@@ -171,6 +176,7 @@ class Roles:
                 domain=info[0].domain,
                 detail=f"{info[0].role} on {info[0].domain or 'all domains'}",
             )
+        self._events.publish(AccessChanged.now())
 
     def grants(self, actor: Principal) -> list[GrantInfo]:
         access.require(actor, "directory.roles.manage", ROLES_RESOURCE)
