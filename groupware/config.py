@@ -189,9 +189,10 @@ MAX_WORKERS = 64
 class ServerConfig:
     """How many worker processes `groupware serve` runs: each serves every port (the
     kernel shares the connections out, SO_REUSEPORT), and a supervisor restarts one that
-    dies. 1 runs the server in the one process, as before."""
+    dies. 1 runs the server in the one process; 0 (the default) one per core
+    (`worker_count`)."""
 
-    workers: int = 1
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,22 @@ SECTIONS: dict[str, type[Any]] = {
     "dav": DavConfig,
     "server": ServerConfig,
 }
+
+
+def worker_count(config: Config) -> int:
+    """The workers `groupware serve` runs: server.workers, or if 0 one per core this
+    process may use (up to MAX_WORKERS), but one when a listener takes any free port
+    (port 0): each worker would get a port of its own."""
+    if config.server.workers:
+        return config.server.workers
+    if _any_free_port(config.listen):
+        return 1
+    return min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+
+
+def _any_free_port(listen: ListenConfig) -> bool:
+    endpoints = (getattr(listen, f.name) for f in dataclasses.fields(listen))
+    return any(endpoint is not None and endpoint.port == 0 for endpoint in endpoints)
 
 
 def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -333,8 +350,10 @@ def _build(raw: dict[str, Any], source: str, listen_given: bool) -> Config:
         raise ConfigError(
             f"{source}: web.public_url: expected https://host[:port], got {web.public_url!r}"
         )
-    if not 1 <= config.server.workers <= MAX_WORKERS:
-        raise ConfigError(f"{source}: server.workers: from 1 to {MAX_WORKERS}")
+    if not 0 <= config.server.workers <= MAX_WORKERS:
+        raise ConfigError(f"{source}: server.workers: from 0 (one per core) to {MAX_WORKERS}")
+    if config.server.workers > 1 and _any_free_port(config.listen):
+        raise ConfigError(f"{source}: a listener on port 0 needs server.workers = 1")
     if config.log.level not in {"debug", "info", "warning", "error"}:
         raise ConfigError(f"{source}: log.level: one of debug, info, warning, error")
     return config

@@ -185,7 +185,7 @@ class Supervisor:
         except config_module.ConfigError as exc:
             log.error("reload refused, the old configuration stays: %s", exc)
             return
-        if fresh.server.workers != self.config.server.workers:
+        if config_module.worker_count(fresh) != self.config.server.workers:
             log.warning("server.workers takes effect at the next start, not at a reload")
             server = dataclasses.replace(fresh.server, workers=self.config.server.workers)
             fresh = dataclasses.replace(fresh, server=server)

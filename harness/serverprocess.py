@@ -59,6 +59,8 @@ class ServerProcess:
         self.log_path = folder / "server.log"
         self.smtp_port = free_port()
         self.config_path = folder / "groupware.toml"
+        # One process unless a test asks for more (the default is one per core).
+        pinned = "" if "[server]" in extra else "[server]\nworkers = 1\n"
         self.config_path.write_text(
             f"hostname = {json.dumps(hostname)}\n"
             f"data_dir = {json.dumps(str(self.data_dir))}\n"
@@ -70,7 +72,7 @@ class ServerProcess:
             f"nameservers = {json.dumps(nameservers)}\n"
             "[log]\n"
             f"level = {json.dumps(log_level)}\n"
-            f"{extra}"
+            f"{pinned}{extra}"
         )
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0

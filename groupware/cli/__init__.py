@@ -7,6 +7,7 @@ the config, for commands that run before the services exist) and one line in `bu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeAlias
@@ -14,7 +15,7 @@ from typing import NoReturn, TypeAlias
 from groupware import logs, runtime
 from groupware.cli import access, calendars, directory, mail, terminal
 from groupware.cli.terminal import CommandFailed
-from groupware.config import Config, ConfigError
+from groupware.config import Config, ConfigError, worker_count
 from groupware.config import load as load_config
 from groupware.errors import GroupwareError
 from groupware.services import Services
@@ -93,10 +94,12 @@ def cmd_init(args: argparse.Namespace, config: Config) -> int:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     if not runtime.database_is_current(config):
         raise CommandFailed(NOT_CURRENT)
-    if config.server.workers > 1:
+    workers = worker_count(config)
+    if workers > 1:
         from groupware import supervisor
 
-        return supervisor.serve(config, args.config)
+        server = dataclasses.replace(config.server, workers=workers)
+        return supervisor.serve(dataclasses.replace(config, server=server), args.config)
     logs.configure(config.log)  # after the check, so a refusal stays one line
     built = runtime.build(config)
     try:

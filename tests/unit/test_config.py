@@ -5,6 +5,7 @@ errors that name the bad key; the Config is frozen; primary_domain.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -318,9 +319,17 @@ def test_web_connection_limits(tmp_path: Path) -> None:
             config.load(write(tmp_path, f"[web]\n{key} = 0\n"), environ={})
 
 
-def test_workers_from_one_to_the_limit() -> None:
-    assert config.load(environ={}).server.workers == 1
-    assert config.load(environ={"GROUPWARE_SERVER_WORKERS": "4"}).server.workers == 4
-    for wrong in ("0", "65", "-1"):
+def test_workers_one_per_core_by_default_or_as_many_as_said() -> None:
+    cores = len(os.sched_getaffinity(0))
+    default = config.load(environ={})
+    assert default.server.workers == 0 and config.worker_count(default) == min(cores, 64)
+    four = config.load(environ={"GROUPWARE_SERVER_WORKERS": "4"})
+    assert four.server.workers == 4 and config.worker_count(four) == 4
+    for wrong in ("65", "-1"):
         with pytest.raises(ConfigError, match="server.workers"):
             config.load(environ={"GROUPWARE_SERVER_WORKERS": wrong})
+    # A listener on any free port: each worker would get another, so one worker.
+    free = {"GROUPWARE_LISTEN_IMAP": "127.0.0.1:0"}
+    assert config.worker_count(config.load(environ=free)) == 1
+    with pytest.raises(ConfigError, match="port 0 needs server.workers = 1"):
+        config.load(environ={**free, "GROUPWARE_SERVER_WORKERS": "2"})
