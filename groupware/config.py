@@ -190,9 +190,13 @@ class ServerConfig:
     """How many worker processes `groupware serve` runs: each serves every port (the
     kernel shares the connections out, SO_REUSEPORT), and a supervisor restarts one that
     dies. 1 runs the server in the one process; 0 (the default) one per core
-    (`worker_count`)."""
+    (`worker_count`). At a reload (SIGHUP) the old workers stop taking connections and
+    serve the ones they have until they end, for up to drain_seconds (then IMAP and POP3
+    clients get a BYE, and reconnect to the new workers), as Dovecot's and Postfix's
+    processes finish their sessions."""
 
     workers: int = 0
+    drain_seconds: int = 3600
 
 
 @dataclass(frozen=True)
@@ -352,6 +356,8 @@ def _build(raw: dict[str, Any], source: str, listen_given: bool) -> Config:
         )
     if not 0 <= config.server.workers <= MAX_WORKERS:
         raise ConfigError(f"{source}: server.workers: from 0 (one per core) to {MAX_WORKERS}")
+    if config.server.drain_seconds < 0:
+        raise ConfigError(f"{source}: server.drain_seconds: 0 or more")
     if config.server.workers > 1 and _any_free_port(config.listen):
         raise ConfigError(f"{source}: a listener on port 0 needs server.workers = 1")
     if config.log.level not in {"debug", "info", "warning", "error"}:

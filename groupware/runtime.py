@@ -16,7 +16,8 @@ import signal
 import ssl
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +40,8 @@ from groupware.store.notifications import PostgresChannel
 
 log = logging.getLogger(__name__)
 SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before another may take it
+DRAIN_SIGNAL = signal.SIGUSR1  # from the supervisor at a reload: finish, take no more
+DRAIN_LOOK_SECONDS = 1.0  # how often a draining worker counts its connections
 
 
 class Listener(Protocol):
@@ -48,6 +51,8 @@ class Listener(Protocol):
     port: int  # the bound port (useful when configured as 0)
 
     async def start(self) -> None: ...
+    def stop_accepting(self) -> None: ...  # a draining worker: new connections go elsewhere
+    def busy(self) -> int: ...  # connections open that a draining worker waits for
     async def stop(self) -> None: ...
 
 
@@ -105,10 +110,14 @@ class Runtime:
         # 8 sessions went from ~55 to ~90 ops/s at 1 ms).
         sys.setswitchinterval(SWITCH_INTERVAL)
         memory.return_big_blocks()  # messages of many MiB pass through the pool's threads
-        self._stopping = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        self._stopping, draining = asyncio.Event(), asyncio.Event()
+        for sig, event in (
+            (signal.SIGINT, self._stopping),
+            (signal.SIGTERM, self._stopping),
+            (DRAIN_SIGNAL, draining),
+        ):
             with contextlib.suppress(ValueError, RuntimeError):  # not the main thread (tests)
-                self._loop.add_signal_handler(sig, self._stopping.set)
+                self._loop.add_signal_handler(sig, event.set)
         started = self.started
         relay = self._event_relay()
         if relay is not None:  # before any listener: every subscriber hears the others
@@ -129,7 +138,9 @@ class Runtime:
             log.info("groupware ready on %s", self.config.hostname)
             if ready is not None:
                 ready.set()
-            await self._stopping.wait()
+            await _first(self._stopping.wait(), draining.wait())
+            if draining.is_set() and not self._stopping.is_set():
+                await self._drain(started)
             log.info("stopping")
         finally:
             gc.unfreeze()  # collectable again (a test process starts many servers)
@@ -138,6 +149,20 @@ class Runtime:
             started.clear()
             if relay is not None:
                 await asyncio.to_thread(relay.stop)
+
+    async def _drain(self, started: list[Listener]) -> None:
+        """A reload's old worker (groupware/supervisor.py): take no new connections, and
+        serve the open ones until they end, for up to server.drain_seconds, or until
+        told to stop."""
+        for listener in started:
+            listener.stop_accepting()
+        log.info("draining: new connections go to the new workers")
+        deadline = time.monotonic() + self.config.server.drain_seconds
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            if not sum(listener.busy() for listener in started):
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), DRAIN_LOOK_SECONDS)
 
     def recover(self) -> None:
         """What a crash left: spool files (never answered 250), blobs no row names."""
@@ -254,6 +279,16 @@ class Runtime:
                     )
                 )
         return listeners
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait until the first of `waits` is done; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def build(config: Config) -> Runtime:

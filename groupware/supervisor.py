@@ -13,8 +13,10 @@ passes events on, and starts a worker that died again (not before a second has p
 if it died within a second of starting, so a worker that cannot start does not spin).
 SIGTERM or SIGINT stop every worker (each closes its ports and finishes what it took
 on) and then the supervisor. SIGHUP starts a new set of workers with the configuration
-and certificates read again, waits until every one of them serves, and only then stops
-the old ones; if the new set does not come up, it is stopped and the old one stays.
+and certificates read again, waits until every one of them serves, and only then tells
+the old ones to drain: they take no new connection and end once their open ones have
+(up to server.drain_seconds), so a reload drops none. If the new set does not come up,
+it is stopped and the old one stays.
 A lock on data_dir/serve.lock keeps a second supervisor from sharing the ports.
 """
 
@@ -66,6 +68,7 @@ class Supervisor:
         self.trial: set[int] = set()  # a reload's new workers, until they all serve
         self.trial_failed = False
         self.due: dict[int, float] = {}  # worker index -> when to start it again
+        self.draining: dict[int, float] = {}  # old workers at a reload -> when to kill
         self.signals: list[int] = []
         self.fanout: FanOut | None = None
         # Two rows a worker: at a reload the old set and the new one serve together.
@@ -134,6 +137,11 @@ class Supervisor:
             time.sleep(wait)
         self._reap()
         now = time.monotonic()
+        for pid, until in list(self.draining.items()):
+            if until <= now:
+                log.error("worker pid %d still draining; killed", pid)
+                _signal(pid, signal.SIGKILL)
+                del self.draining[pid]
         for index, when in list(self.due.items()):
             if when <= now:
                 del self.due[index]
@@ -167,6 +175,7 @@ class Supervisor:
                 os.close(child.ready_pipe)
             self.tally.clear(child.row)  # its connections ended with it
             self.free_rows.append(child.row)
+            self.draining.pop(pid, None)
             if pid in self.retiring:
                 self.retiring.discard(pid)
                 continue
@@ -189,6 +198,9 @@ class Supervisor:
             log.warning("server.workers takes effect at the next start, not at a reload")
             server = dataclasses.replace(fresh.server, workers=self.config.server.workers)
             fresh = dataclasses.replace(fresh, server=server)
+        if len(self.free_rows) < self.config.server.workers:
+            # The last reload's old workers still drain: they stop now.
+            self._retire(set(self.draining))
         old = set(self.children)
         previous, self.config = self.config, fresh
         new = {self._spawn(index) for index in range(self.config.server.workers)}
@@ -200,8 +212,8 @@ class Supervisor:
                 if self.trial_failed:
                     break
                 if all(self.children[pid].ready for pid in new):
-                    self._retire(old)
-                    log.info("reload: %d new workers serve, the old ones stopped", len(new))
+                    self._drain(old)
+                    log.info("reload: %d new workers serve, the old ones drain", len(new))
                     return
             log.error("reload: the new workers did not all come up; the old ones stay")
             self.config = previous
@@ -214,6 +226,16 @@ class Supervisor:
         self.due.clear()
         self._retire(set(self.children))
         return 0
+
+    def _drain(self, pids: set[int]) -> None:
+        """Ask `pids` to take no new connections and end once their open ones have
+        (runtime.DRAIN_SIGNAL): a reload drops no connection. The loop goes on meanwhile;
+        one still there well after server.drain_seconds is killed."""
+        self.retiring |= pids
+        until = time.monotonic() + self.config.server.drain_seconds + STOP_SECONDS
+        for pid in pids:
+            self.draining[pid] = until
+            _signal(pid, runtime.DRAIN_SIGNAL)
 
     def _retire(self, pids: set[int]) -> None:
         """SIGTERM `pids` and wait until they ended (SIGKILL after STOP_SECONDS), passing

@@ -47,6 +47,15 @@ class OutboundWorker:
             log.info("%d held webmail messages will be sent again", recovered)
         self._task = asyncio.create_task(self._run(), name="outbound")
 
+    def stop_accepting(self) -> None:
+        """A draining worker sends no more: the new workers' queue runner does (on
+        SQLite only one may run)."""
+        if self._task is not None:
+            self._task.cancel()
+
+    def busy(self) -> int:
+        return 0
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

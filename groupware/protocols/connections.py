@@ -17,6 +17,7 @@ class ConnectionLimits:
         self.total, self.per_ip = total, per_ip
         self.tally = tally if tally is not None else Tally(rows=1, buckets=1024)
         self.name = name
+        self.here = 0  # of them, in this process (a draining worker waits for none)
 
     @property
     def open(self) -> int:
@@ -29,8 +30,10 @@ class ConnectionLimits:
             return False
         self.tally.add(self.name, 1)
         self.tally.add(per_network, 1)
+        self.here += 1
         return True
 
     def release(self, ip: str) -> None:
+        self.here -= 1
         self.tally.add(self.name, -1)
         self.tally.add(f"{self.name} {network(ip)}", -1)

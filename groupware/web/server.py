@@ -131,6 +131,14 @@ class WebListener:
         self._thread.start()
         log.info("http listening on %s:%s", self.server.effective_host, self.port)
 
+    def stop_accepting(self) -> None:
+        """Leave new connections to the other workers (closed in waitress's thread)."""
+        self.server.trigger.pull_trigger(self.server.close)
+
+    def busy(self) -> int:
+        """None worth waiting for: browsers reconnect, their event streams too."""
+        return 0
+
     async def stop(self) -> None:
         self.server.carrier.close_all()
         # Requests being served finish (up to 5 s); then the loop closes every channel

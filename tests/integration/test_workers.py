@@ -12,12 +12,14 @@ import os
 import re
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from groupware import tlscerts
 from tests.conftest import ADMIN_PASSWORD
 from tests.integration.imapservers import PASSWORD, PATIENCE, USER, Idler, ImapServer, deliver
 
@@ -231,3 +233,55 @@ def wait_until_free(server: ImapServer, expected: int = 0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"{len(held)} connections still open, {expected} expected")
+
+
+def test_a_reload_keeps_open_sessions_and_serves_new_ones_the_new_certificate(
+    server: ImapServer,
+) -> None:
+    """SIGHUP with a new certificate: new connections get it from the new workers, while
+    a session opened before stays with its old worker, which takes no new connection,
+    hears news and ends only once that session has (nothing dropped)."""
+    deadline = time.monotonic() + PATIENCE
+    while len(old := workers_of(server.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    config = server.config
+    before = certificate_of(server.imap_port)
+    idler = Idler(server.imap_port)
+    holder = owner(old, server.imap_port, idler.sock.getsockname()[1])
+    assert holder in old
+
+    config.tls.cert.unlink()
+    config.tls.key.unlink()
+    tlscerts.ensure_certificate(config.tls.cert, config.tls.key, config.hostname)
+    os.kill(server.pid, signal.SIGHUP)
+    deadline = time.monotonic() + PATIENCE
+    while certificate_of(server.imap_port) == before:
+        assert time.monotonic() < deadline, "no worker serves the new certificate"
+        time.sleep(0.1)
+    for _ in range(10):  # every new connection: the new workers, the new certificate
+        assert certificate_of(server.imap_port) != before
+
+    deliver(server, "During the drain")  # the old worker's session hears it, as ever
+    idler.until(rb"^\* 1 EXISTS")
+    deadline = time.monotonic() + PATIENCE
+    while other := [pid for pid in old if pid != holder and Path(f"/proc/{pid}").exists()]:
+        assert time.monotonic() < deadline, f"the idle old worker {other} did not end"
+        time.sleep(0.1)
+    assert Path(f"/proc/{holder}").exists()  # still serving its session
+    idler.close()
+    deadline = time.monotonic() + PATIENCE
+    while holder in workers_of(server.pid):
+        assert time.monotonic() < deadline, "the old worker stayed after its last session"
+        time.sleep(0.1)
+    assert len(workers_of(server.pid)) == 2
+
+
+def certificate_of(port: int) -> bytes:
+    """The certificate a new IMAP connection is given at STARTTLS."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with imaplib.IMAP4("127.0.0.1", port, timeout=PATIENCE) as client:
+        client.starttls(context)
+        der = client.sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+        assert der is not None
+        return der

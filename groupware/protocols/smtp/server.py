@@ -364,6 +364,14 @@ class SMTPListener:
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("%s listening on %s:%s", self.name, self.endpoint.host, self.port)
 
+    def stop_accepting(self) -> None:
+        """Leave new connections to the other workers; serve the open ones on."""
+        if self._server is not None:
+            self._server.close()
+
+    def busy(self) -> int:
+        return self.limits.here
+
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
