@@ -209,7 +209,8 @@ def check_messages(
 
 
 def check_store(server: ServerProcess) -> dict[str, int]:
-    """Kept counters equal the rows; every referenced blob is a file with the right hash."""
+    """Kept counters equal the rows; every referenced blob is a file (or its row holds
+    the bytes) with the right hash."""
     database = Database(server.config.database_url)
     try:
         with database.read() as session:
@@ -246,6 +247,11 @@ def check_store(server: ServerProcess) -> dict[str, int]:
                 )
             )
             sizes = set(session.execute(select(Message.blob_id, Message.size)).tuples())
+            in_rows = {  # bytes kept in the database ([store] blobs = "database")
+                blob_id: data
+                for blob_id, data in session.execute(select(Blob.id, Blob.data)).tuples()
+                if data is not None
+            }
     finally:
         database.dispose()
     for blob_id in referenced:
@@ -254,8 +260,8 @@ def check_store(server: ServerProcess) -> dict[str, int]:
         assert size == blobs[blob_id], f"message size differs from blob {blob_id}'s"
     for blob_id, size in blobs.items():
         path = server.blob_root / blob_id[:2] / blob_id
-        assert path.is_file(), f"blob {blob_id} has a row but no file"
-        data = path.read_bytes()
+        assert blob_id in in_rows or path.is_file(), f"blob {blob_id} has a row but no bytes"
+        data = in_rows[blob_id] if blob_id in in_rows else path.read_bytes()
         assert (hashlib.sha256(data).hexdigest(), len(data)) == (blob_id, size), path
     files = [p for p in server.blob_root.glob("??/*") if p.name != ".lock"]
     return {
@@ -325,5 +331,51 @@ def test_accepted_mail_survives_sigkill(tmp_path: Path, database_url: str, worke
             f"\n{len(accepted)} accepted before SIGKILL, {len(traffic.unsure)} in flight "
             f"({found['unsure_stored']} of them stored), {len(refused)} refused {codes}; "
             f"store: {store}"
+        )
+        assert store["unreferenced_blob_rows"] == 0
+
+
+@pytest.mark.timeout(120)
+def test_mail_a_killed_node_accepted_is_on_the_other_node(
+    tmp_path: Path, postgres_schema: str
+) -> None:
+    """Two nodes on one PostgreSQL, message bytes in the database: node A is SIGKILLed
+    while clients send to it; node B, never restarted, serves every message A accepted,
+    intact and once, and takes new mail."""
+    extra = '[store]\nblobs = "database"\n'
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    node_a = ServerProcess(tmp_path / "a", postgres_schema, TEST_DNS.address, extra=extra)
+    node_b = ServerProcess(tmp_path / "b", postgres_schema, TEST_DNS.address, extra=extra)
+    with node_a, node_b:
+        node_a.initialise(ADMIN_PASSWORD, USERS, PASSWORD)
+        node_b.initialise(ADMIN_PASSWORD, [], PASSWORD)
+        node_a.start()
+        node_b.start()
+        traffic = Traffic(node_a.smtp_port)
+        traffic.start()
+        try:
+            began = time.monotonic()
+            while time.monotonic() - began < MAX_WAIT_SECONDS:
+                time.sleep(0.1)
+                if (
+                    time.monotonic() - began >= SEND_SECONDS
+                    and len(traffic.accepted) >= MIN_ACCEPTED
+                ):
+                    break
+            kill_all(node_a)
+        finally:
+            traffic.finish()
+        accepted = [sent for _, sent in traffic.accepted]
+        assert len(accepted) >= MIN_ACCEPTED, f"only {len(accepted)} accepted:\n{node_a.log()}"
+        fresh = make_message(99, 1)
+        send_one(node_b.smtp_port, fresh)
+        refused = [sent for sent, _ in traffic.refused]
+        found = check_messages(inboxes(node_b), [*accepted, fresh], traffic.unsure, refused)
+        store = check_store(node_b)
+        assert node_b.stop() == 0, node_b.log()
+        print(
+            f"\n{len(accepted)} accepted by A before SIGKILL, all on B; "
+            f"{len(traffic.unsure)} in flight ({found['unsure_stored']} stored); store: {store}"
         )
         assert store["unreferenced_blob_rows"] == 0
