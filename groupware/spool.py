@@ -1,5 +1,6 @@
 """Messages as spool files while SMTP takes them and the router sends them on: made in the
-spool folder (which the runtime empties at start-up), read back a header section at a
+spool folder (which the runtime empties at start-up, and the supervisor of a dead
+worker's files), read back a header section at a
 time, and copied with new header fields on top, disk to disk, so a message is never held
 whole in memory to be changed. New ways of rewriting a spooled message go here.
 """
@@ -16,10 +17,22 @@ CHUNK = 256 * 1024
 
 
 def create(folder: Path, prefix: str = "smtp-") -> tuple[Path, BinaryIO]:
-    """A new, empty spool file and its handle open for writing; the caller removes it."""
+    """A new, empty spool file and its handle open for writing; the caller removes it.
+    Its name holds the process id ("smtp-<pid>-…"), so that what a worker killed midway
+    left can be removed while the others' files are in use (`remove_left_by`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=folder, prefix=prefix)
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f"{prefix}{os.getpid()}-")
     return Path(name), os.fdopen(fd, "wb", buffering=CHUNK)
+
+
+def remove_left_by(folder: Path, pid: int) -> int:
+    """Remove the spool files process `pid` made (it has ended: none is in use, none was
+    answered 250, as a message is stored before that); how many there were."""
+    removed = 0
+    for leftover in folder.glob(f"*-{pid}-*"):  # mkstemp's own part has no "-"
+        leftover.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def read_head(source: BinaryIO) -> bytes:

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 
 from groupware import config as config_module
-from groupware import logs, runtime
+from groupware import logs, runtime, spool
 from groupware.config import Config
 from groupware.fanout import SOCKET, FanOut
 from groupware.protocols.tally import Tally
@@ -175,6 +175,9 @@ class Supervisor:
                 os.close(child.ready_pipe)
             self.tally.clear(child.row)  # its connections ended with it
             self.free_rows.append(child.row)
+            left = spool.remove_left_by(self.config.data_dir / "spool", pid)
+            if left:
+                log.info("removed %d spool files worker pid %d left", left, pid)
             self.draining.pop(pid, None)
             if pid in self.retiring:
                 self.retiring.discard(pid)

@@ -379,3 +379,50 @@ def test_mail_a_killed_node_accepted_is_on_the_other_node(
             f"{len(traffic.unsure)} in flight ({found['unsure_stored']} stored); store: {store}"
         )
         assert store["unreferenced_blob_rows"] == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_killed_under_load_loses_nothing_and_comes_back(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Two workers take mail; one is SIGKILLed. The supervisor starts another and
+    removes the spool files the dead one left; the survivor went on taking mail; every
+    message either had accepted is stored once, intact."""
+    extra = "[server]\nworkers = 2\n"
+    with ServerProcess(tmp_path, database_url, TEST_DNS.address, extra=extra) as server:
+        server.initialise(ADMIN_PASSWORD, USERS, PASSWORD)
+        server.start()
+        deadline = time.monotonic() + MAX_WAIT_SECONDS
+        while len(workers := server.pids()[1:]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        traffic = Traffic(server.smtp_port)
+        traffic.start()
+        try:
+            time.sleep(SEND_SECONDS / 2)
+            victim = workers[0]
+            os.kill(victim, signal.SIGKILL)
+            killed = len(traffic.accepted)
+            while time.monotonic() < deadline + SEND_SECONDS:
+                now = server.pids()[1:]
+                if len(now) == 2 and victim not in now:
+                    break
+                time.sleep(0.05)
+            assert victim not in now and len(now) == 2, "no worker came in its place"
+            time.sleep(SEND_SECONDS / 2)
+        finally:
+            traffic.finish()
+        left = list((server.data_dir / "spool").glob(f"*-{victim}-*"))
+        assert left == [], "the dead worker's spool files stayed"
+        codes = sorted({code for _, code in traffic.refused})
+        assert all(400 <= code < 500 for code in codes), f"refusals {codes}:\n{server.log()}"
+        accepted = [sent for _, sent in traffic.accepted]
+        assert len(accepted) > killed, "no message was accepted after the kill"
+        assert server.stop() == 0, server.log()
+        refused = [sent for sent, _ in traffic.refused]
+        found = check_messages(inboxes(server), accepted, traffic.unsure, refused)
+        store = check_store(server)
+        print(
+            f"\n{len(accepted)} accepted ({killed} before the kill), {len(traffic.unsure)} "
+            f"cut off with the worker ({found['unsure_stored']} stored); store: {store}"
+        )
+        assert store["unreferenced_blob_rows"] == 0 and store["spool_files"] == 0

@@ -6,15 +6,14 @@ connection). The server sets the deadline; new IMAP socket behaviour goes here."
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
-import tempfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from groupware import spool
 from groupware.protocols import streams
 from groupware.protocols.imap.commands import Spooled
 from groupware.protocols.imap.session import ConnectionClosed
@@ -86,11 +85,9 @@ class StreamChannel(streams.StreamChannel):
         removes at the latest when the connection ends (see `release`)."""
         if in_memory:
             return await self._bounded(self.reader.readexactly(size))
-        self._spool.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self._spool, prefix="imap-")
-        path = Path(name)
+        path, handle = spool.create(self._spool, "imap-")
         self._spooled.add(path)
-        with os.fdopen(fd, "wb") as handle:
+        with handle:
             left = size
             while left:
                 chunk = await self._bounded(self.reader.readexactly(min(CHUNK, left)))

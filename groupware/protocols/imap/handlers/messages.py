@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from groupware import spool
 from groupware.errors import NotFound
 from groupware.mime.binary import encode_binary_parts, needs_conversion
 from groupware.protocols.imap import commands as c
@@ -215,11 +214,9 @@ async def _catenated(session: Session, mailbox: str, catenate: c.Catenate, room:
         await session.call(session.services.mailboxes.get, session.actor, mailbox)
     except NotFound:
         raise Refused("No such mailbox", "TRYCREATE") from None
-    session.spool.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=session.spool, prefix="imap-catenate-")
-    path = Path(name)
+    path, handle = spool.create(session.spool, "imap-catenate-")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with handle:
             size = await session.call(_write_pieces, session, catenate.parts, handle, room)
     except BaseException:
         path.unlink(missing_ok=True)
@@ -307,14 +304,13 @@ def _spooled(session: Session, literal: bytes | c.Spooled) -> Iterator[Path]:
         finally:  # stored (or refused): the spool copy is not needed any more
             literal.path.unlink(missing_ok=True)
         return
-    session.spool.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=session.spool, prefix="imap-")
+    path, handle = spool.create(session.spool, "imap-")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with handle:
             handle.write(literal)
-        yield Path(name)
+        yield path
     finally:
-        Path(name).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
 
 
 # RFC 2177 IDLE (RFC 9051 §6.3.13): changes go out as they happen until DONE
