@@ -25,11 +25,14 @@ argon2 does not dominate the set-up) and start together; each level runs --secon
 --repeat times, and the run with the median ops/s is shown. "cpu %" is the server's CPU
 time (user + system, all its processes) over the run; "client %" is this process's.
 
-Idle memory: after a warm-up, --idle-connections connections log in (app password) and
-wait in IDLE; the server's resident memory (VmRSS, and PSS from smaps_rollup, summed over
-the process that listens on the port and all its descendants) is read before and after,
-per connection. The server's [imap] limits (connections per address and per account) are
-raised in its config file for this.
+Idle memory: after a warm-up, --idle-connections connections log in (app password),
+select the (small) folder "Push" and wait in IDLE; the server's resident memory (VmRSS,
+and PSS from smaps_rollup, summed over the process that listens on the port and all its
+descendants) is read before and after, per connection. The server's [imap] limits
+(connections per address and per account) are raised in its config file for this.
+Push: then one more session APPENDs a message to "Push", and the time until each idle
+session has read its "* n EXISTS" is taken from the APPEND's sending (p50, p99, max; one
+thread reads every socket with epoll).
 
 Peer: --peer HOST:PORT USER PASS runs the same mix against another server (its INBOX is
 filled over IMAP with the same messages when it holds fewer than --messages;
@@ -92,6 +95,7 @@ import os
 import random
 import re
 import resource
+import selectors
 import socket
 import statistics
 import sys
@@ -114,6 +118,7 @@ from harness.serverprocess import ServerProcess, free_port  # noqa: E402
 PASSWORD = "Bench-pass-1234"
 USER = "bench@example.test"
 SEED = 20260101
+PUSH_FOLDER = "Push"  # what the idle sessions select, and one message is appended to
 OPS = ("select", "flags", "envelope", "search", "store", "body")
 
 # -- the mailbox ---------------------------------------------------------------------------
@@ -603,6 +608,10 @@ def measure_idle(target: Target, count: int) -> dict[str, object]:
         client.send(b"DONE\r\n")
         client.command("LOGOUT")
         client.close()
+    with contextlib.suppress(IMAPError):
+        client = target.connect()
+        client.command(f"CREATE {PUSH_FOLDER}")  # fails if there already: as good
+        client.close()
     time.sleep(1)
     before = memory_kib(target.root) if target.root else None
     clients: list[Client] = []
@@ -615,6 +624,7 @@ def measure_idle(target: Target, count: int) -> dict[str, object]:
         for _ in todo:
             try:
                 client = target.connect()
+                client.select(PUSH_FOLDER)
                 client.idle()
             except (IMAPError, OSError) as error:
                 with lock:
@@ -632,6 +642,7 @@ def measure_idle(target: Target, count: int) -> dict[str, object]:
     opened = time.monotonic() - started
     time.sleep(2)
     after = memory_kib(target.root) if target.root else None
+    push = measure_push(target, clients)
     for client in clients:
         with contextlib.suppress(OSError):
             client.send(b"DONE\r\n" + client.tag() + b" LOGOUT\r\n")
@@ -644,6 +655,7 @@ def measure_idle(target: Target, count: int) -> dict[str, object]:
         "wanted": count,
         "failures": failures,
         "open_seconds": round(opened, 2),
+        "push": push,
     }
     if before is not None and after is not None and clients:
         result |= {
@@ -653,6 +665,55 @@ def measure_idle(target: Target, count: int) -> dict[str, object]:
             "pss_kib_per_conn": round((after["pss"] - before["pss"]) / len(clients), 1),
         }
     print(f"{target.label} idle: {json.dumps(result)}", file=sys.stderr)
+    return result
+
+
+def measure_push(target: Target, clients: list[Client]) -> dict[str, object]:
+    """One message APPENDed to the folder every idle session selected: how long until
+    each has read "* n EXISTS", from the moment the APPEND was sent."""
+    chooser = selectors.DefaultSelector()
+    for client in clients:
+        client.sock.setblocking(False)
+        chooser.register(client.sock, selectors.EVENT_READ, client)
+    pusher = target.connect()
+    message = b"From: a@b.example\r\nSubject: push\r\n\r\nnews\r\n"
+    tag = pusher.tag()
+    began = time.perf_counter()
+    pusher.send(
+        b"%s APPEND %s {%d+}\r\n%s\r\n" % (tag, PUSH_FOLDER.encode(), len(message), message)
+    )
+    arrivals: list[float] = []
+    waiting = len(clients)
+    deadline = began + 120
+    while waiting and time.perf_counter() < deadline:
+        for key, _ in chooser.select(timeout=1):
+            client = key.data
+            try:
+                data = client.sock.recv(65536)
+            except BlockingIOError:
+                continue
+            client.buf += data
+            if not data or b" EXISTS\r\n" in client.buf:
+                if data:
+                    arrivals.append((time.perf_counter() - began) * 1000)
+                chooser.unregister(client.sock)
+                waiting -= 1
+    chooser.close()
+    for client in clients:
+        client.sock.setblocking(True)
+    with contextlib.suppress(IMAPError, OSError):
+        pusher.response(tag)
+        pusher.command("LOGOUT")
+    pusher.close()
+    arrivals.sort()
+    result: dict[str, object] = {"sessions": len(clients), "heard": len(arrivals)}
+    if arrivals:
+        result |= {
+            "p50_ms": round(arrivals[len(arrivals) // 2], 1),
+            "p99_ms": round(arrivals[min(len(arrivals) - 1, len(arrivals) * 99 // 100)], 1),
+            "max_ms": round(arrivals[-1], 1),
+        }
+    print(f"{target.label} push: {json.dumps(result)}", file=sys.stderr)
     return result
 
 
@@ -819,9 +880,16 @@ def idle_line(label: str, idle: dict[str, object]) -> str:
             f" {after['processes']} processes)"  # type: ignore[index]
         )
     failures = f", failures: {idle['failures']}" if idle.get("failures") else ""
+    push = idle.get("push") or {}
+    heard = (
+        f"; one APPEND heard by {push['heard']} of {push['sessions']}: p50 {push['p50_ms']} ms,"
+        f" p99 {push['p99_ms']} ms, max {push['max_ms']} ms"
+        if isinstance(push, dict) and push.get("heard")
+        else ""
+    )
     return (
         f"{label} idle: {idle['connections']} of {idle['wanted']} connections in IDLE"
-        f" (opened in {idle['open_seconds']} s): {text}{failures}"
+        f" (opened in {idle['open_seconds']} s): {text}{failures}{heard}"
     )
 
 

@@ -25,6 +25,9 @@ class TimedCache(Generic[K, V]):
         self.max_entries, self.seconds = max_entries, seconds
         self._entries: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
+        # Bumped by `clear`: an answer computed from what was read before a clear is
+        # stale, and `put` with the generation read first drops it.
+        self.generation = 0
 
     def get(self, key: K) -> V | None:
         with self._lock:
@@ -33,10 +36,13 @@ class TimedCache(Generic[K, V]):
             return None
         return entry[1]
 
-    def put(self, key: K, value: V) -> None:
+    def put(self, key: K, value: V, generation: int | None = None) -> None:
+        """Keep `value`, unless the cache was cleared since `generation` was read."""
         now = time.monotonic()
         until = float("inf") if self.seconds is None else now + self.seconds
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             self._entries.pop(key, None)  # the newest goes last, so the oldest go first
             if len(self._entries) >= self.max_entries:
                 self._make_room(now)
@@ -45,6 +51,7 @@ class TimedCache(Generic[K, V]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.generation += 1
 
     def __len__(self) -> int:
         return len(self._entries)

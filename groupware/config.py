@@ -263,7 +263,20 @@ def worker_count(config: Config) -> int:
         return config.server.workers
     if _any_free_port(config.listen):
         return 1
-    return min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+    return min(_cores(), MAX_WORKERS)
+
+
+def _cores() -> int:
+    """The cores this process may use: its CPU affinity, within a container's CPU quota
+    (cgroup v2 cpu.max), which the affinity does not show."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
 
 
 def _any_free_port(listen: ListenConfig) -> bool:

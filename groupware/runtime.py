@@ -27,7 +27,7 @@ from groupware.blocking import Blocking
 from groupware.config import Config
 from groupware.dav import patches
 from groupware.errors import NotFound
-from groupware.fanout import UnixChannel
+from groupware.fanout import SOCKET, UnixChannel
 from groupware.protocols.tally import Tally
 from groupware.services import Services, build_services
 from groupware.services.core.access import SYSTEM
@@ -74,6 +74,7 @@ class Runtime:
     events_socket: Path | None = None
     tally: Tally = field(default_factory=Tally)
     clears_spool: bool = True  # a worker does not: others' deliveries are in it
+    drains: bool = False  # a supervisor's worker: DRAIN_SIGNAL (blocked till then) drains it
     _tls: ssl.SSLContext | None = None
 
     def close(self) -> None:
@@ -111,13 +112,12 @@ class Runtime:
         sys.setswitchinterval(SWITCH_INTERVAL)
         memory.return_big_blocks()  # messages of many MiB pass through the pool's threads
         self._stopping, draining = asyncio.Event(), asyncio.Event()
-        for sig, event in (
-            (signal.SIGINT, self._stopping),
-            (signal.SIGTERM, self._stopping),
-            (DRAIN_SIGNAL, draining),
-        ):
+        for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError, RuntimeError):  # not the main thread (tests)
-                self._loop.add_signal_handler(sig, event.set)
+                self._loop.add_signal_handler(sig, self._stopping.set)
+        if self.drains:
+            self._loop.add_signal_handler(DRAIN_SIGNAL, draining.set)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {DRAIN_SIGNAL})
         started = self.started
         relay = self._event_relay()
         if relay is not None:  # before any listener: every subscriber hears the others
@@ -186,18 +186,16 @@ class Runtime:
         supervisor's socket on SQLite. With one process and no socket there is nobody to
         tell now: it sees a change within what its caches keep (seconds), or at once
         where it reads the database each time (credentials)."""
-        relay = None
+        relay, socket = None, self.config.data_dir / SOCKET
         if not self.database.is_sqlite:
             relay = EventRelay(self.services.events, PostgresChannel(self.database.engine))
-        elif (self.config.data_dir / "events.sock").exists():
-            relay = EventRelay(
-                self.services.events, UnixChannel(self.config.data_dir / "events.sock")
-            )
+        elif socket.exists():
+            relay = EventRelay(self.services.events, UnixChannel(socket))
         try:
             if relay is not None:
                 relay.start(listen=False)
-        except OSError as exc:  # a socket left by a supervisor that is gone
-            log.debug("no running server to tell: %s", exc)
+        except Exception as exc:  # no server there (a socket left behind), or no NOTIFY:
+            log.warning("running servers not told of this change: %s", exc)  # caches expire
             relay = None
         try:
             yield

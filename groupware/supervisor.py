@@ -148,10 +148,19 @@ class Supervisor:
                 self._spawn(index)
 
     def _spawn(self, index: int) -> int:
+        if not self.free_rows:  # never expected: reloads retire the draining first
+            log.error("no connection-count row free for worker %d; trying again", index)
+            self.due[index] = time.monotonic() + QUICK_DEATH_SECONDS
+            return -1
         parent = os.getpid()
         row = self.free_rows.pop(0)
         readable, writable = os.pipe()
+        # Held back in the child until its runtime listens for it (a drain asked of a
+        # worker still starting must not kill it).
+        signal.pthread_sigmask(signal.SIG_BLOCK, {runtime.DRAIN_SIGNAL})
         pid = os.fork()
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {runtime.DRAIN_SIGNAL})
         if pid == 0:
             os.close(readable)
             self.tally.use_row(row)
@@ -199,15 +208,16 @@ class Supervisor:
             return
         if config_module.worker_count(fresh) != self.config.server.workers:
             log.warning("server.workers takes effect at the next start, not at a reload")
-            server = dataclasses.replace(fresh.server, workers=self.config.server.workers)
-            fresh = dataclasses.replace(fresh, server=server)
+        # The count stays (a file saying 0, one per core, means the count this start found).
+        server = dataclasses.replace(fresh.server, workers=self.config.server.workers)
+        fresh = dataclasses.replace(fresh, server=server)
         if len(self.free_rows) < self.config.server.workers:
             # The last reload's old workers still drain: they stop now.
             self._retire(set(self.draining))
-        old = set(self.children)
         previous, self.config = self.config, fresh
         new = {self._spawn(index) for index in range(self.config.server.workers)}
-        self.trial, self.trial_failed = set(new), False
+        self.trial, self.trial_failed = new - {-1}, -1 in new
+        new.discard(-1)
         deadline = time.monotonic() + READY_SECONDS
         try:
             while time.monotonic() < deadline:
@@ -215,7 +225,9 @@ class Supervisor:
                 if self.trial_failed:
                     break
                 if all(self.children[pid].ready for pid in new):
-                    self._drain(old)
+                    # Every other worker is old, one started again meanwhile too.
+                    self.due.clear()
+                    self._drain(set(self.children) - new)
                     log.info("reload: %d new workers serve, the old ones drain", len(new))
                     return
             log.error("reload: the new workers did not all come up; the old ones stay")
@@ -267,7 +279,7 @@ def _work(
         if fanout is not None:
             fanout.close_inherited()
         built = runtime.build(config)
-        built.worker, built.clears_spool = index, False
+        built.worker, built.clears_spool, built.drains = index, False, True
         built.events_socket = fanout.path if fanout is not None else None
         built.tally = tally
         serving = threading.Event()

@@ -45,11 +45,12 @@ class Rights(radicale_rights.BaseRights):
         answer = self._answers.get((user, sane))
         if answer is not None:
             return answer
+        generation = self._answers.generation  # before the read: a change meanwhile wins
         # Serving a share, Radicale asks as the collection's owner, who may be logged out.
         principal = self._principals.get(user) or self._calendars.principal_of(user)
         granted = self._calendars.rights(principal, sane) if principal is not None else frozenset()
         answer = letters(sane, granted)
-        self._answers.put((user, sane), answer)
+        self._answers.put((user, sane), answer, generation)
         return answer
 
 

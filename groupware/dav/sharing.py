@@ -82,8 +82,9 @@ class Sharing(radicale_sharing.BaseSharing):
         seen = self._seen.get(address)
         if seen is not None:
             return seen
+        generation = self._seen.generation  # before the read: a change meanwhile wins
         visible = self._service.visible_to(address)
-        self._seen.put(address, visible)
+        self._seen.put(address, visible, generation)
         return visible
 
 

@@ -133,7 +133,9 @@ class WebListener:
 
     def stop_accepting(self) -> None:
         """Leave new connections to the other workers (closed in waitress's thread)."""
-        self.server.trigger.pull_trigger(self.server.close)
+        # The dispatcher's own close: waitress's server close would close the trigger too,
+        # which the open channels (and stop) still pull.
+        self.server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(self.server))
 
     def busy(self) -> int:
         """None worth waiting for: browsers reconnect, their event streams too."""

@@ -7,6 +7,7 @@ killed is started again while the other keeps its connections; SIGHUP replaces b
 
 from __future__ import annotations
 
+import http.client
 import imaplib
 import os
 import re
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from groupware import config as config_module
 from groupware import tlscerts
 from tests.conftest import ADMIN_PASSWORD
 from tests.integration.imapservers import PASSWORD, PATIENCE, USER, Idler, ImapServer, deliver
@@ -255,8 +257,8 @@ def test_a_reload_keeps_open_sessions_and_serves_new_ones_the_new_certificate(
     tlscerts.ensure_certificate(config.tls.cert, config.tls.key, config.hostname)
     os.kill(server.pid, signal.SIGHUP)
     deadline = time.monotonic() + PATIENCE
-    while certificate_of(server.imap_port) == before:
-        assert time.monotonic() < deadline, "no worker serves the new certificate"
+    while server.log(200_000).count("draining: new connections go") < 2:
+        assert time.monotonic() < deadline, "the old workers were not told to drain"
         time.sleep(0.1)
     for _ in range(10):  # every new connection: the new workers, the new certificate
         assert certificate_of(server.imap_port) != before
@@ -285,3 +287,37 @@ def certificate_of(port: int) -> bytes:
         der = client.sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
         assert der is not None
         return der
+
+
+def test_a_reload_keeps_one_worker_per_core_and_the_portal_serving(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`workers` left at 0 (one per core) across a reload, with the portal on: the new
+    set has as many workers, the old ones drain and end without an error, and the
+    portal answers throughout."""
+    served = ImapServer(tmp_path / "server", database_url, "[server]\nworkers = 0\n", http=True)
+    if config_module.worker_count(served.config) < 2:
+        pytest.skip("one core: one process, no supervisor")
+    served.initialise(ADMIN_PASSWORD, [USER], PASSWORD)
+    with served:
+        served.start()
+        count = config_module.worker_count(served.config)
+        deadline = time.monotonic() + PATIENCE
+        while len(old := workers_of(served.pid)) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(old) == count
+        portal = http.client.HTTPConnection("127.0.0.1", served.http_port, timeout=PATIENCE)
+        portal.request("GET", "/login")
+        assert portal.getresponse().status == 200
+        os.kill(served.pid, signal.SIGHUP)
+        while set(now := workers_of(served.pid)) & set(old) or len(now) != count:
+            assert time.monotonic() < deadline + PATIENCE, f"workers {now}, before {old}"
+            time.sleep(0.1)
+        portal.close()
+        portal = http.client.HTTPConnection("127.0.0.1", served.http_port, timeout=PATIENCE)
+        portal.request("GET", "/login")
+        assert portal.getresponse().status == 200
+        portal.close()
+        assert served.stop() == 0
+        log = served.log(200_000)
+        assert "Traceback" not in log and log.count("draining: new connections go") == count

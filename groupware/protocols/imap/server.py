@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from groupware.blocking import Blocking
+from groupware.cache import TimedCache
 from groupware.config import Config, Endpoint
 from groupware.protocols import streams
 from groupware.protocols.imap import dispatch, grammar
@@ -126,6 +127,7 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
         self._services = services
         self._blocking = blocking
         self._spool = Path(config.data_dir) / "spool"
+        self._recent_claimed: TimedCache[int, int] = TimedCache(100_000, 60)  # Session's
 
     def open_channel(
         self,
@@ -150,6 +152,7 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
             tls_available=not self._implicit,
             spool=self._spool,
             accounts=self.connections.tally,
+            recent_claimed=self._recent_claimed,
             hide=self._config.imap.hidden_for,
         )
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from groupware.blocking import Blocking
+from groupware.cache import TimedCache
 from groupware.errors import GroupwareError
 from groupware.protocols.imap import wire
 from groupware.protocols.imap.contexts import SearchContext
@@ -99,6 +100,11 @@ class Session:
     hidden: frozenset[str] = frozenset()  # capabilities this account does not see
     tls_available: bool = False  # STARTTLS can be offered
     accounts: Tally = field(default_factory=lambda: Tally(buckets=1024))  # the server's
+    # Shared by a listener's sessions: mailbox id -> the UID up to which a session here
+    # has claimed new mail as \Recent (or tried: another process may have). The others
+    # need not ask the store: one write each, 10,000 at once when a delivery reaches
+    # 10,000 IDLE sessions. Kept a minute (SQLite may give a new mailbox an old id).
+    recent_claimed: TimedCache[int, int] = field(default_factory=lambda: TimedCache(1, 60))
     hide: Callable[[str], frozenset[str]] = lambda address: frozenset()
     _unsubscribe: Callable[[], None] | None = None
 
@@ -216,11 +222,14 @@ class Session:
             arrived = self.view.arrived()
             if arrived:
                 arrived = await self._take_in_before(arrived)
-            if arrived and not self.view.readonly:
+            top, box = max(arrived, default=0), self.view.mailbox_id
+            if arrived and not self.view.readonly and (self.recent_claimed.get(box) or 0) < top:
+                # Noted before the claim: the sessions woken with this one do not ask.
+                self.recent_claimed.put(box, top)
                 search = self.services.search
                 with contextlib.suppress(GroupwareError):  # gone meanwhile: not recent
                     claimed = await self.call(
-                        search.claim_recent_upto, self.actor, self.view.name, max(arrived)
+                        search.claim_recent_upto, self.actor, self.view.name, top
                     )
             results = await self._context_results(expunges) if self.view.pending else {}
             for tag, new in results.items():

@@ -214,9 +214,10 @@ class EventHub:
         return unsubscribe
 
     def listeners(self) -> int:
-        """How many subscriptions are open (open IMAP views, IDLEs, live web pages)."""
+        """How many subscriptions of users are open (open IMAP views, IDLEs, live web
+        pages; not the server's own to EVERYONE)."""
         with self._lock:
-            return sum(len(listeners) for listeners in self._subscribers.values())
+            return sum(len(listeners) for user, listeners in self._subscribers.items() if user)
 
     def publish(self, *events: MailboxEvent) -> None:
         """Tell this process's subscribers, then the relay (if any) for the others."""
