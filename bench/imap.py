@@ -738,6 +738,20 @@ class IMAPServer(ServerProcess):
             text.replace("[listen]\n", f'[listen]\nimap = "127.0.0.1:{self.imap_port}"\n', 1)
         )
 
+    def start(self, timeout: float = 60.0) -> None:
+        """Return once IMAP greets too (it starts after SMTP and the portal)."""
+        super().start(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.imap_port), timeout=2) as sock,
+            ):
+                if sock.recv(4).startswith(b"* OK"):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("IMAP did not start")
+
 
 def run_ours(args: argparse.Namespace, url: str, folder: Path) -> dict[str, object]:
     connections = args.idle_connections + max(args.connections) + 100

@@ -44,7 +44,8 @@ class SelectedView:
         self.flags: dict[int, frozenset[str]] = flags if flags is not None else {}
         self._rendered: dict[tuple[frozenset[str], bool], bytes] = {}
         self.pending: list[MailboxEvent] = []
-        self.changed = asyncio.Event()
+        self.news = False  # pending holds what the client has not been told
+        self._waiter: asyncio.Future[None] | None = None  # an IDLE waiting for news
         self.own_modseqs: set[int] = set()  # changes this session made and told itself
         self.told_exists = len(self.uids)
         self.gone = False  # the mailbox was deleted under us
@@ -68,7 +69,20 @@ class SelectedView:
             self.gone = True
         elif event.mailbox_id == self.mailbox_id:
             self.pending.append(event)
-            self.changed.set()
+            self.news = True
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(None)
+
+    def waiting_for_news(self) -> asyncio.Future[None]:
+        """A future done when news comes, or already done if some is untold. A plain
+        future, not a task around an Event's wait: one delivery wakes every IDLE
+        session of the mailbox, 10,000 of them at once."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.news:
+            waiter.set_result(None)
+        else:
+            self._waiter = waiter
+        return waiter
 
     # -- numbering ----------------------------------------------------------------------
 
@@ -135,7 +149,7 @@ class SelectedView:
                     kept.append(event)
         self.pending = kept
         if not kept:
-            self.changed.clear()
+            self.news = False
         lines.extend(self.counts())
         return lines
 

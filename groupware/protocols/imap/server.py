@@ -19,6 +19,7 @@ from groupware.protocols.imap import dispatch, grammar
 from groupware.protocols.imap.channel import LineTooLong, StreamChannel, TimedOut
 from groupware.protocols.imap.commands import Spooled
 from groupware.protocols.imap.handlers.anystate import capabilities
+from groupware.protocols.imap.loopevents import LoopEvents
 from groupware.protocols.imap.session import ConnectionClosed, Limits, Session, State
 from groupware.protocols.tally import Tally
 from groupware.services import Services
@@ -127,6 +128,7 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
         self._services = services
         self._blocking = blocking
         self._spool = Path(config.data_dir) / "spool"
+        self._loop_events = LoopEvents(services.events)  # see Session.loop_events
         self._recent_claimed: TimedCache[int, int] = TimedCache(100_000, 60)  # Session's
 
     def open_channel(
@@ -153,6 +155,7 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
             spool=self._spool,
             accounts=self.connections.tally,
             recent_claimed=self._recent_claimed,
+            loop_events=self._loop_events,
             hide=self._config.imap.hidden_for,
         )
         try:

@@ -17,6 +17,7 @@ from groupware.cache import TimedCache
 from groupware.errors import GroupwareError
 from groupware.protocols.imap import wire
 from groupware.protocols.imap.contexts import SearchContext
+from groupware.protocols.imap.loopevents import LoopEvents
 from groupware.protocols.imap.replies import Refused
 from groupware.protocols.imap.selected import SelectedView
 from groupware.protocols.tally import Tally
@@ -104,6 +105,7 @@ class Session:
     # has claimed new mail as \Recent (or tried: another process may have). The others
     # need not ask the store: one write each, 10,000 at once when a delivery reaches
     # 10,000 IDLE sessions. Kept a minute (SQLite may give a new mailbox an old id).
+    loop_events: LoopEvents | None = None  # the listener's: one hand-over per user
     recent_claimed: TimedCache[int, int] = field(default_factory=lambda: TimedCache(1, 60))
     hide: Callable[[str], frozenset[str]] = lambda address: frozenset()
     _unsubscribe: Callable[[], None] | None = None
@@ -181,15 +183,12 @@ class Session:
         return True
 
     def start_events(self) -> None:
-        """Receive the user's mail events (published in service threads) on this loop."""
-        loop = asyncio.get_running_loop()
+        """Receive the user's mail events (published in service threads) on this loop,
+        through the listener's LoopEvents (or one of its own)."""
         user_id = self.actor.user_id
         assert user_id is not None
-
-        def hand_over(event: MailboxEvent) -> None:
-            loop.call_soon_threadsafe(self._receive, event)
-
-        self._unsubscribe = self.services.events.subscribe(user_id, hand_over)
+        events = self.loop_events or LoopEvents(self.services.events)
+        self._unsubscribe = events.subscribe(user_id, self._receive)
 
     def _receive(self, event: MailboxEvent) -> None:
         if self.view is not None:

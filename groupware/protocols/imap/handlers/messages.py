@@ -322,15 +322,15 @@ async def cmd_idle(session: Session, command: c.Idle) -> str | None:
             await session.flush_updates()
             await session.channel.drain()
             waits: set[asyncio.Future[object]] = {reader}  # type: ignore[arg-type]
-            changed = None
+            news = None
             if session.view is not None:
-                changed = asyncio.ensure_future(session.view.changed.wait())
-                waits.add(changed)  # type: ignore[arg-type]
+                news = session.view.waiting_for_news()
+                waits.add(news)  # type: ignore[arg-type]
             done, _ = await asyncio.wait(
                 waits, timeout=session.limits.idle_timeout, return_when=asyncio.FIRST_COMPLETED
             )
-            if changed is not None:
-                changed.cancel()
+            if news is not None:
+                news.cancel()
             if reader in done:
                 line = reader.result()
                 if line.strip().upper() == b"DONE":
