@@ -67,8 +67,6 @@ class StreamChannel(abc.ABC):
     async def drain(self) -> None:
         # A client that reads nothing is not active (RFC 9051 §5.4, RFC 1939 §3): it must
         # not hold the connection past the deadline, nor for ever once logged in.
-        if not self.writer.transport.get_write_buffer_size():
-            return  # all sent already: no timer to set (one delivery, 10,000 IDLEs)
         await self._bounded(self.writer.drain(), self.patience)
 
     async def start_tls(self) -> None:

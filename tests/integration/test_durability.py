@@ -279,6 +279,16 @@ def send_one(port: int, sent: Sent) -> None:
         assert client.sendmail(SENDER, list(sent.recipients), sent.data) == {}
 
 
+def send_enough(traffic: Traffic) -> None:
+    """Let the clients send for SEND_SECONDS and MIN_ACCEPTED messages (at most
+    MAX_WAIT_SECONDS on a slow machine)."""
+    began = time.monotonic()
+    while time.monotonic() - began < MAX_WAIT_SECONDS:
+        time.sleep(0.1)
+        if time.monotonic() - began >= SEND_SECONDS and len(traffic.accepted) >= MIN_ACCEPTED:
+            return
+
+
 def kill_all(server: ServerProcess) -> None:
     """SIGKILL the server's every process at once (the supervisor first, so none is
     started again), as a machine's crash would."""
@@ -298,14 +308,7 @@ def test_accepted_mail_survives_sigkill(tmp_path: Path, database_url: str, worke
         traffic = Traffic(server.smtp_port)
         traffic.start()
         try:
-            began = time.monotonic()
-            while time.monotonic() - began < MAX_WAIT_SECONDS:
-                time.sleep(0.1)
-                if (
-                    time.monotonic() - began >= SEND_SECONDS
-                    and len(traffic.accepted) >= MIN_ACCEPTED
-                ):
-                    break
+            send_enough(traffic)
             killed_at = time.monotonic()
             kill_all(server)
         finally:
@@ -355,14 +358,7 @@ def test_mail_a_killed_node_accepted_is_on_the_other_node(
         traffic = Traffic(node_a.smtp_port)
         traffic.start()
         try:
-            began = time.monotonic()
-            while time.monotonic() - began < MAX_WAIT_SECONDS:
-                time.sleep(0.1)
-                if (
-                    time.monotonic() - began >= SEND_SECONDS
-                    and len(traffic.accepted) >= MIN_ACCEPTED
-                ):
-                    break
+            send_enough(traffic)
             kill_all(node_a)
         finally:
             traffic.finish()
