@@ -66,7 +66,3 @@ class Tally:
         first = int.from_bytes(digest[:4], "little") % self.buckets
         second = int.from_bytes(digest[4:], "little") % self.buckets
         return first, second if second != first else (first + 1) % self.buckets
-
-    def close(self) -> None:
-        self._cells.release()
-        self._memory.close()
