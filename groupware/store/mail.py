@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -240,22 +240,41 @@ def insert_message(session: Session, row: dict[str, object], headers: str, body:
     return message_id
 
 
-_FLAGS_QMARK = "SELECT uid, flags, keywords FROM messages WHERE mailbox_id = ? ORDER BY uid"
-_FLAGS_FORMAT = "SELECT uid, flags, keywords FROM messages WHERE mailbox_id = %s ORDER BY uid"
+_FLAGS = "SELECT uid, flags, keywords FROM messages WHERE mailbox_id = ? ORDER BY uid"
+_FLAGS_SINCE = (
+    "SELECT uid, flags, keywords FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"
+)
+_EXPUNGED_SINCE = "SELECT uid FROM tombstones WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"
 
 
-def message_flags(session: Session, mailbox_id: int) -> list[tuple[int, int, str]]:
-    """(UID, flag bits, keywords) of every message in a mailbox, in UID order, read
-    straight from the driver: SELECT of a big mailbox reads thousands of rows, and
-    SQLAlchemy's per-row result processing would cost several times the query."""
+def message_flags(
+    session: Session, mailbox_id: int, since: int | None = None
+) -> list[tuple[int, int, str]]:
+    """(UID, flag bits, keywords) of every message in a mailbox (or of those changed
+    after MODSEQ `since`), in UID order, read straight from the driver: SELECT of a big
+    mailbox reads thousands of rows, and SQLAlchemy's per-row result processing would
+    cost several times the query."""
+    if since is None:
+        return _raw_rows(session, _FLAGS, (mailbox_id,))
+    return _raw_rows(session, _FLAGS_SINCE, (mailbox_id, since))
+
+
+def expunged_since(session: Session, mailbox_id: int, since: int) -> list[int]:
+    """The UIDs expunged from a mailbox after MODSEQ `since`, ascending (its tombstones)."""
+    return [uid for (uid,) in _raw_rows(session, _EXPUNGED_SINCE, (mailbox_id, since))]
+
+
+def _raw_rows(session: Session, query: str, parameters: tuple[int, ...]) -> list[Any]:
+    """The rows of a qmark-style `query`, through the session's own driver connection."""
     connection = session.connection()
-    query = _FLAGS_QMARK if connection.dialect.paramstyle == "qmark" else _FLAGS_FORMAT
+    if connection.dialect.paramstyle != "qmark":
+        query = query.replace("?", "%s")
     raw = connection.connection.driver_connection
     assert raw is not None
     cursor = raw.cursor()
     try:
-        cursor.execute(query, (mailbox_id,))
-        rows: list[tuple[int, int, str]] = cursor.fetchall()  # the driver's ints and strs
+        cursor.execute(query, parameters)
+        rows: list[Any] = cursor.fetchall()  # the driver's ints and strs
         return rows
     finally:
         cursor.close()

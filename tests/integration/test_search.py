@@ -239,6 +239,21 @@ def test_older_and_younger(services: Services, bob: Principal, tmp_path: Path) -
     assert find(services, bob, k.Within(older=False, seconds=60)) == []
 
 
+def test_an_ascii_needle_matches_in_ascii_and_other_texts(
+    services: Services, bob: Principal, tmp_path: Path
+) -> None:
+    """SQLite answers an ASCII needle in an ASCII text with its own LIKE, escaped; a text
+    with other characters takes Python's case folding (where the Kelvin sign is a k)."""
+    subjects = ["Report 50%_done", "report 50x done", "path C:\\Temp", "Über REPORT", "\u212aelvin"]
+    uids = [append(services, bob, tmp_path, mail(subject)) for subject in subjects]
+    assert find(services, bob, k.Header("subject", "50%_")) == [uids[0]]
+    assert find(services, bob, k.Header("subject", "c:\\t")) == [uids[2]]
+    assert find(services, bob, k.Header("subject", "REPORT")) == [uids[0], uids[1], uids[3]]
+    assert find(services, bob, k.Header("subject", "r rep")) == [uids[3]]
+    if services.search._db.engine.dialect.name == "sqlite":  # PostgreSQL folds by its locale
+        assert find(services, bob, k.Header("subject", "KELVIN")) == [uids[4]]
+
+
 def test_found_exactly_what_a_substring_test_finds(
     services: Services, bob: Principal, tmp_path: Path
 ) -> None:

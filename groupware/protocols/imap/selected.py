@@ -42,7 +42,8 @@ class SelectedView:
         # Flags as last known, kept current by events and own changes: FETCH FLAGS needs
         # no database (as Dovecot answers it from its index).
         self.flags: dict[int, frozenset[str]] = flags if flags is not None else {}
-        self._rendered: dict[tuple[frozenset[str], bool], bytes] = {}
+        self._rendered: dict[frozenset[str], bytes] = {}
+        self._rendered_recent: dict[frozenset[str], bytes] = {}  # with \Recent added
         self.pending: list[MailboxEvent] = []
         self.news = False  # pending holds what the client has not been told
         self._waiter: asyncio.Future[None] | None = None  # an IDLE waiting for news
@@ -204,12 +205,14 @@ class SelectedView:
         return lines
 
     def flag_list(self, uid: int, flags: frozenset[str]) -> bytes:
-        """The FLAGS list of a message, \\Recent included (rendered once per flag set)."""
-        key = (flags, self.show_recent and uid in self.recent)
-        rendered = self._rendered.get(key)
+        """The FLAGS list of a message, \\Recent included (rendered once per flag set:
+        FETCH 1:* FLAGS of a big mailbox asks for it once per message)."""
+        recent = self.show_recent and uid in self.recent
+        cache = self._rendered_recent if recent else self._rendered
+        rendered = cache.get(flags)
         if rendered is None:
-            names = sorted(flags | {"\\Recent"}) if key[1] else sorted(flags)
-            rendered = self._rendered[key] = wire.flag_list(names)
+            names = sorted(flags | {"\\Recent"}) if recent else sorted(flags)
+            rendered = cache[flags] = wire.flag_list(names)
         return rendered
 
 

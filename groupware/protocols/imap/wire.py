@@ -52,6 +52,10 @@ def quoted(text: str | bytes, utf8: bool = False) -> bytes:
     data = _octets(text)
     if not _quotable(data, utf8):
         raise ValueError("not representable as an IMAP quoted string")
+    return _quote(data)
+
+
+def _quote(data: bytes) -> bytes:
     return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
 
@@ -73,7 +77,7 @@ def string(value: str | bytes | None, utf8: bool = False) -> bytes:
     if b"\x00" in data:
         data = data.replace(b"\x00", _NUL_REPLACEMENT)
     if _quotable(data, utf8):
-        return quoted(data, utf8)
+        return _quote(data)
     return literal(data)
 
 

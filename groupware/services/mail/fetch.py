@@ -21,9 +21,10 @@ from groupware.services.mail.mailboxes import (
     own_mailboxes,
 )
 from groupware.services.mail.rows import STATE_COLUMNS, message_blob
+from groupware.services.mail.snapshots import Snapshots
 from groupware.store import Database
 from groupware.store.blobs import BlobStore
-from groupware.store.mail import flag_names, mailbox_by_name, message_flags
+from groupware.store.mail import flag_names, mailbox_by_name
 
 BATCH = 500  # UIDs per query (keeps bound parameters well under every database's limit)
 _messages = cast(Table, Message.__table__)
@@ -54,13 +55,14 @@ class Opened:
     mailbox: MailboxInfo
     first_recent: int
     uids: list[int]
-    flags: list[frozenset[str]]  # parallel to uids; equal sets are one shared object
+    flags: list[frozenset[str]]  # parallel to uids; shared with other openers: read only
 
 
 class MessageFetch:
     def __init__(self, database: Database, blobs: BlobStore) -> None:
         self._db = database
         self._blobs = blobs
+        self._snapshots = Snapshots()
 
     def open_mailbox(self, actor: Principal, mailbox: str, *, claim: bool) -> Opened:
         """What SELECT (claim=True: this session takes the \\Recent messages) and EXAMINE
@@ -71,15 +73,7 @@ class MessageFetch:
             box = mailbox_by_name(session, user_id, name)
             info = mailbox_info(box, subscribed=False)
             first_recent = box.first_recent_uid
-            rows = message_flags(session, box.id)
-        shared: dict[tuple[int, str], frozenset[str]] = {}
-        flags = []
-        for _, bits, keywords in rows:
-            key = (bits, keywords)
-            names = shared.get(key)
-            if names is None:
-                names = shared[key] = flag_names(bits, keywords)
-            flags.append(names)
+            snapshot = self._snapshots.current(session, box)
         if claim and first_recent < info.uidnext:
             with self._db.write() as session:
                 claimed = session.connection().execute(
@@ -87,7 +81,7 @@ class MessageFetch:
                 )
                 if claimed.rowcount != 1:  # another session took them first
                     first_recent = info.uidnext
-        return Opened(info, first_recent, [row[0] for row in rows], flags)
+        return Opened(info, first_recent, snapshot.uids.tolist(), snapshot.flags)
 
     def summaries(
         self,

@@ -87,25 +87,29 @@ def _answer_from_view(
     or has an expunge pending (the store path then says EXPUNGEISSUED)."""
     flags = view.flags
     names = [a.name for a in attrs]
-    if len(set(names)) != len(names) or any(uid not in flags for uid in uids):
+    if len(set(names)) != len(names) or not all(map(flags.__contains__, uids)):
         return False  # (repeated items take the general path)
     if view.expunge_pending(uids):
         return False
-    lines = []
-    order = [a.name for a in attrs]
-    line = b"* %d FETCH (" + b" ".join(b"UID %d" if n == "UID" else b"FLAGS %s" for n in order)
+    line = b"* %d FETCH (" + b" ".join(b"UID %d" if n == "UID" else b"FLAGS %s" for n in names)
     line += b")\r\n"
-    uid_first = order[0] == "UID"
-    ordered, position = view.uids, 0
-    for uid in uids:  # both ascending: each position is found after the last one
-        position = bisect_left(ordered, uid, position)
-        if len(order) == 1:
-            value: tuple[object, ...] = (uid,) if uid_first else (view.flag_list(uid, flags[uid]),)
+    uid_only, flags_only = names == ["UID"], names == ["FLAGS"]
+    uid_first = names[0] == "UID"
+    flag_list = view.flag_list
+    ordered, position, last = view.uids, 0, len(view.uids) - 1
+    lines: list[bytes] = []
+    for uid in uids:  # both ascending: each position is at or after the last one
+        if position > last or ordered[position] != uid:
+            position = bisect_left(ordered, uid, position)
+        position += 1
+        if uid_only:
+            lines.append(line % (position, uid))
+        elif flags_only:
+            lines.append(line % (position, flag_list(uid, flags[uid])))
         elif uid_first:
-            value = (uid, view.flag_list(uid, flags[uid]))
+            lines.append(line % (position, uid, flag_list(uid, flags[uid])))
         else:
-            value = (view.flag_list(uid, flags[uid]), uid)
-        lines.append(line % (position + 1, *value))
+            lines.append(line % (position, flag_list(uid, flags[uid]), uid))
         if len(lines) >= 1000:
             session.write(b"".join(lines))
             lines.clear()
