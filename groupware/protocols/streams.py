@@ -67,6 +67,16 @@ class StreamChannel(abc.ABC):
     async def drain(self) -> None:
         # A client that reads nothing is not active (RFC 9051 §5.4, RFC 1939 §3): it must
         # not hold the connection past the deadline, nor for ever once logged in.
+        transport = self.writer.transport
+        if (
+            transport.get_write_buffer_size() == 0
+            and not transport.is_closing()
+            and self.reader.exception() is None
+        ):
+            # All sent and the connection whole: asyncio's drain would return at once
+            # too (it raises the reader's error, and yields only once closing), so no
+            # timer is set and cancelled. One delivery drains 10,000 IDLE sessions.
+            return
         await self._bounded(self.writer.drain(), self.patience)
 
     async def start_tls(self) -> None:

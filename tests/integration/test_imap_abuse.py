@@ -130,6 +130,36 @@ def test_client_that_reads_nothing_is_dropped_at_autologout(server: Served) -> N
     raw.close()
 
 
+def test_an_idle_client_is_dropped_at_its_idle_timeout_however_much_news_it_hears(
+    server: Served, tmp_path: Path
+) -> None:
+    """IDLE's autologout counts the client's silence (RFC 9051 §5.4): mail arriving all
+    the while does not put it off."""
+    imap = listener(server)
+    imap.limits = dataclasses.replace(imap.limits, idle_timeout=LOGIN_TIMEOUT)
+    raw = raw_login(server)
+    raw.send(b"s SELECT INBOX\r\n")
+    raw.until(b"s")
+    alice = server.services.auth.authenticate("alice@example.test", PASSWORD, "imap", "127.0.0.1")
+    began, heard = time.monotonic(), 0
+    raw.send(b"i IDLE\r\n")
+    assert raw.line() == b"+ idling"
+    path = tmp_path / "news.eml"
+    while time.monotonic() - began < GIVE_UP:
+        path.write_bytes(MESSAGE)
+        server.services.messages.append(alice.principal, "INBOX", path, (), None)
+        line = raw.line()
+        while not line.endswith(b"EXISTS") and line != b"* BYE Idle for too long":
+            line = raw.line()  # (RECENT)
+        if line == b"* BYE Idle for too long":
+            break
+        heard += 1
+        time.sleep(0.2)
+    assert line == b"* BYE Idle for too long", "still idling"
+    assert LOGIN_TIMEOUT <= time.monotonic() - began < LOGIN_TIMEOUT + 2 and heard >= 3
+    raw.close()
+
+
 def test_connections_without_end_meet_the_limit_per_address(server: Served) -> None:
     port = server.ports["imap"]
     first = [raw_login(server) for _ in range(PER_IP)]

@@ -315,23 +315,40 @@ def _spooled(session: Session, literal: bytes | c.Spooled) -> Iterator[Path]:
 
 # RFC 2177 IDLE (RFC 9051 §6.3.13): changes go out as they happen until DONE
 async def cmd_idle(session: Session, command: c.Idle) -> str | None:
+    """One autologout deadline for the whole IDLE (RFC 9051 §5.4: the client's silence
+    is what counts) and one plain future per wake: a delivery to a mailbox wakes every
+    session idling on it, so each wake sets and cancels no timer."""
     session.write(b"+ idling\r\n")
+    loop = asyncio.get_running_loop()
     reader = asyncio.ensure_future(session.channel.readline())
+    wake: asyncio.Future[None] = loop.create_future()
+    expired = False
+
+    def rouse(_: object = None) -> None:
+        if not wake.done():
+            wake.set_result(None)
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        rouse()
+
+    timer = loop.call_later(session.limits.idle_timeout, expire)
+    reader.add_done_callback(rouse)
     try:
         while True:
             await session.flush_updates()
             await session.channel.drain()
-            waits: set[asyncio.Future[object]] = {reader}  # type: ignore[arg-type]
             news = None
-            if session.view is not None:
-                news = session.view.waiting_for_news()
-                waits.add(news)  # type: ignore[arg-type]
-            done, _ = await asyncio.wait(
-                waits, timeout=session.limits.idle_timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            if not reader.done() and not expired:
+                wake = loop.create_future()
+                if session.view is not None:
+                    news = session.view.waiting_for_news()
+                    news.add_done_callback(rouse)
+                await wake
             if news is not None:
                 news.cancel()
-            if reader in done:
+            if reader.done():
                 line = reader.result()
                 if line.strip().upper() == b"DONE":
                     return None
@@ -339,10 +356,11 @@ async def cmd_idle(session: Session, command: c.Idle) -> str | None:
                     session.state = State.LOGOUT
                     return ""
                 raise Refused("Expected DONE", bad=True)
-            if not done:  # RFC 9051 §5.4: the autologout timer ran out
+            if expired:  # RFC 9051 §5.4: the autologout timer ran out
                 session.untagged("BYE Idle for too long")
                 session.state = State.LOGOUT
                 return ""
     finally:
+        timer.cancel()
         if not reader.done():
             reader.cancel()
