@@ -27,12 +27,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from groupware.config import AuthConfig
 from groupware.model.audit import LoginOrigin, LoginThrottle
+
+_LOCKED_UNTIL = select(LoginThrottle.key, LoginThrottle.locked_until).where(
+    LoginThrottle.key.in_(bindparam("keys", expanding=True)),
+    LoginThrottle.locked_until.is_not(None),
+)
 
 ACCOUNT, IP, ACCOUNT_IP, TOTP, TOTP_IP = "account", "ip", "account-ip", "totp", "totp-ip"
 SRS = "srs"
@@ -135,13 +140,17 @@ class Throttle:
         return now - row.window_start <= timedelta(seconds=self.config.window)
 
     def locked(self, session: Session, keys: list[str], now: datetime) -> Lock | None:
-        """The first key still locked out, if any."""
-        for key in keys:
-            if self.limit(key) is None:
-                continue
-            row = session.get(LoginThrottle, key)
-            if row is not None and row.locked_until is not None and row.locked_until > now:
-                return Lock(key, row.locked_until)
+        """The first key still locked out, if any (one query for all: a remembered login
+        asks on every reconnect)."""
+        limited = [key for key in keys if self.limit(key) is not None]
+        if not limited:
+            return None
+        rows = session.connection().execute(_LOCKED_UNTIL, {"keys": limited}).all()
+        until: dict[str, datetime] = {key: when for key, when in rows}
+        for key in limited:
+            when = until.get(key)
+            if when is not None and when > now:
+                return Lock(key, when)
         return None
 
     def failure(self, session: Session, keys: list[str], now: datetime) -> int:

@@ -7,8 +7,9 @@ such), then call `require` where the action happens. Roles are sets of these nam
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from groupware.errors import PermissionDenied
@@ -198,12 +199,11 @@ def require_outranks(actor: Principal, target: str, grants: tuple[Grant, ...]) -
 
 def grants_of_user(session: Session, user_id: int) -> tuple[Grant, ...]:
     """Every grant a user holds, directly or through a group (active or not)."""
-    via_group = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
-    return _grants(session, (RoleGrant.user_id == user_id) | RoleGrant.group_id.in_(via_group))
+    return _grants(session, _GRANTS_OF_USER, user_id)
 
 
 def grants_of_group(session: Session, group_id: int) -> tuple[Grant, ...]:
-    return _grants(session, RoleGrant.group_id == group_id)
+    return _grants(session, _GRANTS_OF_GROUP, group_id)
 
 
 def load_principal(session: Session, user_id: int) -> Principal | None:
@@ -214,15 +214,26 @@ def load_principal(session: Session, user_id: int) -> Principal | None:
     return Principal(user.id, user.address, grants_of_user(session, user_id))
 
 
-def _grants(session: Session, condition: ColumnElement[bool]) -> tuple[Grant, ...]:
-    rows = session.execute(
-        select(Role.name, RolePermission.permission, Domain.name)
-        .select_from(RoleGrant)
-        .join(Role, Role.id == RoleGrant.role_id)
-        .join(RolePermission, RolePermission.role_id == Role.id)
-        .outerjoin(Domain, Domain.id == RoleGrant.domain_id)
-        .where(condition)
-    ).all()
+# Built once (every remembered login reads a user's grants): SQLAlchemy then keys its
+# compiled-statement cache without walking the statement each time.
+_GRANT_ROWS = (
+    select(Role.name, RolePermission.permission, Domain.name)
+    .select_from(RoleGrant)
+    .join(Role, Role.id == RoleGrant.role_id)
+    .join(RolePermission, RolePermission.role_id == Role.id)
+    .outerjoin(Domain, Domain.id == RoleGrant.domain_id)
+)
+_GRANTS_OF_USER = _GRANT_ROWS.where(
+    (RoleGrant.user_id == bindparam("holder"))
+    | RoleGrant.group_id.in_(
+        select(GroupMember.group_id).where(GroupMember.user_id == bindparam("holder"))
+    )
+)
+_GRANTS_OF_GROUP = _GRANT_ROWS.where(RoleGrant.group_id == bindparam("holder"))
+
+
+def _grants(session: Session, query: Select[Any], holder: int) -> tuple[Grant, ...]:
+    rows = session.execute(query, {"holder": holder}).all()
     collected: dict[tuple[str, str | None], set[str]] = {}
     for role, permission, domain in rows:
         collected.setdefault((role, domain), set()).add(permission)

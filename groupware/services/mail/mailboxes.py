@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -43,6 +43,7 @@ from groupware.store.prefixes import starts_with
 
 SEPARATOR = "/"
 INBOX = "INBOX"
+_INBOX_OF = select(Mailbox.id).where(Mailbox.user_id == bindparam("user"), Mailbox.name == INBOX)
 DEFAULT_MAILBOXES = (
     (INBOX, None),
     ("Drafts", "\\Drafts"),
@@ -159,10 +160,9 @@ class Mailboxes:
             return sorted(_subscribed_names(session, user_id))
 
     def ensure_defaults_if_new(self, user_id: int) -> None:
-        with self._db.read() as session:
-            has_inbox = session.scalar(
-                select(Mailbox.id).where(Mailbox.user_id == user_id, Mailbox.name == INBOX)
-            )
+        """Every login asks: one pre-built query on a plain connection."""
+        with self._db.reading() as connection:
+            has_inbox = connection.execute(_INBOX_OF, {"user": user_id}).first()
         if has_inbox is None:
             self.ensure_defaults(user_id)
 
