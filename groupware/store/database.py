@@ -16,12 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool, StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-# Pages read through a memory map, not copied into each connection's cache: in WAL mode
-# a connection empties its page cache whenever another has committed since its last
-# read, so with mail and logins committing all the time every read began cold, paying a
-# system call per page of every B-tree it descended. (The map only reads; writes go
-# through the WAL as before.)
-SQLITE_MMAP_BYTES = 1 << 30
 
 
 class Database:
@@ -114,7 +108,6 @@ def _sqlite_engine(url: str, begin: str | None, echo: bool) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     if begin is not None:
