@@ -112,19 +112,19 @@ class Conditions:
         self, column: ColumnElement[str] | InstrumentedAttribute[str], needle: str
     ) -> ColumnElement[bool]:
         """`needle` is a substring of `column`, case-insensitively. On SQLite an ASCII
-        needle in an ASCII text is SQLite's own LIKE (which folds ASCII case, as Python
-        does there), several times faster than calling back into Python for each row;
-        a text with other characters (its length in characters is not its length in
-        bytes) takes the Python function."""
+        needle in an ASCII text is found by SQLite itself, whose lower() folds ASCII
+        as Python does there, several times faster than calling back into Python for
+        each row; a text with other characters (its length in characters is not its
+        length in bytes) takes the Python function."""
         value: BindParameter[str] = bindparam(None, needle, unique=True)
         if self.dialect != "sqlite":
             return func.strpos(func.lower(column), func.lower(value)) > 0
         folded = Function(_CONTAINS, column, value, type_=Boolean)
         if not needle.isascii():
             return folded
-        pattern: BindParameter[str] = bindparam(None, f"%{_like_escaped(needle)}%", unique=True)
+        lowered: BindParameter[str] = bindparam(None, needle.lower(), unique=True)
         ascii_text = func.length(column) == func.length(cast(column, LargeBinary))
-        return case((ascii_text, column.like(pattern, escape="\\")), else_=folded)
+        return case((ascii_text, func.instr(func.lower(column), lowered) > 0), else_=folded)
 
     @staticmethod
     def system_flag(bit: int, present: bool) -> ColumnElement[bool]:
@@ -296,11 +296,6 @@ def _regex_literal(text: str) -> str:
     """`text` matching itself in a PostgreSQL regular expression: ASCII punctuation gets
     a backslash (a backslash before a letter or digit would be an escape)."""
     return "".join("\\" + ch if ch.isascii() and not ch.isalnum() else ch for ch in text)
-
-
-def _like_escaped(text: str) -> str:
-    """`text` for a LIKE pattern with ESCAPE '\\': its % and _ mean themselves."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _contains(haystack: str | None, needle: str | None) -> bool:

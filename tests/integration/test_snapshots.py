@@ -114,3 +114,23 @@ def test_kept_messages_stay_within_the_bound(services: Services, tmp_path: Path)
     assert kept.full_reads == 3
     snapshot(services, kept, actor, "A")  # A made way for C
     assert kept.full_reads == 4
+
+
+def test_inbox_renamed_keeps_its_messages_below_the_new_highestmodseq(
+    services: Services, tmp_path: Path
+) -> None:
+    """RENAME INBOX moves the messages with their MODSEQs: the new mailbox's HIGHESTMODSEQ
+    must be above them (RFC 7162), or every later open would read them all again."""
+    actor = bob(services)
+    for n in range(3):
+        append(services, actor, tmp_path, "INBOX", n)
+    services.messages.store_flags(actor, "INBOX", [2], "add", ["\\Seen"])
+    services.mailboxes.rename(actor, "INBOX", "Old")
+    highest = services.mailboxes.get(actor, "Old").highestmodseq
+    changed, _ = services.messages.changes_since(actor, "Old", 0)
+    assert len(changed) == 3 and max(state.modseq for state in changed) <= highest
+    kept = Counting()
+    snapshot(services, kept, actor, "Old")
+    services.messages.store_flags(actor, "Old", [1], "add", ["\\Flagged"])
+    assert list(snapshot(services, kept, actor, "Old").uids) == [1, 2, 3]
+    assert kept.full_reads == 1

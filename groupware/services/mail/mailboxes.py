@@ -295,6 +295,7 @@ def _move_all(session: Session, source: Mailbox, target: Mailbox) -> None:
         update(Message).where(Message.mailbox_id == source.id).values(mailbox_id=target.id)
     )
     target.uidnext = source.uidnext
+    target.highestmodseq = modseq  # above every moved row's (RFC 7162: MODSEQs only grow)
     target.messages, target.unseen, target.size = source.messages, source.unseen, source.size
     source.messages = source.unseen = source.size = 0
 

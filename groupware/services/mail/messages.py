@@ -276,8 +276,11 @@ class Messages:
         user_id = own_mailboxes(actor)
         events: list[MailboxEvent] = []
         with self._db.write() as session:
-            src = mailbox_by_name(session, user_id, normalize_name(source), lock=True)
-            dst = mailbox_by_name(session, user_id, normalize_name(target), lock=True)
+            # Locked in name order, as deliveries lock theirs: a MOVE from A to B and one
+            # from B to A at once would otherwise each wait for the other's lock.
+            names = normalize_name(source), normalize_name(target)
+            locked = {n: mailbox_by_name(session, user_id, n, lock=True) for n in sorted(names)}
+            src, dst = locked[names[0]], locked[names[1]]
             rows = session.scalars(
                 select(Message)
                 .where(Message.mailbox_id == src.id, Message.uid.in_(uids))
