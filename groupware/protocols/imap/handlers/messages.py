@@ -335,11 +335,11 @@ async def cmd_idle(session: Session, command: c.Idle) -> str | None:
 
     timer = loop.call_later(session.limits.idle_timeout, expire)
     reader.add_done_callback(rouse)
+    news: asyncio.Future[None] | None = None
     try:
         while True:
             await session.flush_updates()
             await session.channel.drain()
-            news = None
             if not reader.done() and not expired:
                 wake = loop.create_future()
                 if session.view is not None:
@@ -348,6 +348,7 @@ async def cmd_idle(session: Session, command: c.Idle) -> str | None:
                 await wake
             if news is not None:
                 news.cancel()
+                news = None
             if reader.done():
                 line = reader.result()
                 if line.strip().upper() == b"DONE":
@@ -362,5 +363,7 @@ async def cmd_idle(session: Session, command: c.Idle) -> str | None:
                 return ""
     finally:
         timer.cancel()
+        if news is not None:  # the session ended while waiting (its task cancelled)
+            news.cancel()
         if not reader.done():
             reader.cancel()
