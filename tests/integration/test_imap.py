@@ -140,6 +140,35 @@ def test_uid_commands_and_move(server: Served) -> None:
     client.logout()
 
 
+def test_envelopes_rendered_once_are_the_same_messages_envelopes(server: Served) -> None:
+    """A listener keeps the ENVELOPEs it rendered by mailbox, UIDVALIDITY and UID: another
+    session gets the same, and a mailbox made again (UID 1 anew, perhaps the old id on
+    SQLite) gets its own message's."""
+
+    def envelope(client: imaplib.IMAP4) -> bytes:
+        typ, data = client.uid("FETCH", "1", "(ENVELOPE)")
+        assert typ == "OK"
+        return data[0] if isinstance(data[0], bytes) else data[0][0]
+
+    first, second = connect(server), connect(server)
+    first.create("Box")
+    first.append("Box", None, None, MESSAGE.replace(b"Subject: ", b"Subject: Before "))
+    first.select("Box")
+    second.select("Box")
+    before = envelope(first)
+    assert b"Before" in before and envelope(second) == before
+    first.close()
+    second.close()
+    first.delete("Box")
+    first.create("Box")
+    first.append("Box", None, None, MESSAGE.replace(b"Subject: ", b"Subject: After "))
+    second.select("Box")
+    after = envelope(second)
+    assert b"After" in after and b"Before" not in after
+    first.logout()
+    second.logout()
+
+
 def test_login_refused_in_clear_without_loopback_exception(
     tmp_path: Path, database_url: str
 ) -> None:

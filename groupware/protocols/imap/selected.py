@@ -33,8 +33,10 @@ class SelectedView:
         show_recent: bool = True,
         uidnext: int = 1,
         highestmodseq: int = 0,
+        uidvalidity: int = 0,
     ) -> None:
         self.mailbox_id = mailbox_id
+        self.uidvalidity = uidvalidity
         self.name = name
         self.readonly = readonly
         self.uids = sorted(uids)

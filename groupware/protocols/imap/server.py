@@ -34,6 +34,7 @@ PRE_LOGIN_COMMAND = 32 * 1024
 PRE_LOGIN_LITERAL = 4096
 MAX_LITERALS = 1000  # literals in one command (MULTIAPPEND messages, CATENATE parts)
 LAST_WORDS = 5.0  # seconds a closing BYE may take to go out
+ENVELOPES_KEPT = 10_000  # rendered ENVELOPEs per listener (a few hundred bytes each)
 
 
 @dataclass
@@ -130,6 +131,7 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
         self._spool = Path(config.data_dir) / "spool"
         self._loop_events = LoopEvents(services.events)  # see Session.loop_events
         self._recent_claimed: TimedCache[int, int] = TimedCache(100_000, 60)  # Session's
+        self._envelopes: TimedCache[tuple[int, int, int], bytes] = TimedCache(ENVELOPES_KEPT)
 
     def open_channel(
         self,
@@ -155,6 +157,7 @@ class IMAPListener(streams.StreamListener[StreamChannel]):
             spool=self._spool,
             accounts=self.connections.tally,
             recent_claimed=self._recent_claimed,
+            envelopes=self._envelopes,
             loop_events=self._loop_events,
             hide=self._config.imap.hidden_for,
         )

@@ -107,6 +107,12 @@ class Session:
     # 10,000 IDLE sessions. Kept a minute (SQLite may give a new mailbox an old id).
     loop_events: LoopEvents | None = None  # the listener's: one hand-over per user
     recent_claimed: TimedCache[int, int] = field(default_factory=lambda: TimedCache(1, 60))
+    # Shared by a listener's sessions too: ENVELOPEs rendered, by (mailbox id, UIDVALIDITY,
+    # UID), which name one message's bytes for ever (RFC 9051 §2.3.1.1), as Dovecot's
+    # cache file keeps them for clients that fetch a list again and again.
+    envelopes: TimedCache[tuple[int, int, int], bytes] = field(
+        default_factory=lambda: TimedCache(1)
+    )
     hide: Callable[[str], frozenset[str]] = lambda address: frozenset()
     _unsubscribe: Callable[[], None] | None = None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import BinaryIO, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -43,8 +44,14 @@ class Summary:
     flags: frozenset[str]
     size: int
     internal_date: datetime
-    parsed: ParsedMessage | None = None  # when asked for
+    stored: str | None = None  # the stored parse (JSON), when asked for
     content: bytes | None = None  # when asked for
+
+    @cached_property
+    def parsed(self) -> ParsedMessage | None:
+        """The stored parse, decoded when first used: an IMAP FETCH whose ENVELOPE its
+        listener has already rendered needs none of it."""
+        return None if self.stored is None else ParsedMessage.from_json(self.stored)
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ class MessageFetch:
                             flag_names(bits, keywords),
                             size,
                             when,
-                            ParsedMessage.from_json(stored) if parse else None,
+                            stored if parse else None,
                             data,
                         )
                     )

@@ -143,6 +143,20 @@ async def _vanished(session: Session, command: c.Fetch, uids: list[int]) -> None
         session.untagged(b"VANISHED (EARLIER) " + compact_set(gone).encode())
 
 
+def _envelope(session: Session, view: SelectedView, summary: Summary) -> bytes:
+    """The message's ENVELOPE, rendered once per listener (see Session.envelopes)."""
+    if not view.uidvalidity:  # (a view made without one names no message for ever)
+        assert summary.parsed is not None
+        return bodystructure.envelope(summary.parsed.envelope)
+    key = (view.mailbox_id, view.uidvalidity, summary.uid)
+    rendered = session.envelopes.get(key)
+    if rendered is None:
+        assert summary.parsed is not None
+        rendered = bodystructure.envelope(summary.parsed.envelope)
+        session.envelopes.put(key, rendered)
+    return rendered
+
+
 def _item(session: Session, view: SelectedView, summary: Summary, attr: c.FetchAttr) -> bytes:
     name = attr.name
     if name == "UID":
@@ -155,10 +169,10 @@ def _item(session: Session, view: SelectedView, summary: Summary, attr: c.FetchA
         return b"RFC822.SIZE %d" % summary.size
     if name == "MODSEQ":
         return b"MODSEQ (%d)" % summary.modseq
-    if name in ("ENVELOPE", "BODYSTRUCTURE", "BODY"):
+    if name == "ENVELOPE":
+        return b"ENVELOPE " + _envelope(session, view, summary)
+    if name in ("BODYSTRUCTURE", "BODY"):
         assert summary.parsed is not None
-        if name == "ENVELOPE":
-            return b"ENVELOPE " + bodystructure.envelope(summary.parsed.envelope)
         extensible = name == "BODYSTRUCTURE"
         structure = bodystructure.body_structure(summary.parsed.body, extensible, rev2=session.rev2)
         return name.encode() + b" " + structure

@@ -41,6 +41,7 @@ async def cmd_select(session: Session, command: c.Select) -> str | None:
         show_recent=not session.rev2,
         uidnext=info.uidnext,
         highestmodseq=info.highestmodseq,
+        uidvalidity=info.uidvalidity,
     )
     distinct = set(opened.flags)
     keywords = sorted({f for names in distinct for f in names if not f.startswith("\\")})
