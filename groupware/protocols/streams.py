@@ -62,6 +62,8 @@ class StreamChannel(abc.ABC):
             raise self.timed_out() from None
 
     def write(self, data: bytes) -> None:
+        if self.writer.transport.is_closing():
+            return  # nothing would arrive, and asyncio logs a warning for every such write
         self.writer.write(data)
 
     async def drain(self) -> None:

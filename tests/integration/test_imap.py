@@ -169,6 +169,21 @@ def test_envelopes_rendered_once_are_the_same_messages_envelopes(server: Served)
     second.logout()
 
 
+def test_a_session_on_inbox_hears_of_its_messages_leaving_by_rename(server: Served) -> None:
+    """RENAME INBOX moves the messages out (RFC 3501 §6.3.5): a session with INBOX open is
+    told they are gone, as of any expunge."""
+    watcher, renamer = connect(server), connect(server)
+    for _ in range(3):
+        renamer.append("INBOX", None, None, MESSAGE)
+    watcher.select("INBOX")
+    assert renamer.rename("INBOX", "Moved")[0] == "OK"
+    watcher.noop()
+    assert watcher.untagged_responses.get("EXPUNGE") == [b"3", b"2", b"1"]
+    assert watcher.uid("FETCH", "1:*", "(FLAGS)")[1] == [None]
+    watcher.logout()
+    renamer.logout()
+
+
 def test_login_refused_in_clear_without_loopback_exception(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -58,7 +58,7 @@ class StreamChannel(streams.StreamChannel):
 
     def write(self, data: bytes) -> None:
         if self._deflate is None:
-            self.writer.write(data)
+            super().write(data)
         else:
             self._unsent.append(data)
 
@@ -66,7 +66,7 @@ class StreamChannel(streams.StreamChannel):
         if self._deflate is not None and self._unsent:
             data = b"".join(self._unsent)
             self._unsent.clear()
-            self.writer.write(self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH))
+            super().write(self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH))
         await super().drain()
 
     async def readline(self) -> bytes:

@@ -24,6 +24,7 @@ from groupware.services.core.access import Principal, Resource
 from groupware.services.core.addresses import domain_of
 from groupware.services.core.events import (
     EventHub,
+    Expunged,
     MailboxCreated,
     MailboxDeleted,
     MailboxEvent,
@@ -199,8 +200,10 @@ class Mailboxes:
                 raise InvalidInput("a mailbox cannot be renamed into itself")
             if old == INBOX:
                 target = _create(session, user_id, new, None)
-                _move_all(session, source, target)
+                moved, modseq = _move_all(session, source, target)
                 events.append(MailboxCreated(user_id, target.id, new))
+                if moved:  # sessions with INBOX open are told, as of any expunge
+                    events.append(Expunged(user_id, source.id, tuple(moved), modseq))
             else:
                 children = session.scalars(
                     select(Mailbox).where(
@@ -286,8 +289,9 @@ def _create(session: Session, user_id: int, name: str, special_use: str | None) 
     return mailbox
 
 
-def _move_all(session: Session, source: Mailbox, target: Mailbox) -> None:
-    """Every message of `source` into the new `target`, UIDs kept; tombstones left behind."""
+def _move_all(session: Session, source: Mailbox, target: Mailbox) -> tuple[list[int], int]:
+    """Every message of `source` into the new `target`, UIDs kept; tombstones left behind.
+    Returns the UIDs moved and the MODSEQ of their tombstones."""
     modseq = bump_modseq(session, source)
     uids = list(session.scalars(select(Message.uid).where(Message.mailbox_id == source.id)))
     session.add_all(Tombstone(mailbox_id=source.id, uid=uid, modseq=modseq) for uid in uids)
@@ -298,6 +302,7 @@ def _move_all(session: Session, source: Mailbox, target: Mailbox) -> None:
     target.highestmodseq = modseq  # above every moved row's (RFC 7162: MODSEQs only grow)
     target.messages, target.unseen, target.size = source.messages, source.unseen, source.size
     source.messages = source.unseen = source.size = 0
+    return uids, modseq
 
 
 def _subscribed_names(session: Session, user_id: int) -> Iterable[str]:

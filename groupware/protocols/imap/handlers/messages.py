@@ -367,3 +367,5 @@ async def cmd_idle(session: Session, command: c.Idle) -> str | None:
             news.cancel()
         if not reader.done():
             reader.cancel()
+        elif not reader.cancelled():
+            reader.exception()  # seen (a reset raised it from drain): not logged as lost
