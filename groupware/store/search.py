@@ -113,9 +113,9 @@ class Conditions:
     ) -> ColumnElement[bool]:
         """`needle` is a substring of `column`, case-insensitively. On SQLite an ASCII
         needle in an ASCII text is found by SQLite itself, whose lower() folds ASCII
-        as Python does there, several times faster than calling back into Python for
-        each row; a text with other characters (its length in characters is not its
-        length in bytes) takes the Python function."""
+        as Python does there, without calling back into Python for each row (the scan
+        of the rows costs more than either); a text with other characters (its length
+        in characters is not its length in bytes) takes the Python function."""
         value: BindParameter[str] = bindparam(None, needle, unique=True)
         if self.dialect != "sqlite":
             return func.strpos(func.lower(column), func.lower(value)) > 0

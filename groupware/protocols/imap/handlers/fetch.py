@@ -145,9 +145,6 @@ async def _vanished(session: Session, command: c.Fetch, uids: list[int]) -> None
 
 def _envelope(session: Session, view: SelectedView, summary: Summary) -> bytes:
     """The message's ENVELOPE, rendered once per listener (see Session.envelopes)."""
-    if not view.uidvalidity:  # (a view made without one names no message for ever)
-        assert summary.parsed is not None
-        return bodystructure.envelope(summary.parsed.envelope)
     key = (view.mailbox_id, view.uidvalidity, summary.uid)
     rendered = session.envelopes.get(key)
     if rendered is None:
